@@ -1,0 +1,349 @@
+"""The embedded defaults: a SecantusDB server and an anvil chain node as local processes.
+
+When MONGODB_URI or ETH_RPC_URL is unset, `manage.py` calls `activate()` before Django
+starts: it attaches to the embedded service already running for this `var/` (started by
+`make run` or another command), or starts it for its own duration and stops it on exit.
+Only processes started here are ever stopped here.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ctypes
+import fcntl
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from config import env
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# anvil's published development accounts (mnemonic "test test ... junk"); the first is the
+# embedded operator. Never used when ETH_RPC_URL is set.
+ANVIL_DEV_KEYS = (
+    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+    "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
+    "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733526f7f93cd4d9b2e",
+)
+
+
+class EmbeddedServiceError(RuntimeError):
+    """An embedded service could not be started or reached; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the embedded services keep their data and listen, from the environment."""
+
+    var_dir: Path
+    db_port: int
+    chain_port: int
+    chain_id: int
+
+    @classmethod
+    def from_env(cls) -> Layout:
+        var_dir = Path(env.env_str("NFVM_VAR_DIR", str(ROOT / "var")) or "").expanduser().resolve()
+        return cls(
+            var_dir=var_dir,
+            db_port=env.env_int("EMBEDDED_DB_PORT", 27217, minimum=1, maximum=65535),
+            chain_port=env.env_int("EMBEDDED_CHAIN_PORT", 8545, minimum=1, maximum=65535),
+            chain_id=env.env_int("EMBEDDED_CHAIN_ID", 31337, minimum=1),
+        )
+
+    @property
+    def db_uri(self) -> str:
+        return f"mongodb://127.0.0.1:{self.db_port}/?directConnection=true"
+
+    @property
+    def rpc_url(self) -> str:
+        return f"http://127.0.0.1:{self.chain_port}"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.var_dir / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.var_dir / "log"
+
+
+@dataclass
+class Service:
+    """One embedded server process: how to start it, and how to tell it is ready."""
+
+    name: str
+    argv: list[str]
+    port: int
+    ready: str  # "mongo" or "jsonrpc"
+    log_path: Path
+    pid_path: Path | None = None  # None: throwaway instance, never shared
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def is_ready(self) -> bool:
+        if self.ready == "mongo":
+            return _mongo_ready(self.port)
+        return _jsonrpc_ready(self.port)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _mongo_ready(port: int) -> bool:
+    if not _port_open(port):
+        return False
+    import pymongo
+
+    client: pymongo.MongoClient[dict[str, object]] = pymongo.MongoClient(
+        f"mongodb://127.0.0.1:{port}/?directConnection=true", serverSelectionTimeoutMS=300
+    )
+    try:
+        client.admin.command("ping")
+        return True
+    except pymongo.errors.PyMongoError:
+        return False
+    finally:
+        client.close()
+
+
+def _jsonrpc_ready(port: int) -> bool:
+    if not _port_open(port):
+        return False
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}).encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}", data=body, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=0.5) as response:
+            return "result" in json.loads(response.read())
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def _die_with_parent() -> None:
+    # A service started for one command must not outlive it, even after a kill -9.
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    os.setsid()  # keep Ctrl-C for the owner, which stops services in order
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def start(service: Service, *, timeout: float = 60.0) -> None:
+    service.log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = service.log_path.open("ab")
+    try:
+        service.process = subprocess.Popen(
+            service.argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            preexec_fn=_die_with_parent,
+        )
+    except FileNotFoundError as exc:
+        raise EmbeddedServiceError(
+            f"cannot start the embedded {service.name}: {exc.filename} not found. Run `make install` "
+            "(it creates .venv and installs the npm tools), or set "
+            f"{'MONGODB_URI' if service.ready == 'mongo' else 'ETH_RPC_URL'} to use an external one."
+        ) from exc
+    finally:
+        log.close()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if service.process.poll() is not None:
+            raise EmbeddedServiceError(
+                f"the embedded {service.name} exited with code {service.process.returncode} while "
+                f"starting on 127.0.0.1:{service.port}. Its log, {service.log_path}, ends with:\n"
+                f"{_tail(service.log_path)}"
+            )
+        if service.is_ready():
+            if service.pid_path is not None:
+                service.pid_path.write_text(json.dumps({"pid": service.process.pid, "port": service.port}))
+            return
+        time.sleep(0.05)
+    stop(service)
+    raise EmbeddedServiceError(
+        f"the embedded {service.name} did not answer on 127.0.0.1:{service.port} within {timeout:.0f} s; "
+        f"see {service.log_path}:\n{_tail(service.log_path)}"
+    )
+
+
+def stop(service: Service, *, timeout: float = 15.0) -> None:
+    process = service.process
+    if process is None:
+        return
+    if process.poll() is None:
+        process.terminate()  # both servers flush their state on SIGTERM
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    service.process = None
+    if service.pid_path is not None:
+        with contextlib.suppress(FileNotFoundError):
+            service.pid_path.unlink()
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def database_service(*, port: int, storage: str, log_path: Path, pid_path: Path | None) -> Service:
+    binary = Path(sys.executable).with_name("secantusd-py")
+    return Service(
+        name="database (SecantusDB)",
+        argv=[
+            str(binary) if binary.exists() else "secantusd-py",
+            "--config", str(ROOT / "config" / "secantusd.toml"),
+            "--host", "127.0.0.1",
+            "--port", str(port),
+            "--storage-path", storage,
+            "--log-level", "WARNING",
+        ],
+        port=port,
+        ready="mongo",
+        log_path=log_path,
+        pid_path=pid_path,
+    )
+
+
+def chain_service(
+    *, port: int, chain_id: int, state_path: Path | None, log_path: Path, pid_path: Path | None
+) -> Service:
+    anvil = ROOT / "node_modules" / ".bin" / "anvil"
+    argv = [
+        str(anvil) if anvil.exists() else (shutil.which("anvil") or str(anvil)),
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        "--chain-id", str(chain_id),
+        "--silent",
+    ]
+    if state_path is not None:
+        # Dumped on exit and every few seconds, so even a hard kill loses little.
+        argv += ["--state", str(state_path), "--state-interval", "5", "--preserve-historical-states"]
+    return Service(name="chain node (anvil)", argv=argv, port=port, ready="jsonrpc", log_path=log_path,
+                   pid_path=pid_path)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _attach_or_start(service: Service, env_var: str, port_var: str) -> bool:
+    """Attach to this var/'s running instance, or start one. True when started here."""
+    assert service.pid_path is not None
+    if service.pid_path.exists():
+        try:
+            recorded = json.loads(service.pid_path.read_text())
+        except ValueError:
+            recorded = {}
+        if recorded.get("port") == service.port and _pid_alive(int(recorded.get("pid", 0))):
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                if service.is_ready():
+                    return False
+                time.sleep(0.1)
+            raise EmbeddedServiceError(
+                f"the embedded {service.name} (pid {recorded['pid']}) runs but does not answer on "
+                f"127.0.0.1:{service.port}; see {service.log_path}"
+            )
+        service.pid_path.unlink()
+    if _port_open(service.port):
+        raise EmbeddedServiceError(
+            f"port 127.0.0.1:{service.port} is taken by another program, so the embedded {service.name} "
+            f"cannot start there. Stop that program, choose another port with {port_var}, or set "
+            f"{env_var} to use an external server."
+        )
+    start(service)
+    return True
+
+
+_started: list[Service] = []
+
+
+def activate(layout: Layout | None = None) -> list[Service]:
+    """Make sure every embedded service this configuration needs is running."""
+    layout = layout or Layout.from_env()
+    wanted: list[tuple[Service, str, str]] = []
+    if not env.env_str("MONGODB_URI"):
+        storage = layout.var_dir / "db"
+        storage.mkdir(parents=True, exist_ok=True)
+        wanted.append((
+            database_service(port=layout.db_port, storage=str(storage), log_path=layout.log_dir / "db.log",
+                             pid_path=layout.run_dir / "db.json"),
+            "MONGODB_URI", "EMBEDDED_DB_PORT",
+        ))
+    if not env.env_str("ETH_RPC_URL"):
+        (layout.var_dir / "chain").mkdir(parents=True, exist_ok=True)
+        wanted.append((
+            chain_service(port=layout.chain_port, chain_id=layout.chain_id,
+                          state_path=layout.var_dir / "chain" / "state.json",
+                          log_path=layout.log_dir / "chain.log", pid_path=layout.run_dir / "chain.json"),
+            "ETH_RPC_URL", "EMBEDDED_CHAIN_PORT",
+        ))
+    if not wanted:
+        return []
+    started: list[Service] = []
+    with _locked(layout.run_dir / "embedded.lock"):
+        for service, env_var, port_var in wanted:
+            if _attach_or_start(service, env_var, port_var):
+                started.append(service)
+    if started and not _started:
+        atexit.register(shutdown)
+        # SIGTERM must run the same clean-up as Ctrl-C.
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    _started.extend(started)
+    return started
+
+
+def shutdown() -> None:
+    """Stop, in reverse order, the services this process started."""
+    while _started:
+        stop(_started.pop())
+
+
+def dev_key_for_chain() -> str:
+    return ANVIL_DEV_KEYS[0]

@@ -1,0 +1,156 @@
+"""Settings, all from the environment (see .env.example); unset integrations fall back to
+the embedded defaults of config/embedded.py."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from config import env
+from config.embedded import ANVIL_DEV_KEYS, Layout
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+EMBEDDED = Layout.from_env()
+VAR_DIR = EMBEDDED.var_dir
+
+# --- integrations: an external service when its variable is set, else the embedded one ---
+MONGODB_URI = env.env_url("MONGODB_URI", ("mongodb", "mongodb+srv"))
+EMBEDDED_DB = MONGODB_URI is None
+if MONGODB_URI is None:
+    MONGODB_URI = EMBEDDED.db_uri
+MONGODB_NAME = env.env_str("MONGODB_NAME", "nfvm") or "nfvm"
+DB_TIMEOUT_MS = env.env_int("DB_TIMEOUT_MS", 2000, minimum=100)
+
+ETH_RPC_URL = env.env_url("ETH_RPC_URL", ("http", "https"))
+EMBEDDED_CHAIN = ETH_RPC_URL is None
+if ETH_RPC_URL is None:
+    ETH_RPC_URL = EMBEDDED.rpc_url
+CHAIN_TIMEOUT_S = env.env_float("CHAIN_TIMEOUT_S", 3.0, minimum=0.1)
+
+# The operator signs anchoring and relayed transactions. anvil's development key is used
+# only against the embedded chain; any other chain needs an encrypted keystore.
+OPERATOR_KEY: str | None = None
+OPERATOR_KEYSTORE: Path | None = None
+OPERATOR_KEYSTORE_PASSWORD: str | None = None
+if EMBEDDED_CHAIN:
+    OPERATOR_KEY = ANVIL_DEV_KEYS[0]
+else:
+    _why = "ETH_RPC_URL names an external chain, so the operator key must come from an encrypted keystore"
+    OPERATOR_KEYSTORE = env.env_file("OPERATOR_KEYSTORE", _why)
+    OPERATOR_KEYSTORE_PASSWORD = env.env_required("OPERATOR_KEYSTORE_PASSWORD", _why)
+
+# --- Django core ---
+DEBUG = env.env_bool("DJANGO_DEBUG", False)
+_secret = env.env_str("DJANGO_SECRET_KEY")
+if _secret is None:
+    if not (EMBEDDED_DB and EMBEDDED_CHAIN):
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY must be set when MONGODB_URI or ETH_RPC_URL is set (a deployment)"
+        )
+    # Embedded mode: a random key made once and kept beside the embedded data.
+    _key_file = VAR_DIR / "secret_key"
+    if not _key_file.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        _key_file.touch(mode=0o600)
+        _key_file.write_text(secrets.token_urlsafe(50))
+    _secret = _key_file.read_text().strip()
+SECRET_KEY = _secret
+ALLOWED_HOSTS = env.env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "config.apps.MongoAdminConfig",
+    "config.apps.MongoAuthConfig",
+    "config.apps.MongoContentTypesConfig",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_mongodb_backend",
+    "django_htmx",
+    "template_partials",
+    "ledger",
+    "marketplace",
+    "dportal",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "config.middleware.ContentSecurityPolicyMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django_mongodb_backend",
+        "HOST": MONGODB_URI,
+        "NAME": MONGODB_NAME,
+        "OPTIONS": {
+            # Fail in seconds, not pymongo's default 30 s, so health checks answer promptly.
+            "serverSelectionTimeoutMS": DB_TIMEOUT_MS,
+            "connectTimeoutMS": DB_TIMEOUT_MS,
+        },
+    },
+}
+DEFAULT_AUTO_FIELD = "django_mongodb_backend.fields.ObjectIdAutoField"
+MIGRATION_MODULES = {
+    "admin": "mongo_migrations.admin",
+    "auth": "mongo_migrations.auth",
+    "contenttypes": "mongo_migrations.contenttypes",
+}
+
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_COOKIE_AGE = env.env_int("SESSION_COOKIE_AGE", 8 * 3600, minimum=60)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SECURE = env.env_bool("DJANGO_SECURE", False)  # behind TLS in production
+SESSION_COOKIE_SECURE = SECURE
+CSRF_COOKIE_SECURE = SECURE
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env.env_str("STATIC_ROOT", str(VAR_DIR / "staticfiles")) or "")
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+WHITENOISE_USE_FINDERS = True  # serve from static/ directly; collectstatic is for deployments
+WHITENOISE_AUTOREFRESH = DEBUG
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.env_str("LOG_LEVEL", "INFO") or "INFO"},
+}

@@ -1,0 +1,125 @@
+"""The chain client: one JSON-RPC connection, with node errors turned into ledger errors."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TypeVar
+
+import requests
+from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.contract import Contract
+from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, Web3Exception
+from web3.types import TxParams, TxReceipt
+
+from config.env import redact_url
+from ledger.artifacts import Artifact
+from ledger.exceptions import ChainUnavailable, LedgerError, TransactionFailed
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ChainStatus:
+    rpc_url: str
+    chain_id: int
+    latest_block: int
+    genesis_hash: str
+
+
+class ChainClient:
+    def __init__(self, rpc_url: str, *, timeout: float = 3.0, receipt_timeout: float = 120.0) -> None:
+        self.rpc_url = rpc_url
+        self.display_url = redact_url(rpc_url)
+        self.receipt_timeout = receipt_timeout
+        # No automatic retries: callers (health checks, the indexer) decide how to retry.
+        self.w3 = Web3(
+            Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None)
+        )
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except LedgerError:
+            raise
+        except requests.RequestException as exc:
+            raise ChainUnavailable(self.display_url, _short(exc)) from exc
+        except (ContractCustomError, ContractLogicError) as exc:
+            raise TransactionFailed(f"reverted: {exc}") from exc
+        except TimeExhausted as exc:
+            raise TransactionFailed(f"no receipt within {self.receipt_timeout:.0f} s: {exc}") from exc
+        except (Web3Exception, ValueError) as exc:
+            raise LedgerError(f"chain node at {self.display_url} answered with an error: {exc}") from exc
+
+    def call(self, fn: Callable[[], T]) -> T:
+        with self._errors():
+            return fn()
+
+    def status(self) -> ChainStatus:
+        with self._errors():
+            chain_id = self.w3.eth.chain_id
+            latest = self.w3.eth.block_number
+            genesis = self.w3.eth.get_block(0)
+        return ChainStatus(
+            rpc_url=self.display_url,
+            chain_id=int(chain_id),
+            latest_block=int(latest),
+            genesis_hash=HexBytes(genesis["hash"]).to_0x_hex(),
+        )
+
+    def code_at(self, address: str) -> bytes:
+        with self._errors():
+            return bytes(self.w3.eth.get_code(Web3.to_checksum_address(address)))
+
+    def factory(self, artifact: Artifact) -> type[Contract]:
+        return self.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+
+    def bound(self, artifact: Artifact, address: str) -> Contract:
+        return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifact.abi)
+
+    def transact(self, account: LocalAccount, tx: TxParams) -> TxReceipt:
+        """Sign `tx` with `account`, send it, and wait for its receipt; a revert raises."""
+        with self._errors():
+            tx = dict(tx)  # type: ignore[assignment]
+            tx.setdefault("from", account.address)
+            tx.setdefault("chainId", self.w3.eth.chain_id)
+            tx.setdefault("nonce", self.w3.eth.get_transaction_count(account.address, "pending"))
+            if "gas" not in tx:
+                tx["gas"] = int(self.w3.eth.estimate_gas(tx) * 1.2)
+            if "maxFeePerGas" not in tx and "gasPrice" not in tx:
+                base = self.w3.eth.get_block("latest").get("baseFeePerGas", 0)
+                tip = self.w3.eth.max_priority_fee
+                tx["maxPriorityFeePerGas"] = tip
+                tx["maxFeePerGas"] = 2 * int(base) + int(tip)
+            signed = account.sign_transaction(tx)  # type: ignore[arg-type]
+            tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.receipt_timeout)
+        if receipt["status"] != 1:
+            raise TransactionFailed(f"transaction {HexBytes(tx_hash).to_0x_hex()} reverted")
+        return receipt
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc)
+    if "Connection refused" in text:
+        return "connection refused"
+    if "timed out" in text.lower():
+        return "timed out"
+    return text if len(text) < 200 else text[:200] + "..."
+
+
+@functools.cache
+def _cached(rpc_url: str, timeout: float) -> ChainClient:
+    return ChainClient(rpc_url, timeout=timeout)
+
+
+def get_chain_client() -> ChainClient:
+    """The chain client for the configured node (ETH_RPC_URL, or the embedded anvil)."""
+    from django.conf import settings
+
+    return _cached(settings.ETH_RPC_URL, settings.CHAIN_TIMEOUT_S)

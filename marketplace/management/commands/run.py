@@ -1,0 +1,36 @@
+"""`make run`: check the database and chain, migrate, deploy the contracts, serve the portal.
+
+`manage.py` has already started (or attached to) the embedded services; Ctrl-C stops
+this command and, through config.embedded, exactly the services it started.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from marketplace.selectors import system_status
+
+
+class Command(BaseCommand):
+    help = "Prepare the database and chain, then serve the marketplace."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--addr", default="127.0.0.1:8000", help="host:port to serve on")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        status = system_status()
+        for component in (status.database, status.chain):
+            mark = "ok  " if component.ok else "DOWN"
+            self.stdout.write(f"[{mark}] {component.name}: {component.detail} ({component.where})")
+            if not component.ok:
+                raise CommandError(f"the {component.name} at {component.where} is unreachable. {component.fix}")
+        call_command("migrate", interactive=False, verbosity=0)
+        self.stdout.write("[ok  ] database: migrations applied")
+        call_command("deploy_contracts", stdout=self.stdout)
+        mode = "embedded" if settings.EMBEDDED_DB and settings.EMBEDDED_CHAIN else "configured"
+        self.stdout.write(f"Serving the marketplace ({mode} services) at http://{options['addr']}/ - Ctrl-C stops it.")
+        call_command("runserver", options["addr"], use_reloader=False, use_threading=True)
