@@ -136,7 +136,7 @@ def _jsonrpc_ready(port: int) -> bool:
         f"http://127.0.0.1:{port}", data=body, headers={"Content-Type": "application/json"}
     )
     try:
-        with urllib.request.urlopen(request, timeout=0.5) as response:
+        with urllib.request.urlopen(request, timeout=0.5) as response:  # noqa: S310 (fixed http://127.0.0.1 URL)
             return "result" in json.loads(response.read())
     except (urllib.error.URLError, OSError, ValueError):
         return False
@@ -230,11 +230,16 @@ def database_service(*, port: int, storage: str, log_path: Path, pid_path: Path 
         name="database (SecantusDB)",
         argv=[
             str(binary) if binary.exists() else "secantusd-py",
-            "--config", str(ROOT / "config" / "secantusd.toml"),
-            "--host", "127.0.0.1",
-            "--port", str(port),
-            "--storage-path", storage,
-            "--log-level", "WARNING",
+            "--config",
+            str(ROOT / "config" / "secantusd.toml"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--storage-path",
+            storage,
+            "--log-level",
+            "WARNING",
         ],
         port=port,
         ready="mongo",
@@ -249,16 +254,20 @@ def chain_service(
     anvil = ROOT / "node_modules" / ".bin" / "anvil"
     argv = [
         str(anvil) if anvil.exists() else (shutil.which("anvil") or str(anvil)),
-        "--host", "127.0.0.1",
-        "--port", str(port),
-        "--chain-id", str(chain_id),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--chain-id",
+        str(chain_id),
         "--silent",
     ]
     if state_path is not None:
         # Dumped on exit and every few seconds, so even a hard kill loses little.
         argv += ["--state", str(state_path), "--state-interval", "5", "--preserve-historical-states"]
-    return Service(name="chain node (anvil)", argv=argv, port=port, ready="jsonrpc", log_path=log_path,
-                   pid_path=pid_path)
+    return Service(
+        name="chain node (anvil)", argv=argv, port=port, ready="jsonrpc", log_path=log_path, pid_path=pid_path
+    )
 
 
 @contextlib.contextmanager
@@ -311,19 +320,33 @@ def activate(layout: Layout | None = None) -> list[Service]:
     if not env.env_str("MONGODB_URI"):
         storage = layout.var_dir / "db"
         storage.mkdir(parents=True, exist_ok=True)
-        wanted.append((
-            database_service(port=layout.db_port, storage=str(storage), log_path=layout.log_dir / "db.log",
-                             pid_path=layout.run_dir / "db.json"),
-            "MONGODB_URI", "EMBEDDED_DB_PORT",
-        ))
+        wanted.append(
+            (
+                database_service(
+                    port=layout.db_port,
+                    storage=str(storage),
+                    log_path=layout.log_dir / "db.log",
+                    pid_path=layout.run_dir / "db.json",
+                ),
+                "MONGODB_URI",
+                "EMBEDDED_DB_PORT",
+            )
+        )
     if not env.env_str("ETH_RPC_URL"):
         (layout.var_dir / "chain").mkdir(parents=True, exist_ok=True)
-        wanted.append((
-            chain_service(port=layout.chain_port, chain_id=layout.chain_id,
-                          state_path=layout.var_dir / "chain" / "state.json",
-                          log_path=layout.log_dir / "chain.log", pid_path=layout.run_dir / "chain.json"),
-            "ETH_RPC_URL", "EMBEDDED_CHAIN_PORT",
-        ))
+        wanted.append(
+            (
+                chain_service(
+                    port=layout.chain_port,
+                    chain_id=layout.chain_id,
+                    state_path=layout.var_dir / "chain" / "state.json",
+                    log_path=layout.log_dir / "chain.log",
+                    pid_path=layout.run_dir / "chain.json",
+                ),
+                "ETH_RPC_URL",
+                "EMBEDDED_CHAIN_PORT",
+            )
+        )
     if not wanted:
         return []
     started: list[Service] = []

@@ -22,7 +22,7 @@ def _raw(name: str) -> str | None:
 
 def env_str(name: str, default: str | None = None) -> str | None:
     value = _raw(name)
-    return default if not value else value
+    return value if value else default
 
 
 def env_required(name: str, why: str) -> str:

@@ -16,17 +16,15 @@ EMBEDDED = Layout.from_env()
 VAR_DIR = EMBEDDED.var_dir
 
 # --- integrations: an external service when its variable is set, else the embedded one ---
-MONGODB_URI = env.env_url("MONGODB_URI", ("mongodb", "mongodb+srv"))
-EMBEDDED_DB = MONGODB_URI is None
-if MONGODB_URI is None:
-    MONGODB_URI = EMBEDDED.db_uri
+_mongodb_uri = env.env_url("MONGODB_URI", ("mongodb", "mongodb+srv"))
+EMBEDDED_DB = _mongodb_uri is None
+MONGODB_URI: str = _mongodb_uri or EMBEDDED.db_uri
 MONGODB_NAME = env.env_str("MONGODB_NAME", "nfvm") or "nfvm"
 DB_TIMEOUT_MS = env.env_int("DB_TIMEOUT_MS", 2000, minimum=100)
 
-ETH_RPC_URL = env.env_url("ETH_RPC_URL", ("http", "https"))
-EMBEDDED_CHAIN = ETH_RPC_URL is None
-if ETH_RPC_URL is None:
-    ETH_RPC_URL = EMBEDDED.rpc_url
+_eth_rpc_url = env.env_url("ETH_RPC_URL", ("http", "https"))
+EMBEDDED_CHAIN = _eth_rpc_url is None
+ETH_RPC_URL: str = _eth_rpc_url or EMBEDDED.rpc_url
 CHAIN_TIMEOUT_S = env.env_float("CHAIN_TIMEOUT_S", 3.0, minimum=0.1)
 
 # The operator signs anchoring and relayed transactions. anvil's development key is used

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import requests
+from eth_abi.abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
+from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, Web3Exception
-from web3.types import TxParams, TxReceipt
+from web3.types import TxParams, TxReceipt, Wei
 
 from config.env import redact_url
 from ledger.artifacts import Artifact
@@ -42,15 +44,17 @@ class ChainClient:
         )
 
     @contextmanager
-    def _errors(self) -> Iterator[None]:
+    def _errors(self, abi: Sequence[Any] | None = None) -> Iterator[None]:
         try:
             yield
         except LedgerError:
             raise
         except requests.RequestException as exc:
             raise ChainUnavailable(self.display_url, _short(exc)) from exc
-        except (ContractCustomError, ContractLogicError) as exc:
-            raise TransactionFailed(f"reverted: {exc}") from exc
+        except ContractCustomError as exc:
+            raise TransactionFailed(f"reverted with {decode_custom_error(str(exc.data), abi or [])}") from exc
+        except ContractLogicError as exc:
+            raise TransactionFailed(f"reverted: {exc.message or exc}") from exc
         except TimeExhausted as exc:
             raise TransactionFailed(f"no receipt within {self.receipt_timeout:.0f} s: {exc}") from exc
         except (Web3Exception, ValueError) as exc:
@@ -82,9 +86,15 @@ class ChainClient:
     def bound(self, artifact: Artifact, address: str) -> Contract:
         return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifact.abi)
 
-    def transact(self, account: LocalAccount, tx: TxParams) -> TxReceipt:
+    def send(self, account: LocalAccount, fn: ContractFunction, *, value: int = 0) -> TxReceipt:
+        """Call contract function `fn` in a transaction signed by `account`; a revert raises."""
+        with self._errors(fn.contract_abi):
+            tx = fn.build_transaction({"from": account.address, "value": Wei(value)})
+        return self.transact(account, tx, abi=fn.contract_abi)
+
+    def transact(self, account: LocalAccount, tx: TxParams, *, abi: Sequence[Any] | None = None) -> TxReceipt:
         """Sign `tx` with `account`, send it, and wait for its receipt; a revert raises."""
-        with self._errors():
+        with self._errors(abi):
             tx = dict(tx)  # type: ignore[assignment]
             tx.setdefault("from", account.address)
             tx.setdefault("chainId", self.w3.eth.chain_id)
@@ -95,13 +105,27 @@ class ChainClient:
                 base = self.w3.eth.get_block("latest").get("baseFeePerGas", 0)
                 tip = self.w3.eth.max_priority_fee
                 tx["maxPriorityFeePerGas"] = tip
-                tx["maxFeePerGas"] = 2 * int(base) + int(tip)
+                tx["maxFeePerGas"] = Wei(2 * int(base) + int(tip))
             signed = account.sign_transaction(tx)  # type: ignore[arg-type]
             tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
             receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.receipt_timeout)
         if receipt["status"] != 1:
             raise TransactionFailed(f"transaction {HexBytes(tx_hash).to_0x_hex()} reverted")
         return receipt
+
+
+def decode_custom_error(data: str, abi: Sequence[Any]) -> str:
+    """`Name(arg, ...)` for a Solidity custom error's revert data, from the contract's ABI."""
+    raw = bytes.fromhex(data.removeprefix("0x"))
+    for entry in abi:
+        if entry.get("type") != "error":
+            continue
+        types = [i["type"] for i in entry.get("inputs", [])]
+        if Web3.keccak(text=f"{entry['name']}({','.join(types)})")[:4] == raw[:4]:
+            values = abi_decode(types, raw[4:])
+            shown = [HexBytes(v).to_0x_hex() if isinstance(v, bytes) else str(v) for v in values]
+            return f"{entry['name']}({', '.join(shown)})"
+    return f"unknown error {data}"
 
 
 def _short(exc: Exception) -> str:

@@ -15,14 +15,19 @@ from eth_account.signers.local import LocalAccount
 def operator_account() -> LocalAccount:
     """anvil's development key on the embedded chain, else the decrypted keystore."""
     if settings.OPERATOR_KEY is not None:
-        return Account.from_key(settings.OPERATOR_KEY)
+        account: LocalAccount = Account.from_key(settings.OPERATOR_KEY)
+        return account
     path = settings.OPERATOR_KEYSTORE
+    password = settings.OPERATOR_KEYSTORE_PASSWORD
+    if path is None or password is None:
+        raise ImproperlyConfigured("OPERATOR_KEYSTORE and OPERATOR_KEYSTORE_PASSWORD must be set")
     try:
         keystore = json.loads(path.read_text())
-        key = Account.decrypt(keystore, settings.OPERATOR_KEYSTORE_PASSWORD)
+        key = Account.decrypt(keystore, password)
     except (OSError, ValueError, KeyError) as exc:
         # eth-account raises ValueError for a wrong password ("MAC mismatch").
         raise ImproperlyConfigured(
             f"OPERATOR_KEYSTORE={path} cannot be decrypted with OPERATOR_KEYSTORE_PASSWORD: {exc}"
         ) from exc
-    return Account.from_key(key)
+    account = Account.from_key(key)
+    return account

@@ -73,7 +73,7 @@ def _database_status() -> ComponentStatus:
     try:
         with pymongo.timeout(settings.DB_TIMEOUT_MS / 1000):
             connection.ensure_connection()
-            connection.database.command("ping")
+            connection.database.command("ping")  # type: ignore[attr-defined]
     except PyMongoError as exc:
         if settings.EMBEDDED_DB:
             fix = (
@@ -108,25 +108,45 @@ def _chain_status() -> tuple[ComponentStatus, ChainStatus | None]:
 def _contracts_status(chain: ChainStatus | None, database_ok: bool) -> tuple[ComponentStatus, list[ContractStatus]]:
     where = f"chain {chain.chain_id}" if chain else "unknown chain"
     if chain is None or not database_ok:
-        return ComponentStatus("contracts", False, where, "unknown until the database and chain answer",
-                               "Fix the database and chain first."), []
+        return ComponentStatus(
+            "contracts",
+            False,
+            where,
+            "unknown until the database and chain answer",
+            "Fix the database and chain first.",
+        ), []
     client = get_chain_client()
     found: list[ContractStatus] = []
     try:
         deployments = deployments_for(chain)
         for d in deployments:
             code = client.code_at(d.address)
-            found.append(ContractStatus(d.name, d.address, bool(code), "deployed" if code else "no code at this address"))
+            found.append(
+                ContractStatus(d.name, d.address, bool(code), "deployed" if code else "no code at this address")
+            )
     except (LedgerError, PyMongoError) as exc:
-        return ComponentStatus("contracts", False, where, f"cannot read deployments: {_first_line(exc)}",
-                               "Retry; check the database and chain."), found
+        return ComponentStatus(
+            "contracts",
+            False,
+            where,
+            f"cannot read deployments: {_first_line(exc)}",
+            "Retry; check the database and chain.",
+        ), found
     if not deployments:
-        return ComponentStatus("contracts", False, where, "not deployed on this chain",
-                               "Run `python manage.py deploy_contracts` (make run does it)."), found
+        return ComponentStatus(
+            "contracts",
+            False,
+            where,
+            "not deployed on this chain",
+            "Run `python manage.py deploy_contracts` (make run does it).",
+        ), found
     missing = [c.name for c in found if not c.ok]
     if missing:
         return ComponentStatus(
-            "contracts", False, where, f"recorded but without code on chain: {', '.join(missing)}",
+            "contracts",
+            False,
+            where,
+            f"recorded but without code on chain: {', '.join(missing)}",
             "The chain was reset; run `python manage.py deploy_contracts` to deploy again.",
         ), found
     return ComponentStatus("contracts", True, where, f"{len(found)} deployed"), found

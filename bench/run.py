@@ -1,0 +1,89 @@
+"""Benchmarks: start the marketplace as `make run` does and time it; merge into bench/results.json.
+
+Each run uses its own throwaway var/ and ports, so it never touches the checkout's data.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from config.embedded import free_port  # noqa: E402
+from tests.processes import Checkout, get, interrupt, wait_for_http  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results.json"
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def timed(fn: Callable[[], object], n: int) -> list[float]:
+    samples = []
+    for _ in range(n):
+        started = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def bench_run_and_health() -> dict[str, float]:
+    results: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="nfvm-bench-") as tmp:
+        checkout = Checkout.fresh(Path(tmp))
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+
+        # A first run on a fresh var/: start both services, migrate, deploy, serve.
+        started = time.monotonic()
+        server = checkout.start("run", "--addr", f"127.0.0.1:{port}")
+        try:
+            wait_for_http(base + "/", server)
+            results["first_page_after_run_s"] = round(time.monotonic() - started, 3)
+            for _ in range(20):  # warm up connections and caches
+                get(base + "/healthz")
+            samples = timed(lambda: get(base + "/healthz"), 300)
+            results["healthz_p50_ms"] = round(statistics.median(samples), 3)
+            results["healthz_p95_ms"] = round(percentile(samples, 95), 3)
+            home = timed(lambda: get(base + "/"), 100)
+            results["home_page_p50_ms"] = round(statistics.median(home), 3)
+        finally:
+            interrupt(server)
+
+        # A restart on the same var/: the data and contracts are reused.
+        started = time.monotonic()
+        server = checkout.start("run", "--addr", f"127.0.0.1:{port}")
+        try:
+            wait_for_http(base + "/", server)
+            results["first_page_after_restart_s"] = round(time.monotonic() - started, 3)
+        finally:
+            interrupt(server)
+    return results
+
+
+def main() -> int:
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    fresh = bench_run_and_health()
+    results.update(fresh)
+    RESULTS.write_text(json.dumps(dict(sorted(results.items())), indent=2) + "\n")
+    width = max(len(k) for k in results)
+    print(f"{'metric':<{width}}  value")
+    for key, value in sorted(results.items()):
+        mark = "" if key in fresh else "  (earlier run)"
+        print(f"{key:<{width}}  {value}{mark}")
+    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

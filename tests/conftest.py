@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from config.embedded import ANVIL_DEV_KEYS
+from ledger.client import ChainClient, get_chain_client
+from ledger.services import contracts_deploy
+from ledger.signer import operator_account
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_TESTDATA = ROOT.parent / "shared" / "testdata"
+ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", ROOT / "test-artifacts"))
+
+
+@pytest.fixture(scope="session")
+def chain() -> ChainClient:
+    return get_chain_client()
+
+
+@pytest.fixture(scope="session")
+def operator() -> LocalAccount:
+    return operator_account()
+
+
+@pytest.fixture(scope="session")
+def developer() -> LocalAccount:
+    account: LocalAccount = Account.from_key(ANVIL_DEV_KEYS[1])
+    return account
+
+
+@pytest.fixture(scope="session")
+def stranger() -> LocalAccount:
+    account: LocalAccount = Account.from_key(ANVIL_DEV_KEYS[2])
+    return account
+
+
+@pytest.fixture
+def deployed(db: None, chain: ChainClient, operator: LocalAccount) -> dict[str, str]:
+    """The marketplace contracts, deployed (or found) on the session's chain."""
+    outcomes = contracts_deploy(client=chain, deployer=operator)
+    return {o.deployment.name: o.deployment.address for o in outcomes}
+
+
+@pytest.fixture
+def snapshot(chain: ChainClient) -> Iterator[None]:
+    """Revert the chain to its state before the test."""
+    snap = chain.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+    yield
+    chain.w3.provider.make_request("evm_revert", [snap])  # type: ignore[arg-type]

@@ -1,0 +1,67 @@
+"""Starts a throwaway SecantusDB and a fresh anvil for the test session, before Django loads.
+
+Loaded with `-p tests.plugin` so it runs ahead of pytest-django's settings import. The
+session uses the deployment code paths: MONGODB_URI, ETH_RPC_URL and an encrypted operator
+keystore, never the checkout's var/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from config import embedded
+
+_services: list[embedded.Service] = []
+_tmp: Path | None = None
+KEYSTORE_PASSWORD = "test-operator-password"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: Any, parser: Any, args: list[str]) -> None:
+    global _tmp
+    _tmp = Path(tempfile.mkdtemp(prefix="nfvm-test-"))
+    db = embedded.database_service(
+        port=embedded.free_port(), storage=":memory:", log_path=_tmp / "db.log", pid_path=None
+    )
+    chain = embedded.chain_service(
+        port=embedded.free_port(), chain_id=31337, state_path=None, log_path=_tmp / "chain.log", pid_path=None
+    )
+    for service in (db, chain):
+        embedded.start(service)
+        _services.append(service)
+
+    from eth_account import Account
+
+    # The operator key on a non-embedded chain comes from a keystore; pbkdf2 with few rounds
+    # keeps decryption fast in tests.
+    keystore = Account.encrypt(
+        bytes.fromhex(embedded.ANVIL_DEV_KEYS[0][2:]), KEYSTORE_PASSWORD, kdf="pbkdf2", iterations=1024
+    )
+    keystore_path = _tmp / "operator.json"
+    keystore_path.write_text(json.dumps(keystore))
+
+    os.environ.update(
+        {
+            "MONGODB_URI": f"mongodb://127.0.0.1:{db.port}/?directConnection=true",
+            "MONGODB_NAME": "nfvm",
+            "ETH_RPC_URL": f"http://127.0.0.1:{chain.port}",
+            "OPERATOR_KEYSTORE": str(keystore_path),
+            "OPERATOR_KEYSTORE_PASSWORD": KEYSTORE_PASSWORD,
+            "DJANGO_SECRET_KEY": "test-secret-key-not-for-production-0123456789",
+            "NFVM_VAR_DIR": str(_tmp / "var"),
+        }
+    )
+
+
+def pytest_unconfigure(config: Any) -> None:
+    while _services:
+        embedded.stop(_services.pop())
+    if _tmp is not None:
+        shutil.rmtree(_tmp, ignore_errors=True)
