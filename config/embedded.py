@@ -136,7 +136,7 @@ def _jsonrpc_ready(port: int) -> bool:
         f"http://127.0.0.1:{port}", data=body, headers={"Content-Type": "application/json"}
     )
     try:
-        with urllib.request.urlopen(request, timeout=0.5) as response:  # noqa: S310 (fixed http://127.0.0.1 URL)
+        with urllib.request.urlopen(request, timeout=0.5) as response:  # noqa: S310
             return "result" in json.loads(response.read())
     except (urllib.error.URLError, OSError, ValueError):
         return False

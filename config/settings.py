@@ -39,6 +39,20 @@ else:
     OPERATOR_KEYSTORE = env.env_file("OPERATOR_KEYSTORE", _why)
     OPERATOR_KEYSTORE_PASSWORD = env.env_required("OPERATOR_KEYSTORE_PASSWORD", _why)
 
+# --- NFV Repository ---
+PACKAGE_MAX_BYTES = env.env_int("PACKAGE_MAX_BYTES", 4 * 1024**3, minimum=1024)
+PACKAGE_MAX_ENTRIES = env.env_int("PACKAGE_MAX_ENTRIES", 10_000, minimum=1)
+PACKAGE_MAX_RATIO = env.env_float("PACKAGE_MAX_RATIO", 100.0, minimum=1.0)
+UPLOAD_TMP_DIR = Path(env.env_str("UPLOAD_TMP_DIR", str(VAR_DIR / "tmp")) or "")
+UPLOAD_TMP_DIR.mkdir(parents=True, exist_ok=True)
+FILE_UPLOAD_TEMP_DIR = str(UPLOAD_TMP_DIR)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # larger uploads stream to UPLOAD_TMP_DIR
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+# --- Sign-in ---
+SIGNIN_NONCE_TTL_S = env.env_int("SIGNIN_NONCE_TTL_S", 600, minimum=30)
+API_TOKEN_TTL_S = env.env_int("API_TOKEN_TTL_S", 8 * 3600, minimum=60)
+
 # --- Django core ---
 DEBUG = env.env_bool("DJANGO_DEBUG", False)
 _secret = env.env_str("DJANGO_SECRET_KEY")

@@ -1,13 +1,34 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from dportal import views as portal
 from marketplace import apis
 
+api = [
+    path("auth/nonce", apis.auth_nonce, name="api-auth-nonce"),
+    path("auth/token", apis.auth_token, name="api-auth-token"),
+    path("packages", apis.packages, name="api-packages"),
+    path("packages/<str:package_id>", apis.package, name="api-package"),
+    path("packages/<str:package_id>/deprecate", apis.package_deprecate, name="api-package-deprecate"),
+    path("packages/<str:package_id>/versions", apis.package_versions, name="api-package-versions"),
+    path("packages/<str:package_id>/history", apis.package_history, name="api-package-history"),
+    path("packages/<str:package_id>/verification", apis.package_verification, name="api-package-verification"),
+    path("packages/<str:package_id>/files", apis.package_files, name="api-package-files"),
+    path("packages/<str:package_id>/files/<path:path>", apis.package_file, name="api-package-file"),
+    path("packages/<str:package_id>/content", apis.package_content, name="api-package-content"),
+    path("vnfs/<str:vnf_id>", apis.vnf, name="api-vnf"),
+    path("vnfs/<str:vnf_id>/descriptor", apis.vnf_descriptor, name="api-vnf-descriptor"),
+    path("nss/<str:ns_id>", apis.ns, name="api-ns"),
+    path("nss/<str:ns_id>/descriptor", apis.ns_descriptor, name="api-ns-descriptor"),
+    path("nss/<str:ns_id>/graph", apis.ns_graph, name="api-ns-graph"),
+]
+
 urlpatterns = [
     path("", portal.home, name="home"),
     path("healthz", apis.healthz, name="healthz"),
+    path("api/v1/", include(api)),
+    path("api/schema", apis.schema, name="api-schema"),
     path("admin/", admin.site.urls),
 ]

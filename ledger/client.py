@@ -38,6 +38,7 @@ class ChainClient:
         self.rpc_url = rpc_url
         self.display_url = redact_url(rpc_url)
         self.receipt_timeout = receipt_timeout
+        self._chain_id: int | None = None
         # No automatic retries: callers (health checks, the indexer) decide how to retry.
         self.w3 = Web3(
             Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None)
@@ -75,6 +76,13 @@ class ChainClient:
             latest_block=int(latest),
             genesis_hash=HexBytes(genesis["hash"]).to_0x_hex(),
         )
+
+    def chain_id(self) -> int:
+        """The node's chain id, asked once: it does not change while the node runs."""
+        if self._chain_id is None:
+            with self._errors():
+                self._chain_id = int(self.w3.eth.chain_id)
+        return self._chain_id
 
     def code_at(self, address: str) -> bytes:
         with self._errors():

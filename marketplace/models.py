@@ -1,3 +1,208 @@
-"""The NFV and Licences repositories' stored objects (MongoDB through django-mongodb-backend)."""
+"""The NFV Repository's stored objects (MongoDB through django-mongodb-backend).
+
+Five categories, as the design names them: Package, Vnf, NetworkService, VerificationRecord
+(verification information) and, with the licensing work, acquired licences. Business rules
+live in services.py and selectors.py; these classes only describe what is stored.
+"""
 
 from __future__ import annotations
+
+from django.db import models
+from django_mongodb_backend.fields import ArrayField, EmbeddedModelArrayField, ObjectIdField
+from django_mongodb_backend.models import EmbeddedModel
+
+
+class PackageFormat(models.TextChoices):
+    ETSI = "etsi", "ETSI SOL004 CSAR"
+    OSM = "osm", "OSM (SOL006)"
+    TANGO = "5gtango", "5GTANGO"
+
+
+class PackageKind(models.TextChoices):
+    VNF = "vnf", "VNF package"
+    NS = "ns", "NS package"
+
+
+class PackageState(models.TextChoices):
+    UPLOADED = "uploaded"
+    VALIDATED = "validated"
+    PUBLISHED = "published"
+    DEPRECATED = "deprecated"
+    REVOKED = "revoked"
+
+
+class PackageFile(EmbeddedModel):  # type: ignore[misc]  # the backend ships no type information
+    """One file of a package archive, as indexed at ingest."""
+
+    path: models.CharField[str, str] = models.CharField(max_length=1024)
+    size: models.BigIntegerField[int, int] = models.BigIntegerField()
+    sha256: models.CharField[str, str] = models.CharField(max_length=64)
+    media_type: models.CharField[str, str] = models.CharField(max_length=128)
+
+
+class Package(models.Model):
+    format = models.CharField(max_length=16, choices=PackageFormat.choices)
+    kind = models.CharField(max_length=8, choices=PackageKind.choices)
+    vendor = models.CharField(max_length=255)
+    name = models.CharField(max_length=255)
+    version = models.CharField(max_length=128)
+    # Orders versions of one vendor/name line (see marketplace.versions.version_key).
+    version_key = models.CharField(max_length=255)
+    is_latest = models.BooleanField(default=False)
+    state = models.CharField(max_length=16, choices=PackageState.choices, default=PackageState.VALIDATED)
+
+    digest = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the archive; also its blob id")
+    size = models.BigIntegerField()
+    filename = models.CharField(max_length=255, blank=True)
+    main_descriptor = models.CharField(max_length=1024)
+    descriptor_digest = models.CharField(max_length=64, help_text="SHA-256 of the main descriptor file")
+    files = EmbeddedModelArrayField(PackageFile, default=list)
+    uploader = models.CharField(max_length=42, help_text="address of the developer who uploaded it")
+    # Resource totals of the package's VNFs (of the NS's constituents for an NS package), for filters.
+    vcpus = models.IntegerField(default=0)
+    memory_mb = models.IntegerField(default=0)
+    storage_gb = models.FloatField(default=0)
+
+    # Metadata the developer may change without touching the digest (history in MetadataChange).
+    description = models.TextField(blank=True)
+    category = models.CharField(max_length=64, blank=True)
+    tags = ArrayField(models.CharField(max_length=64), default=list)
+    links = models.JSONField(default=list)
+
+    # Normalised words of name, vendor, description and tags: the embedded store has no
+    # text indexes, so search matches these through an ordinary multikey index.
+    search_tokens = ArrayField(models.CharField(max_length=64), default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["vendor", "name", "version"], name="package_unique_version")]
+        indexes = [
+            models.Index(fields=["search_tokens"], name="package_search_tokens"),
+            models.Index(fields=["is_latest", "kind", "state", "-created_at"], name="package_latest_kind"),
+            models.Index(fields=["vendor", "name", "version_key"], name="package_line"),
+            models.Index(fields=["uploader", "-created_at"], name="package_uploader"),
+            models.Index(fields=["format"], name="package_format"),
+            models.Index(fields=["tags"], name="package_tags"),
+            models.Index(fields=["vcpus", "memory_mb"], name="package_resources"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vendor}/{self.name}@{self.version}"
+
+
+class DescriptorBase(models.Model):
+    """Fields common to VNF and NS objects: the descriptor as a queryable document plus a summary."""
+
+    package = models.ForeignKey(Package, on_delete=models.PROTECT)
+    file = models.CharField(max_length=1024)
+    descriptor_id = models.CharField(max_length=255)
+    vendor = models.CharField(max_length=255)
+    name = models.CharField(max_length=255)
+    version = models.CharField(max_length=128)
+    description = models.TextField(blank=True)
+    document = models.JSONField()
+    connection_points = ArrayField(models.CharField(max_length=255), default=list)
+    virtual_links = ArrayField(models.CharField(max_length=255), default=list)
+    search_tokens = ArrayField(models.CharField(max_length=64), default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.vendor}/{self.name}@{self.version}"
+
+
+class Vnf(DescriptorBase):
+    vcpus = models.IntegerField(default=0)
+    memory_mb = models.IntegerField(default=0)
+    storage_gb = models.FloatField(default=0)
+    images = ArrayField(models.CharField(max_length=1024), default=list)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["descriptor_id"], name="vnf_descriptor_id"),
+            models.Index(fields=["vendor", "name", "version"], name="vnf_vendor_name_version"),
+            models.Index(fields=["package"], name="vnf_package"),
+            models.Index(fields=["search_tokens"], name="vnf_search_tokens"),
+            models.Index(fields=["vcpus", "memory_mb"], name="vnf_resources"),
+        ]
+
+
+class NetworkService(DescriptorBase):
+    # How the NSD names its VNFs (as written), and the VNF objects they resolved to at ingest.
+    constituent_refs = models.JSONField(default=list)
+    vnf_ids = ArrayField(ObjectIdField(), default=list)
+    vcpus = models.IntegerField(default=0)
+    memory_mb = models.IntegerField(default=0)
+    storage_gb = models.FloatField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["descriptor_id"], name="ns_descriptor_id"),
+            models.Index(fields=["package"], name="ns_package"),
+            models.Index(fields=["vnf_ids"], name="ns_vnf_ids"),
+            models.Index(fields=["search_tokens"], name="ns_search_tokens"),
+        ]
+
+
+class VerificationRecord(models.Model):
+    """What was checked on a package, when, with which result and digests."""
+
+    package = models.ForeignKey(Package, on_delete=models.PROTECT)
+    checked_at = models.DateTimeField(auto_now_add=True)
+    result = models.CharField(max_length=16)  # "accepted"
+    checks = models.JSONField(default=list)  # [{"check": ..., "result": "pass"|"warn", "detail": ...}]
+    problems = models.JSONField(default=list)  # warnings kept with the package
+    digests = models.JSONField(default=dict)  # {"package": sha256, "descriptor": sha256, "files": n}
+
+    class Meta:
+        indexes = [models.Index(fields=["package", "-checked_at"], name="verification_package")]
+
+    def __str__(self) -> str:
+        return f"{self.result} at {self.checked_at:%Y-%m-%d %H:%M}"
+
+
+class MetadataChange(models.Model):
+    """One change of a package's metadata: who, when, before and after."""
+
+    package = models.ForeignKey(Package, on_delete=models.PROTECT)
+    actor = models.CharField(max_length=42)
+    changed_at = models.DateTimeField(auto_now_add=True)
+    before = models.JSONField()
+    after = models.JSONField()
+
+    class Meta:
+        indexes = [models.Index(fields=["package", "-changed_at"], name="metadata_change_package")]
+
+    def __str__(self) -> str:
+        return f"metadata change by {self.actor}"
+
+
+class SignInNonce(models.Model):
+    """A nonce issued for one Sign-In with Ethereum; usable once, for a short time."""
+
+    nonce = models.CharField(max_length=64, unique=True)
+    issued_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True)
+
+    def __str__(self) -> str:
+        return f"sign-in nonce issued {self.issued_at:%Y-%m-%d %H:%M}"
+
+
+class ApiToken(models.Model):
+    """A bearer token for the JSON API, issued to an address after it signed in.
+
+    Only the SHA-256 of the token is stored."""
+
+    token_sha256 = models.CharField(max_length=64, unique=True)
+    address = models.CharField(max_length=42)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["address"], name="api_token_address")]
+
+    def __str__(self) -> str:
+        return f"API token of {self.address}"

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from typing import Any
 
 import pymongo
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 from pymongo.errors import PyMongoError
 
 from config.env import redact_url
 from ledger.client import ChainStatus, get_chain_client
 from ledger.exceptions import LedgerError
 from ledger.selectors import deployments_for
+from marketplace.models import ApiToken, NetworkService, Package, PackageState, Vnf
+from marketplace.packages.types import DescriptorSummary, ParsedDescriptor, VnfRef
+from marketplace.search import query_tokens
 
 
 @dataclass(frozen=True)
@@ -172,3 +178,185 @@ def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     line = text[0] if text else type(exc).__name__
     return line if len(line) <= 240 else line[:240] + "..."
+
+
+# --- NFV Repository reads ---
+
+
+def vnf_for_ref(ref: VnfRef) -> Vnf | None:
+    """The VNF object an NSD's reference names: by vendor/name/version, or by descriptor id
+    (newest version first). Revoked packages never satisfy a reference."""
+    usable = Vnf.objects.exclude(package__state=PackageState.REVOKED).select_related("package")
+    if ref.vendor or ref.name:
+        matches = usable.filter(vendor=ref.vendor, name=ref.name)
+        if ref.version:
+            matches = matches.filter(version=ref.version)
+    elif ref.descriptor_id:
+        matches = usable.filter(descriptor_id=ref.descriptor_id)
+    else:
+        return None
+    return matches.order_by("-package__version_key", "-created_at").first()
+
+
+def vnf_lookup(ref: VnfRef) -> ParsedDescriptor | None:
+    """Validators' view of a VNFD already in the repository."""
+    vnf = vnf_for_ref(ref)
+    if vnf is None:
+        return None
+    return ParsedDescriptor(
+        file=vnf.file,
+        document=vnf.document,
+        summary=DescriptorSummary(
+            kind="vnf",
+            descriptor_id=vnf.descriptor_id,
+            vendor=vnf.vendor,
+            name=vnf.name,
+            version=vnf.version,
+            description=vnf.description,
+            vcpus=vnf.vcpus,
+            memory_mb=vnf.memory_mb,
+            storage_gb=vnf.storage_gb,
+            images=list(vnf.images),
+            connection_points=list(vnf.connection_points),
+            virtual_links=list(vnf.virtual_links),
+        ),
+    )
+
+
+def package_references(package: Package) -> list[str]:
+    """Why `package` must not be deleted: network services of other packages use its VNFs.
+
+    Licences and instances join this list as the licensing work lands."""
+    reasons: list[str] = []
+    vnf_ids = list(Vnf.objects.filter(package=package).values_list("pk", flat=True))
+    if vnf_ids:
+        users = (
+            NetworkService.objects.exclude(package=package).filter(vnf_ids__overlap=vnf_ids).select_related("package")
+        )
+        for ns in users[:5]:
+            name = f"{ns.vendor}/{ns.name} {ns.version}"
+            reasons.append(f"network service {name} (package {ns.package.pk}) uses its VNF")
+    return reasons
+
+
+@dataclass(frozen=True)
+class PackageQuery:
+    q: str = ""
+    kind: str = ""
+    format: str = ""
+    vendor: str = ""
+    tags: tuple[str, ...] = ()
+    state: str = ""
+    min_vcpus: int | None = None
+    max_vcpus: int | None = None
+    min_memory_mb: int | None = None
+    max_memory_mb: int | None = None
+    min_storage_gb: float | None = None
+    max_storage_gb: float | None = None
+    uploader: str = ""
+    all_versions: bool = False
+    sort: str = "-created"
+    page: int = 1
+    per_page: int = 20
+
+
+SORTS = {
+    "name": ("name", "vendor", "-version_key"),
+    "-name": ("-name", "-vendor", "-version_key"),
+    "created": ("created_at",),
+    "-created": ("-created_at",),
+    "vendor": ("vendor", "name"),
+    "vcpus": ("vcpus", "name"),
+    "-vcpus": ("-vcpus", "name"),
+    "memory": ("memory_mb", "name"),
+    "-memory": ("-memory_mb", "name"),
+}
+
+
+@dataclass(frozen=True)
+class PackagePage:
+    items: list[Package]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def package_search(query: PackageQuery) -> PackagePage:
+    """Text, filters, sort and pagination over packages; latest version of each line by default."""
+    qs = Package.objects.all()
+    if not query.all_versions:
+        qs = qs.filter(is_latest=True)
+    for token in query_tokens(query.q)[:8]:
+        qs = qs.filter(search_tokens__contains=[token])
+    if query.kind:
+        qs = qs.filter(kind=query.kind)
+    if query.format:
+        qs = qs.filter(format=query.format)
+    if query.vendor:
+        qs = qs.filter(vendor=query.vendor)
+    if query.tags:
+        qs = qs.filter(tags__contains=list(query.tags))
+    # Revoked packages are hidden unless asked for by state.
+    qs = qs.filter(state=query.state) if query.state else qs.exclude(state=PackageState.REVOKED)
+    if query.uploader:
+        qs = qs.filter(uploader=query.uploader)
+    for field_name, low, high in (
+        ("vcpus", query.min_vcpus, query.max_vcpus),
+        ("memory_mb", query.min_memory_mb, query.max_memory_mb),
+        ("storage_gb", query.min_storage_gb, query.max_storage_gb),
+    ):
+        if low is not None:
+            qs = qs.filter(**{f"{field_name}__gte": low})
+        if high is not None:
+            qs = qs.filter(**{f"{field_name}__lte": high})
+    total = qs.count()
+    start = (query.page - 1) * query.per_page
+    items = list(qs.order_by(*SORTS.get(query.sort, SORTS["-created"]))[start : start + query.per_page])
+    return PackagePage(items=items, total=total, page=query.page, per_page=query.per_page)
+
+
+def package_versions(package: Package) -> list[Package]:
+    return list(Package.objects.filter(vendor=package.vendor, name=package.name).order_by("-version_key"))
+
+
+def package_descriptors(package: Package) -> tuple[list[Vnf], list[NetworkService]]:
+    return list(Vnf.objects.filter(package=package)), list(NetworkService.objects.filter(package=package))
+
+
+def ns_graph(ns: NetworkService) -> dict[str, Any]:
+    """The NS-to-VNF dependency graph: nodes (the NS and its VNFs) and edges."""
+    vnfs = {v.pk: v for v in Vnf.objects.filter(pk__in=ns.vnf_ids).select_related("package")}
+    nodes: list[dict[str, Any]] = [{"id": str(ns.pk), "kind": "ns", "label": f"{ns.vendor}/{ns.name} {ns.version}"}]
+    edges: list[dict[str, str]] = []
+    for ref in ns.constituent_refs:
+        match = next((v for v in vnfs.values() if _ref_matches(ref, v)), None)
+        node_id = str(match.pk) if match else "unresolved:" + "/".join(str(x) for x in ref.values())
+        if not any(n["id"] == node_id for n in nodes):
+            nodes.append(
+                {
+                    "id": node_id,
+                    "kind": "vnf",
+                    "label": f"{match.vendor}/{match.name} {match.version}" if match else str(ref),
+                    "package": str(match.package.pk) if match else None,
+                    "resolved": match is not None,
+                }
+            )
+        edges.append({"from": str(ns.pk), "to": node_id})
+    return {"nodes": nodes, "edges": edges, "virtual_links": list(ns.virtual_links)}
+
+
+def _ref_matches(ref: dict[str, Any], vnf: Vnf) -> bool:
+    if ref.get("vendor") or ref.get("name"):
+        return (ref.get("vendor"), ref.get("name"), ref.get("version")) == (vnf.vendor, vnf.name, vnf.version)
+    return bool(ref.get("descriptor_id") == vnf.descriptor_id)
+
+
+def api_token_address(token: str) -> str | None:
+    record = ApiToken.objects.filter(
+        token_sha256=hashlib.sha256(token.encode()).hexdigest(), expires_at__gt=timezone.now()
+    ).first()
+    return record.address if record else None

@@ -53,3 +53,16 @@ def snapshot(chain: ChainClient) -> Iterator[None]:
     snap = chain.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
     yield
     chain.w3.provider.make_request("evm_revert", [snap])  # type: ignore[arg-type]
+
+
+@pytest.fixture(autouse=True)
+def _clean_blobs(request: pytest.FixtureRequest) -> Iterator[None]:
+    """GridFS collections are not Django models, so the database flush between tests misses them."""
+    yield
+    if {"db", "transactional_db"} & set(request.fixturenames) or request.node.get_closest_marker("django_db"):
+        from django.db import connection
+
+        from marketplace import blobs
+
+        for name in (f"{blobs.BUCKET}.files", f"{blobs.BUCKET}.chunks", blobs.LOCKS):
+            connection.database[name].delete_many({})  # type: ignore[attr-defined]

@@ -31,6 +31,8 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("[ok  ] database: migrations applied")
         call_command("deploy_contracts", stdout=self.stdout)
+        if settings.EMBEDDED_DB:
+            call_command("seed_demo", stdout=self.stdout)
         mode = "embedded" if settings.EMBEDDED_DB and settings.EMBEDDED_CHAIN else "configured"
         self.stdout.write(f"Serving the marketplace ({mode} services) at http://{options['addr']}/ - Ctrl-C stops it.")
         call_command("runserver", options["addr"], use_reloader=False, use_threading=True)

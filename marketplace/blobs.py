@@ -1,0 +1,105 @@
+"""Content-addressed blob store in GridFS: a blob's id is the SHA-256 of its bytes, so
+identical content is stored once. Writes stream in chunks; nothing is held in memory."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import BinaryIO
+
+import gridfs
+from django.db import connection
+from gridfs.errors import NoFile
+from pymongo.errors import DuplicateKeyError
+
+BUCKET = "blobs"
+LOCKS = "blob_writes"
+STALE_LOCK = timedelta(hours=1)
+CHUNK = 1024 * 1024
+
+
+class BlobIntegrityError(Exception):
+    """The bytes stored under a digest do not hash to it."""
+
+
+class BlobBusy(Exception):
+    """Another upload is writing the same content right now."""
+
+
+def _bucket() -> gridfs.GridFSBucket:
+    connection.ensure_connection()
+    return gridfs.GridFSBucket(connection.database, bucket_name=BUCKET, chunk_size_bytes=CHUNK)  # type: ignore[attr-defined]
+
+
+def blob_exists(digest: str) -> bool:
+    connection.ensure_connection()
+    files = connection.database[f"{BUCKET}.files"]  # type: ignore[attr-defined]
+    return bool(files.count_documents({"_id": digest}, limit=1))
+
+
+@contextmanager
+def _writing(digest: str) -> Iterator[bool]:
+    """Claim the right to write `digest`; yields False when another writer holds it.
+
+    GridFS aborts a failed upload by deleting every chunk of its id, which would destroy a
+    concurrent writer's blob of the same digest: hence one writer per digest.
+    """
+    locks = connection.database[LOCKS]  # type: ignore[attr-defined]
+    now = datetime.now(UTC)
+    locks.delete_many({"_id": digest, "at": {"$lt": now - STALE_LOCK}})
+    try:
+        locks.insert_one({"_id": digest, "at": now})
+    except DuplicateKeyError:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        locks.delete_one({"_id": digest})
+
+
+def blob_put(*, digest: str, source: BinaryIO, filename: str = "") -> bool:
+    """Store `source` under `digest` unless already there; True when stored now.
+
+    The bytes are hashed while they stream in; a mismatch deletes the partial blob.
+    """
+    with _writing(digest) as mine:
+        if not mine:
+            raise BlobBusy(f"blob {digest} is being written by another upload; retry")
+        if blob_exists(digest):
+            return False
+        return _upload(digest, source, filename)
+
+
+def _upload(digest: str, source: BinaryIO, filename: str) -> bool:
+    bucket = _bucket()
+    hasher = hashlib.sha256()
+
+    class _Hashing:
+        def read(self, n: int = -1) -> bytes:
+            data = source.read(n)
+            hasher.update(data)
+            return data
+
+    bucket.upload_from_stream_with_id(digest, filename or digest, _Hashing(), metadata={"sha256": digest})
+    if hasher.hexdigest() != digest:
+        bucket.delete(digest)
+        raise BlobIntegrityError(f"blob stored as {digest} hashed to {hasher.hexdigest()}")
+    return True
+
+
+def blob_open(digest: str) -> gridfs.GridOut:
+    """A seekable reader of the blob."""
+    return _bucket().open_download_stream(digest)
+
+
+def blob_delete(digest: str) -> None:
+    with contextlib.suppress(NoFile):
+        _bucket().delete(digest)
+
+
+def blob_digests() -> list[str]:
+    return [str(doc["_id"]) for doc in connection.database[f"{BUCKET}.files"].find({}, {"_id": 1})]  # type: ignore[attr-defined]

@@ -1,0 +1,737 @@
+"""Digests a package declares for its files (SOL004 manifest, TOSCA.meta, 5GTANGO NAPD, OSM checksums.txt),
+and their verification against the files actually in the package."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import string
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, BinaryIO, Literal
+
+from marketplace.packages.problems import PackageRejected, Problem, Severity
+from marketplace.packages.types import PackageView
+
+CHUNK = 1024 * 1024  # streamed hashing reads this much at a time
+
+# Normalised algorithm name -> length of its hex digest.
+STRONG_ALGORITHMS: Mapping[str, int] = MappingProxyType({"sha-224": 56, "sha-256": 64, "sha-384": 96, "sha-512": 128})
+# Accepted only where the format mandates them (OSM's checksums.txt is MD5), and then with a warning.
+WEAK_ALGORITHMS: Mapping[str, int] = MappingProxyType({"md5": 32, "sha-1": 40})
+HASHLIB_NAMES = {"sha-224": "sha224", "sha-256": "sha256", "sha-384": "sha384", "sha-512": "sha512"}
+HASHLIB_NAMES.update({"md5": "md5", "sha-1": "sha1"})
+# Spelling-free key ("SHA-256", "sha_256", "SHA256" all become "sha256") -> normalised name.
+_SPELLINGS = {name.replace("-", ""): name for name in (*STRONG_ALGORITHMS, *WEAK_ALGORITHMS)}
+
+_KEY_LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.\-]*)[ \t]*:(.*)$")
+_HEX = frozenset(string.hexdigits)
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+
+
+@dataclass(frozen=True)
+class DeclaredDigest:
+    """One file's digest as a package declares it."""
+
+    path: str  # package-relative path of the file it covers, normalised by normalise_path
+    algorithm: str  # normalised ("sha-256", "md5", ...) when known, else as written
+    value: str  # as written, stripped and lower-cased; verify checks it is hex of the right length
+    declared_in: str  # the file that declares it (e.g. "manifest.mf")
+    location: str  # where in that file ("line 5", or "/package_content/2" for YAML)
+
+
+@dataclass(frozen=True)
+class ToscaMeta:
+    """TOSCA-Metadata/TOSCA.meta. Entry paths are normalised; `blocks` are the per-file blocks that carry
+    a digest, `content_types` the Content-Type of every per-file block that names one."""
+
+    meta_file_version: str | None = None
+    csar_version: str | None = None
+    created_by: str | None = None
+    entry_definitions: str | None = None
+    entry_manifest: str | None = None
+    entry_change_log: str | None = None
+    entry_licenses: str | None = None
+    entry_certificate: str | None = None
+    blocks: tuple[DeclaredDigest, ...] = ()
+    content_types: Mapping[str, str] = field(default_factory=dict)
+    other: Mapping[str, str] = field(default_factory=dict)  # further keys of the first block, as written
+
+
+ManifestKind = Literal["vnf", "ns", "pnf"]
+
+
+@dataclass(frozen=True)
+class ManifestMetadata:
+    """The metadata block of a SOL004/SOL007 manifest. `fields` holds every key as written (lower-cased);
+    the named attributes pick the VNF, NS (SOL007 or the older ns_* keys 5GTANGO writes) or PNF variant.
+    `signature` is the CMS block of the manifest, kept as text and NOT verified here."""
+
+    fields: Mapping[str, str] = field(default_factory=dict)
+    kind: ManifestKind | None = None
+    provider: str | None = None
+    product_name: str | None = None
+    package_version: str | None = None
+    release_date_time: str | None = None
+    non_mano_artifact_sets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    signature: str | None = None
+    signature_location: str = ""
+
+
+# Per kind: the keys SOL004 (VNF), SOL007 (NS) and SOL004 (PNF) require, in the order provider, name,
+# version, release date. 5GTANGO writes an older NS variant (ns_provider_id...); accepted as well.
+_METADATA_KEYS: dict[str, tuple[ManifestKind, tuple[str, str, str, str]]] = {
+    "vnf": ("vnf", ("vnf_provider_id", "vnf_product_name", "vnf_package_version", "vnf_release_date_time")),
+    "nsd": ("ns", ("nsd_designer", "nsd_name", "nsd_file_structure_version", "nsd_release_date_time")),
+    "ns": ("ns", ("ns_provider_id", "ns_product_name", "ns_package_version", "ns_release_date_time")),
+    "pnfd": ("pnf", ("pnfd_provider", "pnfd_name", "pnfd_archive_version", "pnfd_release_date_time")),
+}
+
+
+def normalise_algorithm(name: str) -> str | None:
+    """The normalised name of a hash algorithm in any common spelling (SHA-256, SHA256, sha_256 all give
+    "sha-256"; MD5 gives "md5"), or None when it is not one this module knows."""
+    key = re.sub(r"[\s_\-]", "", name).lower()
+    return _SPELLINGS.get(key)
+
+
+def normalise_path(raw: str) -> str:
+    """A manifest path as a package-relative POSIX path: a leading "./" or "/" is dropped, "a//b" and
+    "a/./b" collapse. ".." segments are kept so that verify can reject them by name."""
+    parts = [p for p in raw.strip().split("/") if p not in ("", ".")]
+    return "/".join(parts)
+
+
+def _path_error(path: str) -> str | None:
+    if not path:
+        return "is empty"
+    if "\\" in path or "\x00" in path:
+        return "contains a backslash or NUL character"
+    if ".." in path.split("/"):
+        return 'contains ".." (paths must stay inside the package)'
+    return None
+
+
+def _decode(data: bytes, file: str, rule: str) -> tuple[str | None, list[Problem]]:
+    try:
+        return data.decode("utf-8-sig"), []
+    except UnicodeDecodeError as exc:
+        where = f"byte {exc.start}"
+        return None, [Problem(rule, f"not UTF-8 (byte {exc.start})", file=file, location=where)]
+
+
+def _line(n: int) -> str:
+    return f"line {n}"
+
+
+def _line_number(location: str) -> int:
+    match = re.match(r"line (\d+)", location)
+    if match:
+        return int(match.group(1))
+    match = re.search(r"/(\d+)$", location)
+    return int(match.group(1)) if match else 0
+
+
+# --- TOSCA.meta -----------------------------------------------------------------------------------------
+
+_TOSCA_ENTRY_KEYS = {
+    "entry-definitions": "entry_definitions",
+    "entry-manifest": "entry_manifest",
+    "entry-change-log": "entry_change_log",
+    "entry-licenses": "entry_licenses",
+    "entry-certificate": "entry_certificate",
+}
+
+
+@dataclass
+class _Block:
+    start: int
+    pairs: list[tuple[str, str, int]] = field(default_factory=list)  # key as written, value, line
+
+    def get(self, key: str) -> tuple[str, int] | None:
+        for k, v, n in self.pairs:
+            if k.lower() == key:
+                return v, n
+        return None
+
+
+def _key_value_blocks(text: str, file: str, rule: str) -> tuple[list[_Block], list[Problem]]:
+    """Blank-line separated blocks of "Key: value" lines. A line starting with one space continues the
+    previous value (the JAR-manifest syntax TOSCA.meta inherits)."""
+    blocks: list[_Block] = []
+    problems: list[Problem] = []
+    current: _Block | None = None
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            current = None
+            continue
+        if line.startswith(" ") and current is not None and current.pairs:
+            key, value, at = current.pairs[-1]
+            current.pairs[-1] = (key, value + line[1:].rstrip(), at)
+            continue
+        match = _KEY_LINE.match(line)
+        if match is None:
+            problems.append(Problem(rule, f'expected "Key: value", found {line.strip()[:80]!r}', file, _line(n)))
+            continue
+        key, value = match.group(1), match.group(2).strip()
+        if current is None:
+            current = _Block(start=n)
+            blocks.append(current)
+        if current.get(key.lower()) is not None:
+            problems.append(
+                Problem(rule, f"{key} appears twice in the block starting at line {current.start}", file, _line(n))
+            )
+            continue
+        current.pairs.append((key, value, n))
+    return blocks, problems
+
+
+def parse_tosca_meta(data: bytes, file: str) -> tuple[ToscaMeta | None, list[Problem]]:
+    """Parse TOSCA-Metadata/TOSCA.meta. None only when there is nothing to read (not UTF-8, or empty)."""
+    text, problems = _decode(data, file, "tosca-meta.encoding")
+    if text is None:
+        return None, problems
+    blocks, problems = _key_value_blocks(text, file, "tosca-meta.syntax")
+    if not blocks:
+        return None, [*problems, Problem("tosca-meta.missing-entry", "the file is empty", file)]
+    first = blocks[0]
+    values: dict[str, str | None] = {}
+    other: dict[str, str] = {}
+    for key, value, n in first.pairs:
+        lower = key.lower()
+        entry = lower.removeprefix("etsi-")
+        if entry in _TOSCA_ENTRY_KEYS:
+            path = normalise_path(value)
+            error = _path_error(path)
+            if error:
+                problems.append(Problem("integrity.path-invalid", f"{key}: {value!r} {error}", file, _line(n)))
+            values[_TOSCA_ENTRY_KEYS[entry]] = path or None
+        elif lower in ("tosca-meta-file-version", "tosca-meta-version"):  # the latter: older CSARs, 5GTANGO
+            values["meta_file_version"] = value
+        elif lower == "csar-version":
+            values["csar_version"] = value
+        elif lower == "created-by":
+            values["created_by"] = value
+        else:
+            other[key] = value
+    if not values.get("entry_definitions"):
+        problems.append(
+            Problem("tosca-meta.missing-entry", "no Entry-Definitions: the main service template is not named", file)
+        )
+    for required, label in (("meta_file_version", "TOSCA-Meta-File-Version"), ("csar_version", "CSAR-Version")):
+        if not values.get(required):
+            problems.append(Problem("tosca-meta.missing-field", f"no {label} in the first block", file, _line(1)))
+
+    digests: list[DeclaredDigest] = []
+    content_types: dict[str, str] = {}
+    for block in blocks[1:]:
+        named = block.get("name")
+        if named is None:
+            keys = ", ".join(k for k, _, _ in block.pairs)
+            problems.append(
+                Problem("tosca-meta.incomplete-entry", f"a block without Name (has {keys})", file, _line(block.start))
+            )
+            continue
+        path = normalise_path(named[0])
+        content_type = block.get("content-type")
+        if content_type is not None:
+            content_types[path] = content_type[0]
+        algorithm, hash_ = block.get("algorithm"), block.get("hash")
+        if algorithm is None and hash_ is None:
+            continue  # a block may only give a Content-Type
+        if algorithm is None or hash_ is None:
+            missing = "Algorithm" if algorithm is None else "Hash"
+            problems.append(
+                Problem("tosca-meta.incomplete-entry", f"the block for {path} has no {missing}", file, _line(named[1]))
+            )
+            continue
+        digests.append(_digest(path, algorithm[0], hash_[0], file, _line(named[1])))
+    meta = ToscaMeta(
+        meta_file_version=values.get("meta_file_version"),
+        csar_version=values.get("csar_version"),
+        created_by=values.get("created_by"),
+        entry_definitions=values.get("entry_definitions"),
+        entry_manifest=values.get("entry_manifest"),
+        entry_change_log=values.get("entry_change_log"),
+        entry_licenses=values.get("entry_licenses"),
+        entry_certificate=values.get("entry_certificate"),
+        blocks=tuple(digests),
+        content_types=content_types,
+        other=other,
+    )
+    problems.sort(key=lambda p: _line_number(p.location))
+    return meta, problems
+
+
+def _digest(path: str, algorithm: str, value: str, file: str, location: str) -> DeclaredDigest:
+    algorithm = algorithm.strip()
+    return DeclaredDigest(
+        path=path,
+        algorithm=normalise_algorithm(algorithm) or algorithm,
+        value=value.strip().lower(),
+        declared_in=file,
+        location=location,
+    )
+
+
+# --- SOL004 / SOL007 manifest --------------------------------------------------------------------------
+
+_SIGNATURE_BEGIN = re.compile(r"^-----BEGIN ([A-Z0-9 ]+)-----\s*$")
+_ENTRY_KEYS = {"source", "algorithm", "hash", "signature", "certificate"}
+
+
+@dataclass
+class _Entry:
+    source: str
+    line: int
+    algorithm: tuple[str, int] | None = None
+    hash: tuple[str, int] | None = None
+
+
+def parse_sol004_manifest(data: bytes, file: str) -> tuple[ManifestMetadata, list[DeclaredDigest], list[Problem]]:
+    """Parse a SOL004 (VNF/PNF) or SOL007 (NS) manifest: metadata, non_mano_artifact_sets, Source/Algorithm/Hash
+    entries and an optional CMS signature block (returned as text, not verified)."""
+    text, problems = _decode(data, file, "manifest.encoding")
+    if text is None:
+        return ManifestMetadata(), [], problems
+    lines = text.splitlines()
+    metadata_pairs: list[tuple[str, str, int]] = []
+    artifact_sets: dict[str, list[str]] = {}
+    entries: list[_Entry] = []
+    signature: str | None = None
+    signature_line = 0
+    in_metadata = True  # metadata comes first; the first Source ends it
+    seen_metadata_header = False
+    current: _Entry | None = None
+
+    n = 0
+    while n < len(lines):
+        line = lines[n]
+        number = n + 1
+        n += 1
+        stripped = line.strip()
+        if not stripped:
+            current = None
+            continue
+        begin = _SIGNATURE_BEGIN.match(stripped)
+        if begin:
+            end_marker = f"-----END {begin.group(1)}-----"
+            end = next((i for i in range(n, len(lines)) if lines[i].strip() == end_marker), None)
+            if end is None:
+                problems.append(
+                    Problem("manifest.syntax", f"{stripped} is never closed by {end_marker}", file, _line(number))
+                )
+                break
+            if signature is not None:
+                problems.append(Problem("manifest.syntax", "a second signature block", file, _line(number)))
+            else:
+                signature, signature_line = "\n".join(x.strip() for x in lines[number - 1 : end + 1]) + "\n", number
+            n = end + 1
+            current = None
+            continue
+        if signature is not None:
+            problems.append(Problem("manifest.syntax", "text after the signature block", file, _line(number)))
+            continue
+        match = _KEY_LINE.match(stripped) if not line[0].isspace() else None
+        if match is None:
+            problems.append(
+                Problem("manifest.syntax", f'expected "key: value", found {stripped[:80]!r}', file, _line(number))
+            )
+            continue
+        key, value = match.group(1), match.group(2).strip()
+        lower = key.lower()
+        if lower == "metadata" and not value and in_metadata and not metadata_pairs and not seen_metadata_header:
+            seen_metadata_header = True
+            continue
+        if lower == "non_mano_artifact_sets" and not value:
+            n = _artifact_sets(lines, n, artifact_sets, file, problems)
+            current = None
+            continue
+        if lower == "source":
+            in_metadata = False
+            current = _Entry(source=value, line=number)
+            entries.append(current)
+            continue
+        if lower in _ENTRY_KEYS:
+            if current is None:
+                problems.append(
+                    Problem("manifest.incomplete-entry", f"{key} without a Source before it", file, _line(number))
+                )
+                continue
+            if lower in ("algorithm", "hash"):
+                if getattr(current, lower) is not None:
+                    problems.append(
+                        Problem("manifest.syntax", f"{key} appears twice for {current.source}", file, _line(number))
+                    )
+                    continue
+                setattr(current, lower, (value, number))
+            continue  # per-artifact Signature/Certificate (SOL004 v2.6+): accepted, not verified here
+        if in_metadata:
+            if any(k == lower for k, _, _ in metadata_pairs):
+                problems.append(Problem("manifest.syntax", f"{key} appears twice in the metadata", file, _line(number)))
+                continue
+            metadata_pairs.append((lower, value, number))
+            continue
+        problems.append(
+            Problem(
+                "manifest.syntax",
+                f"unexpected key {key!r} after the metadata"
+                + (f" (in the entry for {current.source})" if current else ""),
+                file,
+                _line(number),
+            )
+        )
+
+    metadata, meta_problems = _metadata(metadata_pairs, file)
+    problems.extend(meta_problems)
+    digests: list[DeclaredDigest] = []
+    for entry in entries:
+        digest, entry_problems = _entry_digest(entry, file)
+        problems.extend(entry_problems)
+        if digest is not None:
+            digests.append(digest)
+    metadata = ManifestMetadata(
+        fields=metadata.fields,
+        kind=metadata.kind,
+        provider=metadata.provider,
+        product_name=metadata.product_name,
+        package_version=metadata.package_version,
+        release_date_time=metadata.release_date_time,
+        non_mano_artifact_sets={k: tuple(v) for k, v in artifact_sets.items()},
+        signature=signature,
+        signature_location=_line(signature_line) if signature else "",
+    )
+    problems.sort(key=lambda p: _line_number(p.location))
+    return metadata, digests, problems
+
+
+def _artifact_sets(lines: list[str], start: int, sets: dict[str, list[str]], file: str, problems: list[Problem]) -> int:
+    """Read the indented body of `non_mano_artifact_sets:` from index `start`; return the index after it.
+    Body: `  set_name:` lines, each followed by more indented `Source: path` lines."""
+    current: str | None = None
+    n = start
+    while n < len(lines):
+        line = lines[n]
+        if line.strip() and not line[0].isspace():
+            break
+        n += 1
+        if not line.strip():
+            continue
+        match = _KEY_LINE.match(line.strip())
+        if match is None:
+            problems.append(
+                Problem("manifest.syntax", f'expected "key: value", found {line.strip()[:80]!r}', file, _line(n))
+            )
+            continue
+        key, value = match.group(1), match.group(2).strip()
+        if key.lower() == "source" and current is not None:
+            sets[current].append(normalise_path(value))
+        elif not value:
+            current = key
+            sets.setdefault(key, [])
+        else:
+            problems.append(Problem("manifest.syntax", f"unexpected {key!r} in non_mano_artifact_sets", file, _line(n)))
+    return n
+
+
+def _metadata(pairs: list[tuple[str, str, int]], file: str) -> tuple[ManifestMetadata, list[Problem]]:
+    fields = {k: v for k, v, _ in pairs}
+    prefixes = {k.split("_", 1)[0] for k in fields}
+    found = [p for p in ("vnf", "nsd", "ns", "pnfd") if p in prefixes]
+    if not found:
+        return ManifestMetadata(fields=fields), [
+            Problem(
+                "manifest.missing-metadata",
+                "no metadata block (vnf_provider_id, vnf_product_name, vnf_package_version, vnf_release_date_time, "
+                "or the NS/PNF equivalents) before the first Source",
+                file,
+                _line(1),
+            )
+        ]
+    kind, keys = _METADATA_KEYS[found[0]]
+    problems: list[Problem] = []
+    if len(found) > 1:
+        problems.append(
+            Problem(
+                "manifest.missing-metadata", f"metadata mixes the key sets {', '.join(found)}", file, _line(pairs[0][2])
+            )
+        )
+    missing = [k for k in keys if not fields.get(k)]
+    if missing:
+        problems.append(
+            Problem("manifest.missing-metadata", f"the metadata has no {', '.join(missing)}", file, _line(pairs[0][2]))
+        )
+    provider, name, version, released = (fields.get(k) or None for k in keys)
+    meta = ManifestMetadata(
+        fields=fields,
+        kind=kind,
+        provider=provider,
+        product_name=name,
+        package_version=version,
+        release_date_time=released,
+    )
+    return meta, problems
+
+
+def _entry_digest(entry: _Entry, file: str) -> tuple[DeclaredDigest | None, list[Problem]]:
+    where = _line(entry.line)
+    if _URI.match(entry.source):
+        # An artefact referenced from outside the package: nothing here to hash.
+        return None, [
+            Problem(
+                "integrity.external-artifact",
+                f"{entry.source} is outside the package; its digest is not verified",
+                file,
+                where,
+                Severity.WARNING,
+            )
+        ]
+    path = normalise_path(entry.source)
+    if entry.algorithm is None or entry.hash is None:
+        missing = " and ".join(
+            name for name, value in (("Algorithm", entry.algorithm), ("Hash", entry.hash)) if value is None
+        )
+        return None, [
+            Problem("manifest.incomplete-entry", f"Source {path or entry.source!r} has no {missing}", file, where)
+        ]
+    return _digest(path, entry.algorithm[0], entry.hash[0], file, where), []
+
+
+# --- 5GTANGO NAPD --------------------------------------------------------------------------------------
+
+
+def parse_napd_content(napd: dict[str, Any], file: str) -> tuple[list[DeclaredDigest], list[Problem]]:
+    """The package_content list of an already loaded NAPD.yaml; locations are JSON pointers."""
+    content = napd.get("package_content")
+    if content is None:
+        return [], []
+    if not isinstance(content, list):
+        return [], [Problem("napd.content-entry", "package_content is not a list", file, "/package_content")]
+    digests: list[DeclaredDigest] = []
+    problems: list[Problem] = []
+    for i, entry in enumerate(content):
+        pointer = f"/package_content/{i}"
+        if not isinstance(entry, dict):
+            problems.append(Problem("napd.content-entry", "an entry that is not a mapping", file, pointer))
+            continue
+        missing = [k for k in ("source", "algorithm", "hash") if entry.get(k) in (None, "")]
+        if missing:
+            label = entry.get("source") or f"entry {i}"
+            problems.append(Problem("napd.content-entry", f"{label} has no {', '.join(missing)}", file, pointer))
+            continue
+        wrong = [k for k in ("source", "algorithm", "hash") if not isinstance(entry[k], str)]
+        if wrong:
+            # An unquoted all-digit hash is read as a number and loses its leading zeros.
+            problems.append(Problem("napd.content-entry", f"{', '.join(wrong)} must be a quoted string", file, pointer))
+            continue
+        digests.append(_digest(normalise_path(entry["source"]), entry["algorithm"], entry["hash"], file, pointer))
+    return digests, problems
+
+
+# --- OSM checksums.txt ---------------------------------------------------------------------------------
+
+_CHECKSUM_LINE = re.compile(r"^([0-9A-Za-z]+)[ \t]+\*?(.+)$")
+
+
+def parse_osm_checksums(data: bytes, file: str, top: str) -> tuple[list[DeclaredDigest], list[Problem]]:
+    """`<md5> <path>` lines (md5sum style, space or tab separated). Paths are relative to the top folder
+    `top`; osmclient writes them with that folder in front, so a path already starting with `top/` is
+    taken as it is. The result is package-relative."""
+    text, problems = _decode(data, file, "checksums.encoding")
+    if text is None:
+        return [], problems
+    prefix = normalise_path(top)
+    digests: list[DeclaredDigest] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        match = _CHECKSUM_LINE.match(line.strip())
+        if match is None:
+            problems.append(
+                Problem(
+                    "checksums.syntax", f'expected "<md5> <path>", found {line.strip()[:80]!r}', file, _line(number)
+                )
+            )
+            continue
+        path = normalise_path(match.group(2))
+        if prefix and not (path == prefix or path.startswith(prefix + "/")):
+            path = f"{prefix}/{path}"
+        digests.append(_digest(path, "md5", match.group(1), file, _line(number)))
+    return digests, problems
+
+
+# --- verification --------------------------------------------------------------------------------------
+
+
+def _where(d: DeclaredDigest) -> str:
+    return f"{d.declared_in} {d.location}".strip()
+
+
+def _declaration_problem(d: DeclaredDigest, weak_ok: bool) -> tuple[str | None, Problem | None]:
+    """The normalised algorithm when `d` can be checked, and the problem with it if any."""
+    error = _path_error(d.path)
+    if error:
+        return None, Problem(
+            "integrity.path-invalid", f"{_where(d)} lists {d.path!r}, which {error}", d.declared_in, d.location
+        )
+    algorithm = normalise_algorithm(d.algorithm)
+    if algorithm is None:
+        return None, Problem(
+            "integrity.unknown-algorithm",
+            f"{_where(d)} uses the unknown algorithm {d.algorithm!r} for {d.path} "
+            f"(use one of {', '.join(s.upper() for s in STRONG_ALGORITHMS)})",
+            d.declared_in,
+            d.location,
+        )
+    if algorithm in WEAK_ALGORITHMS and not weak_ok:
+        return None, Problem(
+            "integrity.weak-algorithm",
+            f"{_where(d)} uses {algorithm.upper()} for {d.path}; it no longer protects against tampering "
+            f"(use SHA-256 or SHA-512)",
+            d.declared_in,
+            d.location,
+        )
+    expected = {**STRONG_ALGORITHMS, **WEAK_ALGORITHMS}[algorithm]
+    if not d.value or not set(d.value) <= _HEX:
+        return None, Problem(
+            "integrity.malformed-hash",
+            f"{_where(d)}: the {algorithm.upper()} hash of {d.path} is not hexadecimal: {d.value[:140]!r}",
+            d.declared_in,
+            d.location,
+        )
+    if len(d.value) != expected:
+        return None, Problem(
+            "integrity.malformed-hash",
+            f"{_where(d)}: the {algorithm.upper()} hash of {d.path} has {len(d.value)} hex digits, "
+            f"{algorithm.upper()} has {expected}",
+            d.declared_in,
+            d.location,
+        )
+    return algorithm, None
+
+
+def _compute(
+    view: PackageView, path: str, algorithms: set[str], open_stream: Callable[[str], BinaryIO] | None
+) -> dict[str, str]:
+    """Every requested digest of one file, reading it once."""
+    hashers = {a: hashlib.new(HASHLIB_NAMES[a]) for a in sorted(algorithms)}
+    if open_stream is not None:
+        with open_stream(path) as stream:
+            while chunk := stream.read(CHUNK):
+                for h in hashers.values():
+                    h.update(chunk)
+    else:
+        # Without a stream the whole file is read; the archive checks already bounded its size.
+        data = view.read(path, max_bytes=max(view.size(path), 1))
+        for h in hashers.values():
+            h.update(data)
+    return {a: h.hexdigest() for a, h in hashers.items()}
+
+
+def verify(
+    view: PackageView,
+    declared: list[DeclaredDigest],
+    *,
+    must_list: Iterable[str] = (),
+    exempt: Iterable[str] = (),
+    weak_ok: bool = False,
+    open_stream: Callable[[str], BinaryIO] | None = None,
+    precomputed: Mapping[str, Mapping[str, str]] | None = None,
+) -> list[Problem]:
+    """Check every declared digest against the package, and that every file of `must_list` (less `exempt`)
+    is declared. Returns every problem, ordered by the path of the file concerned.
+
+    `precomputed` (path -> algorithm -> hex digest, from one pass over the archive) saves reading a
+    file again; files or algorithms it lacks are read through `open_stream` or `view.read`."""
+    present = set(view.paths)
+    by_path: dict[str, list[DeclaredDigest]] = {}
+    for d in declared:
+        by_path.setdefault(d.path, []).append(d)
+    exempted = {normalise_path(p) for p in exempt}
+    unlisted = sorted({normalise_path(p) for p in must_list} - exempted - set(by_path))
+
+    per_path: dict[str, list[Problem]] = {p: [] for p in unlisted}
+    weak_uses: dict[tuple[str, str], list[DeclaredDigest]] = {}
+    for path in sorted(by_path):
+        problems = per_path.setdefault(path, [])
+        ds = sorted(by_path[path], key=lambda d: (d.declared_in, _line_number(d.location), d.location))
+        checkable: list[tuple[DeclaredDigest, str]] = []
+        for d in ds:
+            algorithm, problem = _declaration_problem(d, weak_ok)
+            if problem is not None:
+                problems.append(problem)
+            if algorithm is not None:
+                checkable.append((d, algorithm))
+                if algorithm in WEAK_ALGORITHMS:
+                    weak_uses.setdefault((d.declared_in, algorithm), []).append(d)
+        values: dict[str, set[str]] = {}
+        for d, algorithm in checkable:
+            values.setdefault(algorithm, set()).add(d.value)
+        conflicts: list[Problem] = []
+        for algorithm, distinct in sorted(values.items()):
+            if len(distinct) > 1:
+                sources = "; ".join(f"{_where(d)}: {d.value}" for d, a in checkable if a == algorithm)
+                first = next(d for d, a in checkable if a == algorithm)
+                conflicts.append(
+                    Problem(
+                        "integrity.conflicting-declarations",
+                        f"{path} is declared with different {algorithm.upper()} hashes ({sources})",
+                        first.declared_in,
+                        first.location,
+                    )
+                )
+        problems[:0] = conflicts
+        if not checkable:
+            continue
+        if path not in present:
+            for d, _ in checkable:
+                problems.append(
+                    Problem(
+                        "integrity.missing-file",
+                        f"{_where(d)} lists {path}, which is not in the package",
+                        d.declared_in,
+                        d.location,
+                    )
+                )
+            continue
+        known = (precomputed or {}).get(path, {})
+        try:
+            need = set(values)
+            actual = dict(known) if need <= set(known) else _compute(view, path, need, open_stream)
+        except PackageRejected as exc:
+            problems.extend(exc.problems)
+            continue
+        except OSError as exc:
+            problems.append(Problem("integrity.unreadable", f"{path} could not be read: {exc}", path))
+            continue
+        for d, algorithm in checkable:
+            if actual[algorithm] != d.value:
+                problems.append(
+                    Problem(
+                        "integrity.hash-mismatch",
+                        f"{path} does not match its {algorithm.upper()} hash declared in {_where(d)}: "
+                        f"declared {d.value}, actual {actual[algorithm]}",
+                        d.declared_in,
+                        d.location,
+                    )
+                )
+
+    for path in unlisted:
+        per_path[path].append(
+            Problem("integrity.unlisted-file", f"{path} is in the package but no digest is declared for it", path)
+        )
+    result = [p for path in sorted(per_path) for p in per_path[path]]
+    # Only reached with weak_ok (otherwise each use is an error above): one warning per declaring file.
+    for (declared_in, algorithm), uses in sorted(weak_uses.items()):
+        result.append(
+            Problem(
+                "integrity.weak-algorithm",
+                f"{declared_in} uses {algorithm.upper()} ({len(uses)} file{'s' if len(uses) != 1 else ''}); "
+                f"accepted because the format mandates it, but it does not protect against tampering",
+                declared_in,
+                uses[0].location,
+                Severity.WARNING,
+            )
+        )
+    return result

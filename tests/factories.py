@@ -1,0 +1,73 @@
+"""Builders for tests: packages from the shared test data, signed-in API clients."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from eth_account.signers.local import LocalAccount
+
+from ledger.siwe import SiweMessage
+from marketplace.packages.build import build_osm
+
+TESTDATA = Path(__file__).resolve().parent.parent.parent / "shared" / "testdata"
+PACKAGES = TESTDATA / "packages"
+
+
+def shared_package(relative: str) -> Path:
+    path = PACKAGES / relative
+    if not path.exists():
+        pytest.skip(f"{path} is absent: the shared test data (../shared/testdata) is not beside this checkout")
+    return path
+
+
+def zip_folder(folder: Path, out: Path) -> Path:
+    """A CSAR exactly as the folder holds it (no manifest added or fixed)."""
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(folder).as_posix())
+    return out
+
+
+def osm_package(name: str, tmp_path: Path) -> Path:
+    """One of the OSM descriptor folders, packed as OSM packs it (top folder + checksums.txt)."""
+    return build_osm(shared_package(f"osm/{name}"), tmp_path / f"{name}.tar.gz")
+
+
+def zip_bytes(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def signed_in_token(client, account: LocalAccount) -> str:
+    """Sign in through the JSON API as a wallet would, and return the bearer token."""
+    start = client.post("/api/v1/auth/nonce").json()
+    message = SiweMessage(
+        domain=start["domain"],
+        address=account.address,
+        statement="Sign in to the NFV marketplace.",
+        uri=start["uri"],
+        chain_id=start["chain_id"],
+        nonce=start["nonce"],
+        issued_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    ).to_text()
+    signature = account.sign_message(encode_defunct(text=message)).signature.to_0x_hex()
+    response = client.post(
+        "/api/v1/auth/token", {"message": message, "signature": signature}, content_type="application/json"
+    )
+    assert response.status_code == 201, response.content
+    return str(response.json()["token"])
+
+
+def new_account() -> LocalAccount:
+    account: LocalAccount = Account.create()
+    return account
