@@ -25,8 +25,24 @@ api = [
     path("nss/<str:ns_id>/graph", apis.ns_graph, name="api-ns-graph"),
 ]
 
-urlpatterns = [
+portal_urls = [
     path("", portal.home, name="home"),
+    path("signin", portal.signin, name="signin"),
+    path("signin/message", portal.signin_message, name="signin-message"),
+    path("signin/verify", portal.signin_verify, name="signin-verify"),
+    path("signout", portal.signout, name="signout"),
+    path("packages/", portal.packages, name="packages"),
+    path("packages/mine", portal.my_packages, name="my-packages"),
+    path("packages/upload", portal.package_upload, name="package-upload"),
+    path("packages/<str:package_id>/", portal.package_detail, name="package-detail"),
+    path("packages/<str:package_id>/metadata", portal.package_metadata, name="package-metadata"),
+    path("packages/<str:package_id>/deprecate", portal.package_deprecate, name="package-deprecate"),
+    path("vnfs/<str:descriptor_id>/", portal.descriptor_detail, {"kind": "vnf"}, name="vnf-detail"),
+    path("nss/<str:descriptor_id>/", portal.descriptor_detail, {"kind": "ns"}, name="ns-detail"),
+]
+
+urlpatterns = [
+    *portal_urls,
     path("healthz", apis.healthz, name="healthz"),
     path("api/v1/", include(api)),
     path("api/schema", apis.schema, name="api-schema"),

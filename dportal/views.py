@@ -1,16 +1,214 @@
-"""dPortal pages: parse input, call one service or selector, render."""
+"""dPortal pages: parse input, call one service or selector, render. Reading works without
+JavaScript; writes need a wallet-signed session (Sign-In with Ethereum)."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+import json
 
+from bson import ObjectId
+from bson.errors import InvalidId
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from dportal.access import SESSION_ADDRESS, SESSION_CHAIN, require_address, signed_in_address
+from dportal.forms import MetadataForm, SearchForm, UploadForm
+from ledger.client import get_chain_client
+from ledger.exceptions import LedgerError
+from marketplace import selectors, services
+from marketplace.models import NetworkService, Package, Vnf
+from marketplace.packages.problems import PackageRejected
 from marketplace.selectors import system_status
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    return bool(getattr(request, "htmx", False))
 
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     status = system_status()
-    template = "dportal/home.html#status" if getattr(request, "htmx", False) else "dportal/home.html"
+    template = "dportal/home.html#status" if _is_htmx(request) else "dportal/home.html"
     return render(request, template, {"status": status})
+
+
+# --- sign-in ---
+
+
+@require_GET
+def signin(request: HttpRequest) -> HttpResponse:
+    return render(request, "dportal/signin.html", {"next": request.GET.get("next", "")})
+
+
+@require_POST
+def signin_message(request: HttpRequest) -> JsonResponse:
+    """Step 1: the wallet's address in, the EIP-4361 text to sign out."""
+    try:
+        address = json.loads(request.body or b"{}").get("address", "")
+        text = services.signin_message(address=address, domain=request.get_host(), uri=request.build_absolute_uri("/"))
+    except (ValueError, AttributeError, PackageRejected):
+        return JsonResponse({"error": "the wallet did not give a valid Ethereum address"}, status=400)
+    except LedgerError as exc:
+        return JsonResponse({"error": f"the chain is unavailable: {exc}"}, status=503)
+    return JsonResponse({"message": text})
+
+
+@require_POST
+def signin_verify(request: HttpRequest) -> JsonResponse:
+    """Step 2: the signed text in; on success the session is bound to the address."""
+    try:
+        body = json.loads(request.body or b"{}")
+        address = services.signin_verify(
+            message=str(body.get("message", "")), signature=str(body.get("signature", "")), domain=request.get_host()
+        )
+    except ValueError:
+        return JsonResponse({"error": "the request is not JSON"}, status=400)
+    except services.AuthenticationError as exc:
+        return JsonResponse({"error": str(exc)}, status=401)
+    request.session.cycle_key()  # a new session id at the privilege change
+    request.session[SESSION_ADDRESS] = address
+    request.session[SESSION_CHAIN] = get_chain_client().chain_id()
+    return JsonResponse({"address": address, "next": _safe_next(request, str(body.get("next", "")))})
+
+
+def _safe_next(request: HttpRequest, target: str) -> str:
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return reverse("packages")
+
+
+@require_POST
+def signout(request: HttpRequest) -> HttpResponse:
+    request.session.flush()
+    messages.info(request, "Signed out.")
+    return redirect("home")
+
+
+# --- packages ---
+
+
+@require_GET
+def packages(request: HttpRequest) -> HttpResponse:
+    form = SearchForm(request.GET)
+    page = selectors.package_search(form.query()) if form.is_valid() else None
+    params = request.GET.copy()
+    params.pop("page", None)
+    context = {"form": form, "page": page, "query_string": params.urlencode()}
+    template = "dportal/packages.html#results" if _is_htmx(request) else "dportal/packages.html"
+    return render(request, template, context)
+
+
+@require_GET
+def my_packages(request: HttpRequest) -> HttpResponse:
+    address = signed_in_address(request)
+    if address is None:
+        return redirect(f"{reverse('signin')}?next={reverse('my-packages')}")
+    page = selectors.package_search(selectors.PackageQuery(uploader=address, all_versions=True, per_page=100))
+    return render(request, "dportal/my_packages.html", {"page": page})
+
+
+def _package(package_id: str) -> Package:
+    try:
+        found = Package.objects.filter(pk=ObjectId(package_id)).first()
+    except (InvalidId, TypeError):
+        found = None
+    if found is None:
+        raise Http404("no such package")
+    return found
+
+
+@require_GET
+def package_detail(request: HttpRequest, package_id: str) -> HttpResponse:
+    package = _package(package_id)
+    vnfs, services_ = selectors.package_descriptors(package)
+    address = signed_in_address(request)
+    context = {
+        "package": package,
+        "vnfs": vnfs,
+        "network_services": services_,
+        "versions": selectors.package_versions(package),
+        "history": package.metadatachange_set.order_by("-changed_at")[:20],
+        "verification": package.verificationrecord_set.order_by("-checked_at").first(),
+        "is_owner": address == package.uploader,
+        "metadata_form": MetadataForm(
+            initial={"description": package.description, "category": package.category, "tags": ", ".join(package.tags)}
+        ),
+        "references": selectors.package_references(package),
+    }
+    return render(request, "dportal/package_detail.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def package_upload(request: HttpRequest) -> HttpResponse:
+    address = signed_in_address(request)
+    if address is None:
+        return redirect(f"{reverse('signin')}?next={reverse('package-upload')}")
+    form = UploadForm(request.POST or None, request.FILES or None)
+    problems = None
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["package"]
+        try:
+            result = services.package_ingest(source=upload, uploader=address, filename=upload.name or "")
+        except PackageRejected as exc:
+            problems = exc.problems
+        else:
+            verb = "stored" if result.created else "was already in the repository"
+            messages.success(request, f"{result.package} {verb}.")
+            return redirect("package-detail", package_id=str(result.package.pk))
+    status = 422 if problems else 200
+    return render(request, "dportal/upload.html", {"form": form, "problems": problems}, status=status)
+
+
+@require_POST
+def package_metadata(request: HttpRequest, package_id: str) -> HttpResponse:
+    package = _package(package_id)
+    actor = require_address(request)
+    form = MetadataForm(request.POST)
+    if form.is_valid():
+        try:
+            services.package_metadata_update(package=package, actor=actor, changes=form.changes())
+            messages.success(request, "Metadata saved; the package digest is unchanged.")
+        except services.ValidationFailed as exc:
+            for field, error in exc.errors.items():
+                messages.error(request, f"{field}: {error}")
+        except services.PermissionDeniedError as exc:
+            messages.error(request, str(exc))
+    else:
+        for field, errors in form.errors.items():
+            messages.error(request, f"{field}: {'; '.join(str(e) for e in errors)}")
+    return redirect("package-detail", package_id=package_id)
+
+
+@require_POST
+def package_deprecate(request: HttpRequest, package_id: str) -> HttpResponse:
+    package = _package(package_id)
+    try:
+        services.package_deprecate(package=package, actor=require_address(request))
+        messages.success(request, "The package is deprecated: still available, no longer recommended.")
+    except (services.PermissionDeniedError, services.ConflictError) as exc:
+        messages.error(request, str(exc))
+    return redirect("package-detail", package_id=package_id)
+
+
+@require_GET
+def descriptor_detail(request: HttpRequest, kind: str, descriptor_id: str) -> HttpResponse:
+    model = Vnf if kind == "vnf" else NetworkService
+    try:
+        found = model.objects.filter(pk=ObjectId(descriptor_id)).select_related("package").first()
+    except (InvalidId, TypeError):
+        found = None
+    if found is None:
+        raise Http404("no such descriptor")
+    import yaml
+
+    context = {
+        "d": found,
+        "kind": kind,
+        "document_yaml": yaml.safe_dump(found.document, sort_keys=False, allow_unicode=True),
+        "graph": selectors.ns_graph(found) if isinstance(found, NetworkService) else None,
+    }
+    return render(request, "dportal/descriptor.html", context)

@@ -299,6 +299,19 @@ def signin_nonce_issue() -> str:
     return nonce
 
 
+def signin_message(*, address: str, domain: str, uri: str) -> str:
+    """The EIP-4361 text a wallet is asked to sign, with a fresh one-time nonce."""
+    return siwe.SiweMessage(
+        domain=domain,
+        address=normalise_address(address),
+        statement="Sign in to the NFV marketplace. This request costs nothing and sends no transaction.",
+        uri=uri,
+        chain_id=get_chain_client().chain_id(),
+        nonce=signin_nonce_issue(),
+        issued_at=timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+    ).to_text()
+
+
 def signin_verify(*, message: str, signature: str, domain: str) -> str:
     """Check a signed EIP-4361 message against a nonce this server issued; returns the address.
 

@@ -1,0 +1,58 @@
+"""Portal forms: parse and check input; the services do the work."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from marketplace import selectors
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(required=False, max_length=200, label="Search")
+    kind = forms.ChoiceField(required=False, choices=[("", "VNFs and NSs"), ("vnf", "VNF"), ("ns", "NS")])
+    format = forms.ChoiceField(
+        required=False, choices=[("", "Any format"), ("etsi", "ETSI SOL004"), ("osm", "OSM"), ("5gtango", "5GTANGO")]
+    )
+    vendor = forms.CharField(required=False, max_length=200)
+    tag = forms.CharField(required=False, max_length=64)
+    min_vcpus = forms.IntegerField(required=False, min_value=0, label="Min vCPUs")
+    max_vcpus = forms.IntegerField(required=False, min_value=0, label="Max vCPUs")
+    min_memory_mb = forms.IntegerField(required=False, min_value=0, label="Min memory (MB)")
+    max_memory_mb = forms.IntegerField(required=False, min_value=0, label="Max memory (MB)")
+    all_versions = forms.BooleanField(required=False, label="All versions")
+    sort = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("-created", "Newest"),
+            ("name", "Name"),
+            ("vendor", "Vendor"),
+            ("vcpus", "Fewest vCPUs"),
+            ("-vcpus", "Most vCPUs"),
+        ],
+    )
+    page = forms.IntegerField(required=False, min_value=1)
+
+    def query(self) -> selectors.PackageQuery:
+        data: dict[str, Any] = {k: v for k, v in self.cleaned_data.items() if v not in (None, "", False)}
+        tag = data.pop("tag", None)
+        return selectors.PackageQuery(tags=(tag.lower(),) if tag else (), per_page=20, **data)
+
+
+class UploadForm(forms.Form):
+    package = forms.FileField(
+        label="Package archive",
+        help_text="ETSI SOL004 CSAR (.zip/.csar), OSM (.tar.gz) or 5GTANGO (.tgo)",
+    )
+
+
+class MetadataForm(forms.Form):
+    description = forms.CharField(required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 4}))
+    category = forms.CharField(required=False, max_length=64)
+    tags = forms.CharField(required=False, max_length=1000, help_text="comma separated, e.g. 5g, core, upf")
+
+    def changes(self) -> dict[str, Any]:
+        data = dict(self.cleaned_data)
+        data["tags"] = [t.strip() for t in data.get("tags", "").split(",") if t.strip()]
+        return data

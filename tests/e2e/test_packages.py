@@ -1,0 +1,59 @@
+"""A developer signs in with a wallet, uploads a package, finds it, and edits it, in Chromium."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import screenshot
+from tests.e2e.wallet import install
+from tests.factories import shared_package
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def sign_in(page, live_server, account, chain):
+    install(page, account, chain)
+    page.goto(live_server.url + "/signin?next=/packages/upload")
+    page.get_by_role("button", name="Sign in with wallet").click()
+    page.wait_for_url("**/packages/upload")
+
+
+def test_a_developer_signs_in_uploads_and_finds_the_package(page, live_server, developer, chain):
+    sign_in(page, live_server, developer, chain)
+    assert developer.address[:6] in page.locator(".address").inner_text()
+
+    page.get_by_label("Package archive").set_input_files(str(shared_package("5gtango/5gtango-ns-package-example.tgo")))
+    page.get_by_role("button", name="Upload and validate").click()
+    page.wait_for_url("**/packages/*/")
+    assert page.get_by_role("heading", name="5gtango-project-sample").is_visible()
+    screenshot(page, "packages-detail")
+
+    page.goto(live_server.url + "/packages/")
+    page.get_by_label("Search").fill("sample")
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_selector("text=1 package")
+    screenshot(page, "packages-catalogue")
+
+    page.get_by_role("link", name="5gtango-project-sample").click()
+    page.get_by_label("Tags").fill("5g, demo")
+    page.get_by_role("button", name="Save metadata").click()
+    page.wait_for_selector("text=Metadata saved")
+    assert page.locator(".tags .tag").all_inner_texts() == ["5g", "demo"]
+    assert page.console_errors == []
+
+
+def test_a_rejected_upload_shows_the_problems(page, live_server, developer, chain):
+    sign_in(page, live_server, developer, chain)
+    bad = shared_package("5gtango/5gtango-ns-package-example-bad-checksum.tgo")
+    page.get_by_label("Package archive").set_input_files(str(bad))
+    page.get_by_role("button", name="Upload and validate").click()
+    page.wait_for_selector("text=The package was rejected")
+    assert "Definitions/myvnfd.yaml" in page.locator(".problems").inner_text()
+    screenshot(page, "packages-upload-rejected")
+
+
+def test_without_a_wallet_the_page_says_how_to_get_one(page, live_server):
+    page.goto(live_server.url + "/signin")
+    assert page.get_by_text("No Ethereum wallet found in this browser").is_visible()
+    assert page.get_by_role("button", name="Sign in with wallet").is_disabled()
+    assert page.console_errors == []
