@@ -103,3 +103,12 @@ def blob_delete(digest: str) -> None:
 
 def blob_digests() -> list[str]:
     return [str(doc["_id"]) for doc in connection.database[f"{BUCKET}.files"].find({}, {"_id": 1})]  # type: ignore[attr-defined]
+
+
+def blob_orphans(*, referenced: set[str], older_than: timedelta) -> list[str]:
+    """Blobs no package refers to, stored more than `older_than` ago (an ingest still running
+    between its blob write and its commit is younger than that)."""
+    connection.ensure_connection()
+    files = connection.database[f"{BUCKET}.files"]  # type: ignore[attr-defined]
+    cutoff = datetime.now(UTC) - older_than
+    return [str(d["_id"]) for d in files.find({"uploadDate": {"$lt": cutoff}}, {"_id": 1}) if d["_id"] not in referenced]

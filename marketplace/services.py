@@ -489,3 +489,14 @@ def catalogue_seed_demo(*, uploader: str) -> list[IngestResult]:
             with archive.open("rb") as source:
                 results.append(package_ingest(source=source, uploader=uploader, filename=archive.name))
     return results
+
+
+def blobs_sweep(*, older_than: timedelta = timedelta(hours=1)) -> list[str]:
+    """Delete blobs left by an ingest that died between storing the archive and committing its
+    documents; returns their digests."""
+    referenced = set(Package.objects.values_list("digest", flat=True))
+    orphans = blobs.blob_orphans(referenced=referenced, older_than=older_than)
+    for digest in orphans:
+        blobs.blob_delete(digest)
+        log.warning("deleted orphan blob %s (no package refers to it)", digest)
+    return orphans

@@ -3,6 +3,7 @@ or rejected naming the file, and never half-stored."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import tarfile
 import zipfile
@@ -201,3 +202,24 @@ def test_the_uploader_must_be_an_address():
     with pytest.raises(PackageRejected, match="not an Ethereum address"):
         package_ingest(source=io.BytesIO(b"x"), uploader="alice")
     assert MetadataChange.objects.count() == 0
+
+
+def test_the_sweep_removes_blobs_no_package_refers_to(settings):
+    from datetime import timedelta
+
+    from marketplace.services import blobs_sweep
+
+    kept = ingest(shared_package("5gtango/eu.5gtango.vnf-package-example.0.1.tgo")).package
+    blobs.blob_put(digest=hashlib.sha256(b"orphan").hexdigest(), source=io.BytesIO(b"orphan"))
+
+    assert blobs_sweep(older_than=timedelta(hours=1)) == []  # too young: an ingest may still be committing
+    swept = blobs_sweep(older_than=timedelta(seconds=-1))
+
+    assert len(swept) == 1
+    assert blobs.blob_digests() == [kept.digest]
+
+
+def test_a_blob_whose_bytes_do_not_hash_to_its_id_is_refused():
+    with pytest.raises(blobs.BlobIntegrityError):
+        blobs.blob_put(digest="0" * 64, source=io.BytesIO(b"not zeros"))
+    assert blobs.blob_digests() == []

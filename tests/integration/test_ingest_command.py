@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -107,3 +108,57 @@ def test_the_demo_catalogue_seeds_through_ingest(capsys):
     assert ("5gtango", "ns") in kinds
     call_command("seed_demo", "--uploader", DEVELOPER)
     assert "not seeded" in capsys.readouterr().out
+
+
+@pytest.mark.django_db(transaction=True)
+def test_nfvm_push_signs_in_with_a_keystore_and_uploads(live_server, tmp_path, developer):
+    from eth_account import Account
+
+    keystore = tmp_path / "developer.json"
+    keystore.write_text(json.dumps(Account.encrypt(developer.key, "pw", kdf="pbkdf2", iterations=1024)))
+    package = shared_package("5gtango/eu.5gtango.vnf-package-example.0.1.tgo")
+    env_run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "marketplace.cli",
+            "package",
+            "push",
+            str(package),
+            "--url",
+            live_server.url,
+            "--keystore",
+            str(keystore),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "NFVM_KEYSTORE_PASSWORD": "pw"},
+    )
+    assert env_run.returncode == 0, env_run.stderr
+    assert "stored" in env_run.stdout
+    assert Package.objects.get().uploader == developer.address
+
+    rejected = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "marketplace.cli",
+            "package",
+            "push",
+            str(shared_package("5gtango/5gtango-ns-package-example-bad-checksum.tgo")),
+            "--url",
+            live_server.url,
+            "--keystore",
+            str(keystore),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "NFVM_KEYSTORE_PASSWORD": "pw"},
+    )
+    assert rejected.returncode == 1
+    assert "422" in rejected.stderr
+    assert "Definitions/myvnfd.yaml" in rejected.stderr

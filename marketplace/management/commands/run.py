@@ -13,6 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from marketplace.selectors import system_status
+from marketplace.services import blobs_sweep
 
 
 class Command(BaseCommand):
@@ -30,6 +31,9 @@ class Command(BaseCommand):
                 raise CommandError(f"the {component.name} at {component.where} is unreachable. {component.fix}")
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("[ok  ] database: migrations applied")
+        swept = blobs_sweep()
+        if swept:
+            self.stdout.write(f"[ok  ] database: removed {len(swept)} orphan blob(s) of interrupted uploads")
         call_command("deploy_contracts", stdout=self.stdout)
         if settings.EMBEDDED_DB:
             call_command("seed_demo", stdout=self.stdout)
