@@ -111,4 +111,6 @@ def blob_orphans(*, referenced: set[str], older_than: timedelta) -> list[str]:
     connection.ensure_connection()
     files = connection.database[f"{BUCKET}.files"]  # type: ignore[attr-defined]
     cutoff = datetime.now(UTC) - older_than
-    return [str(d["_id"]) for d in files.find({"uploadDate": {"$lt": cutoff}}, {"_id": 1}) if d["_id"] not in referenced]
+    return [
+        str(d["_id"]) for d in files.find({"uploadDate": {"$lt": cutoff}}, {"_id": 1}) if d["_id"] not in referenced
+    ]
