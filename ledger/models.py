@@ -25,3 +25,59 @@ class ContractDeployment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at {self.address} on chain {self.chain_id}"
+
+
+class ChainEvent(models.Model):
+    """One event log of our contracts, as the indexer saw it (confirmed, on the canonical chain)."""
+
+    chain_id = models.BigIntegerField()
+    contract = models.CharField(max_length=64)
+    address = models.CharField(max_length=42)
+    event = models.CharField(max_length=64)
+    block_number = models.BigIntegerField()
+    block_hash = models.CharField(max_length=66)
+    tx_hash = models.CharField(max_length=66)
+    log_index = models.IntegerField()
+    args = models.JSONField()
+    indexed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["chain_id", "tx_hash", "log_index"], name="chain_event_unique_log")
+        ]
+        indexes = [
+            models.Index(fields=["chain_id", "block_number", "log_index"], name="chain_event_order"),
+            models.Index(fields=["contract", "event"], name="chain_event_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contract}.{self.event} in block {self.block_number}"
+
+
+class IndexerState(models.Model):
+    """How far the indexer got on one chain, and whether that chain is still the one it indexed."""
+
+    chain_id = models.BigIntegerField(unique=True)
+    genesis_hash = models.CharField(max_length=66)
+    last_block = models.BigIntegerField(default=-1)
+    reset_detected = models.BooleanField(default=False)
+    reset_detail = models.TextField(blank=True)
+    reorgs = models.IntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"indexer at block {self.last_block} of chain {self.chain_id}"
+
+
+class IndexedBlock(models.Model):
+    """Hashes of blocks the indexer went through, to notice when the chain reorganised under it."""
+
+    chain_id = models.BigIntegerField()
+    number = models.BigIntegerField()
+    hash = models.CharField(max_length=66)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["chain_id", "number"], name="indexed_block_unique")]
+
+    def __str__(self) -> str:
+        return f"block {self.number} {self.hash[:10]}"

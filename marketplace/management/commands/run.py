@@ -6,6 +6,8 @@ this command and, through config.embedded, exactly the services it started.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 from django.conf import settings
@@ -38,5 +40,15 @@ class Command(BaseCommand):
         if settings.EMBEDDED_DB:
             call_command("seed_demo", stdout=self.stdout)
         mode = "embedded" if settings.EMBEDDED_DB and settings.EMBEDDED_CHAIN else "configured"
+        # The indexer is a worker process of its own, as in production; it stops with this command.
+        indexer = subprocess.Popen([sys.executable, str(settings.BASE_DIR / "manage.py"), "index_chain"])
+        self.stdout.write(f"[ok  ] indexer: started (pid {indexer.pid})")
         self.stdout.write(f"Serving the marketplace ({mode} services) at http://{options['addr']}/ - Ctrl-C stops it.")
-        call_command("runserver", options["addr"], use_reloader=False, use_threading=True)
+        try:
+            call_command("runserver", options["addr"], use_reloader=False, use_threading=True)
+        finally:
+            indexer.terminate()
+            try:
+                indexer.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                indexer.kill()

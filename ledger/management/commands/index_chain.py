@@ -1,0 +1,47 @@
+"""The indexer worker: follows our contracts' events into MongoDB until stopped."""
+
+from __future__ import annotations
+
+import signal
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+
+from ledger.client import get_chain_client
+from ledger.indexer import Indexer
+from ledger.projections import projections
+
+
+class Command(BaseCommand):
+    help = "Index the marketplace contracts' events (a worker; `make run` starts it)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--once", action="store_true", help="index what is confirmed now, then exit")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        indexer = Indexer(
+            get_chain_client(),
+            projections,
+            confirmations=settings.INDEXER_CONFIRMATIONS,
+            batch_blocks=settings.INDEXER_BATCH_BLOCKS,
+        )
+        if options["once"]:
+            previous = None
+            while True:
+                result = indexer.step()
+                if result.reset or result.indexed_to == previous:
+                    break
+                previous = result.indexed_to
+            self.stdout.write(f"indexed up to block {result.indexed_to}" + (" (chain reset!)" if result.reset else ""))
+            return
+        stopping = False
+
+        def stop(signum: int, frame: object) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        self.stdout.write("indexer running")
+        indexer.run_forever(poll_s=settings.INDEXER_POLL_S, stop=lambda: stopping)
