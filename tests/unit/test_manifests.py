@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import io
-import tarfile
-import zipfile
 from pathlib import Path
-from typing import BinaryIO
 
 import pytest
 
@@ -22,59 +18,13 @@ from marketplace.packages.manifests import (
     parse_tosca_meta,
     verify,
 )
-from marketplace.packages.problems import PackageRejected, Problem, Severity
+from marketplace.packages.problems import Problem, Severity
+from tests.memory_view import MemoryView, folder_view, tar_view, zip_view
 
 PACKAGES = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "packages"
 needs_testdata = pytest.mark.skipif(
     not PACKAGES.is_dir(), reason=f"the shared test data is not checked out at {PACKAGES}"
 )
-
-
-class MemoryView:
-    """A PackageView over a dict of files, which also counts how it is read."""
-
-    def __init__(self, files: dict[str, bytes]) -> None:
-        self.files = files
-        self.reads: list[str] = []
-        self.opened: list[str] = []
-
-    @property
-    def paths(self) -> list[str]:
-        return list(self.files)
-
-    def size(self, path: str) -> int:
-        return len(self.files[path])
-
-    def read(self, path: str, max_bytes: int = 4 * 1024 * 1024) -> bytes:
-        self.reads.append(path)
-        if len(self.files[path]) > max_bytes:
-            raise PackageRejected([Problem("archive.too-large", "too large", file=path)])
-        return self.files[path]
-
-    def open(self, path: str) -> BinaryIO:
-        self.opened.append(path)
-        return io.BytesIO(self.files[path])
-
-
-def folder_view(folder: Path) -> MemoryView:
-    return MemoryView(
-        {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-    )
-
-
-def zip_view(archive: Path) -> MemoryView:
-    with zipfile.ZipFile(archive) as z:
-        return MemoryView({i.filename: z.read(i) for i in z.infolist() if not i.is_dir()})
-
-
-def tar_view(archive: Path) -> MemoryView:
-    files: dict[str, bytes] = {}
-    with tarfile.open(archive, "r:gz") as t:
-        for member in t.getmembers():
-            stream = t.extractfile(member) if member.isfile() else None
-            if stream is not None:
-                files[member.name] = stream.read()
-    return MemoryView(files)
 
 
 def sha256(data: bytes) -> str:

@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 import yaml
 
-from marketplace.packages.problems import PackageRejected, Problem, Severity, errors
+from marketplace.packages.problems import Problem, Severity, errors
 from marketplace.packages.sol001 import validate_etsi
 from marketplace.packages.types import FormatResult, ParsedDescriptor, VnfRef
+from tests.memory_view import MemoryView, folder_view
 
 TESTDATA = Path(__file__).resolve().parents[2].parent / "shared" / "testdata"
 HELLOWORLD3 = TESTDATA / "packages" / "etsi-sol004" / "helloworld3"
@@ -23,31 +24,6 @@ MISSING_IMAGE = "Files/images/cirros-0.5.2-x86_64-disk.img"
 needs_testdata = pytest.mark.skipif(
     not HELLOWORLD3.is_dir(), reason=f"the shared test data is not checked out at {HELLOWORLD3}"
 )
-
-
-class MemoryView:
-    """A PackageView over a dict of files."""
-
-    def __init__(self, files: dict[str, bytes]) -> None:
-        self.files = files
-
-    @property
-    def paths(self) -> list[str]:
-        return list(self.files)
-
-    def size(self, path: str) -> int:
-        return len(self.files[path])
-
-    def read(self, path: str, max_bytes: int = 4 * 1024 * 1024) -> bytes:
-        if len(self.files[path]) > max_bytes:
-            raise PackageRejected([Problem("archive.too-large", "too large", file=path)])
-        return self.files[path]
-
-
-def folder_view(folder: Path) -> MemoryView:
-    return MemoryView(
-        {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-    )
 
 
 def nowhere(ref: VnfRef) -> ParsedDescriptor | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import tarfile
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -16,9 +15,10 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from marketplace.packages import sol006
-from marketplace.packages.problems import PackageRejected, Problem, Severity, errors
+from marketplace.packages.problems import Problem, Severity, errors
 from marketplace.packages.sol006 import schema_problems, validate_osm
 from marketplace.packages.types import FormatResult, Kind, ParsedDescriptor, VnfRef
+from tests.memory_view import MemoryView, folder_view, tar_view
 
 TESTDATA = Path(__file__).resolve().parents[2].parent / "shared" / "testdata"
 OSM = TESTDATA / "packages" / "osm"
@@ -29,44 +29,9 @@ needs_example = pytest.mark.skipif(
 )
 
 
-class MemoryView:
-    """A PackageView over a dict of files."""
-
-    def __init__(self, files: dict[str, bytes]) -> None:
-        self.files = files
-
-    @property
-    def paths(self) -> list[str]:
-        return list(self.files)
-
-    def size(self, path: str) -> int:
-        return len(self.files[path])
-
-    def read(self, path: str, max_bytes: int = 4 * 1024 * 1024) -> bytes:
-        if len(self.files[path]) > max_bytes:
-            raise PackageRejected([Problem("archive.too-large", "too large", file=path)])
-        return self.files[path]
-
-
-def folder_view(folder: Path) -> MemoryView:
+def osm_view(folder: Path) -> MemoryView:
     """The folder as OSM packs it: every file under one top folder named after it."""
-    return MemoryView(
-        {
-            f"{folder.name}/{p.relative_to(folder).as_posix()}": p.read_bytes()
-            for p in sorted(folder.rglob("*"))
-            if p.is_file()
-        }
-    )
-
-
-def tar_view(archive: Path) -> MemoryView:
-    with tarfile.open(archive) as tar:
-        files: dict[str, bytes] = {}
-        for member in tar.getmembers():
-            handle = tar.extractfile(member) if member.isfile() else None
-            if handle is not None:
-                files[member.name] = handle.read()
-        return MemoryView(files)
+    return folder_view(folder, top=folder.name)
 
 
 def package(top: str, document: Any, extra: dict[str, bytes] | None = None) -> MemoryView:
@@ -264,7 +229,7 @@ def test_it_accepts_the_namespaced_top_level_keys():
 
 @needs_testdata
 def test_it_accepts_the_hackfest_vnf_with_its_name_version_and_resources():
-    result = validate_osm(folder_view(OSM / "hackfest_basic_vnf"), nowhere)
+    result = validate_osm(osm_view(OSM / "hackfest_basic_vnf"), nowhere)
     assert errors(result.problems) == []
     assert result.info is not None
     # The hackfest VNFD has no provider (SOL006 makes it mandatory; OSM does not): no vendor, and a warning.
@@ -285,7 +250,7 @@ def test_it_accepts_the_hackfest_vnf_with_its_name_version_and_resources():
 
 @needs_testdata
 def test_it_names_the_vnfd_an_nsd_needs():
-    result = validate_osm(folder_view(OSM / "hackfest_basic_ns"), nowhere)
+    result = validate_osm(osm_view(OSM / "hackfest_basic_ns"), nowhere)
     problem = only(result, "integrity.unresolved-vnf")
     assert errors(result.problems) == [problem]
     assert problem.file == "hackfest_basic_ns/hackfest_basic_nsd.yaml"
@@ -295,14 +260,14 @@ def test_it_names_the_vnfd_an_nsd_needs():
 
 @needs_testdata
 def test_it_accepts_the_hackfest_ns_once_the_hackfest_vnf_is_published():
-    vnf = validate_osm(folder_view(OSM / "hackfest_basic_vnf"), nowhere)
+    vnf = validate_osm(osm_view(OSM / "hackfest_basic_vnf"), nowhere)
     asked: list[VnfRef] = []
 
     def lookup(ref: VnfRef) -> ParsedDescriptor | None:
         asked.append(ref)
         return repository(vnf)(ref)
 
-    result = validate_osm(folder_view(OSM / "hackfest_basic_ns"), lookup)
+    result = validate_osm(osm_view(OSM / "hackfest_basic_ns"), lookup)
     assert result.problems == []
     assert asked == [VnfRef(descriptor_id="hackfest_basic-vnf")]  # once, though the NSD names it twice
     assert result.info is not None

@@ -7,7 +7,6 @@ import functools
 import json
 import re
 import time
-import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,9 @@ import pytest
 import yaml
 
 from marketplace.packages import tango
-from marketplace.packages.problems import PackageRejected, Problem, Severity, errors
+from marketplace.packages.problems import Problem, Severity, errors
 from marketplace.packages.types import FormatResult, ParsedDescriptor, VnfRef
+from tests.memory_view import MemoryView, zip_view
 
 TESTDATA = Path(__file__).resolve().parents[2].parent / "shared" / "testdata"
 PACKAGES = TESTDATA / "packages" / "5gtango"
@@ -28,30 +28,6 @@ needs_testdata = pytest.mark.skipif(
 needs_official_schemas = pytest.mark.skipif(
     not OFFICIAL_SCHEMAS.is_dir(), reason=f"the official 5GTANGO schemas are not checked out at {OFFICIAL_SCHEMAS}"
 )
-
-
-class MemoryView:
-    """A PackageView over a dict of files."""
-
-    def __init__(self, files: dict[str, bytes]) -> None:
-        self.files = files
-
-    @property
-    def paths(self) -> list[str]:
-        return list(self.files)
-
-    def size(self, path: str) -> int:
-        return len(self.files[path])
-
-    def read(self, path: str, max_bytes: int = 4 * 1024 * 1024) -> bytes:
-        if len(self.files[path]) > max_bytes:
-            raise PackageRejected([Problem("archive.too-large", "too large", file=path)])
-        return self.files[path]
-
-
-def zip_view(archive: Path) -> MemoryView:
-    with zipfile.ZipFile(archive) as z:
-        return MemoryView({i.filename: z.read(i) for i in z.infolist() if not i.is_dir()})
 
 
 def nowhere(ref: VnfRef) -> ParsedDescriptor | None:
