@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from dportal import views as portal
-from marketplace import apis
+from marketplace import apis, sol005
 
 api = [
     path("auth/nonce", apis.auth_nonce, name="api-auth-nonce"),
@@ -47,4 +47,7 @@ urlpatterns = [
     path("api/v1/", include(api)),
     path("api/schema", apis.schema, name="api-schema"),
     path("admin/", admin.site.urls),
+    # ETSI NFV-SOL 005 reads for orchestrators (VNF package and NSD management).
+    path("vnfpkgm/v1/", include(sol005.vnfpkgm_urls)),
+    path("nsd/v1/", include(sol005.nsd_urls)),
 ]

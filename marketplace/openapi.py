@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from marketplace.sol005 import sol005_paths, sol005_schemas
+
 JSON = "application/json"
 
 
@@ -416,6 +418,7 @@ def document() -> dict[str, Any]:
             "responses": {"200": _json(_ref("Graph"), "graph"), "404": NOT_FOUND},
         },
     }
+    paths.update(sol005_paths())
     return {
         "openapi": "3.1.0",
         "info": {
@@ -425,7 +428,7 @@ def document() -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": SCHEMAS | sol005_schemas(),
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "a token from POST /api/v1/auth/token"}
             },
