@@ -55,3 +55,15 @@ def test_a_required_file_must_exist(monkeypatch, tmp_path):
 def test_redact_url_hides_only_the_password():
     assert env.redact_url("mongodb://u:secret@h:1/db") == "mongodb://u:***@h:1/db"
     assert env.redact_url("http://127.0.0.1:8545") == "http://127.0.0.1:8545"
+
+
+def test_the_embedded_development_keys_are_anvils_published_accounts():
+    from eth_account import Account
+
+    from config.embedded import ANVIL_DEV_KEYS
+
+    Account.enable_unaudited_hdwallet_features()
+    mnemonic = "test test test test test test test test test test test junk"
+    for index, key in enumerate(ANVIL_DEV_KEYS):
+        derived = Account.from_mnemonic(mnemonic, account_path=f"m/44'/60'/0'/0/{index}")
+        assert derived.key.to_0x_hex() == key
