@@ -1,14 +1,32 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.30;
 
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
+import {IERC5267} from "@openzeppelin/contracts/interfaces/IERC5267.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
+
+import {Rfc6962} from "./Rfc6962.sol";
+
 /// @title PackageRegistry
-/// @notice Anchors the SHA-256 digest of each NFV package together with its origin: who
-///         published it, under which vendor/name line, at which version, and the digest of its
-///         main descriptor. Records are never deleted; only their publisher can change their
-///         status (deprecated, revoked).
-/// @dev    The first address to register a vendor/name line owns it. Versions of a line are
-///         encoded by the marketplace into an ordered uint64 and must strictly increase.
-contract PackageRegistry {
+/// @notice Anchors the SHA-256 digest of each NFV package together with its origin: the key that
+///         signed it, its vendor/name line, its version and the digest of its main descriptor.
+///         A developer registers by sending the transaction, or by signing EIP-712 typed data
+///         that anyone relays, one at a time or as a leaf of a Merkle batch the operator anchors.
+///         Records are never deleted; the line owner's current key can deprecate or revoke them.
+/// @dev    Lines and keys: the first publisher of a vendor/name line owns it. An owner is named by
+///         the address that claimed its first line and acts through one publishing key at a time,
+///         at first that same address; `rotateKey` hands every line of the owner to a new key at
+///         once. Versions of a line are ordered uint64 numbers and strictly increase.
+///
+///         The EIP-712 domain ("NFV Marketplace PackageRegistry", "1", chain id, this contract) is
+///         computed on each use rather than cached in immutables as OpenZeppelin's EIP712 does:
+///         immutables would make the runtime code differ per deployment, and the marketplace tells
+///         whether a deployment runs the committed build by hashing its runtime code.
+contract PackageRegistry is Ownable2Step, Nonces, IERC5267 {
     enum Status {
         None,
         Active,
@@ -16,93 +34,437 @@ contract PackageRegistry {
         Revoked
     }
 
+    /// @notice What a developer signs (EIP-712 primary type "Registration").
     struct Registration {
+        bytes32 digest;
+        bytes32 nameHash;
+        uint64 version;
+        bytes32 descriptorDigest;
+        address publisher;
+        uint256 nonce;
+        uint256 deadline;
+    }
+
+    /// @notice A registered package, as `registration` returns it.
+    /// @dev    Fields in the order of the first registry's record, batchId appended, so contracts
+    ///         decoding that record (LicenseManager's IPackageRegistry) read this one unchanged.
+    struct PackageRecord {
         address publisher;
         uint64 version;
         uint64 registeredAt;
         Status status;
         bytes32 nameHash;
         bytes32 descriptorDigest;
+        uint64 batchId;
     }
 
-    mapping(bytes32 digest => Registration) private _registrations;
+    /// @notice An anchored batch: the root of a Merkle tree of signed registrations.
+    struct Batch {
+        bytes32 root;
+        uint64 size;
+        uint64 anchoredAt;
+    }
 
-    /// @notice Owner of each vendor/name line (keccak256 of "vendor/name").
-    mapping(bytes32 nameHash => address) public lineOwner;
+    // Three slots per package, the bulk of a registration's gas: the timestamp is kept in 32 bits
+    // (until 2106; SafeCast reverts after) so that publisher, version and time share one slot.
+    struct Record {
+        address publisher;
+        uint64 version;
+        uint32 registeredAt;
+        bytes32 nameHash;
+        bytes32 descriptorDigest;
+    }
 
-    /// @notice Highest version registered in each vendor/name line.
-    mapping(bytes32 nameHash => uint64) public latestVersion;
+    // Written only for batched packages and on status changes, so that a direct registration does
+    // not pay a fourth slot. Status None here means Active for a registered digest.
+    struct Lifecycle {
+        Status status;
+        uint64 batchId;
+    }
 
-    /// @notice A package digest was anchored.
+    struct Line {
+        address owner;
+        uint64 latestVersion;
+    }
+
+    bytes32 private constant _DOMAIN_TYPEHASH =
+        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
+    bytes32 private constant _NAME_HASH = keccak256("NFV Marketplace PackageRegistry");
+    bytes32 private constant _VERSION_HASH = keccak256("1");
+
+    /// @notice EIP-712 type hash of `Registration`.
+    bytes32 public constant REGISTRATION_TYPEHASH =
+        keccak256(
+            "Registration(bytes32 digest,bytes32 nameHash,uint64 version,bytes32 descriptorDigest,address publisher,uint256 nonce,uint256 deadline)"
+        );
+
+    mapping(bytes32 digest => Record) private _records;
+    mapping(bytes32 digest => Lifecycle) private _lifecycles;
+    mapping(bytes32 nameHash => Line) private _lines;
+    // The owner each key acts (or acted) for; set once, so a retired key can never come back.
+    mapping(address key => address owner) private _ownerOfKey;
+    // The owner's current key when rotated; zero means the owner's own address.
+    mapping(address owner => address key) private _rotatedKey;
+    mapping(uint64 batchId => Batch) private _batches;
+
+    /// @notice Number of batches anchored; batch ids run from 1 to this.
+    uint64 public batchCount;
+
+    /// @notice A package digest was registered (batchId 0 when not through a batch).
     event PackageRegistered(
         bytes32 indexed digest,
         address indexed publisher,
         bytes32 indexed nameHash,
         uint64 version,
-        bytes32 descriptorDigest
+        bytes32 descriptorDigest,
+        uint64 batchId
     );
 
-    /// @notice The publisher changed the status of a registered package.
+    /// @notice The first registration in a vendor/name line made `owner` its owner.
+    event LineClaimed(bytes32 indexed nameHash, address indexed owner);
+
+    /// @notice The line owner's key changed the status of a registered package.
     event PackageStatusChanged(bytes32 indexed digest, address indexed publisher, Status status);
+
+    /// @notice `owner`'s lines are now published with `newKey`; `oldKey` has no rights left.
+    event PublishingKeyRotated(address indexed owner, address indexed oldKey, address indexed newKey);
+
+    /// @notice The operator anchored the Merkle root of `size` signed registrations.
+    event BatchAnchored(uint64 indexed batchId, bytes32 root, uint64 size);
 
     error ZeroDigest();
     error AlreadyRegistered(bytes32 digest);
     error NotRegistered(bytes32 digest);
-    error NotLineOwner(bytes32 nameHash, address caller, address owner);
-    error NotPublisher(bytes32 digest, address caller, address publisher);
+    error NotLineOwner(bytes32 nameHash, address publisher, address owner);
+    error NotPublisher(bytes32 digest, address caller, address publishingKey);
     error VersionNotIncreasing(bytes32 nameHash, uint64 latest, uint64 given);
     error InvalidTransition(bytes32 digest, Status from, Status to);
+    error SignatureExpired(uint256 deadline, uint256 at);
+    error InvalidSignature();
+    error WrongSigner(address signer, address publisher);
+    error NotAnOwner(address caller);
+    error RetiredKey(address key, address owner, address currentKey);
+    error KeyInUse(address key, address owner);
+    error ZeroAddress();
+    error EmptyBatch();
+    error UnknownBatch(uint64 batchId);
+    error InvalidInclusionProof(uint64 batchId, uint256 index);
+    error RenounceDisabled();
 
-    /// @notice Anchor a package digest; the caller becomes its publisher.
+    /// @param operator The account that anchors batches; it changes only by a two-step transfer.
+    constructor(address operator) Ownable(operator) {}
+
+    // ---------------------------------------------------------------- registration
+
+    /// @notice Register a package digest with the caller as its publisher.
+    /// @dev    The caller must be the current key of the line's owner, or claims the line when it
+    ///         is new. No signature or nonce: the transaction itself is signed by the publisher.
     /// @param digest SHA-256 of the package archive.
     /// @param nameHash keccak256 of "vendor/name".
     /// @param version Ordered version number; must exceed the line's latest.
     /// @param descriptorDigest SHA-256 of the package's main descriptor.
     function register(bytes32 digest, bytes32 nameHash, uint64 version, bytes32 descriptorDigest) external {
-        if (digest == bytes32(0) || nameHash == bytes32(0)) revert ZeroDigest();
-        if (_registrations[digest].status != Status.None) revert AlreadyRegistered(digest);
-        address owner = lineOwner[nameHash];
-        if (owner == address(0)) {
-            lineOwner[nameHash] = msg.sender;
-        } else if (owner != msg.sender) {
-            revert NotLineOwner(nameHash, msg.sender, owner);
-        }
-        uint64 latest = latestVersion[nameHash];
-        if (version <= latest) revert VersionNotIncreasing(nameHash, latest, version);
-        latestVersion[nameHash] = version;
-        _registrations[digest] = Registration({
-            publisher: msg.sender,
-            version: version,
-            registeredAt: uint64(block.timestamp),
-            status: Status.Active,
-            nameHash: nameHash,
-            descriptorDigest: descriptorDigest
-        });
-        emit PackageRegistered(digest, msg.sender, nameHash, version, descriptorDigest);
+        _record(digest, nameHash, version, descriptorDigest, msg.sender, 0);
+    }
+
+    /// @notice Register a package a developer signed as EIP-712 typed data; anyone may relay it.
+    /// @dev    The recorded publisher is the signer (`r.publisher`), never the sender. The signature
+    ///         must recover to `r.publisher`, `r.nonce` must be its next nonce, and the block must
+    ///         not be later than `r.deadline`.
+    /// @param r The signed registration.
+    /// @param signature The publisher's 65-byte signature over the typed data.
+    function registerWithSignature(Registration calldata r, bytes calldata signature) external {
+        if (block.timestamp > r.deadline) revert SignatureExpired(r.deadline, block.timestamp);
+        _useSignature(r, _structHash(r), signature);
+        _record(r.digest, r.nameHash, r.version, r.descriptorDigest, r.publisher, 0);
     }
 
     /// @notice Mark a package as deprecated: still valid, no longer recommended.
+    /// @dev    Only the current publishing key of the line's owner.
     function deprecate(bytes32 digest) external {
         _transition(digest, Status.Deprecated);
     }
 
     /// @notice Revoke a package: verifiers must reject it from now on. Final.
+    /// @dev    Only the current publishing key of the line's owner.
     function revoke(bytes32 digest) external {
         _transition(digest, Status.Revoked);
     }
 
-    /// @notice The registration of a digest; status None when unknown.
-    function registration(bytes32 digest) external view returns (Registration memory) {
-        return _registrations[digest];
+    /// @notice Hand all of the caller's owner's lines to `newKey`; the caller loses every right.
+    /// @dev    Per owner rather than per line: a key is rotated because it is lost or exposed, and
+    ///         then none of its lines should stay with it; one write moves any number of lines.
+    ///         `newKey` must never have been a key before (nor an owner's own address), so keys
+    ///         are not shared between owners and a retired key cannot be brought back.
+    /// @param newKey The owner's publishing key from now on.
+    function rotateKey(address newKey) external {
+        address owner = _ownerOfKey[msg.sender];
+        if (owner == address(0)) revert NotAnOwner(msg.sender);
+        address current = _keyOf(owner);
+        if (current != msg.sender) revert RetiredKey(msg.sender, owner, current);
+        if (newKey == address(0)) revert ZeroAddress();
+        address taken = _ownerOfKey[newKey];
+        if (taken != address(0)) revert KeyInUse(newKey, taken);
+        _ownerOfKey[newKey] = owner;
+        _rotatedKey[owner] = newKey;
+        emit PublishingKeyRotated(owner, msg.sender, newKey);
+    }
+
+    // ---------------------------------------------------------------- batches
+
+    /// @notice Anchor the root of an RFC 6962 Merkle tree over `size` signed registrations.
+    /// @dev    Only the operator. Leaf data is abi.encode(structHash, keccak256(signature)), where
+    ///         structHash is the EIP-712 hash of the Registration: a leaf commits to the signature.
+    /// @param root The tree's root.
+    /// @param size Number of leaves.
+    /// @return batchId The new batch's id (from 1).
+    function anchorBatch(bytes32 root, uint64 size) external onlyOwner returns (uint64 batchId) {
+        if (root == bytes32(0) || size == 0) revert EmptyBatch();
+        batchId = ++batchCount;
+        _batches[batchId] = Batch({root: root, size: size, anchoredAt: uint64(block.timestamp)});
+        emit BatchAnchored(batchId, root, size);
+    }
+
+    /// @notice Record a registration included in an anchored batch; anyone may submit it.
+    /// @dev    Checks the inclusion proof, then the signature and nonce as `registerWithSignature`
+    ///         does, and records it under the same line and version rules. The deadline is held
+    ///         against the time the batch was anchored: that is when the registration reached the
+    ///         ledger.
+    /// @param batchId The batch the registration is in.
+    /// @param r The signed registration.
+    /// @param signature The publisher's signature over it.
+    /// @param proof Sibling hashes from the leaf up to the root.
+    /// @param index The leaf's position in the batch (from 0).
+    function proveBatched(
+        uint64 batchId,
+        Registration calldata r,
+        bytes calldata signature,
+        bytes32[] calldata proof,
+        uint256 index
+    ) external {
+        Batch storage batch_ = _batch(batchId);
+        bytes32 structHash = _structHash(r);
+        if (!Rfc6962.verify(_leafHash(structHash, signature), index, batch_.size, proof, batch_.root)) {
+            revert InvalidInclusionProof(batchId, index);
+        }
+        uint64 anchoredAt = batch_.anchoredAt;
+        if (anchoredAt > r.deadline) revert SignatureExpired(r.deadline, anchoredAt);
+        _useSignature(r, structHash, signature);
+        _record(r.digest, r.nameHash, r.version, r.descriptorDigest, r.publisher, batchId);
+    }
+
+    /// @notice Whether a signed registration is at `index` in batch `batchId`; records nothing.
+    /// @dev    Checks inclusion only, not the signature, nonce or line rules. False for an unknown batch.
+    function verifyBatched(
+        uint64 batchId,
+        Registration calldata r,
+        bytes calldata signature,
+        bytes32[] calldata proof,
+        uint256 index
+    ) external view returns (bool) {
+        if (batchId == 0 || batchId > batchCount) return false;
+        Batch storage batch_ = _batches[batchId];
+        return Rfc6962.verify(_leafHash(_structHash(r), signature), index, batch_.size, proof, batch_.root);
+    }
+
+    /// @notice The Merkle leaf hash of a signed registration in a batch.
+    function batchLeaf(Registration calldata r, bytes calldata signature) external pure returns (bytes32) {
+        return _leafHash(_structHash(r), signature);
+    }
+
+    /// @notice An anchored batch.
+    function batch(uint64 batchId) external view returns (Batch memory) {
+        return _batch(batchId);
+    }
+
+    // ---------------------------------------------------------------- queries
+
+    /// @notice The registration of a digest; status None (and zeros) when unknown.
+    function registration(bytes32 digest) external view returns (PackageRecord memory) {
+        Record storage record = _records[digest];
+        if (record.publisher == address(0)) return PackageRecord(address(0), 0, 0, Status.None, 0, 0, 0);
+        Lifecycle storage lifecycle = _lifecycles[digest];
+        Status status = lifecycle.status;
+        return
+            PackageRecord({
+                publisher: record.publisher,
+                version: record.version,
+                registeredAt: record.registeredAt,
+                status: status == Status.None ? Status.Active : status,
+                nameHash: record.nameHash,
+                descriptorDigest: record.descriptorDigest,
+                batchId: lifecycle.batchId
+            });
+    }
+
+    /// @notice Highest version registered in a vendor/name line (0 when none).
+    function latestVersion(bytes32 nameHash) external view returns (uint64) {
+        return _lines[nameHash].latestVersion;
+    }
+
+    /// @notice Owner of a vendor/name line (zero when unclaimed): the address that claimed it, or
+    ///         claimed the owner's first line, whatever key it publishes with now.
+    function lineOwner(bytes32 nameHash) external view returns (address) {
+        return _lines[nameHash].owner;
+    }
+
+    /// @notice The key that may act on a registered package now: the current publishing key of
+    ///         its line's owner, which is its publisher unless the owner rotated keys since.
+    ///         Zero when the digest is not registered.
+    function publishingKeyFor(bytes32 digest) external view returns (address) {
+        Record storage record = _records[digest];
+        if (record.publisher == address(0)) return address(0);
+        return _keyOf(_lines[record.nameHash].owner);
+    }
+
+    /// @notice The key that publishes for `owner` now; zero when `owner` owns no line.
+    function publishingKey(address owner) external view returns (address) {
+        if (_ownerOfKey[owner] != owner) return address(0);
+        return _keyOf(owner);
+    }
+
+    /// @notice The owner a key publishes (or published, when retired) for; zero for an unused key.
+    function ownerOfKey(address key) external view returns (address) {
+        return _ownerOfKey[key];
+    }
+
+    /// @notice The EIP-712 hash a publisher signs for `r`.
+    function registrationDigest(Registration calldata r) external view returns (bytes32) {
+        return MessageHashUtils.toTypedDataHash(_domainSeparator(), _structHash(r));
+    }
+
+    /// @notice The EIP-712 domain separator: it binds signatures to this chain and this contract.
+    function domainSeparator() external view returns (bytes32) {
+        return _domainSeparator();
+    }
+
+    /// @inheritdoc IERC5267
+    function eip712Domain()
+        external
+        view
+        returns (
+            bytes1 fields,
+            string memory name,
+            string memory version,
+            uint256 chainId,
+            address verifyingContract,
+            bytes32 salt,
+            uint256[] memory extensions
+        )
+    {
+        return (
+            hex"0f", // name, version, chainId, verifyingContract
+            "NFV Marketplace PackageRegistry",
+            "1",
+            block.chainid,
+            address(this),
+            bytes32(0),
+            new uint256[](0)
+        );
+    }
+
+    /// @notice Disabled: the operator changes only by a two-step transfer, never to nobody.
+    function renounceOwnership() public pure override {
+        revert RenounceDisabled();
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    function _record(
+        bytes32 digest,
+        bytes32 nameHash,
+        uint64 version,
+        bytes32 descriptorDigest,
+        address publisher,
+        uint64 batchId
+    ) private {
+        if (digest == bytes32(0) || nameHash == bytes32(0)) revert ZeroDigest();
+        if (_records[digest].publisher != address(0)) revert AlreadyRegistered(digest);
+        Line memory line = _lines[nameHash];
+        if (line.owner == address(0)) {
+            line.owner = _claimingOwner(publisher);
+            emit LineClaimed(nameHash, line.owner);
+        } else if (_keyOf(line.owner) != publisher) {
+            revert NotLineOwner(nameHash, publisher, line.owner);
+        }
+        if (version <= line.latestVersion) revert VersionNotIncreasing(nameHash, line.latestVersion, version);
+        _lines[nameHash] = Line({owner: line.owner, latestVersion: version});
+        _records[digest] = Record({
+            publisher: publisher,
+            version: version,
+            registeredAt: SafeCast.toUint32(block.timestamp),
+            nameHash: nameHash,
+            descriptorDigest: descriptorDigest
+        });
+        if (batchId != 0) _lifecycles[digest] = Lifecycle({status: Status.Active, batchId: batchId});
+        emit PackageRegistered(digest, publisher, nameHash, version, descriptorDigest, batchId);
+    }
+
+    // The owner a new line goes to when `key` claims it: the owner `key` publishes for, or `key`
+    // itself on its first line, which makes it an owner.
+    function _claimingOwner(address key) private returns (address owner) {
+        owner = _ownerOfKey[key];
+        if (owner == address(0)) {
+            _ownerOfKey[key] = key;
+            return key;
+        }
+        address current = _keyOf(owner);
+        if (current != key) revert RetiredKey(key, owner, current);
+    }
+
+    function _keyOf(address owner) private view returns (address) {
+        address key = _rotatedKey[owner];
+        return key == address(0) ? owner : key;
     }
 
     function _transition(bytes32 digest, Status to) private {
-        Registration storage record = _registrations[digest];
-        if (record.status == Status.None) revert NotRegistered(digest);
-        if (record.publisher != msg.sender) revert NotPublisher(digest, msg.sender, record.publisher);
+        Record storage record = _records[digest];
+        if (record.publisher == address(0)) revert NotRegistered(digest);
+        address key = _keyOf(_lines[record.nameHash].owner);
+        if (msg.sender != key) revert NotPublisher(digest, msg.sender, key);
+        Lifecycle storage lifecycle = _lifecycles[digest];
+        Status from = lifecycle.status == Status.None ? Status.Active : lifecycle.status;
         // Active -> Deprecated -> Revoked, or Active -> Revoked; never back.
-        if (uint8(to) <= uint8(record.status)) revert InvalidTransition(digest, record.status, to);
-        record.status = to;
+        if (uint8(to) <= uint8(from)) revert InvalidTransition(digest, from, to);
+        lifecycle.status = to;
         emit PackageStatusChanged(digest, msg.sender, to);
+    }
+
+    // Recovers the signer of `r`, requires it to be the publisher, and spends the publisher's nonce.
+    function _useSignature(Registration calldata r, bytes32 structHash, bytes calldata signature) private {
+        bytes32 hash = MessageHashUtils.toTypedDataHash(_domainSeparator(), structHash);
+        (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecover(hash, signature);
+        if (err != ECDSA.RecoverError.NoError) revert InvalidSignature();
+        if (signer != r.publisher) revert WrongSigner(signer, r.publisher);
+        _useCheckedNonce(r.publisher, r.nonce);
+    }
+
+    function _batch(uint64 batchId) private view returns (Batch storage) {
+        if (batchId == 0 || batchId > batchCount) revert UnknownBatch(batchId);
+        return _batches[batchId];
+    }
+
+    function _domainSeparator() private view returns (bytes32) {
+        return keccak256(abi.encode(_DOMAIN_TYPEHASH, _NAME_HASH, _VERSION_HASH, block.chainid, address(this)));
+    }
+
+    function _structHash(Registration calldata r) private pure returns (bytes32) {
+        return
+            keccak256(
+                abi.encode(
+                    REGISTRATION_TYPEHASH,
+                    r.digest,
+                    r.nameHash,
+                    r.version,
+                    r.descriptorDigest,
+                    r.publisher,
+                    r.nonce,
+                    r.deadline
+                )
+            );
+    }
+
+    function _leafHash(bytes32 structHash, bytes calldata signature) private pure returns (bytes32) {
+        return Rfc6962.leafHash(abi.encode(structHash, keccak256(signature)));
     }
 }

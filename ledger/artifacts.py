@@ -14,7 +14,7 @@ from ledger.exceptions import ArtifactError
 BUILD_DIR = Path(__file__).resolve().parent.parent / "contracts" / "build"
 
 # Contracts the marketplace deploys, in deployment order.
-DEPLOYED_CONTRACTS = ("PackageRegistry",)
+DEPLOYED_CONTRACTS = ("PackageRegistry", "LicenseManager", "ProvenanceAnchor")
 
 
 @dataclass(frozen=True)

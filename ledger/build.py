@@ -30,7 +30,9 @@ COMPILER_SETTINGS: dict[str, Any] = {
 
 
 def source_files() -> list[Path]:
-    return sorted(p for p in CONTRACTS_DIR.glob("*.sol") if p.is_file())
+    # contracts/test/ holds test-only contracts (tokens, attackers); compiled so tests can deploy them.
+    candidates = [*CONTRACTS_DIR.glob("*.sol"), *(CONTRACTS_DIR / "test").glob("*.sol")]
+    return sorted(p for p in candidates if p.is_file())
 
 
 def sources_digest() -> str:

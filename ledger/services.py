@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
@@ -12,6 +14,15 @@ from ledger import artifacts
 from ledger.client import ChainClient
 from ledger.exceptions import LedgerError
 from ledger.models import ContractDeployment
+
+# Constructor arguments of contracts that take some: (addresses deployed so far by name, deployer) -> args.
+ConstructorArgs = Callable[[Mapping[str, str], LocalAccount], list[Any]]
+CONSTRUCTOR_ARGS: dict[str, ConstructorArgs] = {
+    # The deployer becomes the operator (Ownable2Step owner) that anchors batches and log ranges.
+    "PackageRegistry": lambda deployed, deployer: [deployer.address],
+    "LicenseManager": lambda deployed, deployer: [deployed["PackageRegistry"]],
+    "ProvenanceAnchor": lambda deployed, deployer: [deployer.address],
+}
 
 
 @dataclass(frozen=True)
@@ -27,7 +38,9 @@ def contracts_deploy(
 
     A recorded deployment whose code is gone (the chain was reset under the same genesis)
     is replaced. One whose code differs from the committed build is kept unless
-    `redeploy_changed`, since a new registry starts empty.
+    `redeploy_changed`, since a new registry starts empty. A contract constructed with the address
+    of another (CONSTRUCTOR_ARGS) is deployed again when that one was, so it never points at a
+    replaced contract.
     """
     status = client.status()
     outcomes: list[DeployOutcome] = []
@@ -36,7 +49,12 @@ def contracts_deploy(
         record = ContractDeployment.objects.filter(
             chain_id=status.chain_id, genesis_hash=status.genesis_hash, name=name
         ).first()
-        if record is not None:
+        deployed = {o.deployment.name: o.deployment.address for o in outcomes}
+        args = CONSTRUCTOR_ARGS[name](deployed, deployer) if name in CONSTRUCTOR_ARGS else []
+        # Only an address deployed anew in this run makes a contract stale, not the deployer's.
+        created_now = {o.deployment.address for o in outcomes if o.created}
+        stale_inputs = any(isinstance(arg, str) and arg in created_now for arg in args)
+        if record is not None and not stale_inputs:
             code = client.code_at(record.address)
             if code and hashlib.sha256(code).hexdigest() == artifact.code_hash:
                 outcomes.append(DeployOutcome(record, created=False))
@@ -48,7 +66,7 @@ def contracts_deploy(
                     "the new build (the new contract starts empty)"
                 )
         factory = client.factory(artifact)
-        receipt = client.transact(deployer, factory.constructor().build_transaction({"from": deployer.address}))
+        receipt = client.transact(deployer, factory.constructor(*args).build_transaction({"from": deployer.address}))
         address = receipt["contractAddress"]
         if address is None:
             raise LedgerError(f"deploying {name} produced no contract address")

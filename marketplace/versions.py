@@ -15,5 +15,5 @@ def version_key(version: str) -> str:
     for part in _SPLIT.split(release):
         parts.append(f"n{int(part):012d}" if part.isdigit() else f"s{part.lower()[:24]}")
     key = ".".join(parts)
-    # "~" sorts after "!" in ASCII: a release after every pre-release of the same numbers.
-    return f"{key}!{pre.lower()[:32]}" if pre else f"{key}~"
+    # Both end marks sort below "." (so "1.0" < "1.0.1"), and "!" below "#" (so "1.0-rc1" < "1.0").
+    return f"{key}!{pre.lower()[:32]}" if pre else f"{key}#"

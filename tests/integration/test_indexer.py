@@ -29,6 +29,10 @@ def seen():
     return projections, digests
 
 
+def registered():
+    return ChainEvent.objects.filter(contract="PackageRegistry", event="PackageRegistered")
+
+
 def register(chain, registry, account, label: str, version: int = 1) -> str:
     digest = hashlib.sha256(label.encode()).digest()
     fn = registry.functions.register(digest, Web3.keccak(text=f"acme/{label}"), version, hashlib.sha256(b"d").digest())
@@ -49,10 +53,10 @@ def test_it_indexes_confirmed_events_once(chain, registry, developer, seen):
     result = indexer.step()
     again = indexer.step()
 
-    assert result.events == 1
+    assert result.events >= 1
     assert again.events == 0
     assert digests == [first]
-    event = ChainEvent.objects.get()
+    event = registered().get()
     assert (event.contract, event.event) == ("PackageRegistry", "PackageRegistered")
     assert event.args["publisher"] == developer.address
 
@@ -62,9 +66,11 @@ def test_it_waits_for_confirmations(chain, registry, developer, seen):
     register(chain, registry, developer, "one")
     indexer = Indexer(chain, projections, confirmations=2)
 
-    assert indexer.step().events == 0
+    indexer.step()
+    assert registered().count() == 0
     mine(chain, 2)
-    assert indexer.step().events == 1
+    indexer.step()
+    assert registered().count() == 1
 
 
 def test_a_new_indexer_resumes_from_the_checkpoint(chain, registry, developer, seen):
@@ -75,8 +81,8 @@ def test_a_new_indexer_resumes_from_the_checkpoint(chain, registry, developer, s
 
     resumed = Indexer(chain, projections, confirmations=0).step()
 
-    assert resumed.events == 1
-    assert ChainEvent.objects.count() == 2
+    assert resumed.events >= 1
+    assert registered().count() == 2
 
 
 def test_a_lost_checkpoint_does_not_duplicate_events(chain, registry, developer, seen):
@@ -89,7 +95,7 @@ def test_a_lost_checkpoint_does_not_duplicate_events(chain, registry, developer,
 
     Indexer(chain, projections, confirmations=0).step()
 
-    assert ChainEvent.objects.count() == 1
+    assert registered().count() == 1
 
 
 def test_it_follows_a_reorg(chain, registry, developer, seen):
@@ -107,7 +113,7 @@ def test_it_follows_a_reorg(chain, registry, developer, seen):
 
     assert result.reorged_from is not None
     assert digests == [canonical]
-    assert [e.args["digest"] for e in ChainEvent.objects.all()] == [canonical]
+    assert [e.args["digest"] for e in registered()] == [canonical]
     assert IndexerState.objects.get().reorgs == 1
 
 
@@ -133,4 +139,4 @@ def test_the_worker_command_indexes_once(chain, registry, developer, capsys, set
     register(chain, registry, developer, "one")
     call_command("index_chain", "--once")
     assert "indexed up to block" in capsys.readouterr().out
-    assert ChainEvent.objects.count() == 1
+    assert registered().count() == 1

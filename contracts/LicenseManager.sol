@@ -1,0 +1,650 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.30;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {IERC5267} from "@openzeppelin/contracts/interfaces/IERC5267.sol";
+import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+
+/// @notice The part of PackageRegistry that licensing relies on: who published a package and its status.
+/// @dev    `registration` returns the registry's record; only its leading fields are declared here, and
+///         fields the registry appends after them (such as a batch id) are ignored when decoding.
+interface IPackageRegistry {
+    enum Status {
+        None,
+        Active,
+        Deprecated,
+        Revoked
+    }
+
+    struct PackageRecord {
+        address publisher;
+        uint64 version;
+        uint64 registeredAt;
+        Status status;
+        bytes32 nameHash;
+        bytes32 descriptorDigest;
+    }
+
+    function registration(bytes32 digest) external view returns (PackageRecord memory);
+
+    /// @dev The current publishing key of the package's line owner (it changes when the owner rotates keys).
+    function publishingKeyFor(bytes32 digest) external view returns (address);
+}
+
+/// @title LicenseManager
+/// @notice Licence offers on registered NFV packages and the licences end-users acquire under them.
+///         A provider (the package's publisher, or an address the publisher authorises) offers a
+///         package under one of three kinds: Public (free, unlimited, needs no licence), Trial
+///         (free, limited seats and time, once per address) or Private (paid in ether or an ERC-20
+///         token, limited seats, optional expiry, optionally transferable). Every licence binds an
+///         EIP-712 agreement signed by the licensee to the offer's off-chain terms document. Providers
+///         withdraw their earnings (pull payment). Records are never deleted.
+/// @dev    Offers are immutable once created except for closing, so an offer id pins price, token,
+///         seats, duration and terms. Seat counting (concurrent instances) happens off chain against
+///         the seat cap recorded here.
+///
+///         No immutables: the marketplace tells whether a deployment runs the committed build by
+///         hashing its runtime code, which immutables would make differ per deployment. So the
+///         registry address is in storage, and the EIP-712 domain ("NFV Marketplace LicenseManager",
+///         "1", chain id, this contract) is computed on each use instead of with OpenZeppelin's
+///         EIP712, which caches it in immutables.
+contract LicenseManager is IERC5267, Nonces, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+
+    enum OfferKind {
+        Public,
+        Trial,
+        Private
+    }
+
+    enum LicenceStatus {
+        None,
+        Active,
+        Expired
+    }
+
+    struct Offer {
+        address provider;
+        uint64 duration;
+        uint32 seats;
+        address token;
+        OfferKind kind;
+        bool transferable;
+        bool closed;
+        bytes32 digest;
+        bytes32 termsHash;
+        uint256 price;
+    }
+
+    /// @notice What the licensee signs (EIP-712). `duration` must equal the offer's: the licence runs
+    ///         from the block that includes it, which a signer cannot know in advance.
+    struct LicenceAgreement {
+        uint256 offerId;
+        bytes32 termsHash;
+        address licensee;
+        uint32 seats;
+        uint64 duration;
+        uint256 nonce;
+        uint256 deadline;
+    }
+
+    /// @notice A licence as read by clients; seats come from its offer.
+    struct LicenceInfo {
+        uint256 offerId;
+        address licensee;
+        uint32 seats;
+        uint64 expiresAt;
+        LicenceStatus status;
+    }
+
+    // One storage slot per licence: seats are the offer's, and expiry fits 40 bits.
+    struct Licence {
+        address licensee;
+        uint40 expiresAt;
+        uint56 offerId;
+    }
+
+    bytes32 private constant _DOMAIN_TYPEHASH =
+        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
+    bytes32 private constant _NAME_HASH = keccak256("NFV Marketplace LicenseManager");
+    bytes32 private constant _VERSION_HASH = keccak256("1");
+
+    /// @notice EIP-712 type hash of `LicenceAgreement`.
+    bytes32 public constant AGREEMENT_TYPEHASH = keccak256(
+        "LicenceAgreement(uint256 offerId,bytes32 termsHash,address licensee,uint32 seats,uint64 duration,uint256 nonce,uint256 deadline)"
+    );
+
+    /// @notice The PackageRegistry whose packages are licensed here; set once, at construction.
+    IPackageRegistry public registry;
+
+    /// @notice Number of offers created; offer ids run from 1 to offerCount.
+    uint256 public offerCount;
+
+    /// @notice Number of licences issued; licence ids run from 1 to licenceCount.
+    uint256 public licenceCount;
+
+    mapping(uint256 offerId => Offer) private _offers;
+    mapping(uint256 licenceId => Licence) private _licences;
+    // Invariant: an address holds at most one valid licence per offer, and this points to it.
+    mapping(uint256 offerId => mapping(address licensee => uint256 licenceId)) private _licenceOf;
+    mapping(bytes32 digest => mapping(address provider => bool)) private _authorised;
+    mapping(address provider => mapping(address token => uint256)) private _earnings;
+
+    /// @notice The publisher of a package authorised or de-authorised a provider for it.
+    event ProviderAuthorised(bytes32 indexed digest, address indexed provider, address indexed publisher, bool authorised);
+
+    /// @notice A provider created an offer.
+    event OfferCreated(
+        uint256 indexed offerId,
+        bytes32 indexed digest,
+        address indexed provider,
+        OfferKind kind,
+        uint256 price,
+        address token,
+        uint64 duration,
+        uint32 seats,
+        bytes32 termsHash,
+        bool transferable
+    );
+
+    /// @notice An offer stopped selling; its licences are unaffected.
+    event OfferClosed(uint256 indexed offerId, address indexed closedBy);
+
+    /// @notice A licence was issued (purchase or trial activation) under a signed agreement.
+    event LicenceIssued(
+        uint256 indexed licenceId,
+        uint256 indexed offerId,
+        address indexed licensee,
+        uint64 expiresAt,
+        address submitter,
+        bytes32 agreementHash
+    );
+
+    /// @notice A licence was paid for again and its expiry extended.
+    event LicenceRenewed(
+        uint256 indexed licenceId,
+        uint256 indexed offerId,
+        address indexed licensee,
+        uint64 expiresAt,
+        bytes32 agreementHash
+    );
+
+    /// @notice A licensee handed a licence to another address.
+    event LicenceTransferred(uint256 indexed licenceId, address indexed from, address indexed to, uint256 offerId);
+
+    /// @notice A payment was credited to a provider's withdrawable balance.
+    event EarningsCredited(address indexed provider, address indexed token, uint256 indexed licenceId, uint256 amount);
+
+    /// @notice A provider withdrew its balance in one currency (token zero = ether).
+    event Withdrawn(address indexed provider, address indexed token, uint256 amount);
+
+    error RegistryNotContract(address registry);
+    error ZeroAddress();
+    error PackageNotRegistered(bytes32 digest);
+    error PackageRevoked(bytes32 digest);
+    error NotPublisher(bytes32 digest, address caller);
+    error NotProvider(bytes32 digest, address caller);
+    error NotOfferManager(uint256 offerId, address caller);
+    error ZeroTermsHash();
+    error PriceNotAllowed(OfferKind kind);
+    error TokenWithoutPrice(address token);
+    error TokenNotContract(address token);
+    error DurationRequired(OfferKind kind);
+    error DurationNotAllowed(OfferKind kind);
+    error SeatsRequired(OfferKind kind);
+    error SeatsNotAllowed(OfferKind kind);
+    error TransferNotAllowed(OfferKind kind);
+    error OfferNotFound(uint256 offerId);
+    error OfferNotOpen(uint256 offerId);
+    error WrongOfferKind(uint256 offerId, OfferKind kind);
+    error AgreementForOtherOffer(uint256 offerId, uint256 agreementOfferId);
+    error AgreementExpired(uint256 deadline, uint256 timestamp);
+    error TermsMismatch(uint256 offerId, bytes32 expected, bytes32 given);
+    error SeatsMismatch(uint256 offerId, uint32 expected, uint32 given);
+    error DurationMismatch(uint256 offerId, uint64 expected, uint64 given);
+    error InvalidSignature(address licensee);
+    error PayerNotLicensee(address payer, address licensee);
+    error WrongPayment(uint256 expected, uint256 sent);
+    error TokenAmountMismatch(address token, uint256 expected, uint256 received);
+    error AlreadyLicensed(uint256 offerId, address licensee, uint256 licenceId);
+    error TrialAlreadyUsed(uint256 offerId, address licensee, uint256 licenceId);
+    error LicenceNotFound(uint256 licenceId);
+    error NotLicensee(uint256 licenceId, address account);
+    error NotRenewable(uint256 licenceId);
+    error NotCurrentLicence(uint256 licenceId);
+    error NotTransferable(uint256 offerId);
+    error LicenceExpired(uint256 licenceId);
+    error InvalidRecipient(address to);
+    error NothingToWithdraw(address provider, address token);
+    error EtherTransferFailed(address to, uint256 amount);
+
+    /// @param registry_ The PackageRegistry holding the packages to license.
+    constructor(IPackageRegistry registry_) {
+        if (address(registry_).code.length == 0) revert RegistryNotContract(address(registry_));
+        registry = registry_;
+    }
+
+    // ------------------------------------------------------------------ providers
+
+    /// @notice Let `provider` create offers for package `digest`, or stop it from creating new ones.
+    ///         Only the package's publisher may call this. Existing offers are not closed by it.
+    /// @param digest The package digest in the registry.
+    /// @param provider The address to authorise or de-authorise.
+    /// @param authorised True to authorise, false to withdraw the authorisation.
+    function authoriseProvider(bytes32 digest, address provider, bool authorised) external {
+        IPackageRegistry.PackageRecord memory record = registry.registration(digest);
+        if (record.status == IPackageRegistry.Status.None) revert PackageNotRegistered(digest);
+        // The line owner's current key, not the key that registered: a rotated-out key has no rights.
+        if (registry.publishingKeyFor(digest) != msg.sender) revert NotPublisher(digest, msg.sender);
+        if (provider == address(0)) revert ZeroAddress();
+        _authorised[digest][provider] = authorised;
+        emit ProviderAuthorised(digest, provider, msg.sender, authorised);
+    }
+
+    /// @notice Whether `account` may create offers for package `digest` now.
+    /// @param digest The package digest in the registry.
+    /// @param account The address asked about.
+    /// @return True for the publisher of a registered, non-revoked package and for addresses it authorised.
+    function isProvider(bytes32 digest, address account) external view returns (bool) {
+        IPackageRegistry.PackageRecord memory record = registry.registration(digest);
+        if (record.status == IPackageRegistry.Status.None || record.status == IPackageRegistry.Status.Revoked) {
+            return false;
+        }
+        return registry.publishingKeyFor(digest) == account || _authorised[digest][account];
+    }
+
+    // ------------------------------------------------------------------ offers
+
+    /// @notice Offer a registered, non-revoked package under a licence kind. Callers: the package's
+    ///         publisher or a provider it authorised.
+    /// @param digest The package digest in the registry.
+    /// @param kind Public (free, unlimited), Trial (free, seats and duration required) or Private.
+    /// @param price Price in wei, or in token units when `token` is set; zero for Public and Trial.
+    /// @param token ERC-20 token to pay in, or zero for ether (zero when the offer is free).
+    /// @param duration Licence lifetime in seconds, zero for no expiry (required for Trial).
+    /// @param seats Maximum concurrent instances; zero (unlimited) only for Public.
+    /// @param termsHash Hash of the off-chain policy document the licensee agrees to.
+    /// @param transferable Whether licensees may hand licences on (Private offers only).
+    /// @return offerId The new offer's id.
+    function createOffer(
+        bytes32 digest,
+        OfferKind kind,
+        uint256 price,
+        address token,
+        uint64 duration,
+        uint32 seats,
+        bytes32 termsHash,
+        bool transferable
+    ) external returns (uint256 offerId) {
+        _liveRegistration(digest);
+        if (registry.publishingKeyFor(digest) != msg.sender && !_authorised[digest][msg.sender]) {
+            revert NotProvider(digest, msg.sender);
+        }
+        if (termsHash == bytes32(0)) revert ZeroTermsHash();
+        _checkTerms(kind, price, token, duration, seats, transferable);
+        offerId = ++offerCount;
+        _offers[offerId] = Offer({
+            provider: msg.sender,
+            duration: duration,
+            seats: seats,
+            token: token,
+            kind: kind,
+            transferable: transferable,
+            closed: false,
+            digest: digest,
+            termsHash: termsHash,
+            price: price
+        });
+        _emitOfferCreated(offerId);
+    }
+
+    /// @notice Stop selling an offer. Licences already issued under it stay valid. Callers: the
+    ///         offer's provider or the package's publisher.
+    /// @param offerId The offer to close.
+    function closeOffer(uint256 offerId) external {
+        Offer storage offer_ = _existingOffer(offerId);
+        if (msg.sender != offer_.provider && msg.sender != registry.publishingKeyFor(offer_.digest)) {
+            revert NotOfferManager(offerId, msg.sender);
+        }
+        if (offer_.closed) revert OfferNotOpen(offerId);
+        offer_.closed = true;
+        emit OfferClosed(offerId, msg.sender);
+    }
+
+    /// @notice An offer; a zero provider means no such offer.
+    /// @param offerId The offer asked about.
+    /// @return The offer's terms and whether it is closed.
+    function offer(uint256 offerId) external view returns (Offer memory) {
+        return _offers[offerId];
+    }
+
+    // ------------------------------------------------------------------ licences
+
+    /// @notice Buy a licence under a Private offer, paying exactly its price: `msg.value` for ether,
+    ///         or an ERC-20 transfer from the caller (approve this contract first). The caller must be
+    ///         the licensee who signed `agreement`.
+    /// @param offerId The Private offer to buy.
+    /// @param agreement The licence agreement; its terms, seats and duration must equal the offer's.
+    /// @param signature The licensee's EIP-712 signature of `agreement`.
+    /// @return licenceId The new licence's id.
+    function purchase(uint256 offerId, LicenceAgreement calldata agreement, bytes calldata signature)
+        external
+        payable
+        nonReentrant
+        returns (uint256 licenceId)
+    {
+        Offer storage offer_ = _sellableOffer(offerId, OfferKind.Private);
+        // Only the licensee decides when a paid licence starts, and pays from its own account.
+        if (msg.sender != agreement.licensee) revert PayerNotLicensee(msg.sender, agreement.licensee);
+        uint256 held = _licenceOf[offerId][msg.sender];
+        if (held != 0 && _isValid(_licences[held])) revert AlreadyLicensed(offerId, msg.sender, held);
+        bytes32 signedHash = _acceptAgreement(offerId, offer_, agreement, signature);
+        licenceId = _issue(offerId, offer_, msg.sender, signedHash);
+        _collect(offer_, licenceId);
+    }
+
+    /// @notice Activate a Trial offer for the licensee who signed `agreement`; once per address per
+    ///         offer. Anyone may submit it (the marketplace relays trials activated on first use).
+    /// @param offerId The Trial offer.
+    /// @param agreement The licence agreement; its terms, seats and duration must equal the offer's.
+    /// @param signature The licensee's EIP-712 signature of `agreement`.
+    /// @return licenceId The new licence's id.
+    function activateTrial(uint256 offerId, LicenceAgreement calldata agreement, bytes calldata signature)
+        external
+        returns (uint256 licenceId)
+    {
+        Offer storage offer_ = _sellableOffer(offerId, OfferKind.Trial);
+        uint256 held = _licenceOf[offerId][agreement.licensee];
+        if (held != 0) revert TrialAlreadyUsed(offerId, agreement.licensee, held);
+        bytes32 signedHash = _acceptAgreement(offerId, offer_, agreement, signature);
+        licenceId = _issue(offerId, offer_, agreement.licensee, signedHash);
+    }
+
+    /// @notice Pay again for an expiring Private licence and extend it by the offer's duration,
+    ///         from its current expiry or from now if it has lapsed. Caller: the licensee, who signed
+    ///         `agreement`; the offer must still be open.
+    /// @param licenceId The licence to renew (the caller's current licence under its offer).
+    /// @param agreement The licence agreement for its offer.
+    /// @param signature The licensee's EIP-712 signature of `agreement`.
+    /// @return expiresAt The new expiry (seconds since the epoch).
+    function renew(uint256 licenceId, LicenceAgreement calldata agreement, bytes calldata signature)
+        external
+        payable
+        nonReentrant
+        returns (uint64 expiresAt)
+    {
+        Licence storage licence_ = _existingLicence(licenceId);
+        address licensee = licence_.licensee;
+        if (msg.sender != licensee) revert NotLicensee(licenceId, msg.sender);
+        if (agreement.licensee != licensee) revert NotLicensee(licenceId, agreement.licensee);
+        uint256 offerId = licence_.offerId;
+        // Older licences of the same holder under this offer have lapsed; only the current one renews.
+        if (_licenceOf[offerId][licensee] != licenceId) revert NotCurrentLicence(licenceId);
+        Offer storage offer_ = _sellableOffer(offerId, OfferKind.Private);
+        if (offer_.duration == 0) revert NotRenewable(licenceId);
+        bytes32 signedHash = _acceptAgreement(offerId, offer_, agreement, signature);
+        uint256 from = licence_.expiresAt > block.timestamp ? licence_.expiresAt : block.timestamp;
+        licence_.expiresAt = SafeCast.toUint40(from + offer_.duration);
+        expiresAt = licence_.expiresAt;
+        emit LicenceRenewed(licenceId, offerId, licensee, expiresAt, signedHash);
+        _collect(offer_, licenceId);
+    }
+
+    /// @notice Hand a valid licence of a transferable offer to another address. Caller: the licensee.
+    ///         The recipient must not already hold a valid licence under the same offer.
+    /// @param licenceId The licence to transfer.
+    /// @param to The new licensee.
+    function transferLicence(uint256 licenceId, address to) external {
+        Licence storage licence_ = _existingLicence(licenceId);
+        address from = licence_.licensee;
+        if (msg.sender != from) revert NotLicensee(licenceId, msg.sender);
+        uint256 offerId = licence_.offerId;
+        if (!_offers[offerId].transferable) revert NotTransferable(offerId);
+        if (to == address(0) || to == from) revert InvalidRecipient(to);
+        if (!_isValid(licence_)) revert LicenceExpired(licenceId);
+        uint256 held = _licenceOf[offerId][to];
+        if (held != 0 && _isValid(_licences[held])) revert AlreadyLicensed(offerId, to, held);
+        licence_.licensee = to;
+        delete _licenceOf[offerId][from];
+        _licenceOf[offerId][to] = licenceId;
+        emit LicenceTransferred(licenceId, from, to, offerId);
+    }
+
+    /// @notice A licence; status None means no such licence.
+    /// @param licenceId The licence asked about.
+    /// @return The licence with its offer's seat cap and its status now.
+    function licence(uint256 licenceId) external view returns (LicenceInfo memory) {
+        Licence memory record = _licences[licenceId];
+        if (record.licensee == address(0)) return LicenceInfo(0, address(0), 0, 0, LicenceStatus.None);
+        return LicenceInfo({
+            offerId: record.offerId,
+            licensee: record.licensee,
+            seats: _offers[record.offerId].seats,
+            expiresAt: record.expiresAt,
+            status: _isValid(record) ? LicenceStatus.Active : LicenceStatus.Expired
+        });
+    }
+
+    /// @notice Whether a licence exists and has not expired.
+    /// @param licenceId The licence asked about.
+    /// @return True while the licence is valid.
+    function isValid(uint256 licenceId) external view returns (bool) {
+        return _isValid(_licences[licenceId]);
+    }
+
+    /// @notice The latest licence `licensee` holds under an offer, or 0.
+    /// @param offerId The offer asked about.
+    /// @param licensee The holder asked about.
+    /// @return The licence id, 0 when the address never held one or transferred it away.
+    function licenceFor(uint256 offerId, address licensee) external view returns (uint256) {
+        return _licenceOf[offerId][licensee];
+    }
+
+    /// @notice Whether `account` may use the package under an offer now: always for an open Public
+    ///         offer, else when it holds a valid licence under it. The package's own status (revoked
+    ///         or not) is the registry's to answer, not this contract's.
+    /// @param offerId The offer asked about.
+    /// @param account The would-be user.
+    /// @return True when usage is licensed.
+    function hasValidLicence(uint256 offerId, address account) external view returns (bool) {
+        Offer storage offer_ = _offers[offerId];
+        if (offer_.provider == address(0)) return false;
+        if (offer_.kind == OfferKind.Public) return !offer_.closed;
+        uint256 held = _licenceOf[offerId][account];
+        return held != 0 && _isValid(_licences[held]);
+    }
+
+    /// @notice The EIP-712 digest the licensee signs for `agreement`.
+    /// @param agreement The licence agreement.
+    /// @return The digest (as emitted in LicenceIssued and LicenceRenewed).
+    function agreementHash(LicenceAgreement calldata agreement) external view returns (bytes32) {
+        return _agreementHash(agreement);
+    }
+
+    /// @notice The EIP-712 domain separator: it binds agreements to this chain and this contract.
+    /// @return The separator.
+    function domainSeparator() external view returns (bytes32) {
+        return _domainSeparator();
+    }
+
+    /// @inheritdoc IERC5267
+    function eip712Domain()
+        external
+        view
+        returns (
+            bytes1 fields,
+            string memory name,
+            string memory version,
+            uint256 chainId,
+            address verifyingContract,
+            bytes32 salt,
+            uint256[] memory extensions
+        )
+    {
+        return (
+            hex"0f", // name, version, chainId, verifyingContract
+            "NFV Marketplace LicenseManager",
+            "1",
+            block.chainid,
+            address(this),
+            bytes32(0),
+            new uint256[](0)
+        );
+    }
+
+    // ------------------------------------------------------------------ earnings
+
+    /// @notice Withdraw the caller's whole balance in one currency. Callers: anyone with a balance.
+    /// @param token The ERC-20 token, or zero for ether.
+    /// @return amount The amount sent to the caller.
+    function withdraw(address token) external nonReentrant returns (uint256 amount) {
+        amount = _earnings[msg.sender][token];
+        if (amount == 0) revert NothingToWithdraw(msg.sender, token);
+        _earnings[msg.sender][token] = 0;
+        emit Withdrawn(msg.sender, token, amount);
+        if (token == address(0)) {
+            (bool sent,) = payable(msg.sender).call{value: amount}("");
+            if (!sent) revert EtherTransferFailed(msg.sender, amount);
+        } else {
+            IERC20(token).safeTransfer(msg.sender, amount);
+        }
+    }
+
+    /// @notice A provider's withdrawable balance in one currency.
+    /// @param provider The provider asked about.
+    /// @param token The ERC-20 token, or zero for ether.
+    /// @return The balance.
+    function earnings(address provider, address token) external view returns (uint256) {
+        return _earnings[provider][token];
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    function _liveRegistration(bytes32 digest) private view returns (IPackageRegistry.PackageRecord memory record) {
+        record = registry.registration(digest);
+        if (record.status == IPackageRegistry.Status.None) revert PackageNotRegistered(digest);
+        if (record.status == IPackageRegistry.Status.Revoked) revert PackageRevoked(digest);
+    }
+
+    function _checkTerms(
+        OfferKind kind,
+        uint256 price,
+        address token,
+        uint64 duration,
+        uint32 seats,
+        bool transferable
+    ) private view {
+        if (price == 0 && token != address(0)) revert TokenWithoutPrice(token);
+        if (token != address(0) && token.code.length == 0) revert TokenNotContract(token);
+        if (kind == OfferKind.Public) {
+            if (price != 0) revert PriceNotAllowed(kind);
+            if (duration != 0) revert DurationNotAllowed(kind);
+            if (seats != 0) revert SeatsNotAllowed(kind);
+        } else if (kind == OfferKind.Trial) {
+            if (price != 0) revert PriceNotAllowed(kind);
+            if (duration == 0) revert DurationRequired(kind);
+        }
+        if (kind != OfferKind.Public && seats == 0) revert SeatsRequired(kind);
+        // Public needs no licence to hand on, and a transferable trial would reset "once per address".
+        if (transferable && kind != OfferKind.Private) revert TransferNotAllowed(kind);
+    }
+
+    function _emitOfferCreated(uint256 offerId) private {
+        Offer storage o = _offers[offerId];
+        emit OfferCreated(
+            offerId, o.digest, o.provider, o.kind, o.price, o.token, o.duration, o.seats, o.termsHash, o.transferable
+        );
+    }
+
+    function _existingOffer(uint256 offerId) private view returns (Offer storage offer_) {
+        offer_ = _offers[offerId];
+        if (offer_.provider == address(0)) revert OfferNotFound(offerId);
+    }
+
+    function _sellableOffer(uint256 offerId, OfferKind kind) private view returns (Offer storage offer_) {
+        offer_ = _existingOffer(offerId);
+        if (offer_.kind != kind) revert WrongOfferKind(offerId, offer_.kind);
+        if (offer_.closed) revert OfferNotOpen(offerId);
+        _liveRegistration(offer_.digest);
+    }
+
+    function _existingLicence(uint256 licenceId) private view returns (Licence storage licence_) {
+        licence_ = _licences[licenceId];
+        if (licence_.licensee == address(0)) revert LicenceNotFound(licenceId);
+    }
+
+    function _isValid(Licence memory record) private view returns (bool) {
+        return record.licensee != address(0) && (record.expiresAt == 0 || block.timestamp < record.expiresAt);
+    }
+
+    function _domainSeparator() private view returns (bytes32) {
+        return keccak256(abi.encode(_DOMAIN_TYPEHASH, _NAME_HASH, _VERSION_HASH, block.chainid, address(this)));
+    }
+
+    function _agreementHash(LicenceAgreement calldata a) private view returns (bytes32) {
+        return MessageHashUtils.toTypedDataHash(
+            _domainSeparator(),
+            keccak256(
+                abi.encode(AGREEMENT_TYPEHASH, a.offerId, a.termsHash, a.licensee, a.seats, a.duration, a.nonce, a.deadline)
+            )
+        );
+    }
+
+    // Checks the agreement against the offer, its signature, and consumes the licensee's nonce.
+    function _acceptAgreement(
+        uint256 offerId,
+        Offer storage offer_,
+        LicenceAgreement calldata agreement,
+        bytes calldata signature
+    ) private returns (bytes32 hash) {
+        if (agreement.offerId != offerId) revert AgreementForOtherOffer(offerId, agreement.offerId);
+        if (block.timestamp > agreement.deadline) revert AgreementExpired(agreement.deadline, block.timestamp);
+        if (agreement.termsHash != offer_.termsHash) revert TermsMismatch(offerId, offer_.termsHash, agreement.termsHash);
+        if (agreement.seats != offer_.seats) revert SeatsMismatch(offerId, offer_.seats, agreement.seats);
+        if (agreement.duration != offer_.duration) revert DurationMismatch(offerId, offer_.duration, agreement.duration);
+        hash = _agreementHash(agreement);
+        if (!SignatureChecker.isValidSignatureNow(agreement.licensee, hash, signature)) {
+            revert InvalidSignature(agreement.licensee);
+        }
+        _useCheckedNonce(agreement.licensee, agreement.nonce);
+    }
+
+    function _issue(uint256 offerId, Offer storage offer_, address licensee, bytes32 agreementHash_)
+        private
+        returns (uint256 licenceId)
+    {
+        uint64 duration = offer_.duration;
+        uint40 expiresAt = duration == 0 ? 0 : SafeCast.toUint40(block.timestamp + duration);
+        licenceId = ++licenceCount;
+        _licences[licenceId] =
+            Licence({licensee: licensee, expiresAt: expiresAt, offerId: SafeCast.toUint56(offerId)});
+        _licenceOf[offerId][licensee] = licenceId;
+        emit LicenceIssued(licenceId, offerId, licensee, expiresAt, msg.sender, agreementHash_);
+    }
+
+    // Takes exactly the offer's price from the caller and credits the provider. Effects come before
+    // the token call, and the received amount is measured so a fee-charging token cannot leave
+    // provider balances larger than what this contract holds.
+    function _collect(Offer storage offer_, uint256 licenceId) private {
+        uint256 price = offer_.price;
+        address token = offer_.token;
+        uint256 dueInEther = token == address(0) ? price : 0;
+        if (msg.value != dueInEther) revert WrongPayment(dueInEther, msg.value);
+        if (price == 0) return;
+        address provider = offer_.provider;
+        _earnings[provider][token] += price;
+        emit EarningsCredited(provider, token, licenceId, price);
+        if (token != address(0)) {
+            IERC20 erc20 = IERC20(token);
+            uint256 before = erc20.balanceOf(address(this));
+            erc20.safeTransferFrom(msg.sender, address(this), price);
+            uint256 received = erc20.balanceOf(address(this)) - before;
+            if (received != price) revert TokenAmountMismatch(token, price, received);
+        }
+    }
+}

@@ -1,0 +1,424 @@
+"""LicenseManager bindings: the EIP-712 licence agreement a licensee signs, unsigned transactions for
+every LicenseManager write, and typed reads of offers and licences."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account.messages import encode_typed_data
+from eth_typing import HexStr
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.contract.contract import ContractFunction
+from web3.logs import DISCARD
+from web3.types import TxParams, TxReceipt, Wei
+
+from ledger import artifacts
+from ledger.client import ChainClient
+from ledger.exceptions import DeploymentMissing, LedgerError
+from ledger.selectors import deployments_for
+
+CONTRACT_NAME = "LicenseManager"
+DOMAIN_NAME = "NFV Marketplace LicenseManager"
+DOMAIN_VERSION = "1"
+ZERO_ADDRESS = "0x" + "00" * 20
+
+AGREEMENT_TYPES: dict[str, list[dict[str, str]]] = {
+    "EIP712Domain": [
+        {"name": "name", "type": "string"},
+        {"name": "version", "type": "string"},
+        {"name": "chainId", "type": "uint256"},
+        {"name": "verifyingContract", "type": "address"},
+    ],
+    "LicenceAgreement": [
+        {"name": "offerId", "type": "uint256"},
+        {"name": "termsHash", "type": "bytes32"},
+        {"name": "licensee", "type": "address"},
+        {"name": "seats", "type": "uint32"},
+        {"name": "duration", "type": "uint64"},
+        {"name": "nonce", "type": "uint256"},
+        {"name": "deadline", "type": "uint256"},
+    ],
+}
+
+# The token of an offer paid in ether.
+ETHER: str | None = None
+
+_ERC20_APPROVE_ABI: list[dict[str, Any]] = [
+    {
+        "type": "function",
+        "name": "approve",
+        "stateMutability": "nonpayable",
+        "inputs": [{"name": "spender", "type": "address"}, {"name": "value", "type": "uint256"}],
+        "outputs": [{"name": "", "type": "bool"}],
+    }
+]
+
+
+class OfferKind(enum.IntEnum):
+    PUBLIC = 0
+    TRIAL = 1
+    PRIVATE = 2
+
+
+class LicenceStatus(enum.IntEnum):
+    NONE = 0
+    ACTIVE = 1
+    EXPIRED = 2
+
+
+@dataclass(frozen=True)
+class Offer:
+    offer_id: int
+    digest: str
+    provider: str
+    kind: OfferKind
+    price: int
+    token: str | None  # None: paid in ether
+    duration: int  # seconds; 0: licences do not expire
+    seats: int  # 0: unlimited (Public only)
+    terms_hash: str
+    transferable: bool
+    closed: bool
+
+    @property
+    def open(self) -> bool:
+        return not self.closed
+
+
+@dataclass(frozen=True)
+class Licence:
+    licence_id: int
+    offer_id: int
+    licensee: str
+    seats: int
+    expires_at: int | None  # seconds since the epoch; None: no expiry
+    status: LicenceStatus
+
+    @property
+    def valid(self) -> bool:
+        return self.status is LicenceStatus.ACTIVE
+
+
+@dataclass(frozen=True)
+class LicenceAgreement:
+    """What a licensee signs. `duration` equals the offer's: the licence runs from the block that
+    includes the transaction, which nobody knows when signing."""
+
+    offer_id: int
+    terms_hash: str
+    licensee: str
+    seats: int
+    duration: int
+    nonce: int
+    deadline: int
+
+    def message(self) -> dict[str, Any]:
+        return {
+            "offerId": self.offer_id,
+            "termsHash": _hex32(self.terms_hash),
+            "licensee": Web3.to_checksum_address(self.licensee),
+            "seats": self.seats,
+            "duration": self.duration,
+            "nonce": self.nonce,
+            "deadline": self.deadline,
+        }
+
+    def as_args(self) -> tuple[int, bytes, str, int, int, int, int]:
+        """The Solidity `LicenceAgreement` struct as a call argument."""
+        return (
+            self.offer_id,
+            _bytes32(self.terms_hash),
+            Web3.to_checksum_address(self.licensee),
+            self.seats,
+            self.duration,
+            self.nonce,
+            self.deadline,
+        )
+
+
+def agreement_typed_data(
+    chain_id: int,
+    manager_address: str,
+    offer_id: int,
+    terms_hash: bytes | str,
+    licensee: str,
+    seats: int,
+    duration: int,
+    nonce: int,
+    deadline: int,
+) -> dict[str, Any]:
+    """The full EIP-712 payload a wallet signs with eth_signTypedData_v4 (JSON-serialisable)."""
+    agreement = LicenceAgreement(
+        offer_id=offer_id,
+        terms_hash=_hex32(terms_hash),
+        licensee=licensee,
+        seats=seats,
+        duration=duration,
+        nonce=nonce,
+        deadline=deadline,
+    )
+    return typed_data_for(agreement, chain_id=chain_id, manager_address=manager_address)
+
+
+def typed_data_for(agreement: LicenceAgreement, *, chain_id: int, manager_address: str) -> dict[str, Any]:
+    return {
+        "types": {name: [dict(field) for field in fields] for name, fields in AGREEMENT_TYPES.items()},
+        "primaryType": "LicenceAgreement",
+        "domain": {
+            "name": DOMAIN_NAME,
+            "version": DOMAIN_VERSION,
+            "chainId": chain_id,
+            "verifyingContract": Web3.to_checksum_address(manager_address),
+        },
+        "message": agreement.message(),
+    }
+
+
+def agreement_from_typed_data(payload: dict[str, Any]) -> LicenceAgreement:
+    """The agreement inside a signed EIP-712 payload (for instance one a browser sent back)."""
+    if payload.get("primaryType") != "LicenceAgreement":
+        raise LedgerError("the typed data is not a LicenceAgreement")
+    message = payload["message"]
+    return LicenceAgreement(
+        offer_id=int(message["offerId"]),
+        terms_hash=_hex32(message["termsHash"]),
+        licensee=Web3.to_checksum_address(message["licensee"]),
+        seats=int(message["seats"]),
+        duration=int(message["duration"]),
+        nonce=int(message["nonce"]),
+        deadline=int(message["deadline"]),
+    )
+
+
+def typed_data_hash(payload: dict[str, Any]) -> str:
+    """The EIP-712 digest of a payload: what the licensee signs and LicenseManager emits."""
+    signable = encode_typed_data(full_message=payload)
+    return Web3.keccak(b"\x19" + bytes(signable.version) + signable.header + signable.body).to_0x_hex()
+
+
+class LicenseManager:
+    """One deployed LicenseManager. Writes come back as unsigned transactions: the licensee's wallet
+    (or the operator, for relayed trials) signs and sends them, e.g. with `ChainClient.transact`."""
+
+    def __init__(self, client: ChainClient, address: str) -> None:
+        self.client = client
+        self.address = Web3.to_checksum_address(address)
+        self.contract = client.bound(artifacts.load(CONTRACT_NAME), self.address)
+
+    @classmethod
+    def deployed(cls, client: ChainClient) -> LicenseManager:
+        """The LicenseManager recorded for the connected chain."""
+        status = client.status()
+        for deployment in deployments_for(status):
+            if deployment.name == CONTRACT_NAME:
+                return cls(client, deployment.address)
+        raise DeploymentMissing(f"{CONTRACT_NAME} is not deployed on chain {status.chain_id}; run deploy_contracts")
+
+    @property
+    def abi(self) -> Sequence[Any]:
+        """For `ChainClient.transact(..., abi=)`, which decodes the contract's custom errors."""
+        return self.contract.abi
+
+    # -- agreements
+
+    def agreement(self, offer: Offer, licensee: str, *, deadline: int) -> LicenceAgreement:
+        """The agreement `licensee` must sign to license `offer`, with its next nonce."""
+        return LicenceAgreement(
+            offer_id=offer.offer_id,
+            terms_hash=offer.terms_hash,
+            licensee=Web3.to_checksum_address(licensee),
+            seats=offer.seats,
+            duration=offer.duration,
+            nonce=self.nonce(licensee),
+            deadline=deadline,
+        )
+
+    def typed_data(self, agreement: LicenceAgreement) -> dict[str, Any]:
+        return typed_data_for(agreement, chain_id=self.client.chain_id(), manager_address=self.address)
+
+    # -- unsigned transactions
+
+    def authorise_provider(self, sender: str, digest: bytes | str, provider: str, authorised: bool = True) -> TxParams:
+        return self._tx(sender, "authoriseProvider", _bytes32(digest), Web3.to_checksum_address(provider), authorised)
+
+    def create_offer(
+        self,
+        sender: str,
+        *,
+        digest: bytes | str,
+        kind: OfferKind,
+        terms_hash: bytes | str,
+        price: int = 0,
+        token: str | None = ETHER,
+        duration: int = 0,
+        seats: int = 0,
+        transferable: bool = False,
+    ) -> TxParams:
+        return self._tx(
+            sender,
+            "createOffer",
+            _bytes32(digest),
+            int(kind),
+            price,
+            Web3.to_checksum_address(token or ZERO_ADDRESS),
+            duration,
+            seats,
+            _bytes32(terms_hash),
+            transferable,
+        )
+
+    def close_offer(self, sender: str, offer_id: int) -> TxParams:
+        return self._tx(sender, "closeOffer", offer_id)
+
+    def purchase(self, sender: str, offer: Offer, agreement: LicenceAgreement, signature: bytes | str) -> TxParams:
+        """Buy under `offer`; ether offers carry the exact price as value, token offers need
+        `approve_payment` mined first."""
+        value = offer.price if offer.token is None else 0
+        return self._tx(sender, "purchase", offer.offer_id, agreement.as_args(), HexBytes(signature), value=value)
+
+    def activate_trial(self, sender: str, agreement: LicenceAgreement, signature: bytes | str) -> TxParams:
+        """`sender` may be the licensee or a relayer (the operator) that pays the gas."""
+        return self._tx(sender, "activateTrial", agreement.offer_id, agreement.as_args(), HexBytes(signature))
+
+    def renew(
+        self, sender: str, licence_id: int, offer: Offer, agreement: LicenceAgreement, signature: bytes | str
+    ) -> TxParams:
+        value = offer.price if offer.token is None else 0
+        return self._tx(sender, "renew", licence_id, agreement.as_args(), HexBytes(signature), value=value)
+
+    def transfer_licence(self, sender: str, licence_id: int, to: str) -> TxParams:
+        return self._tx(sender, "transferLicence", licence_id, Web3.to_checksum_address(to))
+
+    def withdraw(self, sender: str, token: str | None = ETHER) -> TxParams:
+        return self._tx(sender, "withdraw", Web3.to_checksum_address(token or ZERO_ADDRESS))
+
+    def approve_payment(self, sender: str, offer: Offer) -> TxParams:
+        """The ERC-20 approval letting this contract pull exactly the price of a token offer."""
+        if offer.token is None:
+            raise LedgerError(f"offer {offer.offer_id} is paid in ether and needs no approval")
+        token = self.client.w3.eth.contract(address=Web3.to_checksum_address(offer.token), abi=_ERC20_APPROVE_ABI)
+        data = token.encode_abi("approve", args=[self.address, offer.price])
+        return _unsigned(sender, offer.token, data, 0, self.client.chain_id())
+
+    # -- reads
+
+    def offer(self, offer_id: int) -> Offer | None:
+        """The offer, or None when there is no such offer."""
+        raw = self._read(self.contract.functions.offer(offer_id))
+        fields = _named(self.contract.abi, "offer", raw)
+        if int(fields["provider"], 16) == 0:
+            return None
+        token = Web3.to_checksum_address(fields["token"])
+        return Offer(
+            offer_id=offer_id,
+            digest=HexBytes(fields["digest"]).to_0x_hex(),
+            provider=Web3.to_checksum_address(fields["provider"]),
+            kind=OfferKind(fields["kind"]),
+            price=int(fields["price"]),
+            token=None if int(token, 16) == 0 else token,
+            duration=int(fields["duration"]),
+            seats=int(fields["seats"]),
+            terms_hash=HexBytes(fields["termsHash"]).to_0x_hex(),
+            transferable=bool(fields["transferable"]),
+            closed=bool(fields["closed"]),
+        )
+
+    def licence(self, licence_id: int) -> Licence | None:
+        """The licence with its status now, or None when there is no such licence."""
+        raw = self._read(self.contract.functions.licence(licence_id))
+        fields = _named(self.contract.abi, "licence", raw)
+        status = LicenceStatus(fields["status"])
+        if status is LicenceStatus.NONE:
+            return None
+        expires_at = int(fields["expiresAt"])
+        return Licence(
+            licence_id=licence_id,
+            offer_id=int(fields["offerId"]),
+            licensee=Web3.to_checksum_address(fields["licensee"]),
+            seats=int(fields["seats"]),
+            expires_at=expires_at or None,
+            status=status,
+        )
+
+    def is_valid(self, licence_id: int) -> bool:
+        return bool(self._read(self.contract.functions.isValid(licence_id)))
+
+    def licence_for(self, offer_id: int, licensee: str) -> int | None:
+        """The id of the licence `licensee` currently holds under the offer (valid or lapsed), if any."""
+        licence_id = int(self._read(self.contract.functions.licenceFor(offer_id, Web3.to_checksum_address(licensee))))
+        return licence_id or None
+
+    def has_valid_licence(self, offer_id: int, account: str) -> bool:
+        """True for an open Public offer, else when `account` holds a valid licence under it."""
+        fn = self.contract.functions.hasValidLicence(offer_id, Web3.to_checksum_address(account))
+        return bool(self._read(fn))
+
+    def is_provider(self, digest: bytes | str, account: str) -> bool:
+        fn = self.contract.functions.isProvider(_bytes32(digest), Web3.to_checksum_address(account))
+        return bool(self._read(fn))
+
+    def nonce(self, licensee: str) -> int:
+        return int(self._read(self.contract.functions.nonces(Web3.to_checksum_address(licensee))))
+
+    def earnings(self, provider: str, token: str | None = ETHER) -> int:
+        fn = self.contract.functions.earnings(
+            Web3.to_checksum_address(provider), Web3.to_checksum_address(token or ZERO_ADDRESS)
+        )
+        return int(self._read(fn))
+
+    def events(self, receipt: TxReceipt, name: str) -> list[dict[str, Any]]:
+        """The arguments of each `name` event this contract emitted in a mined transaction."""
+        event = self.contract.events[name]()
+        return [dict(log["args"]) for log in event.process_receipt(receipt, errors=DISCARD)]
+
+    def issued_licence_id(self, receipt: TxReceipt) -> int:
+        """The id of the licence a purchase or trial activation issued."""
+        issued = self.events(receipt, "LicenceIssued")
+        if len(issued) != 1:
+            raise LedgerError(f"expected one LicenceIssued event, found {len(issued)}")
+        return int(issued[0]["licenceId"])
+
+    # -- helpers
+
+    def _read(self, fn: ContractFunction) -> Any:
+        return self.client.call(fn.call)
+
+    def _tx(self, sender: str, function: str, *args: Any, value: int = 0) -> TxParams:
+        data = self.contract.encode_abi(function, args=list(args))
+        return _unsigned(sender, self.address, data, value, self.client.chain_id())
+
+
+def _unsigned(sender: str, to: str, data: HexStr, value: int, chain_id: int) -> TxParams:
+    # No gas, fees or nonce: the signing wallet (or ChainClient.transact) fills them in and, by
+    # estimating gas, reports a revert before anything is sent.
+    return {
+        "from": Web3.to_checksum_address(sender),
+        "to": Web3.to_checksum_address(to),
+        "data": data,
+        "value": Wei(value),
+        "chainId": chain_id,
+    }
+
+
+def _named(abi: Sequence[Any], function: str, raw: Sequence[Any]) -> dict[str, Any]:
+    """A struct returned by `function`, as a dict keyed by the ABI's component names."""
+    for entry in abi:
+        if entry.get("type") == "function" and entry.get("name") == function:
+            components = entry["outputs"][0]["components"]
+            return {c["name"]: value for c, value in zip(components, raw, strict=True)}
+    raise LedgerError(f"{CONTRACT_NAME} ABI has no function {function}")
+
+
+def _bytes32(value: bytes | str) -> bytes:
+    raw = bytes(HexBytes(value))
+    if len(raw) != 32:
+        raise LedgerError(f"expected 32 bytes, got {len(raw)}")
+    return raw
+
+
+def _hex32(value: bytes | str) -> str:
+    return HexBytes(_bytes32(value)).to_0x_hex()

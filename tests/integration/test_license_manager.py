@@ -1,0 +1,792 @@
+"""LicenseManager on a real anvil node: offers, signed licence agreements, ether and token payments,
+trials, expiry, renewal, transfer, withdrawals and a re-entering withdrawer."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from config.embedded import ANVIL_DEV_KEYS
+from ledger import artifacts
+from ledger.client import ChainClient
+from ledger.exceptions import TransactionFailed
+from ledger.licensing import (
+    DOMAIN_NAME,
+    DOMAIN_VERSION,
+    LicenceAgreement,
+    LicenceStatus,
+    LicenseManager,
+    Offer,
+    OfferKind,
+    agreement_from_typed_data,
+    agreement_typed_data,
+    typed_data_for,
+    typed_data_hash,
+)
+from ledger.services import contracts_deploy
+
+PRICE = 10**16
+TOKEN_PRICE = 250 * 10**18
+HOUR = 3600
+
+
+def sha(text: str) -> bytes:
+    return hashlib.sha256(text.encode()).digest()
+
+
+PACKAGE = sha("acme/firewall 1.0 package")
+OTHER_PACKAGE = sha("acme/router 1.0 package")
+TERMS = sha("acme licence policy v1")
+
+
+def dev_account(index: int) -> LocalAccount:
+    account: LocalAccount = Account.from_key(ANVIL_DEV_KEYS[index])
+    return account
+
+
+@pytest.fixture
+def provider() -> LocalAccount:
+    return dev_account(3)
+
+
+@pytest.fixture
+def buyer() -> LocalAccount:
+    # A key of its own, funded by the market fixture, so purchases never collide with other fixtures.
+    account: LocalAccount = Account.from_key(sha("licence buyer"))
+    return account
+
+
+@dataclass
+class Market:
+    chain: ChainClient
+    lm: LicenseManager
+    registry: Any
+    publisher: LocalAccount
+
+    def send(self, account: LocalAccount, tx: Any) -> Any:
+        return self.chain.transact(account, tx, abi=self.lm.abi)
+
+    def now(self) -> int:
+        return int(self.chain.w3.eth.get_block("latest")["timestamp"])
+
+    def travel(self, seconds: int) -> None:
+        self.chain.w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
+        self.chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+
+    def create(self, account: LocalAccount, kind: OfferKind, digest: bytes = PACKAGE, **terms: Any) -> Offer:
+        terms.setdefault("terms_hash", TERMS)
+        receipt = self.send(account, self.lm.create_offer(account.address, digest=digest, kind=kind, **terms))
+        (created,) = self.lm.events(receipt, "OfferCreated")
+        offer = self.lm.offer(created["offerId"])
+        assert offer is not None
+        return offer
+
+    def private(self, **terms: Any) -> Offer:
+        terms = {"price": PRICE, "seats": 3, "duration": 30 * 24 * HOUR, **terms}
+        return self.create(self.publisher, OfferKind.PRIVATE, **terms)
+
+    def trial(self, **terms: Any) -> Offer:
+        return self.create(self.publisher, OfferKind.TRIAL, **{"seats": 1, "duration": 7 * 24 * HOUR, **terms})
+
+    def sign(
+        self,
+        signer: LocalAccount,
+        offer: Offer,
+        *,
+        chain_id: int | None = None,
+        manager: str | None = None,
+        **changes: Any,
+    ) -> tuple[LicenceAgreement, bytes]:
+        agreement = self.lm.agreement(offer, signer.address, deadline=self.now() + HOUR)
+        agreement = dataclasses.replace(agreement, **changes)
+        typed = typed_data_for(
+            agreement, chain_id=chain_id or self.chain.chain_id(), manager_address=manager or self.lm.address
+        )
+        return agreement, bytes(signer.sign_typed_data(full_message=typed).signature)
+
+    def buy(self, account: LocalAccount, offer: Offer, **changes: Any) -> int:
+        agreement, signature = self.sign(account, offer, **changes)
+        receipt = self.send(account, self.lm.purchase(account.address, offer, agreement, signature))
+        return self.lm.issued_licence_id(receipt)
+
+    def deploy(self, account: LocalAccount, name: str, *args: Any) -> Any:
+        artifact = artifacts.load(name)
+        tx = self.chain.factory(artifact).constructor(*args).build_transaction({"from": account.address})
+        receipt = self.chain.transact(account, tx)
+        return self.chain.bound(artifact, str(receipt["contractAddress"]))
+
+    def ether(self, address: str) -> int:
+        return int(self.chain.w3.eth.get_balance(address))  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def market(snapshot, deployed, chain: ChainClient, developer: LocalAccount, buyer: LocalAccount) -> Market:
+    chain.w3.provider.make_request("anvil_setBalance", [buyer.address, hex(100 * 10**18)])  # type: ignore[arg-type]
+    registry = chain.bound(artifacts.load("PackageRegistry"), deployed["PackageRegistry"])
+    for digest, line in ((PACKAGE, "acme/firewall"), (OTHER_PACKAGE, "acme/router")):
+        chain.send(developer, registry.functions.register(digest, sha(line), 1, sha(f"{line} vnfd")))
+    return Market(chain, LicenseManager(chain, deployed["LicenseManager"]), registry, developer)
+
+
+def fails(error: str) -> Any:
+    """Expect a revert with the named custom error (a regex; may include its arguments)."""
+    return pytest.raises(TransactionFailed, match=rf"reverted with (?:{error})(?:\(|$)")
+
+
+# -- agreement payload
+
+
+def test_the_typed_data_matches_the_contract_domain_and_hash(market, buyer, chain):
+    offer = market.private()
+    typed = agreement_typed_data(
+        chain.chain_id(), market.lm.address, offer.offer_id, TERMS, buyer.address, 3, 30 * 24 * HOUR, 0, 2**40
+    )
+
+    assert market.lm.contract.functions.registry().call() == market.registry.address
+    domain = market.lm.contract.functions.eip712Domain().call()
+    assert (domain[1], domain[2], domain[3], domain[4]) == (DOMAIN_NAME, DOMAIN_VERSION, 31337, market.lm.address)
+    assert typed["domain"] == {
+        "name": DOMAIN_NAME,
+        "version": DOMAIN_VERSION,
+        "chainId": 31337,
+        "verifyingContract": market.lm.address,
+    }
+    agreement = agreement_from_typed_data(typed)
+    on_chain = market.lm.contract.functions.agreementHash(agreement.as_args()).call()
+    assert "0x" + bytes(on_chain).hex() == typed_data_hash(typed)
+
+
+def test_a_deployed_manager_is_recognised_as_the_committed_build(market, chain, operator):
+    # Its runtime code must not vary per deployment (no immutables), or every start would redeploy it.
+    outcomes = {o.deployment.name: o for o in contracts_deploy(client=chain, deployer=operator)}
+    assert not outcomes["LicenseManager"].created
+    assert outcomes["LicenseManager"].deployment.address == market.lm.address
+    assert LicenseManager.deployed(chain).address == market.lm.address
+
+
+def test_the_manager_needs_a_registry_contract(chain, operator, snapshot):
+    artifact = artifacts.load("LicenseManager")
+    data = chain.factory(artifact).constructor(operator.address).data_in_transaction
+    with fails(rf"RegistryNotContract\({operator.address.lower()}\)"):
+        chain.transact(operator, {"from": operator.address, "data": data}, abi=artifact.abi)
+
+
+# -- offers
+
+
+def test_offers_of_each_kind_are_created_and_announced(market, developer):
+    public = market.create(developer, OfferKind.PUBLIC)
+    trial = market.trial()
+    private = market.private(transferable=True)
+
+    assert (public.kind, public.price, public.seats, public.duration) == (OfferKind.PUBLIC, 0, 0, 0)
+    assert (trial.kind, trial.seats, trial.duration) == (OfferKind.TRIAL, 1, 7 * 24 * HOUR)
+    assert (private.kind, private.price, private.token, private.transferable) == (OfferKind.PRIVATE, PRICE, None, True)
+    assert private.provider == developer.address
+    assert private.digest == "0x" + PACKAGE.hex()
+    assert private.terms_hash == "0x" + TERMS.hex()
+    assert private.open
+    assert market.lm.offer(999) is None
+
+    receipt = market.send(
+        developer, market.lm.create_offer(developer.address, digest=PACKAGE, kind=OfferKind.PUBLIC, terms_hash=TERMS)
+    )
+    (event,) = market.lm.events(receipt, "OfferCreated")
+    assert event["provider"] == developer.address
+    assert event["digest"] == PACKAGE
+    assert event["kind"] == OfferKind.PUBLIC
+    assert event["termsHash"] == TERMS
+
+
+@pytest.mark.parametrize(
+    ("kind", "terms", "error"),
+    [
+        (OfferKind.PUBLIC, {"price": 1}, "PriceNotAllowed"),
+        (OfferKind.PUBLIC, {"duration": HOUR}, "DurationNotAllowed"),
+        (OfferKind.PUBLIC, {"seats": 5}, "SeatsNotAllowed"),
+        (OfferKind.PUBLIC, {"transferable": True}, "TransferNotAllowed"),
+        (OfferKind.TRIAL, {"price": 1, "seats": 1, "duration": HOUR}, "PriceNotAllowed"),
+        (OfferKind.TRIAL, {"seats": 1}, "DurationRequired"),
+        (OfferKind.TRIAL, {"duration": HOUR}, "SeatsRequired"),
+        (OfferKind.TRIAL, {"seats": 1, "duration": HOUR, "transferable": True}, "TransferNotAllowed"),
+        (OfferKind.PRIVATE, {"price": PRICE}, "SeatsRequired"),
+        (OfferKind.PRIVATE, {"seats": 1, "token": "0x" + "11" * 20}, "TokenWithoutPrice"),
+        (OfferKind.PRIVATE, {"seats": 1, "price": 1, "token": "0x" + "11" * 20}, "TokenNotContract"),
+        (OfferKind.PRIVATE, {"seats": 1, "price": 1, "terms_hash": b"\0" * 32}, "ZeroTermsHash"),
+        (OfferKind.PRIVATE, {"seats": 1, "price": 1, "digest": sha("never registered")}, "PackageNotRegistered"),
+    ],
+)
+def test_invalid_offers_are_refused(market, developer, kind, terms, error):
+    with fails(error):
+        market.create(developer, kind, **terms)
+    assert market.lm.contract.functions.offerCount().call() == 0
+
+
+def test_only_the_publisher_and_providers_it_authorises_create_offers(market, developer, provider, stranger):
+    with fails("NotProvider"):
+        market.create(stranger, OfferKind.PUBLIC)
+    with fails("NotProvider"):
+        market.create(provider, OfferKind.PUBLIC)
+    for outsider in (provider, stranger):
+        with fails("NotPublisher"):
+            market.send(outsider, market.lm.authorise_provider(outsider.address, PACKAGE, outsider.address))
+
+    receipt = market.send(developer, market.lm.authorise_provider(developer.address, PACKAGE, provider.address))
+    (event,) = market.lm.events(receipt, "ProviderAuthorised")
+    assert (event["provider"], event["publisher"], event["authorised"]) == (provider.address, developer.address, True)
+    assert market.lm.is_provider(PACKAGE, provider.address)
+    assert not market.lm.is_provider(OTHER_PACKAGE, provider.address)
+    offer = market.create(provider, OfferKind.PRIVATE, price=PRICE, seats=2)
+    assert offer.provider == provider.address
+    # An authorised provider cannot authorise others: only the publisher can.
+    with fails("NotPublisher"):
+        market.send(provider, market.lm.authorise_provider(provider.address, PACKAGE, stranger.address))
+    with fails("NotProvider"):
+        market.create(provider, OfferKind.PUBLIC, digest=OTHER_PACKAGE)
+
+    market.send(developer, market.lm.authorise_provider(developer.address, PACKAGE, provider.address, False))
+    assert not market.lm.is_provider(PACKAGE, provider.address)
+    with fails("NotProvider"):
+        market.create(provider, OfferKind.PUBLIC)
+    # De-authorisation stops new offers; the provider's existing offer stays open until closed.
+    assert market.lm.offer(offer.offer_id).open
+
+
+def test_a_zero_provider_and_an_unknown_package_are_refused(market, developer):
+    with fails("ZeroAddress"):
+        market.send(developer, market.lm.authorise_provider(developer.address, PACKAGE, "0x" + "00" * 20))
+    with fails("PackageNotRegistered"):
+        market.send(developer, market.lm.authorise_provider(developer.address, sha("unknown"), developer.address))
+
+
+# -- purchases
+
+
+def test_a_purchase_with_the_exact_ether_price_issues_a_licence(market, developer, buyer):
+    offer = market.private()
+    agreement, signature = market.sign(buyer, offer)
+    before = market.ether(market.lm.address)
+
+    receipt = market.send(buyer, market.lm.purchase(buyer.address, offer, agreement, signature))
+
+    licence_id = market.lm.issued_licence_id(receipt)
+    licence = market.lm.licence(licence_id)
+    assert licence is not None
+    assert (licence.offer_id, licence.licensee, licence.seats) == (offer.offer_id, buyer.address, 3)
+    assert licence.expires_at == market.now() + offer.duration
+    assert licence.status is LicenceStatus.ACTIVE
+    assert market.lm.is_valid(licence_id)
+    assert market.lm.licence_for(offer.offer_id, buyer.address) == licence_id
+    assert market.lm.has_valid_licence(offer.offer_id, buyer.address)
+    assert market.lm.nonce(buyer.address) == 1
+    assert market.lm.earnings(developer.address) == PRICE
+    assert market.ether(market.lm.address) - before == PRICE
+    (issued,) = market.lm.events(receipt, "LicenceIssued")
+    assert issued["licensee"] == buyer.address
+    assert issued["submitter"] == buyer.address
+    assert "0x" + issued["agreementHash"].hex() == typed_data_hash(market.lm.typed_data(agreement))
+    (credited,) = market.lm.events(receipt, "EarningsCredited")
+    assert (credited["provider"], credited["amount"], credited["licenceId"]) == (developer.address, PRICE, licence_id)
+
+
+def test_a_wrong_ether_amount_is_refused(market, buyer):
+    offer = market.private()
+    agreement, signature = market.sign(buyer, offer)
+    for value in (0, PRICE - 1, PRICE + 1):
+        tx = market.lm.purchase(buyer.address, offer, agreement, signature)
+        tx["value"] = value
+        with fails(rf"WrongPayment\({PRICE}, {value}\)"):
+            market.send(buyer, tx)
+    assert market.lm.nonce(buyer.address) == 0
+    assert market.lm.contract.functions.licenceCount().call() == 0
+
+
+def test_a_purchase_paid_by_someone_other_than_the_licensee_is_refused(market, buyer, stranger):
+    offer = market.private()
+    agreement, signature = market.sign(buyer, offer)
+    with fails("PayerNotLicensee"):
+        market.send(stranger, market.lm.purchase(stranger.address, offer, agreement, signature))
+
+
+def test_a_purchase_in_an_erc20_token_pulls_the_exact_amount(market, developer, provider, buyer):
+    token = market.deploy(buyer, "TestToken", buyer.address, 1000 * 10**18, 0)
+    market.send(developer, market.lm.authorise_provider(developer.address, PACKAGE, provider.address))
+    offer = market.create(provider, OfferKind.PRIVATE, price=TOKEN_PRICE, token=token.address, seats=2)
+    assert offer.token == token.address
+    agreement, signature = market.sign(buyer, offer)
+
+    # The token's own ERC20InsufficientAllowance (selector 0xfb8f41b2) comes through undecoded.
+    with pytest.raises(TransactionFailed, match="reverted with unknown error 0xfb8f41b2"):
+        market.send(buyer, market.lm.purchase(buyer.address, offer, agreement, signature))
+    market.send(buyer, market.lm.approve_payment(buyer.address, offer))
+    ether_on_top = market.lm.purchase(buyer.address, offer, agreement, signature)
+    ether_on_top["value"] = 1
+    with fails(r"WrongPayment\(0, 1\)"):
+        market.send(buyer, ether_on_top)
+
+    receipt = market.send(buyer, market.lm.purchase(buyer.address, offer, agreement, signature))
+
+    assert market.lm.is_valid(market.lm.issued_licence_id(receipt))
+    assert token.functions.balanceOf(buyer.address).call() == 1000 * 10**18 - TOKEN_PRICE
+    assert token.functions.balanceOf(market.lm.address).call() == TOKEN_PRICE
+    assert market.lm.earnings(provider.address, token.address) == TOKEN_PRICE
+    assert market.lm.earnings(provider.address) == 0
+    assert market.lm.earnings(developer.address, token.address) == 0
+
+    receipt = market.send(provider, market.lm.withdraw(provider.address, token.address))
+    assert token.functions.balanceOf(provider.address).call() == TOKEN_PRICE
+    (withdrawn,) = market.lm.events(receipt, "Withdrawn")
+    assert (withdrawn["provider"], withdrawn["token"], withdrawn["amount"]) == (
+        provider.address,
+        token.address,
+        TOKEN_PRICE,
+    )
+    with fails("NothingToWithdraw"):
+        market.send(provider, market.lm.withdraw(provider.address, token.address))
+
+
+def test_a_token_that_takes_a_fee_on_transfer_is_refused(market, developer, buyer):
+    token = market.deploy(buyer, "TestToken", buyer.address, 1000 * 10**18, 100)
+    offer = market.create(developer, OfferKind.PRIVATE, price=TOKEN_PRICE, token=token.address, seats=1)
+    agreement, signature = market.sign(buyer, offer)
+    market.send(buyer, market.lm.approve_payment(buyer.address, offer))
+    with fails("TokenAmountMismatch"):
+        market.send(buyer, market.lm.purchase(buyer.address, offer, agreement, signature))
+
+
+@pytest.mark.parametrize(
+    ("tamper", "error"),
+    [
+        ({"signed_by": "stranger"}, "InvalidSignature"),
+        ({"terms_hash": "0x" + sha("other terms").hex()}, "TermsMismatch"),
+        ({"seats": 10}, "SeatsMismatch"),
+        ({"duration": 365 * 24 * HOUR}, "DurationMismatch"),
+        ({"deadline": "past"}, "AgreementExpired"),
+        ({"chain_id": 1}, "InvalidSignature"),
+        ({"manager": "0x" + "22" * 20}, "InvalidSignature"),
+        ({"nonce": 5}, "InvalidAccountNonce"),
+        ({"offer_id": "other"}, "AgreementForOtherOffer"),
+    ],
+)
+def test_an_agreement_that_does_not_match_is_refused(market, buyer, stranger, tamper, error):
+    offer = market.private()
+    other = market.private(price=PRICE * 2)
+    changes = dict(tamper)
+    signer = stranger if changes.pop("signed_by", None) else buyer
+    if changes.get("deadline") == "past":
+        changes["deadline"] = market.now() - 1
+    if changes.get("offer_id") == "other":
+        changes["offer_id"] = other.offer_id
+    agreement, signature = market.sign(signer, offer, **changes)
+    if signer is stranger:
+        agreement = dataclasses.replace(agreement, licensee=buyer.address)
+    with fails(error):
+        market.send(buyer, market.lm.purchase(buyer.address, offer, agreement, signature))
+    assert market.lm.nonce(buyer.address) == 0
+
+
+def test_a_used_nonce_cannot_be_replayed(market, buyer):
+    first = market.private(duration=HOUR)
+    second = market.private(duration=HOUR, price=PRICE * 2)
+    agreement, signature = market.sign(buyer, first, deadline=market.now() + 10 * HOUR)
+    market.send(buyer, market.lm.purchase(buyer.address, first, agreement, signature))
+
+    with fails(rf"InvalidAccountNonce\({buyer.address.lower()}, 1\)"):
+        market.buy(buyer, second, nonce=0)
+    # Once the first licence has lapsed, the very same signed agreement still cannot buy it again.
+    market.travel(HOUR + 1)
+    with fails("InvalidAccountNonce"):
+        market.send(buyer, market.lm.purchase(buyer.address, first, agreement, signature))
+    market.buy(buyer, first)
+
+
+def test_a_second_licence_while_the_first_is_valid_is_refused(market, buyer):
+    offer = market.private()
+    licence_id = market.buy(buyer, offer)
+    with fails(rf"AlreadyLicensed\({offer.offer_id}, {buyer.address.lower()}, {licence_id}\)"):
+        market.buy(buyer, offer)
+
+
+def test_public_offers_need_no_licence_and_sell_none(market, developer, buyer, stranger):
+    public = market.create(developer, OfferKind.PUBLIC)
+    assert market.lm.has_valid_licence(public.offer_id, stranger.address)
+    assert not market.lm.has_valid_licence(999, stranger.address)
+    agreement, signature = market.sign(buyer, public)
+    with fails("WrongOfferKind"):
+        market.send(buyer, market.lm.purchase(buyer.address, public, agreement, signature))
+    with fails("WrongOfferKind"):
+        market.send(buyer, market.lm.activate_trial(buyer.address, agreement, signature))
+    market.send(developer, market.lm.close_offer(developer.address, public.offer_id))
+    assert not market.lm.has_valid_licence(public.offer_id, stranger.address)
+
+
+# -- trials
+
+
+def test_a_trial_is_activated_once_per_address_and_may_be_relayed(market, operator, buyer):
+    trial = market.trial()
+    user = Account.create()  # holds no ether: the operator relays its signed agreement
+    agreement, signature = market.sign(user, trial)
+
+    receipt = market.send(operator, market.lm.activate_trial(operator.address, agreement, signature))
+
+    licence_id = market.lm.issued_licence_id(receipt)
+    licence = market.lm.licence(licence_id)
+    assert licence is not None
+    assert (licence.licensee, licence.seats) == (user.address, 1)
+    assert licence.expires_at == market.now() + 7 * 24 * HOUR
+    (issued,) = market.lm.events(receipt, "LicenceIssued")
+    assert issued["submitter"] == operator.address
+    assert market.lm.events(receipt, "EarningsCredited") == []
+
+    again, again_signature = market.sign(user, trial)
+    with fails("TrialAlreadyUsed"):
+        market.send(operator, market.lm.activate_trial(operator.address, again, again_signature))
+    with fails("TrialAlreadyUsed"):
+        market.send(operator, market.lm.activate_trial(operator.address, agreement, signature))
+    market.travel(7 * 24 * HOUR + 1)
+    assert not market.lm.is_valid(licence_id)
+    with fails("TrialAlreadyUsed"):
+        market.send(operator, market.lm.activate_trial(operator.address, again, again_signature))
+
+    other, other_signature = market.sign(buyer, trial)
+    market.send(buyer, market.lm.activate_trial(buyer.address, other, other_signature))
+    assert market.lm.has_valid_licence(trial.offer_id, buyer.address)
+
+
+def test_trial_and_private_offers_are_not_interchangeable(market, buyer):
+    trial = market.trial()
+    private = market.private()
+    agreement, signature = market.sign(buyer, trial)
+    with fails("WrongOfferKind"):
+        market.send(buyer, market.lm.purchase(buyer.address, trial, agreement, signature))
+    agreement, signature = market.sign(buyer, private)
+    with fails("WrongOfferKind"):
+        market.send(buyer, market.lm.activate_trial(buyer.address, agreement, signature))
+
+
+def test_a_trial_with_a_forged_signature_is_refused(market, operator, stranger):
+    trial = market.trial()
+    victim = Account.create()
+    agreement, signature = market.sign(stranger, trial)
+    forged = dataclasses.replace(agreement, licensee=victim.address)
+    with fails("InvalidSignature"):
+        market.send(operator, market.lm.activate_trial(operator.address, forged, signature))
+
+
+# -- closing, expiry, revocation
+
+
+def test_a_closed_offer_sells_nothing_and_keeps_its_licences(market, developer, provider, buyer, stranger):
+    market.send(developer, market.lm.authorise_provider(developer.address, PACKAGE, provider.address))
+    market.send(developer, market.lm.authorise_provider(developer.address, PACKAGE, stranger.address))
+    offer = market.create(provider, OfferKind.PRIVATE, price=PRICE, seats=2)
+    licence_id = market.buy(buyer, offer)
+    # Another provider of the same package, and an outsider, cannot close this provider's offer.
+    for outsider in (stranger, buyer):
+        with fails("NotOfferManager"):
+            market.send(outsider, market.lm.close_offer(outsider.address, offer.offer_id))
+    with fails("OfferNotFound"):
+        market.send(provider, market.lm.close_offer(provider.address, 999))
+
+    receipt = market.send(provider, market.lm.close_offer(provider.address, offer.offer_id))
+
+    (closed,) = market.lm.events(receipt, "OfferClosed")
+    assert (closed["offerId"], closed["closedBy"]) == (offer.offer_id, provider.address)
+    assert market.lm.offer(offer.offer_id).closed
+    assert market.lm.is_valid(licence_id)
+    with fails("OfferNotOpen"):
+        market.buy(stranger, offer)
+    with fails("OfferNotOpen"):
+        market.send(provider, market.lm.close_offer(provider.address, offer.offer_id))
+    # The publisher may close any offer on its package.
+    second = market.create(provider, OfferKind.PRIVATE, price=PRICE, seats=2)
+    market.send(developer, market.lm.close_offer(developer.address, second.offer_id))
+    assert market.lm.offer(second.offer_id).closed
+
+
+def test_a_licence_expires_with_chain_time(market, buyer):
+    offer = market.private(duration=HOUR)
+    licence_id = market.buy(buyer, offer)
+    assert market.lm.is_valid(licence_id)
+
+    market.travel(HOUR + 1)
+
+    assert not market.lm.is_valid(licence_id)
+    licence = market.lm.licence(licence_id)
+    assert licence is not None
+    assert licence.status is LicenceStatus.EXPIRED
+    assert not market.lm.has_valid_licence(offer.offer_id, buyer.address)
+    # Once lapsed it can be bought again; the lapsed licence stays on record.
+    renewed_id = market.buy(buyer, offer)
+    assert renewed_id != licence_id
+    assert market.lm.licence_for(offer.offer_id, buyer.address) == renewed_id
+    assert market.lm.licence(licence_id) is not None
+
+
+def test_a_licence_without_expiry_stays_valid(market, buyer):
+    offer = market.private(duration=0)
+    licence_id = market.buy(buyer, offer)
+    market.travel(10 * 365 * 24 * HOUR)
+    licence = market.lm.licence(licence_id)
+    assert licence is not None
+    assert licence.expires_at is None
+    assert licence.valid
+
+
+def test_a_revoked_package_gets_no_new_offers_or_sales(market, developer, buyer, stranger):
+    private = market.private()
+    trial = market.trial()
+    licence_id = market.buy(buyer, private)
+
+    market.chain.send(developer, market.registry.functions.revoke(PACKAGE))
+    assert not market.lm.is_provider(PACKAGE, developer.address)
+
+    with fails("PackageRevoked"):
+        market.create(developer, OfferKind.PUBLIC)
+    with fails("PackageRevoked"):
+        market.buy(stranger, private)
+    agreement, signature = market.sign(stranger, trial)
+    with fails("PackageRevoked"):
+        market.send(stranger, market.lm.activate_trial(stranger.address, agreement, signature))
+    renewal, renewal_signature = market.sign(buyer, private)
+    with fails("PackageRevoked"):
+        market.send(buyer, market.lm.renew(buyer.address, licence_id, private, renewal, renewal_signature))
+    assert market.lm.is_valid(licence_id)
+
+
+# -- renewal
+
+
+def test_renewal_extends_a_private_licence_from_its_expiry(market, developer, buyer, stranger):
+    offer = market.private(duration=HOUR)
+    licence_id = market.buy(buyer, offer)
+    expires_at = market.lm.licence(licence_id).expires_at
+
+    agreement, signature = market.sign(buyer, offer)
+    underpaid = market.lm.renew(buyer.address, licence_id, offer, agreement, signature)
+    underpaid["value"] = PRICE - 1
+    with fails("WrongPayment"):
+        market.send(buyer, underpaid)
+    with fails("NotLicensee"):
+        market.send(stranger, market.lm.renew(stranger.address, licence_id, offer, agreement, signature))
+    theirs, their_signature = market.sign(stranger, offer)
+    with fails("NotLicensee"):
+        market.send(stranger, market.lm.renew(stranger.address, licence_id, offer, theirs, their_signature))
+
+    receipt = market.send(buyer, market.lm.renew(buyer.address, licence_id, offer, agreement, signature))
+
+    assert market.lm.licence(licence_id).expires_at == expires_at + HOUR
+    (renewed,) = market.lm.events(receipt, "LicenceRenewed")
+    assert (renewed["licenceId"], renewed["expiresAt"]) == (licence_id, expires_at + HOUR)
+    assert market.lm.earnings(developer.address) == 2 * PRICE
+
+    market.travel(3 * HOUR)
+    assert not market.lm.is_valid(licence_id)
+    market.send(buyer, market.lm.renew(buyer.address, licence_id, offer, *market.sign(buyer, offer)))
+    assert market.lm.licence(licence_id).expires_at == market.now() + HOUR
+    assert market.lm.is_valid(licence_id)
+
+
+def test_only_an_expiring_licence_of_an_open_offer_renews(market, developer, buyer):
+    forever = market.private(duration=0)
+    licence_id = market.buy(buyer, forever)
+    with fails("NotRenewable"):
+        market.send(buyer, market.lm.renew(buyer.address, licence_id, forever, *market.sign(buyer, forever)))
+
+    monthly = market.private()
+    monthly_id = market.buy(buyer, monthly)
+    market.send(developer, market.lm.close_offer(developer.address, monthly.offer_id))
+    with fails("OfferNotOpen"):
+        market.send(buyer, market.lm.renew(buyer.address, monthly_id, monthly, *market.sign(buyer, monthly)))
+    with fails("LicenceNotFound"):
+        market.send(buyer, market.lm.renew(buyer.address, 999, monthly, *market.sign(buyer, monthly)))
+
+    trial = market.trial()
+    agreement, signature = market.sign(buyer, trial)
+    trial_id = market.lm.issued_licence_id(
+        market.send(buyer, market.lm.activate_trial(buyer.address, agreement, signature))
+    )
+    with fails("WrongOfferKind"):
+        market.send(buyer, market.lm.renew(buyer.address, trial_id, trial, *market.sign(buyer, trial)))
+
+
+# -- transfer
+
+
+def test_a_licence_transfers_only_when_transferable_and_only_by_its_licensee(
+    market, developer, buyer, stranger, operator
+):
+    fixed = market.private()
+    fixed_id = market.buy(buyer, fixed)
+    with fails("NotTransferable"):
+        market.send(buyer, market.lm.transfer_licence(buyer.address, fixed_id, stranger.address))
+
+    offer = market.private(transferable=True)
+    licence_id = market.buy(buyer, offer)
+    for outsider in (stranger, developer, operator):
+        with fails("NotLicensee"):
+            market.send(outsider, market.lm.transfer_licence(outsider.address, licence_id, outsider.address))
+    for recipient in ("0x" + "00" * 20, buyer.address):
+        with fails("InvalidRecipient"):
+            market.send(buyer, market.lm.transfer_licence(buyer.address, licence_id, recipient))
+
+    receipt = market.send(buyer, market.lm.transfer_licence(buyer.address, licence_id, stranger.address))
+
+    (moved,) = market.lm.events(receipt, "LicenceTransferred")
+    assert (moved["licenceId"], moved["from"], moved["to"]) == (licence_id, buyer.address, stranger.address)
+    assert market.lm.licence(licence_id).licensee == stranger.address
+    assert market.lm.licence_for(offer.offer_id, buyer.address) is None
+    assert market.lm.licence_for(offer.offer_id, stranger.address) == licence_id
+    assert market.lm.has_valid_licence(offer.offer_id, stranger.address)
+    assert not market.lm.has_valid_licence(offer.offer_id, buyer.address)
+    with fails("NotLicensee"):
+        market.send(buyer, market.lm.transfer_licence(buyer.address, licence_id, buyer.address))
+    # The new holder renews it; the former holder cannot.
+    with fails("NotLicensee"):
+        market.send(buyer, market.lm.renew(buyer.address, licence_id, offer, *market.sign(buyer, offer)))
+    market.send(stranger, market.lm.renew(stranger.address, licence_id, offer, *market.sign(stranger, offer)))
+
+    # Nobody receives a second valid licence under the same offer.
+    buyer_again = market.buy(buyer, offer)
+    with fails("AlreadyLicensed"):
+        market.send(stranger, market.lm.transfer_licence(stranger.address, licence_id, buyer.address))
+    assert market.lm.licence_for(offer.offer_id, buyer.address) == buyer_again
+
+
+def test_an_expired_licence_does_not_transfer(market, buyer, stranger):
+    offer = market.private(duration=HOUR, transferable=True)
+    licence_id = market.buy(buyer, offer)
+    market.travel(HOUR + 1)
+    with fails("LicenceExpired"):
+        market.send(buyer, market.lm.transfer_licence(buyer.address, licence_id, stranger.address))
+
+
+# -- earnings
+
+
+def test_a_provider_withdraws_exactly_its_earnings_and_others_nothing(market, developer, provider, buyer, stranger):
+    market.send(developer, market.lm.authorise_provider(developer.address, PACKAGE, provider.address))
+    offer = market.create(provider, OfferKind.PRIVATE, price=PRICE, seats=1)
+    market.buy(buyer, offer)
+    market.buy(stranger, offer)
+    assert market.lm.earnings(provider.address) == 2 * PRICE
+
+    for outsider in (developer, buyer, stranger):
+        with fails("NothingToWithdraw"):
+            market.send(outsider, market.lm.withdraw(outsider.address))
+
+    before = market.ether(provider.address)
+    receipt = market.send(provider, market.lm.withdraw(provider.address))
+    fee = int(receipt["gasUsed"]) * int(receipt["effectiveGasPrice"])
+    assert market.ether(provider.address) == before - fee + 2 * PRICE
+    assert market.lm.earnings(provider.address) == 0
+    assert market.ether(market.lm.address) == 0
+    (withdrawn,) = market.lm.events(receipt, "Withdrawn")
+    assert (withdrawn["provider"], withdrawn["amount"]) == (provider.address, 2 * PRICE)
+    with fails("NothingToWithdraw"):
+        market.send(provider, market.lm.withdraw(provider.address))
+
+
+def test_a_re_entering_withdrawer_is_paid_once(market, developer, buyer, stranger):
+    attacker = market.deploy(stranger, "ReentrantWithdrawer", market.lm.address)
+    market.send(developer, market.lm.authorise_provider(developer.address, PACKAGE, attacker.address))
+    create = market.lm.create_offer(
+        attacker.address, digest=PACKAGE, kind=OfferKind.PRIVATE, price=PRICE, seats=1, terms_hash=TERMS
+    )
+    market.chain.send(stranger, attacker.functions.forward(bytes.fromhex(create["data"][2:])))
+    offer = market.lm.offer(1)
+    assert offer is not None
+    assert offer.provider == attacker.address
+    market.buy(buyer, offer)
+    honest = market.private()  # other ether the attacker would like to drain
+    market.buy(stranger, honest)
+    assert market.ether(market.lm.address) == 2 * PRICE
+
+    market.chain.send(stranger, attacker.functions.attack())
+
+    assert attacker.functions.received().call() == PRICE
+    assert attacker.functions.reentryRefused().call()
+    refusal = bytes(attacker.functions.refusal().call())
+    assert refusal == market.chain.w3.keccak(text="ReentrancyGuardReentrantCall()")[:4]
+    assert market.lm.earnings(attacker.address) == 0
+    assert market.ether(market.lm.address) == PRICE
+    assert market.lm.earnings(developer.address) == PRICE
+    with fails("NotOwner"):
+        market.chain.send(buyer, attacker.functions.attack())
+
+
+# -- gas
+
+
+def test_gas_stays_within_the_field_anchors(market, developer, buyer, stranger, request):
+    token = market.deploy(buyer, "TestToken", buyer.address, 1000 * 10**18, 0)
+    gas: dict[str, int] = {}
+
+    receipt = market.send(
+        developer,
+        market.lm.create_offer(
+            developer.address,
+            digest=PACKAGE,
+            kind=OfferKind.PRIVATE,
+            price=PRICE,
+            seats=3,
+            duration=HOUR,
+            terms_hash=TERMS,
+        ),
+    )
+    gas["createOffer"] = int(receipt["gasUsed"])
+    ether_offer = market.lm.offer(1)
+    token_offer = market.create(developer, OfferKind.PRIVATE, price=TOKEN_PRICE, token=token.address, seats=3)
+    trial = market.trial()
+
+    agreement, signature = market.sign(buyer, ether_offer)
+    gas["purchase (ether)"] = int(
+        market.send(buyer, market.lm.purchase(buyer.address, ether_offer, agreement, signature))["gasUsed"]
+    )
+    market.send(buyer, market.lm.approve_payment(buyer.address, token_offer))
+    agreement, signature = market.sign(buyer, token_offer)
+    gas["purchase (ERC-20)"] = int(
+        market.send(buyer, market.lm.purchase(buyer.address, token_offer, agreement, signature))["gasUsed"]
+    )
+    agreement, signature = market.sign(stranger, trial)
+    gas["activateTrial"] = int(
+        market.send(stranger, market.lm.activate_trial(stranger.address, agreement, signature))["gasUsed"]
+    )
+    gas["withdraw (ether)"] = int(market.send(developer, market.lm.withdraw(developer.address))["gasUsed"])
+    gas["withdraw (ERC-20)"] = int(
+        market.send(developer, market.lm.withdraw(developer.address, token.address))["gasUsed"]
+    )
+
+    for name, used in gas.items():
+        request.node.user_properties.append((name, used))
+        print(f"gas {name}: {used}")
+    # Anchors: an Unlock key purchase costs 228k-271k gas, an EIP-712 voucher + mint 127k.
+    assert gas["purchase (ether)"] < 228_000
+    assert gas["purchase (ERC-20)"] < 228_000
+    assert gas["activateTrial"] < 228_000
+    assert gas["createOffer"] < 228_000
+    assert gas["withdraw (ether)"] < 60_000
+
+
+def test_after_a_key_rotation_only_the_new_publishing_key_manages_offers(market, developer, stranger, chain):
+    new_key: LocalAccount = Account.from_key(sha("rotated publishing key"))
+    chain.w3.provider.make_request("anvil_setBalance", [new_key.address, hex(10**18)])
+    offer = market.private()
+    chain.send(developer, market.registry.functions.rotateKey(new_key.address))
+
+    with fails("NotProvider"):
+        market.create(developer, OfferKind.PUBLIC)
+    with fails("NotPublisher"):
+        market.send(developer, market.lm.authorise_provider(developer.address, PACKAGE, stranger.address))
+    assert not market.lm.is_provider(PACKAGE, developer.address)
+    assert market.lm.is_provider(PACKAGE, new_key.address)
+    market.create(new_key, OfferKind.PUBLIC)
+    # The rotated-out key made this offer as its provider: it may still close it; the new key may too.
+    market.send(new_key, market.lm.close_offer(new_key.address, offer.offer_id))
