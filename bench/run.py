@@ -16,6 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.ingest import bench_ingest  # noqa: E402
+from bench.search import bench_search  # noqa: E402
 from config.embedded import free_port  # noqa: E402
 from tests.processes import Checkout, get, interrupt, wait_for_http  # noqa: E402
 
@@ -74,6 +76,8 @@ def bench_run_and_health() -> dict[str, float]:
 def main() -> int:
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     fresh = bench_run_and_health()
+    fresh.update(bench_ingest())
+    fresh.update(bench_search())
     results.update(fresh)
     RESULTS.write_text(json.dumps(dict(sorted(results.items())), indent=2) + "\n")
     width = max(len(k) for k in results)

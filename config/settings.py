@@ -30,6 +30,9 @@ CHAIN_TIMEOUT_S = env.env_float("CHAIN_TIMEOUT_S", 3.0, minimum=0.1)
 INDEXER_CONFIRMATIONS = env.env_int("INDEXER_CONFIRMATIONS", 0 if EMBEDDED_CHAIN else 2, minimum=0)
 INDEXER_POLL_S = env.env_float("INDEXER_POLL_S", 1.0, minimum=0.05)
 INDEXER_BATCH_BLOCKS = env.env_int("INDEXER_BATCH_BLOCKS", 2000, minimum=1)
+# Signed registrations queued for a batch are anchored when the oldest waited this long, or the queue is full.
+REGISTRATION_BATCH_WINDOW_S = env.env_float("REGISTRATION_BATCH_WINDOW_S", 10.0, minimum=0.0)
+REGISTRATION_BATCH_MAX = env.env_int("REGISTRATION_BATCH_MAX", 256, minimum=1)
 
 # The operator signs anchoring and relayed transactions. anvil's development key is used
 # only against the embedded chain; any other chain needs an encrypted keystore.

@@ -51,6 +51,8 @@ class Projections:
 
     handlers: dict[tuple[str, str], list[Projector]] = field(default_factory=dict)
     resets: list[Callable[[], None]] = field(default_factory=list)
+    # Periodic work of the worker process beside indexing (e.g. anchoring queued registrations).
+    ticks: list[Callable[[], None]] = field(default_factory=list)
 
     def on(self, contract: str, event: str) -> Callable[[Projector], Projector]:
         def register(fn: Projector) -> Projector:
@@ -63,10 +65,11 @@ class Projections:
         for fn in self.handlers.get((event.contract, event.event), []):
             fn(event)
 
-    def rebuild(self, chain_id: int) -> None:
+    def rebuild(self) -> None:
+        """Empty the derived records and fold every stored event in again, chain by chain."""
         for reset in self.resets:
             reset()
-        for event in ChainEvent.objects.filter(chain_id=chain_id).order_by("block_number", "log_index"):
+        for event in ChainEvent.objects.order_by("chain_id", "block_number", "log_index"):
             self.apply(event)
 
 
@@ -223,7 +226,7 @@ class Indexer:
             state.last_block = floor
             state.reorgs += 1
             state.save(update_fields=["last_block", "reorgs", "updated_at"])
-            self.projections.rebuild(state.chain_id)
+            self.projections.rebuild()
         return floor
 
     def run_forever(self, *, poll_s: float, stop: Callable[[], bool] = lambda: False) -> None:
@@ -231,6 +234,8 @@ class Indexer:
         while not stop():
             try:
                 result = self.step()
+                for tick in self.projections.ticks:
+                    tick()
                 backoff = poll_s
                 if result.events:
                     log.info("indexed %s event(s) up to block %s", result.events, result.indexed_to)

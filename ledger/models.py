@@ -81,3 +81,42 @@ class IndexedBlock(models.Model):
 
     def __str__(self) -> str:
         return f"block {self.number} {self.hash[:10]}"
+
+
+class PackageAnchor(models.Model):
+    """A package digest as the PackageRegistry records it, derived from its events by the indexer."""
+
+    chain_id = models.BigIntegerField()
+    registry = models.CharField(max_length=42)
+    digest = models.CharField(max_length=66)
+    publisher = models.CharField(max_length=42)
+    name_hash = models.CharField(max_length=66)
+    version_number = models.CharField(max_length=32)
+    descriptor_digest = models.CharField(max_length=66)
+    batch_id = models.BigIntegerField(default=0)
+    status = models.CharField(max_length=16, default="active")
+    tx_hash = models.CharField(max_length=66)
+    block_number = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["chain_id", "digest"], name="package_anchor_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.digest[:12]} anchored in block {self.block_number}"
+
+
+class RegistryBatch(models.Model):
+    """A Merkle root of signed registrations the operator anchored (from BatchAnchored events)."""
+
+    chain_id = models.BigIntegerField()
+    batch_id = models.BigIntegerField()
+    root = models.CharField(max_length=66)
+    size = models.BigIntegerField()
+    tx_hash = models.CharField(max_length=66)
+    block_number = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["chain_id", "batch_id"], name="registry_batch_unique")]
+
+    def __str__(self) -> str:
+        return f"batch {self.batch_id} of {self.size}"

@@ -346,3 +346,35 @@ def schema(request: HttpRequest) -> JsonResponse:
     from marketplace.openapi import document
 
     return JsonResponse(document())
+
+
+# --- on-chain registration ---
+
+
+@api_view(("GET", "POST"))
+def package_registration(request: HttpRequest, package_id: str) -> JsonResponse:
+    """GET: the EIP-712 payload the uploader's wallet signs. POST: the signed payload, relayed now
+    (`mode` "relay") or anchored with the next batch ("batch")."""
+    pkg = _package(package_id)
+    actor = _actor(request)
+    if request.method == "GET":
+        return JsonResponse({"typed_data": services.registration_prepare(package=pkg, actor=actor)})
+    body = _json_body(request)
+    typed_data, signature, mode = body.get("typed_data"), body.get("signature"), body.get("mode", "relay")
+    errors: dict[str, str] = {}
+    if not isinstance(typed_data, dict):
+        errors["typed_data"] = "the EIP-712 payload from GET, as signed"
+    if not isinstance(signature, str):
+        errors["signature"] = "the 0x-hex signature of typed_data"
+    if not isinstance(mode, str):
+        errors["mode"] = "relay or batch"
+    if errors or not isinstance(typed_data, dict) or not isinstance(signature, str) or not isinstance(mode, str):
+        raise services.ValidationFailed(errors)
+    services.registration_submit(package=pkg, actor=actor, typed_data=typed_data, signature=signature, mode=mode)
+    return JsonResponse(selectors.package_proof(pkg), status=202)
+
+
+@api_view(("GET",))
+def package_proof(request: HttpRequest, package_id: str) -> JsonResponse:
+    """Where the package stands on chain, with the evidence to check it independently."""
+    return JsonResponse(selectors.package_proof(_package(package_id)))

@@ -6,3 +6,7 @@ from django.apps import AppConfig
 class MarketplaceConfig(AppConfig):
     name = "marketplace"
     verbose_name = "Smart NFV Marketplace"
+
+    def ready(self) -> None:
+        # The indexer folds registry events into the repository through these handlers.
+        from marketplace import projections  # noqa: F401

@@ -124,7 +124,6 @@ class Vnf(DescriptorBase):
         indexes = [
             models.Index(fields=["descriptor_id"], name="vnf_descriptor_id"),
             models.Index(fields=["vendor", "name", "version"], name="vnf_vendor_name_version"),
-            models.Index(fields=["package"], name="vnf_package"),
             models.Index(fields=["search_tokens"], name="vnf_search_tokens"),
             models.Index(fields=["vcpus", "memory_mb"], name="vnf_resources"),
         ]
@@ -141,7 +140,6 @@ class NetworkService(DescriptorBase):
     class Meta:
         indexes = [
             models.Index(fields=["descriptor_id"], name="ns_descriptor_id"),
-            models.Index(fields=["package"], name="ns_package"),
             models.Index(fields=["vnf_ids"], name="ns_vnf_ids"),
             models.Index(fields=["search_tokens"], name="ns_search_tokens"),
         ]
@@ -206,3 +204,40 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"API token of {self.address}"
+
+
+class RegistrationState(models.TextChoices):
+    SIGNED = "signed"  # the developer signed; waiting for the operator to relay or batch it
+    SUBMITTED = "submitted"  # sent on chain (relayed transaction, or included in an anchored batch)
+    FAILED = "failed"
+
+
+class RegistrationRequest(models.Model):
+    """A developer's EIP-712-signed registration of a package, as the marketplace relays or batches it.
+
+    Whether the package *is* registered comes from the indexer (ledger.PackageAnchor and
+    ledger.RegistryBatch), never from this record alone."""
+
+    package = models.ForeignKey(Package, on_delete=models.PROTECT)
+    chain_id = models.BigIntegerField()
+    registry = models.CharField(max_length=42)
+    mode = models.CharField(max_length=8)  # "relay" or "batch"
+    registration = models.JSONField()  # the EIP-712 message, numbers as decimal strings
+    signature = models.CharField(max_length=140)
+    publisher = models.CharField(max_length=42)
+    state = models.CharField(max_length=16, choices=RegistrationState.choices, default=RegistrationState.SIGNED)
+    tx_hash = models.CharField(max_length=66, blank=True)
+    batch_id = models.BigIntegerField(null=True)
+    leaf_index = models.IntegerField(null=True)
+    inclusion_proof = models.JSONField(default=list)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["package", "-created_at"], name="registration_package"),
+            models.Index(fields=["state", "mode", "created_at"], name="registration_queue"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mode} registration of {self.package_id} ({self.state})"  # type: ignore[attr-defined]

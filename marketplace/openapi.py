@@ -174,6 +174,25 @@ SCHEMAS: dict[str, Any] = {
             "media_type": {"type": "string"},
         },
     },
+    "Proof": {
+        "type": "object",
+        "required": ["package_id", "digest", "chain_id", "state"],
+        "properties": {
+            "package_id": {"type": "string"},
+            "digest": {"type": "string"},
+            "chain_id": {"type": "integer"},
+            "registry": {"type": ["string", "null"]},
+            "state": {"type": "string", "enum": ["none", "signed", "submitted", "anchored"]},
+            "mode": {"type": ["string", "null"], "enum": ["direct", "batch", None]},
+            "publisher": {"type": ["string", "null"]},
+            "status": {"type": ["string", "null"]},
+            "registration": {"type": ["object", "null"]},
+            "signature": {"type": ["string", "null"]},
+            "tx_hash": {"type": ["string", "null"]},
+            "block_number": {"type": ["integer", "null"]},
+            "batch": {"type": ["object", "null"]},
+        },
+    },
     "Graph": {
         "type": "object",
         "required": ["nodes", "edges"],
@@ -382,6 +401,61 @@ def document() -> dict[str, Any]:
                     },
                     "404": NOT_FOUND,
                 },
+            },
+        },
+    }
+    paths["/api/v1/packages/{package_id}/registration"] = {
+        "parameters": [PACKAGE_ID],
+        "get": {
+            "summary": "The EIP-712 registration the uploader's wallet signs (uploader only)",
+            "security": BEARER,
+            "responses": {
+                "200": _json({"type": "object", "required": ["typed_data"]}, "the payload to sign"),
+                "401": _error("not signed in"),
+                "403": _error("not the uploader"),
+                "404": NOT_FOUND,
+                "409": _error("the package cannot be registered (e.g. no vendor, or an unencodable version)"),
+                "503": _error("the chain is unavailable"),
+            },
+        },
+        "post": {
+            "summary": "Submit the signed registration: relayed now, or anchored with the next batch",
+            "security": BEARER,
+            "requestBody": {
+                "required": True,
+                "content": {
+                    JSON: {
+                        "schema": {
+                            "type": "object",
+                            "required": ["typed_data", "signature"],
+                            "properties": {
+                                "typed_data": {"type": "object"},
+                                "signature": {"type": "string"},
+                                "mode": {"type": "string", "enum": ["relay", "batch"]},
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "202": _json(_ref("Proof"), "accepted; the proof follows once the indexer confirms it"),
+                "400": _error("malformed or not describing this package"),
+                "401": _error("not signed in, or signed by another key"),
+                "403": _error("not the uploader"),
+                "404": NOT_FOUND,
+                "409": _error("already registered or queued, or refused by the registry"),
+                "503": _error("the chain is unavailable"),
+            },
+        },
+    }
+    paths["/api/v1/packages/{package_id}/proof"] = {
+        "parameters": [PACKAGE_ID],
+        "get": {
+            "summary": "Where the package stands on chain, with the evidence to verify it independently",
+            "responses": {
+                "200": _json(_ref("Proof"), "the proof"),
+                "404": NOT_FOUND,
+                "503": _error("the chain is unavailable"),
             },
         },
     }

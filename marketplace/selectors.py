@@ -15,6 +15,7 @@ from pymongo.errors import PyMongoError
 from config.env import redact_url
 from ledger.client import ChainStatus, get_chain_client
 from ledger.exceptions import LedgerError
+from ledger.models import ContractDeployment
 from ledger.selectors import deployments_for
 from marketplace.models import ApiToken, NetworkService, Package, PackageState, Vnf
 from marketplace.packages.types import DescriptorSummary, ParsedDescriptor, VnfRef
@@ -423,3 +424,75 @@ def sol005_network_services(ns_pk: object | None = None) -> list[NsVnfPackages]:
     if vnf_ids:
         owners = dict(Vnf.objects.filter(pk__in=vnf_ids, package__kind="vnf").values_list("pk", "package_id"))
     return [NsVnfPackages(ns, list(dict.fromkeys(owners[v] for v in ns.vnf_ids if v in owners))) for ns in found]
+
+
+# --- On-chain registration ---
+
+
+def package_proof(package: Package) -> dict[str, Any]:
+    """Where `package` stands on chain, with the evidence an independent verifier needs.
+
+    "anchored" only from the indexer's records (a registry event, or an indexed batch root),
+    never from a transaction the marketplace sent."""
+    from ledger.models import PackageAnchor, RegistryBatch
+    from marketplace.models import RegistrationRequest, RegistrationState
+
+    client = get_chain_client()
+    chain_id = client.chain_id()
+    digest = "0x" + package.digest
+    request = (
+        RegistrationRequest.objects.filter(package=package, chain_id=chain_id)
+        .exclude(state=RegistrationState.FAILED)
+        .order_by("-created_at")
+        .first()
+    )
+    anchor = PackageAnchor.objects.filter(chain_id=chain_id, digest=digest).first()
+    registry = (
+        request.registry
+        if request
+        else next(
+            (d.address for d in ContractDeployment.objects.filter(chain_id=chain_id, name="PackageRegistry")), None
+        )
+    )
+    proof: dict[str, Any] = {
+        "package_id": str(package.pk),
+        "digest": digest,
+        "chain_id": chain_id,
+        "registry": anchor.registry if anchor else registry,
+        "state": "none",
+        "mode": None,
+        "publisher": None,
+        "status": None,
+        "registration": request.registration if request else None,
+        "signature": request.signature if request else None,
+        "tx_hash": request.tx_hash or None if request else None,
+        "block_number": None,
+        "batch": None,
+    }
+    if request is not None:
+        proof["state"] = str(request.state)
+        proof["publisher"] = request.publisher
+        proof["mode"] = "batch" if request.mode == "batch" else "direct"
+    if anchor is not None:
+        proof.update(
+            state="anchored",
+            mode="batch" if anchor.batch_id else "direct",
+            publisher=anchor.publisher,
+            status=anchor.status,
+            tx_hash=anchor.tx_hash,
+            block_number=anchor.block_number,
+        )
+    if request is not None and request.mode == "batch" and request.batch_id is not None:
+        batch = RegistryBatch.objects.filter(chain_id=chain_id, batch_id=request.batch_id).first()
+        proof["batch"] = {
+            "batch_id": request.batch_id,
+            "root": batch.root if batch else None,
+            "size": batch.size if batch else None,
+            "index": request.leaf_index,
+            "proof": list(request.inclusion_proof),
+        }
+        if batch is not None and anchor is None:
+            proof.update(
+                state="anchored", mode="batch", tx_hash=batch.tx_hash, block_number=batch.block_number, status="active"
+            )
+    return proof

@@ -22,6 +22,17 @@ from eth_utils.address import is_address, to_checksum_address
 
 from ledger import siwe
 from ledger.client import get_chain_client
+from ledger.exceptions import LedgerError
+from ledger.registry import (
+    PackageRegistry,
+    Registration,
+    batch_tree,
+    name_hash,
+    registration_from_typed_data,
+    signer_of,
+    version_number,
+)
+from ledger.signer import operator_account
 from marketplace import blobs
 from marketplace.models import (
     ApiToken,
@@ -30,6 +41,8 @@ from marketplace.models import (
     Package,
     PackageFile,
     PackageState,
+    RegistrationRequest,
+    RegistrationState,
     SignInNonce,
     VerificationRecord,
     Vnf,
@@ -500,3 +513,137 @@ def blobs_sweep(*, older_than: timedelta = timedelta(hours=1)) -> list[str]:
         blobs.blob_delete(digest)
         log.warning("deleted orphan blob %s (no package refers to it)", digest)
     return orphans
+
+
+# --- On-chain registration (the developer signs, the operator relays or batches) ---
+
+REGISTRATION_DEADLINE_S = 3600
+
+
+def _registry() -> PackageRegistry:
+    return PackageRegistry.deployed(get_chain_client())
+
+
+def _expected_registration(package: Package, publisher: str, nonce: int, deadline: int) -> Registration:
+    try:
+        return Registration(
+            digest="0x" + package.digest,
+            name_hash="0x" + name_hash(package.vendor, package.name).hex(),
+            version=version_number(package.version),
+            descriptor_digest="0x" + package.descriptor_digest,
+            publisher=publisher,
+            nonce=nonce,
+            deadline=deadline,
+        )
+    except LedgerError as exc:
+        raise ConflictError(f"package {package.pk} cannot be registered on chain: {exc}") from exc
+
+
+def registration_prepare(*, package: Package, actor: str) -> dict[str, Any]:
+    """The EIP-712 payload the uploader's wallet signs to register `package` on chain."""
+    _require_uploader(package, actor)
+    registry = _registry()
+    publisher = normalise_address(actor)
+    deadline = int(timezone.now().timestamp()) + REGISTRATION_DEADLINE_S
+    expected = _expected_registration(package, publisher, registry.nonce(publisher), deadline)
+    return registry.typed_data(expected)
+
+
+def registration_submit(
+    *, package: Package, actor: str, typed_data: dict[str, Any], signature: str, mode: str
+) -> RegistrationRequest:
+    """Check a signed registration and relay it now (`relay`) or queue it for the next batch (`batch`)."""
+    _require_uploader(package, actor)
+    if mode not in ("relay", "batch"):
+        raise ValidationFailed({"mode": "must be relay or batch"})
+    client = get_chain_client()
+    registry = _registry()
+    publisher = normalise_address(actor)
+    try:
+        signed = registration_from_typed_data(typed_data)
+    except LedgerError as exc:
+        raise ValidationFailed({"typed_data": str(exc)}) from exc
+    expected = _expected_registration(package, publisher, signed.nonce, signed.deadline)
+    if signed != expected:
+        raise ValidationFailed({"typed_data": "does not describe this package, its version and its uploader"})
+    if signed.deadline <= int(timezone.now().timestamp()):
+        raise ValidationFailed({"typed_data": "the signature's deadline has passed; sign again"})
+    ours = registry.typed_data(signed)  # our chain id and registry, whatever domain the client sent
+    try:
+        signer = signer_of(ours, signature)
+    except LedgerError as exc:
+        raise ValidationFailed({"signature": str(exc)}) from exc
+    if signer != publisher:
+        raise AuthenticationError(f"the registration is signed by {signer}, not by the uploader {publisher}")
+    if RegistrationRequest.objects.filter(package=package, state=RegistrationState.SIGNED).exists():
+        raise ConflictError(f"package {package.pk} already has a registration waiting to be anchored")
+    if registry.registration_of(signed.digest) is not None:
+        raise ConflictError(f"package {package.pk} is already registered on chain")
+    request = RegistrationRequest.objects.create(
+        package=package,
+        chain_id=client.chain_id(),
+        registry=registry.address,
+        mode=mode,
+        registration=signed.message(),
+        signature=signature if signature.startswith("0x") else "0x" + signature,
+        publisher=publisher,
+    )
+    if mode == "relay":
+        operator = operator_account()
+        try:
+            receipt = client.transact(
+                operator, registry.register_with_signature(operator.address, signed, signature), abi=registry.abi
+            )
+        except LedgerError as exc:
+            request.state, request.error = RegistrationState.FAILED, str(exc)
+            request.save(update_fields=["state", "error"])
+            raise ConflictError(f"the registry refused the registration: {exc}") from exc
+        request.state = RegistrationState.SUBMITTED
+        request.tx_hash = "0x" + bytes(receipt["transactionHash"]).hex()
+        request.save(update_fields=["state", "tx_hash"])
+    return request
+
+
+def registration_batches_anchor() -> int:
+    """Anchor one Merkle root over every queued signed registration; returns how many it covered."""
+    client = get_chain_client()
+    queued = list(
+        RegistrationRequest.objects.filter(
+            state=RegistrationState.SIGNED, mode="batch", chain_id=client.chain_id()
+        ).order_by("created_at")
+    )
+    if not queued:
+        return 0
+    registry = _registry()
+    signed = [(registration_from_typed_data(registry_typed(r)), r.signature) for r in queued]
+    tree = batch_tree(signed)
+    operator = operator_account()
+    receipt = client.transact(
+        operator, registry.anchor_batch(operator.address, tree.root, len(queued)), abi=registry.abi
+    )
+    batch_id = registry.anchored_batch_id(receipt)
+    tx_hash = "0x" + bytes(receipt["transactionHash"]).hex()
+    for index, request in enumerate(queued):
+        request.state = RegistrationState.SUBMITTED
+        request.batch_id = batch_id
+        request.leaf_index = index
+        request.inclusion_proof = ["0x" + node.hex() for node in tree.proof(index)]
+        request.tx_hash = tx_hash
+        request.save(update_fields=["state", "batch_id", "leaf_index", "inclusion_proof", "tx_hash"])
+    return len(queued)
+
+
+def registry_typed(request: RegistrationRequest) -> dict[str, Any]:
+    return {"primaryType": "Registration", "message": request.registration}
+
+
+def registration_batches_due() -> int:
+    """Anchor the queue when its oldest registration waited long enough, or it is full."""
+    queued = RegistrationRequest.objects.filter(state=RegistrationState.SIGNED, mode="batch")
+    oldest = queued.order_by("created_at").first()
+    if oldest is None:
+        return 0
+    waited = (timezone.now() - oldest.created_at).total_seconds()
+    if waited < settings.REGISTRATION_BATCH_WINDOW_S and queued.count() < settings.REGISTRATION_BATCH_MAX:
+        return 0
+    return registration_batches_anchor()

@@ -1,0 +1,750 @@
+"""The independent verifier: whether a package's bytes are anchored in the PackageRegistry, by whom, how,
+and whether they still stand, taking the chain node as the only truth (a marketplace is only a pointer)."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import quote, urlsplit
+
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.types import FilterParams
+
+from config.env import redact_url
+from ledger import artifacts
+from ledger.client import ChainClient
+from ledger.exceptions import ChainUnavailable, LedgerError
+from ledger.registry import (
+    CONTRACT_NAME,
+    Batch,
+    PackageRecord,
+    PackageRegistry,
+    PackageStatus,
+    Registration,
+    registration_from_typed_data,
+    signer_of,
+    typed_data_for,
+)
+
+CHUNK = 1 << 20
+HTTP_TIMEOUT_S = 60.0
+
+
+class Outcome(enum.Enum):
+    VERIFIED = "verified"
+    UNKNOWN = "unknown"
+    REVOKED = "revoked"
+    SUPERSEDED = "superseded"
+    TAMPERED = "tampered"
+
+
+class Mode(enum.Enum):
+    DIRECT = "direct"  # the publisher sent `register` itself
+    RELAYED = "relayed"  # someone sent `registerWithSignature` with the publisher's EIP-712 signature
+    BATCH = "batch"  # a leaf of an anchored batch: recorded by `proveBatched`, or shown by an inclusion proof
+
+
+class VerifyError(LedgerError):
+    """The verifier cannot start: a file, address, proof or chain choice the caller must correct."""
+
+
+class MarketplaceUnavailable(LedgerError):
+    """The marketplace could not be reached or did not answer as its API does."""
+
+    def __init__(self, url: str, detail: str) -> None:
+        self.url = url
+        self.detail = detail
+        super().__init__(f"marketplace at {url}: {detail}")
+
+
+@dataclass
+class Verdict:
+    """The outcome and the evidence behind it; every field but `source` comes from the chain node."""
+
+    outcome: Outcome
+    reason: str  # one line: why this outcome
+    source: str  # the file, or the marketplace URL the bytes came from
+    digest: str  # 0x SHA-256 of the bytes checked
+    chain_id: int
+    registry: str
+    registry_from_marketplace: bool = False
+    recorded: bool = False  # a registration record exists on chain (False for an unproven batch leaf)
+    status: str | None = None  # active / deprecated / revoked, when recorded
+    mode: Mode | None = None
+    publisher: str | None = None
+    version: int | None = None
+    version_text: str | None = None
+    name_hash: str | None = None
+    descriptor_digest: str | None = None
+    registered_at: datetime | None = None  # when recorded, or when its batch was anchored
+    tx_hash: str | None = None  # the PackageRegistered transaction (for an unproven leaf: BatchAnchored)
+    block_number: int | None = None
+    signer: str | None = None  # recovered from the EIP-712 signature, or the sender of a direct registration
+    publishing_key: str | None = None  # the key that may deprecate or revoke the package now
+    latest_version: int | None = None
+    latest_version_text: str | None = None
+    batch_id: int | None = None
+    batch_root: str | None = None
+    batch_size: int | None = None
+    batch_index: int | None = None
+    findings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "outcome": self.outcome.value,
+            "reason": self.reason,
+            "source": self.source,
+            "digest": self.digest,
+            "chain_id": self.chain_id,
+            "registry": self.registry,
+            "registry_from_marketplace": self.registry_from_marketplace,
+            "recorded": self.recorded,
+            "status": self.status,
+            "mode": self.mode.value if self.mode else None,
+            "publisher": self.publisher,
+            "version": self.version,
+            "version_text": self.version_text,
+            "name_hash": self.name_hash,
+            "descriptor_digest": self.descriptor_digest,
+            "registered_at": self.registered_at.isoformat() if self.registered_at else None,
+            "tx_hash": self.tx_hash,
+            "block_number": self.block_number,
+            "signer": self.signer,
+            "publishing_key": self.publishing_key,
+            "latest_version": self.latest_version,
+            "latest_version_text": self.latest_version_text,
+            "batch": None
+            if self.batch_id is None
+            else {
+                "batch_id": self.batch_id,
+                "root": self.batch_root,
+                "size": self.batch_size,
+                "index": self.batch_index,
+            },
+            "findings": list(self.findings),
+        }
+
+
+@dataclass(frozen=True)
+class BatchProof:
+    batch_id: int
+    index: int
+    path: list[str]
+    root: str | None
+    size: int | None
+
+
+@dataclass(frozen=True)
+class Proof:
+    """The marketplace's proof document (GET /api/v1/packages/{id}/proof), parsed; nothing in it is trusted."""
+
+    digest: str | None
+    chain_id: int | None
+    registry: str | None
+    state: str | None
+    mode: str | None
+    publisher: str | None
+    registration: Registration | None
+    signature: str | None
+    tx_hash: str | None
+    block_number: int | None
+    batch: BatchProof | None
+
+
+def parse_proof(data: Any) -> Proof:
+    """The proof document as typed values; VerifyError when it is not in the marketplace's proof format."""
+    if not isinstance(data, dict):
+        raise VerifyError("the proof is not a JSON object")
+    try:
+        registration = None
+        if data.get("registration") is not None:
+            # The struct's own field names with numbers as decimal strings, as in the signed typed data.
+            registration = registration_from_typed_data(
+                {"primaryType": "Registration", "message": data["registration"]}
+            )
+        batch = None
+        if data.get("batch") is not None:
+            raw = data["batch"]
+            batch = BatchProof(
+                batch_id=int(raw["batch_id"]),
+                index=int(raw["index"]),
+                path=[_hex32(p) for p in raw["proof"]],
+                root=_hex32(raw["root"]) if raw.get("root") is not None else None,
+                size=int(raw["size"]) if raw.get("size") is not None else None,
+            )
+        return Proof(
+            digest=_hex32(data["digest"]) if data.get("digest") is not None else None,
+            chain_id=int(data["chain_id"]) if data.get("chain_id") is not None else None,
+            registry=Web3.to_checksum_address(data["registry"]) if data.get("registry") else None,
+            state=str(data["state"]) if data.get("state") is not None else None,
+            mode=str(data["mode"]) if data.get("mode") is not None else None,
+            publisher=Web3.to_checksum_address(data["publisher"]) if data.get("publisher") else None,
+            registration=registration,
+            signature=HexBytes(data["signature"]).to_0x_hex() if data.get("signature") else None,
+            tx_hash=str(data["tx_hash"]) if data.get("tx_hash") else None,
+            block_number=int(data["block_number"]) if data.get("block_number") is not None else None,
+            batch=batch,
+        )
+    except LedgerError as exc:
+        raise VerifyError(f"the proof is malformed: {exc}") from exc
+    except (KeyError, TypeError, ValueError) as exc:
+        raise VerifyError(f"the proof is malformed: {type(exc).__name__}: {exc}") from exc
+
+
+def load_proof(path: Path) -> Proof:
+    try:
+        return parse_proof(json.loads(path.read_text()))
+    except OSError as exc:
+        raise VerifyError(f"cannot read the proof {path}: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise VerifyError(f"the proof {path} is not JSON: {exc}") from exc
+
+
+def sha256_file(path: Path) -> str:
+    """0x SHA-256 of a file, read in chunks."""
+    hasher = hashlib.sha256()
+    try:
+        with path.open("rb") as stream:
+            while chunk := stream.read(CHUNK):
+                hasher.update(chunk)
+    except OSError as exc:
+        raise VerifyError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    return "0x" + hasher.hexdigest()
+
+
+def verify_file(
+    path: Path, *, client: ChainClient, registry_address: str, proof: dict[str, Any] | Proof | None = None
+) -> Verdict:
+    """Verify a package file. `proof` (the marketplace's proof document) matters only for a batched
+    registration nobody has recorded on chain yet: its inclusion proof then stands in for the record."""
+    parsed = parse_proof(proof) if isinstance(proof, dict) else proof
+    return _verify_digest(
+        sha256_file(path), source=str(path), client=client, address=registry_address, proof=parsed, trusted_proof=True
+    )
+
+
+def verify_marketplace_package(
+    package_id: str,
+    *,
+    base_url: str,
+    client: ChainClient,
+    registry_address: str | None = None,
+    save_to: Path | None = None,
+) -> Verdict:
+    """Download a package from a marketplace and verify the bytes it serves. The marketplace's JSON only
+    says where to look; `save_to` keeps the downloaded bytes, and only when they are verified."""
+    base = base_url.rstrip("/")
+    if urlsplit(base).scheme not in ("http", "https"):
+        raise VerifyError(f"the marketplace URL {base_url!r} must be http(s)")
+    package_url = f"{base}/api/v1/packages/{quote(package_id, safe='')}"
+    meta = _get_json(package_url)
+    claimed_raw = meta.get("digest", {}).get("hash") if isinstance(meta.get("digest"), dict) else None
+    try:
+        claimed = _hex32(str(claimed_raw))
+    except LedgerError as exc:
+        raise MarketplaceUnavailable(_shown(package_url), f"answered without a SHA-256 digest.hash: {exc}") from exc
+
+    findings: list[str] = []
+    proof: Proof | None = None
+    proof_json = _get_json_or_none(f"{package_url}/proof")
+    if proof_json is None:
+        findings.append("the marketplace serves no proof for this package (404)")
+    else:
+        try:
+            proof = parse_proof(proof_json)
+        except VerifyError as exc:
+            findings.append(f"the marketplace's proof is unusable: {exc}")
+
+    chain_id = client.chain_id()
+    from_marketplace = registry_address is None
+    if registry_address is None:
+        if proof is None or proof.registry is None:
+            raise VerifyError("the marketplace names no registry; give its address with --registry")
+        if proof.chain_id != chain_id:
+            raise VerifyError(
+                f"the marketplace anchors on chain {proof.chain_id}, but the node at {client.display_url} is chain "
+                f"{chain_id}: use a node of that chain, or give the registry with --registry"
+            )
+        registry_address = proof.registry
+        findings.append(
+            f"the registry address {proof.registry} was taken from the marketplace, not given with --registry; "
+            f"it was accepted because it runs the {CONTRACT_NAME} code this verifier knows"
+        )
+    elif proof is not None:
+        if proof.registry is not None and proof.registry != Web3.to_checksum_address(registry_address):
+            findings.append(f"the marketplace names registry {proof.registry}; the one given is used")
+        if proof.chain_id is not None and proof.chain_id != chain_id:
+            findings.append(f"the marketplace's proof is for chain {proof.chain_id}, the node is chain {chain_id}")
+
+    tampered: list[str] = []
+    content_url = f"{package_url}/content"
+    digest, kept = _download(content_url, save_to)
+    try:
+        if digest != claimed:
+            tampered.append(
+                f"the marketplace serves bytes that differ from the anchored digest: it claims {claimed}, "
+                f"the bytes it serves hash to {digest}"
+            )
+        if proof is not None and proof.digest is not None and proof.digest != digest:
+            tampered.append(
+                f"the marketplace serves bytes that differ from the anchored digest: its proof is for {proof.digest}, "
+                f"the bytes it serves hash to {digest}"
+            )
+        verdict = _verify_digest(
+            digest,
+            source=_shown(content_url),
+            client=client,
+            address=registry_address,
+            proof=proof if proof is not None and proof.digest in (None, digest) else None,
+            trusted_proof=False,
+            registry_from_marketplace=from_marketplace,
+            tampered=tampered,
+            findings=findings,
+        )
+        if kept is not None and save_to is not None:
+            if verdict.outcome is Outcome.VERIFIED:
+                os.replace(kept, save_to)
+                kept = None
+                verdict.findings.append(f"the verified bytes were saved to {save_to}")
+            else:
+                verdict.findings.append(f"the bytes were not saved to {save_to}: they are not verified")
+        return verdict
+    finally:
+        if kept is not None:
+            kept.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------- the chain's answer
+
+
+def _verify_digest(
+    digest: str,
+    *,
+    source: str,
+    client: ChainClient,
+    address: str,
+    proof: Proof | None,
+    trusted_proof: bool,
+    registry_from_marketplace: bool = False,
+    tampered: list[str] | None = None,
+    findings: list[str] | None = None,
+) -> Verdict:
+    tampered = list(tampered or [])
+    registry, impostor = _registry(client, address, from_marketplace=registry_from_marketplace)
+    verdict = Verdict(
+        outcome=Outcome.UNKNOWN,
+        reason="",
+        source=source,
+        digest=digest,
+        chain_id=client.chain_id(),
+        registry=registry.address,
+        registry_from_marketplace=registry_from_marketplace,
+        findings=list(findings or []),
+    )
+    if impostor is not None:
+        tampered.append(impostor)
+        return _decide(verdict, tampered, revoked_because=None)
+
+    record = registry.registration_of(digest)
+    revoked_because: str | None = None
+    if record is not None:
+        _recorded(verdict, registry, record, tampered)
+        if record.status is PackageStatus.REVOKED:
+            revoked_because = "the line owner's key revoked this package"
+        if proof is not None:
+            _compare_proof(verdict, proof)
+    elif proof is not None and proof.batch is not None and proof.registration is not None and proof.signature:
+        revoked_because = _batched(
+            verdict, registry, proof.registration, proof.signature, proof.batch, proof.digest, tampered
+        )
+    else:
+        verdict.findings.append(f"the digest is not registered in {registry.address} on chain {verdict.chain_id}")
+        if proof is not None:
+            _unbacked_proof(verdict, proof, trusted_proof)
+    return _decide(verdict, tampered, revoked_because=revoked_because)
+
+
+def _decide(verdict: Verdict, tampered: list[str], *, revoked_because: str | None) -> Verdict:
+    anchored = verdict.recorded or verdict.mode is Mode.BATCH
+    if tampered:
+        verdict.outcome, verdict.reason = Outcome.TAMPERED, tampered[0]
+        verdict.findings[:0] = tampered
+    elif not anchored:
+        verdict.outcome, verdict.reason = Outcome.UNKNOWN, "the digest is not anchored in the registry"
+    elif revoked_because is not None:
+        verdict.outcome, verdict.reason = Outcome.REVOKED, revoked_because
+    elif (
+        verdict.latest_version is not None and verdict.version is not None and verdict.latest_version > verdict.version
+    ):
+        verdict.outcome = Outcome.SUPERSEDED
+        verdict.reason = (
+            f"version {verdict.latest_version_text} of the line is registered, newer than this {verdict.version_text}"
+        )
+    else:
+        verdict.outcome = Outcome.VERIFIED
+        how = {Mode.DIRECT: "directly", Mode.RELAYED: "with a relayed signature", Mode.BATCH: "in a batch"}
+        verdict.reason = (
+            f"{verdict.publisher} registered these bytes as version {verdict.version_text}"
+            f"{' ' + how[verdict.mode] if verdict.mode else ''}"
+        )
+        if verdict.status == PackageStatus.DEPRECATED.name.lower():
+            verdict.findings.append("deprecated by the line owner's key: still valid, no longer recommended")
+    return verdict
+
+
+def _recorded(verdict: Verdict, registry: PackageRegistry, record: PackageRecord, tampered: list[str]) -> None:
+    """Evidence for a digest the registry has a record of."""
+    verdict.recorded = True
+    verdict.status = record.status.name.lower()
+    verdict.publisher = record.publisher
+    verdict.version, verdict.version_text = record.version, version_text(record.version)
+    verdict.name_hash = record.name_hash
+    verdict.descriptor_digest = record.descriptor_digest
+    verdict.registered_at = record.registered_at
+    verdict.publishing_key = registry.publishing_key_for(record.digest)
+    verdict.latest_version = registry.latest_version(record.name_hash)
+    verdict.latest_version_text = version_text(verdict.latest_version)
+    if verdict.publishing_key != record.publisher:
+        verdict.findings.append(
+            f"the line's owner has rotated keys since: {verdict.publishing_key} may deprecate or revoke it now"
+        )
+    if record.batch_id is not None:
+        verdict.mode = Mode.BATCH
+        _batch_facts(verdict, registry, record.batch_id)
+
+    log = _event_log(registry, "PackageRegistered", record.digest)
+    if log is None:
+        verdict.findings.append("the node returned no PackageRegistered event for this digest")
+        verdict.signer = record.publisher if record.batch_id is None else None
+        return
+    verdict.tx_hash = HexBytes(log["transactionHash"]).to_0x_hex()
+    verdict.block_number = int(log["blockNumber"])
+    args = registry.contract.events.PackageRegistered().process_log(log)["args"]
+    if (Web3.to_checksum_address(args["publisher"]), int(args["version"])) != (record.publisher, record.version):
+        tampered.append("the PackageRegistered event disagrees with the registration record")
+
+    tx = registry.client.call(lambda: registry.client.w3.eth.get_transaction(log["transactionHash"]))
+    sender = Web3.to_checksum_address(str(tx["from"]))
+    if tx.get("to") is None or Web3.to_checksum_address(str(tx["to"])) != registry.address:
+        # A registration made from inside another contract's call: its input is not ours to decode.
+        verdict.findings.append(
+            f"transaction {verdict.tx_hash} called another contract ({tx.get('to')}); the signer was not recovered"
+        )
+        verdict.mode = verdict.mode or Mode.DIRECT
+        return
+    function, params = registry.client.call(lambda: registry.contract.decode_function_input(tx["input"]))
+    if function.fn_name == "register":
+        verdict.mode, verdict.signer = Mode.DIRECT, sender
+    elif function.fn_name in ("registerWithSignature", "proveBatched"):
+        verdict.mode = Mode.RELAYED if function.fn_name == "registerWithSignature" else Mode.BATCH
+        registration = _registration_arg(params["r"])
+        verdict.signer = _signer(verdict, registration, HexBytes(params["signature"]).to_0x_hex())
+        if verdict.mode is Mode.BATCH:
+            verdict.batch_index = int(params["index"])
+        if registration.digest != record.digest:
+            tampered.append("the registering transaction carries another digest than the record")
+        relayer = "the operator or a relayer" if verdict.mode is Mode.RELAYED else "the batch prover"
+        verdict.findings.append(f"sent by {sender} ({relayer}); signed by {verdict.signer}")
+    else:
+        verdict.findings.append(
+            f"transaction {verdict.tx_hash} called {function.fn_name}; the signer was not recovered"
+        )
+    if verdict.signer is not None and verdict.signer != record.publisher:
+        tampered.append(f"the registration was signed by {verdict.signer}, but the record names {record.publisher}")
+
+
+def _batched(
+    verdict: Verdict,
+    registry: PackageRegistry,
+    registration: Registration,
+    signature: str,
+    leaf: BatchProof,
+    proof_digest: str | None,
+    tampered: list[str],
+) -> str | None:
+    """Evidence for a leaf of an anchored batch that nobody has recorded with `proveBatched` yet. Returns why
+    it can never take effect when the line's owner retired the key that signed it."""
+    verdict.mode = Mode.BATCH
+    verdict.publisher = registration.publisher
+    verdict.version, verdict.version_text = registration.version, version_text(registration.version)
+    verdict.name_hash = registration.name_hash
+    verdict.descriptor_digest = registration.descriptor_digest
+    verdict.batch_index = leaf.index
+    verdict.findings.append(
+        "not recorded on chain: a signed registration in an anchored batch, shown by the proof's inclusion path"
+    )
+    if proof_digest is not None and proof_digest != verdict.digest:
+        tampered.append(f"the proof is for digest {proof_digest}, not for these bytes")
+    if registration.digest != verdict.digest:
+        tampered.append(f"the proof's registration names digest {registration.digest}, not these bytes")
+    verdict.signer = _signer(verdict, registration, signature)
+    if verdict.signer is None:
+        tampered.append("the proof's signature does not recover to any key")
+    elif verdict.signer != registration.publisher:
+        tampered.append(
+            f"the proof's signature is by {verdict.signer}, "
+            f"not by the registration's publisher {registration.publisher}"
+        )
+    anchored = _batch_facts(verdict, registry, leaf.batch_id)
+    if anchored is None:
+        tampered.append(f"batch {leaf.batch_id} does not exist in the registry")
+        return None
+    if leaf.root is not None and leaf.root != verdict.batch_root:
+        verdict.findings.append(f"the proof says the batch root is {leaf.root}; the chain's is {verdict.batch_root}")
+    if not registry.verify_batched(leaf.batch_id, registration, signature, leaf.path, leaf.index):
+        tampered.append(
+            f"the inclusion proof does not lead from the signed registration at index {leaf.index} "
+            f"to batch {leaf.batch_id}'s root"
+        )
+    if tampered:
+        return None
+
+    # The batch proves what the publisher signed; the registry's line rules decide whether it can still take effect.
+    verdict.latest_version = registry.latest_version(registration.name_hash)
+    verdict.latest_version_text = version_text(verdict.latest_version)
+    owner = registry.line_owner(registration.name_hash)
+    retired: str | None = None
+    if owner is None:
+        verdict.findings.append("the line is unclaimed: recording this registration would make its signer the owner")
+    else:
+        verdict.publishing_key = registry.publishing_key(owner)
+        if verdict.publishing_key != registration.publisher:
+            signer_owner = _address_or_none(
+                registry.client.call(registry.contract.functions.ownerOfKey(registration.publisher).call)
+            )
+            if signer_owner == owner:
+                retired = (
+                    f"signed with {registration.publisher}, a key the line's owner {owner} has retired "
+                    f"for {verdict.publishing_key}: it can no longer be recorded"
+                )
+            else:
+                tampered.append(
+                    f"signed by {registration.publisher}, who does not publish this line: its owner {owner} "
+                    f"publishes with {verdict.publishing_key}, and the registry would refuse it"
+                )
+    if verdict.latest_version == registration.version:
+        verdict.findings.append(f"version {verdict.version_text} of the line is already recorded for another package")
+    nonce = registry.nonce(registration.publisher)
+    if nonce > registration.nonce:
+        verdict.findings.append(
+            f"nonce {registration.nonce} of {registration.publisher} is spent (now {nonce}): it can no longer be "
+            "recorded on chain; the anchored batch remains the evidence"
+        )
+    if verdict.registered_at is not None and registration.deadline < int(verdict.registered_at.timestamp()):
+        verdict.findings.append("the batch was anchored after the signature's deadline: it cannot be recorded")
+    return retired
+
+
+def _batch_facts(verdict: Verdict, registry: PackageRegistry, batch_id: int) -> Batch | None:
+    batch = registry.batch(batch_id)
+    verdict.batch_id = batch_id
+    if batch is None:
+        return None
+    verdict.batch_root, verdict.batch_size = batch.root, batch.size
+    if not verdict.recorded:
+        verdict.registered_at = batch.anchored_at
+        log = _event_log(registry, "BatchAnchored", batch_id)
+        if log is not None:
+            verdict.tx_hash = HexBytes(log["transactionHash"]).to_0x_hex()
+            verdict.block_number = int(log["blockNumber"])
+    return batch
+
+
+def _compare_proof(verdict: Verdict, proof: Proof) -> None:
+    """The chain has the record: a marketplace proof can only agree or be noted as wrong."""
+    claims = {
+        "publisher": (proof.publisher, verdict.publisher),
+        "transaction": (proof.tx_hash.lower() if proof.tx_hash else None, verdict.tx_hash),
+        "block": (proof.block_number, verdict.block_number),
+    }
+    for what, (claimed, actual) in claims.items():
+        if claimed is not None and actual is not None and claimed != actual:
+            verdict.findings.append(f"the proof's {what} {claimed} differs from the chain's {actual}")
+    if proof.state is not None and proof.state != "anchored":
+        verdict.findings.append(f"the proof's state is {proof.state!r}, but the registry has the record")
+
+
+def _unbacked_proof(verdict: Verdict, proof: Proof, trusted: bool) -> None:
+    if proof.state == "anchored":
+        where = f" in transaction {proof.tx_hash}" if proof.tx_hash else ""
+        verdict.findings.append(
+            f"the proof claims a registration{where}, but the registry has no record of this digest"
+        )
+    elif proof.state:
+        verdict.findings.append(f"the proof's state is {proof.state!r}: no batch inclusion to check")
+    if trusted and proof.batch is not None and (proof.registration is None or not proof.signature):
+        verdict.findings.append("the proof names a batch but lacks the registration or the signature")
+
+
+def _signer(verdict: Verdict, registration: Registration, signature: str) -> str | None:
+    payload = typed_data_for(registration, chain_id=verdict.chain_id, registry_address=verdict.registry)
+    try:
+        return Web3.to_checksum_address(signer_of(payload, signature))
+    except LedgerError:
+        return None
+
+
+# ---------------------------------------------------------------- the registry and its logs
+
+
+def _registry(client: ChainClient, address: str, *, from_marketplace: bool) -> tuple[PackageRegistry, str | None]:
+    """The registry at `address`, and why it is not one when the marketplace named it (else VerifyError):
+    a contract with other code could answer anything, so only the committed build is believed."""
+    if not Web3.is_address(address):
+        raise VerifyError(f"{address!r} is not an address")
+    code = client.code_at(address)
+    expected = artifacts.load(CONTRACT_NAME).code_hash
+    why = None
+    if not code:
+        why = f"there is no contract at {Web3.to_checksum_address(address)} on chain {client.chain_id()}"
+    elif hashlib.sha256(code).hexdigest() != expected:
+        why = (
+            f"the contract at {Web3.to_checksum_address(address)} does not run the {CONTRACT_NAME} code "
+            "this verifier knows"
+        )
+    if why is None:
+        return PackageRegistry(client, address), None
+    if from_marketplace:
+        # The marketplace pointed at a registry that is not one: its claims about the package are false.
+        return PackageRegistry(client, address), f"the marketplace names a registry that is not one: {why}"
+    raise VerifyError(f"{why} (node {client.display_url})")
+
+
+def _event_log(registry: PackageRegistry, event: str, indexed: str | int) -> dict[str, Any] | None:
+    """The one log of `event` whose first indexed argument is `indexed` (a digest, or a batch id)."""
+    topic = HexBytes(indexed).to_0x_hex() if isinstance(indexed, str) else "0x" + f"{indexed:064x}"
+    params: FilterParams = {
+        "address": registry.address,
+        "topics": [registry.contract.events[event].topic, topic],
+        "fromBlock": 0,
+        "toBlock": "latest",
+    }
+    try:
+        logs = registry.client.call(lambda: registry.client.w3.eth.get_logs(params))
+    except ChainUnavailable:
+        raise
+    except LedgerError:
+        # A node that limits log ranges: the record stands without its transaction.
+        return None
+    return dict(logs[0]) if logs else None
+
+
+# ---------------------------------------------------------------- the marketplace, as a pointer
+
+
+def _get_json(url: str) -> dict[str, Any]:
+    body = _get_json_or_none(url, missing_ok=False)
+    assert body is not None
+    return body
+
+
+def _get_json_or_none(url: str, *, missing_ok: bool = True) -> dict[str, Any] | None:
+    try:
+        with _open(url) as response:
+            body = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        if missing_ok and exc.code == 404:
+            return None
+        raise MarketplaceUnavailable(_shown(url), f"HTTP {exc.code}") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        raise MarketplaceUnavailable(_shown(url), _why(exc)) from exc
+    except ValueError as exc:
+        raise MarketplaceUnavailable(_shown(url), f"answered with something other than JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise MarketplaceUnavailable(_shown(url), "answered with JSON that is not an object")
+    return body
+
+
+def _download(url: str, save_to: Path | None) -> tuple[str, Path | None]:
+    """0x SHA-256 of what `url` serves, hashed while it streams; kept in a temporary file beside `save_to`."""
+    hasher = hashlib.sha256()
+    kept: Path | None = None
+    sink: IO[bytes] | None = None
+    if save_to is not None:
+        fd, name = tempfile.mkstemp(prefix=".nfvm-verify-", dir=save_to.parent)
+        kept, sink = Path(name), os.fdopen(fd, "wb")
+    try:
+        with _open(url) as response:
+            while chunk := response.read(CHUNK):
+                hasher.update(chunk)
+                if sink is not None:
+                    sink.write(chunk)
+    except urllib.error.HTTPError as exc:
+        _discard(kept, sink)
+        raise MarketplaceUnavailable(_shown(url), f"HTTP {exc.code}") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        _discard(kept, sink)
+        raise MarketplaceUnavailable(_shown(url), _why(exc)) from exc
+    if sink is not None:
+        sink.close()
+    return "0x" + hasher.hexdigest(), kept
+
+
+def _discard(kept: Path | None, sink: IO[bytes] | None) -> None:
+    if sink is not None:
+        sink.close()
+    if kept is not None:
+        kept.unlink(missing_ok=True)
+
+
+def _open(url: str) -> Any:
+    request = urllib.request.Request(url, headers={"Accept": "application/json, application/octet-stream"})  # noqa: S310
+    return urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S)  # noqa: S310
+
+
+def _why(exc: Exception) -> str:
+    reason = getattr(exc, "reason", None)
+    return f"unreachable: {reason or exc}"
+
+
+def _shown(url: str) -> str:
+    return redact_url(url)
+
+
+# ---------------------------------------------------------------- encodings
+
+
+def version_text(number: int) -> str:
+    """The version string `ledger.registry.version_number` encodes, as far as it can be read back."""
+    if number == 0:
+        return "0"
+    mask = (1 << 20) - 1
+    text = f"{number >> 41 & mask}.{number >> 21 & mask}.{number >> 1 & mask}"
+    # Pre-releases of one version all encode alike, so their label cannot be read back.
+    return text if number & 1 else text + "-pre"
+
+
+def _registration_arg(value: dict[str, Any]) -> Registration:
+    return Registration(
+        digest=HexBytes(value["digest"]).to_0x_hex(),
+        name_hash=HexBytes(value["nameHash"]).to_0x_hex(),
+        version=int(value["version"]),
+        descriptor_digest=HexBytes(value["descriptorDigest"]).to_0x_hex(),
+        publisher=Web3.to_checksum_address(value["publisher"]),
+        nonce=int(value["nonce"]),
+        deadline=int(value["deadline"]),
+    )
+
+
+def _address_or_none(value: str) -> str | None:
+    return None if int(value, 16) == 0 else Web3.to_checksum_address(value)
+
+
+def _hex32(value: Any) -> str:
+    try:
+        raw = bytes(HexBytes(value))
+    except (TypeError, ValueError) as exc:
+        raise LedgerError(f"expected 32 bytes in hex, got {value!r}") from exc
+    if len(raw) != 32:
+        raise LedgerError(f"expected 32 bytes in hex, got {len(raw)} bytes")
+    return HexBytes(raw).to_0x_hex()
