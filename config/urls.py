@@ -39,6 +39,8 @@ portal_urls = [
     path("packages/<str:package_id>/", portal.package_detail, name="package-detail"),
     path("packages/<str:package_id>/metadata", portal.package_metadata, name="package-metadata"),
     path("packages/<str:package_id>/deprecate", portal.package_deprecate, name="package-deprecate"),
+    path("packages/<str:package_id>/registration", portal.package_registration, name="package-registration"),
+    path("packages/<str:package_id>/proof", portal.package_proof_fragment, name="package-proof"),
     path("vnfs/<str:descriptor_id>/", portal.descriptor_detail, {"kind": "vnf"}, name="vnf-detail"),
     path("nss/<str:descriptor_id>/", portal.descriptor_detail, {"kind": "ns"}, name="ns-detail"),
 ]

@@ -139,6 +139,7 @@ def package_detail(request: HttpRequest, package_id: str) -> HttpResponse:
         ),
         "references": selectors.package_references(package),
     }
+    context.update(_proof_context(request, package))
     return render(request, "dportal/package_detail.html", context)
 
 
@@ -212,3 +213,50 @@ def descriptor_detail(request: HttpRequest, kind: str, descriptor_id: str) -> Ht
         "graph": selectors.ns_graph(found) if isinstance(found, NetworkService) else None,
     }
     return render(request, "dportal/descriptor.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def package_registration(request: HttpRequest, package_id: str) -> JsonResponse:
+    """The wallet-signing step of on-chain registration, for the signed-in uploader (JSON)."""
+    package = _package(package_id)
+    actor = signed_in_address(request)
+    if actor is None:
+        return JsonResponse({"error": "sign in with your wallet first"}, status=401)
+    try:
+        if request.method == "GET":
+            return JsonResponse({"typed_data": services.registration_prepare(package=package, actor=actor)})
+        body = json.loads(request.body or b"{}")
+        services.registration_submit(
+            package=package,
+            actor=actor,
+            typed_data=body.get("typed_data") if isinstance(body.get("typed_data"), dict) else {},
+            signature=str(body.get("signature", "")),
+            mode=str(body.get("mode", "relay")),
+        )
+    except ValueError:
+        return JsonResponse({"error": "the request is not JSON"}, status=400)
+    except services.PermissionDeniedError as exc:
+        return JsonResponse({"error": str(exc)}, status=403)
+    except services.AuthenticationError as exc:
+        return JsonResponse({"error": str(exc)}, status=401)
+    except services.ValidationFailed as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    except services.ConflictError as exc:
+        return JsonResponse({"error": str(exc)}, status=409)
+    except LedgerError as exc:
+        return JsonResponse({"error": f"the chain is unavailable: {exc}"}, status=503)
+    return JsonResponse(selectors.package_proof(package), status=202)
+
+
+@require_GET
+def package_proof_fragment(request: HttpRequest, package_id: str) -> HttpResponse:
+    package = _package(package_id)
+    return render(request, "dportal/package_detail.html#proof", _proof_context(request, package))
+
+
+def _proof_context(request: HttpRequest, package: Package) -> dict[str, object]:
+    try:
+        proof = selectors.package_proof(package)
+    except LedgerError as exc:
+        proof = {"state": "unavailable", "error": str(exc)}
+    return {"package": package, "proof": proof, "is_owner": signed_in_address(request) == package.uploader}

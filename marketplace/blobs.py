@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
 
 import gridfs
+from bson import Binary
 from django.db import connection
 from gridfs.errors import NoFile
 from pymongo.errors import DuplicateKeyError
@@ -19,6 +20,7 @@ BUCKET = "blobs"
 LOCKS = "blob_writes"
 STALE_LOCK = timedelta(hours=1)
 CHUNK = 1024 * 1024
+BATCH_CHUNKS = 8  # chunks per insert: bounds the memory an upload holds, whatever its size
 
 
 class BlobIntegrityError(Exception):
@@ -74,20 +76,70 @@ def blob_put(*, digest: str, source: BinaryIO, filename: str = "") -> bool:
         return _upload(digest, source, filename)
 
 
+def _read_full(source: BinaryIO, size: int) -> bytes:
+    """Exactly `size` bytes unless the stream ends: GridFS chunks must all be full but the last."""
+    parts = []
+    wanted = size
+    while wanted:
+        data = source.read(wanted)
+        if not data:
+            break
+        parts.append(data)
+        wanted -= len(data)
+    return b"".join(parts)
+
+
+_indexed: set[str] = set()
+
+
+def _ensure_indexes() -> None:
+    # GridFS readers look chunks up by (files_id, n); created once per process.
+    alias = connection.alias
+    if alias not in _indexed:
+        database = connection.database  # type: ignore[attr-defined]
+        database[f"{BUCKET}.chunks"].create_index([("files_id", 1), ("n", 1)], unique=True)
+        database[f"{BUCKET}.files"].create_index([("filename", 1), ("uploadDate", 1)])
+        _indexed.add(alias)
+
+
 def _upload(digest: str, source: BinaryIO, filename: str) -> bool:
-    bucket = _bucket()
+    """Write the GridFS chunks and then the files document, hashing as the bytes stream by.
+
+    Written here rather than with pymongo's GridIn: that one probes the chunks collection on
+    every upload (a full scan on the embedded store) and batches up to 48 MB in memory."""
+    connection.ensure_connection()
+    _ensure_indexes()
+    database = connection.database  # type: ignore[attr-defined]
+    chunks = database[f"{BUCKET}.chunks"]
     hasher = hashlib.sha256()
-
-    class _Hashing:
-        def read(self, n: int = -1) -> bytes:
-            data = source.read(n)
+    batch: list[dict[str, object]] = []
+    number = length = 0
+    try:
+        while data := _read_full(source, CHUNK):
             hasher.update(data)
-            return data
-
-    bucket.upload_from_stream_with_id(digest, filename or digest, _Hashing(), metadata={"sha256": digest})
-    if hasher.hexdigest() != digest:
-        bucket.delete(digest)
-        raise BlobIntegrityError(f"blob stored as {digest} hashed to {hasher.hexdigest()}")
+            batch.append({"files_id": digest, "n": number, "data": Binary(data)})
+            number += 1
+            length += len(data)
+            if len(batch) >= BATCH_CHUNKS:
+                chunks.insert_many(batch, ordered=True)
+                batch = []
+        if batch:
+            chunks.insert_many(batch, ordered=True)
+        if hasher.hexdigest() != digest:
+            raise BlobIntegrityError(f"blob stored as {digest} hashed to {hasher.hexdigest()}")
+        database[f"{BUCKET}.files"].insert_one(
+            {
+                "_id": digest,
+                "length": length,
+                "chunkSize": CHUNK,
+                "uploadDate": datetime.now(UTC),
+                "filename": filename or digest,
+                "metadata": {"sha256": digest},
+            }
+        )
+    except BaseException:
+        chunks.delete_many({"files_id": digest})
+        raise
     return True
 
 

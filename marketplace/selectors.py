@@ -261,19 +261,6 @@ class PackageQuery:
     per_page: int = 20
 
 
-SORTS = {
-    "name": ("name", "vendor", "-version_key"),
-    "-name": ("-name", "-vendor", "-version_key"),
-    "created": ("created_at",),
-    "-created": ("-created_at",),
-    "vendor": ("vendor", "name"),
-    "vcpus": ("vcpus", "name"),
-    "-vcpus": ("-vcpus", "name"),
-    "memory": ("memory_mb", "name"),
-    "-memory": ("-memory_mb", "name"),
-}
-
-
 @dataclass(frozen=True)
 class PackagePage:
     items: list[Package]
@@ -286,37 +273,72 @@ class PackagePage:
         return max(1, -(-self.total // self.per_page))
 
 
-def package_search(query: PackageQuery) -> PackagePage:
-    """Text, filters, sort and pagination over packages; latest version of each line by default."""
-    qs = Package.objects.all()
+def _search_stages(query: PackageQuery) -> list[dict[str, Any]]:
+    """The query as aggregation $match stages, the most selective indexed condition alone first.
+
+    The embedded store uses an index only for a single-condition filter, so one indexed
+    condition narrows the documents and a second stage applies the rest to those few."""
+    tokens = query_tokens(query.q)[:8]
+    rest: dict[str, Any] = {}
+    first: dict[str, Any] = {}
+    if tokens:
+        first = {"search_tokens": tokens[0]}
+        if tokens[1:]:
+            rest["search_tokens"] = {"$all": tokens[1:]}
     if not query.all_versions:
-        qs = qs.filter(is_latest=True)
-    for token in query_tokens(query.q)[:8]:
-        qs = qs.filter(search_tokens__contains=[token])
-    if query.kind:
-        qs = qs.filter(kind=query.kind)
-    if query.format:
-        qs = qs.filter(format=query.format)
-    if query.vendor:
-        qs = qs.filter(vendor=query.vendor)
+        (rest if first else first)["is_latest"] = True
+    for key, value in (
+        ("kind", query.kind),
+        ("format", query.format),
+        ("vendor", query.vendor),
+        ("uploader", query.uploader),
+    ):
+        if value:
+            (rest if first else first)[key] = value
     if query.tags:
-        qs = qs.filter(tags__contains=list(query.tags))
+        rest["tags"] = {"$all": list(query.tags)}
     # Revoked packages are hidden unless asked for by state.
-    qs = qs.filter(state=query.state) if query.state else qs.exclude(state=PackageState.REVOKED)
-    if query.uploader:
-        qs = qs.filter(uploader=query.uploader)
+    rest["state"] = query.state if query.state else {"$ne": str(PackageState.REVOKED)}
     for field_name, low, high in (
         ("vcpus", query.min_vcpus, query.max_vcpus),
         ("memory_mb", query.min_memory_mb, query.max_memory_mb),
         ("storage_gb", query.min_storage_gb, query.max_storage_gb),
     ):
-        if low is not None:
-            qs = qs.filter(**{f"{field_name}__gte": low})
-        if high is not None:
-            qs = qs.filter(**{f"{field_name}__lte": high})
-    total = qs.count()
+        bounds = {op: v for op, v in (("$gte", low), ("$lte", high)) if v is not None}
+        if bounds:
+            rest[field_name] = bounds
+    return [{"$match": stage} for stage in (first, rest) if stage]
+
+
+SORTS = {
+    "name": [("name", 1), ("vendor", 1), ("version_key", -1)],
+    "-name": [("name", -1), ("vendor", -1), ("version_key", -1)],
+    "created": [("created_at", 1)],
+    "-created": [("created_at", -1)],
+    "vendor": [("vendor", 1), ("name", 1)],
+    "vcpus": [("vcpus", 1), ("name", 1)],
+    "-vcpus": [("vcpus", -1), ("name", 1)],
+    "memory": [("memory_mb", 1), ("name", 1)],
+    "-memory": [("memory_mb", -1), ("name", 1)],
+}
+
+
+def package_search(query: PackageQuery) -> PackagePage:
+    """Text, filters, sort and pagination over packages; latest version of each line by default."""
+    collection = connection.database[Package._meta.db_table]  # type: ignore[attr-defined]
+    stages = _search_stages(query)
+    counted = list(collection.aggregate([*stages, {"$count": "n"}]))
+    total = int(counted[0]["n"]) if counted else 0
     start = (query.page - 1) * query.per_page
-    items = list(qs.order_by(*SORTS.get(query.sort, SORTS["-created"]))[start : start + query.per_page])
+    sort = dict([*SORTS.get(query.sort, SORTS["-created"]), ("_id", -1)])
+    page_ids = [
+        doc["_id"]
+        for doc in collection.aggregate(
+            [*stages, {"$sort": sort}, {"$skip": start}, {"$limit": query.per_page}, {"$project": {"_id": 1}}]
+        )
+    ]
+    found = Package.objects.in_bulk(page_ids)
+    items = [found[pk] for pk in page_ids if pk in found]
     return PackagePage(items=items, total=total, page=query.page, per_page=query.per_page)
 
 

@@ -19,6 +19,7 @@ INIT_SCRIPT = """
     async request({ method, params }) {
       if (method === "eth_requestAccounts" || method === "eth_accounts") return [address];
       if (method === "personal_sign") return await window.__nfvmTestWalletSign(params[0], params[1]);
+      if (method === "eth_signTypedData_v4") return await window.__nfvmTestWalletSignTyped(params[0], params[1]);
       return await window.__nfvmTestWalletRpc(method, JSON.stringify(params || []));
     },
     on() {}, removeListener() {},
@@ -45,6 +46,11 @@ def install(page: Any, account: LocalAccount, chain: ChainClient) -> None:
             raise RuntimeError(response["error"])
         return response["result"]
 
+    def sign_typed(signer: str, payload: str) -> str:
+        assert signer.lower() == account.address.lower(), f"asked to sign for {signer}"
+        return str(account.sign_typed_data(full_message=json.loads(payload)).signature.to_0x_hex())
+
     page.expose_function("__nfvmTestWalletSign", sign)
+    page.expose_function("__nfvmTestWalletSignTyped", sign_typed)
     page.expose_function("__nfvmTestWalletRpc", rpc)
     page.add_init_script(INIT_SCRIPT % {"address": json.dumps(account.address)})

@@ -1,0 +1,37 @@
+"""A developer registers a package on chain from its page: the wallet signs, the indexer confirms."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ledger.indexer import Indexer
+from ledger.projections import projections
+from marketplace.packages.build import build
+from marketplace.services import package_ingest
+from tests.e2e.conftest import screenshot
+from tests.e2e.wallet import install
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+DEMO = Path(__file__).resolve().parents[2] / "demo" / "packages"
+
+
+def test_a_developer_registers_a_package_and_sees_the_proof(page, live_server, developer, chain, deployed, tmp_path):
+    archive = build(DEMO / "osm" / "nfvm_demo_amf_vnf", "osm", tmp_path / "amf.tar.gz")
+    with archive.open("rb") as source:
+        package = package_ingest(source=source, uploader=developer.address).package
+    install(page, developer, chain)
+    page.goto(live_server.url + f"/signin?next=/packages/{package.pk}/")
+    page.get_by_role("button", name="Sign in with wallet").click()
+    page.wait_for_url(f"**/packages/{package.pk}/")
+
+    page.get_by_role("button", name="Sign and register on chain").click()
+    page.wait_for_selector("text=Pending")
+    Indexer(chain, projections, confirmations=0).step()
+
+    page.wait_for_selector('[data-fact="proof"]', timeout=15000)
+    assert "Registered on chain" in page.locator("#proof").inner_text()
+    assert developer.address in page.locator("#proof").inner_text()
+    assert page.console_errors == []
+    screenshot(page, "packages-registered")
