@@ -19,7 +19,6 @@ from web3.types import TxParams, TxReceipt, Wei
 from ledger import artifacts
 from ledger.client import ChainClient
 from ledger.exceptions import DeploymentMissing, LedgerError
-from ledger.selectors import deployments_for
 
 CONTRACT_NAME = "LicenseManager"
 DOMAIN_NAME = "NFV Marketplace LicenseManager"
@@ -213,6 +212,8 @@ class LicenseManager:
     def deployed(cls, client: ChainClient) -> LicenseManager:
         """The LicenseManager recorded for the connected chain."""
         status = client.status()
+        from ledger.selectors import deployments_for  # Django models: only where records are read
+
         for deployment in deployments_for(status):
             if deployment.name == CONTRACT_NAME:
                 return cls(client, deployment.address)

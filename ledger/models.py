@@ -120,3 +120,67 @@ class RegistryBatch(models.Model):
 
     def __str__(self) -> str:
         return f"batch {self.batch_id} of {self.size}"
+
+
+class LicenceOffer(models.Model):
+    """A licence offer as the LicenseManager records it (from OfferCreated / OfferClosed)."""
+
+    chain_id = models.BigIntegerField()
+    offer_id = models.BigIntegerField()
+    digest = models.CharField(max_length=66)
+    provider = models.CharField(max_length=42)
+    kind = models.IntegerField()  # 0 public, 1 trial, 2 private
+    price = models.CharField(max_length=80)  # uint256 as decimal text
+    token = models.CharField(max_length=42)
+    duration = models.BigIntegerField()
+    seats = models.BigIntegerField()
+    terms_hash = models.CharField(max_length=66)
+    transferable = models.BooleanField()
+    closed = models.BooleanField(default=False)
+    tx_hash = models.CharField(max_length=66)
+    block_number = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["chain_id", "offer_id"], name="licence_offer_unique")]
+        indexes = [models.Index(fields=["digest"], name="licence_offer_digest")]
+
+    def __str__(self) -> str:
+        return f"offer {self.offer_id} for {self.digest[:12]}"
+
+
+class AcquiredLicence(models.Model):
+    """A licence as the LicenseManager records it (issued, renewed, transferred)."""
+
+    chain_id = models.BigIntegerField()
+    licence_id = models.BigIntegerField()
+    offer_id = models.BigIntegerField()
+    licensee = models.CharField(max_length=42)
+    expires_at = models.BigIntegerField()  # unix seconds; 0 = no expiry
+    agreement_hash = models.CharField(max_length=66)
+    tx_hash = models.CharField(max_length=66)
+    block_number = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["chain_id", "licence_id"], name="acquired_licence_unique")]
+        indexes = [models.Index(fields=["licensee"], name="acquired_licence_licensee")]
+
+    def __str__(self) -> str:
+        return f"licence {self.licence_id} of {self.licensee}"
+
+
+class ProvenanceRange(models.Model):
+    """A range of the provenance log whose Merkle root the operator anchored (RangeAnchored)."""
+
+    chain_id = models.BigIntegerField()
+    anchor_id = models.BigIntegerField()
+    from_seq = models.BigIntegerField()
+    to_seq = models.BigIntegerField()
+    root = models.CharField(max_length=66)
+    tx_hash = models.CharField(max_length=66)
+    block_number = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["chain_id", "anchor_id"], name="provenance_range_unique")]
+
+    def __str__(self) -> str:
+        return f"provenance {self.from_seq}-{self.to_seq}"

@@ -4,7 +4,14 @@ derived records; `projections.rebuild` replays all events after a reorg."""
 from __future__ import annotations
 
 from ledger.indexer import Projections
-from ledger.models import ChainEvent, PackageAnchor, RegistryBatch
+from ledger.models import (
+    AcquiredLicence,
+    ChainEvent,
+    LicenceOffer,
+    PackageAnchor,
+    ProvenanceRange,
+    RegistryBatch,
+)
 
 projections = Projections()
 STATUS_NAMES = {1: "active", 2: "deprecated", 3: "revoked"}
@@ -51,9 +58,83 @@ def _batch(event: ChainEvent) -> None:
     )
 
 
+@projections.on("LicenseManager", "OfferCreated")
+def _offer(event: ChainEvent) -> None:
+    a = event.args
+    LicenceOffer.objects.update_or_create(
+        chain_id=event.chain_id,
+        offer_id=int(a["offerId"]),
+        defaults={
+            "digest": str(a["digest"]).lower(),
+            "provider": a["provider"],
+            "kind": int(a["kind"]),
+            "price": str(a["price"]),
+            "token": a["token"],
+            "duration": int(a["duration"]),
+            "seats": int(a["seats"]),
+            "terms_hash": a["termsHash"],
+            "transferable": bool(a["transferable"]),
+            "tx_hash": event.tx_hash,
+            "block_number": event.block_number,
+        },
+    )
+
+
+@projections.on("LicenseManager", "OfferClosed")
+def _offer_closed(event: ChainEvent) -> None:
+    LicenceOffer.objects.filter(chain_id=event.chain_id, offer_id=int(event.args["offerId"])).update(closed=True)
+
+
+@projections.on("LicenseManager", "LicenceIssued")
+def _licence(event: ChainEvent) -> None:
+    a = event.args
+    AcquiredLicence.objects.update_or_create(
+        chain_id=event.chain_id,
+        licence_id=int(a["licenceId"]),
+        defaults={
+            "offer_id": int(a["offerId"]),
+            "licensee": a["licensee"],
+            "expires_at": int(a["expiresAt"]),
+            "agreement_hash": a["agreementHash"],
+            "tx_hash": event.tx_hash,
+            "block_number": event.block_number,
+        },
+    )
+
+
+@projections.on("LicenseManager", "LicenceRenewed")
+def _renewed(event: ChainEvent) -> None:
+    AcquiredLicence.objects.filter(chain_id=event.chain_id, licence_id=int(event.args["licenceId"])).update(
+        expires_at=int(event.args["expiresAt"]), agreement_hash=event.args["agreementHash"]
+    )
+
+
+@projections.on("LicenseManager", "LicenceTransferred")
+def _transferred(event: ChainEvent) -> None:
+    AcquiredLicence.objects.filter(chain_id=event.chain_id, licence_id=int(event.args["licenceId"])).update(
+        licensee=event.args["to"]
+    )
+
+
+@projections.on("ProvenanceAnchor", "RangeAnchored")
+def _provenance(event: ChainEvent) -> None:
+    a = event.args
+    ProvenanceRange.objects.update_or_create(
+        chain_id=event.chain_id,
+        anchor_id=int(a["anchorId"]),
+        defaults={
+            "from_seq": int(a["fromSeq"]),
+            "to_seq": int(a["toSeq"]),
+            "root": a["root"],
+            "tx_hash": event.tx_hash,
+            "block_number": event.block_number,
+        },
+    )
+
+
 def _reset() -> None:
-    PackageAnchor.objects.all().delete()
-    RegistryBatch.objects.all().delete()
+    for model in (PackageAnchor, RegistryBatch, LicenceOffer, AcquiredLicence, ProvenanceRange):
+        model.objects.all().delete()
 
 
 projections.resets.append(_reset)

@@ -16,7 +16,6 @@ from web3.types import TxParams, TxReceipt, Wei
 from ledger import artifacts
 from ledger.client import ChainClient
 from ledger.exceptions import DeploymentMissing, LedgerError
-from ledger.selectors import deployments_for
 
 CONTRACT_NAME = "ProvenanceAnchor"
 # Ranges start at sequence number 1: latest_seq() == 0 means nothing is anchored.
@@ -49,6 +48,8 @@ class ProvenanceAnchor:
     def deployed(cls, client: ChainClient) -> ProvenanceAnchor:
         """The ProvenanceAnchor recorded for the connected chain."""
         status = client.status()
+        from ledger.selectors import deployments_for  # Django models: only where records are read
+
         for deployment in deployments_for(status):
             if deployment.name == CONTRACT_NAME:
                 return cls(client, deployment.address)

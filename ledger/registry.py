@@ -25,7 +25,6 @@ from ledger import artifacts
 from ledger.client import ChainClient
 from ledger.exceptions import DeploymentMissing, LedgerError
 from ledger.merkle import MerkleTree
-from ledger.selectors import deployments_for
 
 CONTRACT_NAME = "PackageRegistry"
 DOMAIN_NAME = "NFV Marketplace PackageRegistry"
@@ -263,6 +262,8 @@ class PackageRegistry:
     def deployed(cls, client: ChainClient) -> PackageRegistry:
         """The PackageRegistry recorded for the connected chain."""
         status = client.status()
+        from ledger.selectors import deployments_for  # Django models: only where records are read
+
         for deployment in deployments_for(status):
             if deployment.name == CONTRACT_NAME:
                 return cls(client, deployment.address)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote, urlsplit
 
+from eth_abi.exceptions import DecodingError
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.types import FilterParams
@@ -61,9 +62,10 @@ class VerifyError(LedgerError):
 class MarketplaceUnavailable(LedgerError):
     """The marketplace could not be reached or did not answer as its API does."""
 
-    def __init__(self, url: str, detail: str) -> None:
+    def __init__(self, url: str, detail: str, *, status: int | None = None) -> None:
         self.url = url
         self.detail = detail
+        self.status = status
         super().__init__(f"marketplace at {url}: {detail}")
 
 
@@ -256,14 +258,14 @@ def verify_marketplace_package(
 
     findings: list[str] = []
     proof: Proof | None = None
-    proof_json = _get_json_or_none(f"{package_url}/proof")
-    if proof_json is None:
+    try:
+        proof = parse_proof(_get_json(f"{package_url}/proof"))
+    except MarketplaceUnavailable as exc:
+        if exc.status != 404:
+            raise
         findings.append("the marketplace serves no proof for this package (404)")
-    else:
-        try:
-            proof = parse_proof(proof_json)
-        except VerifyError as exc:
-            findings.append(f"the marketplace's proof is unusable: {exc}")
+    except VerifyError as exc:
+        findings.append(f"the marketplace's proof is unusable: {exc}")
 
     chain_id = client.chain_id()
     from_marketplace = registry_address is None
@@ -276,10 +278,6 @@ def verify_marketplace_package(
                 f"{chain_id}: use a node of that chain, or give the registry with --registry"
             )
         registry_address = proof.registry
-        findings.append(
-            f"the registry address {proof.registry} was taken from the marketplace, not given with --registry; "
-            f"it was accepted because it runs the {CONTRACT_NAME} code this verifier knows"
-        )
     elif proof is not None:
         if proof.registry is not None and proof.registry != Web3.to_checksum_address(registry_address):
             findings.append(f"the marketplace names registry {proof.registry}; the one given is used")
@@ -354,6 +352,11 @@ def _verify_digest(
     if impostor is not None:
         tampered.append(impostor)
         return _decide(verdict, tampered, revoked_because=None)
+    if registry_from_marketplace:
+        verdict.findings.append(
+            f"the registry address {registry.address} was taken from the marketplace, not given with --registry; "
+            f"it was accepted because it runs the {CONTRACT_NAME} code this verifier knows"
+        )
 
     record = registry.registration_of(digest)
     revoked_because: str | None = None
@@ -392,11 +395,21 @@ def _decide(verdict: Verdict, tampered: list[str], *, revoked_because: str | Non
         )
     else:
         verdict.outcome = Outcome.VERIFIED
-        how = {Mode.DIRECT: "directly", Mode.RELAYED: "with a relayed signature", Mode.BATCH: "in a batch"}
-        verdict.reason = (
-            f"{verdict.publisher} registered these bytes as version {verdict.version_text}"
-            f"{' ' + how[verdict.mode] if verdict.mode else ''}"
-        )
+        if not verdict.recorded:
+            verdict.reason = (
+                f"{verdict.publisher} signed these bytes as version {verdict.version_text}, and batch "
+                f"{verdict.batch_id} anchors that signature (not recorded on chain yet)"
+            )
+        else:
+            how = {
+                Mode.DIRECT: "directly",
+                Mode.RELAYED: "with a relayed signature",
+                Mode.BATCH: f"through batch {verdict.batch_id}",
+            }
+            verdict.reason = (
+                f"{verdict.publisher} registered these bytes as version {verdict.version_text}"
+                f"{' ' + how[verdict.mode] if verdict.mode else ''}"
+            )
         if verdict.status == PackageStatus.DEPRECATED.name.lower():
             verdict.findings.append("deprecated by the line owner's key: still valid, no longer recommended")
     return verdict
@@ -424,8 +437,9 @@ def _recorded(verdict: Verdict, registry: PackageRegistry, record: PackageRecord
 
     log = _event_log(registry, "PackageRegistered", record.digest)
     if log is None:
-        verdict.findings.append("the node returned no PackageRegistered event for this digest")
-        verdict.signer = record.publisher if record.batch_id is None else None
+        verdict.findings.append(
+            "the node returned no PackageRegistered event for this digest: the transaction and signer are not known"
+        )
         return
     verdict.tx_hash = HexBytes(log["transactionHash"]).to_0x_hex()
     verdict.block_number = int(log["blockNumber"])
@@ -442,7 +456,11 @@ def _recorded(verdict: Verdict, registry: PackageRegistry, record: PackageRecord
         )
         verdict.mode = verdict.mode or Mode.DIRECT
         return
-    function, params = registry.client.call(lambda: registry.contract.decode_function_input(tx["input"]))
+    try:
+        function, params = registry.contract.decode_function_input(tx["input"])
+    except (ValueError, DecodingError) as exc:
+        verdict.findings.append(f"the input of transaction {verdict.tx_hash} cannot be decoded: {exc}")
+        return
     if function.fn_name == "register":
         verdict.mode, verdict.signer = Mode.DIRECT, sender
     elif function.fn_name in ("registerWithSignature", "proveBatched"):
@@ -562,6 +580,8 @@ def _batch_facts(verdict: Verdict, registry: PackageRegistry, batch_id: int) -> 
 
 def _compare_proof(verdict: Verdict, proof: Proof) -> None:
     """The chain has the record: a marketplace proof can only agree or be noted as wrong."""
+    if proof.digest is not None and proof.digest != verdict.digest:
+        verdict.findings.append(f"the proof is for digest {proof.digest}, not these bytes; the record decides")
     claims = {
         "publisher": (proof.publisher, verdict.publisher),
         "transaction": (proof.tx_hash.lower() if proof.tx_hash else None, verdict.tx_hash),
@@ -643,19 +663,11 @@ def _event_log(registry: PackageRegistry, event: str, indexed: str | int) -> dic
 
 
 def _get_json(url: str) -> dict[str, Any]:
-    body = _get_json_or_none(url, missing_ok=False)
-    assert body is not None
-    return body
-
-
-def _get_json_or_none(url: str, *, missing_ok: bool = True) -> dict[str, Any] | None:
     try:
         with _open(url) as response:
             body = json.loads(response.read())
     except urllib.error.HTTPError as exc:
-        if missing_ok and exc.code == 404:
-            return None
-        raise MarketplaceUnavailable(_shown(url), f"HTTP {exc.code}") from exc
+        raise MarketplaceUnavailable(_shown(url), f"HTTP {exc.code}", status=exc.code) from exc
     except (urllib.error.URLError, OSError) as exc:
         raise MarketplaceUnavailable(_shown(url), _why(exc)) from exc
     except ValueError as exc:
@@ -681,7 +693,7 @@ def _download(url: str, save_to: Path | None) -> tuple[str, Path | None]:
                     sink.write(chunk)
     except urllib.error.HTTPError as exc:
         _discard(kept, sink)
-        raise MarketplaceUnavailable(_shown(url), f"HTTP {exc.code}") from exc
+        raise MarketplaceUnavailable(_shown(url), f"HTTP {exc.code}", status=exc.code) from exc
     except (urllib.error.URLError, OSError) as exc:
         _discard(kept, sink)
         raise MarketplaceUnavailable(_shown(url), _why(exc)) from exc

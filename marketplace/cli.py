@@ -3,6 +3,8 @@
 nfvm package build DIR --format etsi|osm|5gtango [-o OUT] [--entry FILE]
 nfvm package inspect FILE [--vnf PACKAGE ...] [--json]
 nfvm package push FILE --url URL --keystore FILE   (password from NFVM_KEYSTORE_PASSWORD or a prompt)
+nfvm verify FILE --rpc URL --registry ADDRESS [--proof PROOF.json] [--json]
+nfvm verify --package-id ID --url URL --rpc URL [--registry ADDRESS] [--output FILE] [--json]
 """
 
 from __future__ import annotations
@@ -196,6 +198,113 @@ def cmd_push(args: argparse.Namespace) -> int:
     return 0
 
 
+# `nfvm verify` exit codes, one per outcome; 2 and 3 are a usage error and an unreachable node or marketplace.
+VERIFY_EXIT = {"verified": 0, "unknown": 10, "revoked": 11, "superseded": 12, "tampered": 13}
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+
+
+def _verify_usage(args: argparse.Namespace) -> str | None:
+    if bool(args.file) == bool(args.package_id):
+        return "give either FILE or --package-id"
+    if urlsplit(args.rpc).scheme not in ("http", "https"):
+        return f"--rpc {args.rpc!r} must be an http(s) URL"
+    if args.file:
+        if not args.registry:
+            return "FILE needs --registry ADDRESS: a file names no registry"
+        if args.url or args.output:
+            return "--url and --output go with --package-id"
+    else:
+        if not args.url:
+            return "--package-id needs --url MARKETPLACE_URL"
+        if args.proof:
+            return "--proof goes with FILE; with --package-id the marketplace's proof is fetched"
+    return None
+
+
+def _print_verdict(verdict: dict[str, Any]) -> None:
+    print(f"{verdict['outcome'].upper()}: {verdict['reason']}")
+    batch, recorded = verdict["batch"], verdict["recorded"]
+    latest = verdict["latest_version"]
+    if latest:
+        latest = f"{verdict['latest_version_text']} (number {latest})"
+    elif latest == 0:
+        latest = "none recorded"
+    chain = f"{verdict['chain_id']}, registry {verdict['registry']}"
+    rows = [
+        ("source", verdict["source"]),
+        ("digest", f"sha256 {verdict['digest']}"),
+        ("chain", chain + (" (from the marketplace)" if verdict["registry_from_marketplace"] else "")),
+        ("status", verdict["status"] or ("not recorded" if verdict["mode"] else None)),
+        ("mode", verdict["mode"]),
+        ("publisher", verdict["publisher"]),
+        ("signer", verdict["signer"]),
+        ("version", f"{verdict['version_text']} (number {verdict['version']})" if verdict["version"] else None),
+        ("line", verdict["name_hash"]),
+        ("line latest", latest),
+        ("descriptor", verdict["descriptor_digest"]),
+        ("registered" if recorded else "anchored", verdict["registered_at"]),
+        (
+            "transaction" if recorded else "anchoring tx",
+            f"{verdict['tx_hash']} in block {verdict['block_number']}" if verdict["tx_hash"] else None,
+        ),
+        (
+            "batch",
+            f"{batch['batch_id']} root {batch['root']} size {batch['size']} index {batch['index']}" if batch else None,
+        ),
+        ("key now", verdict["publishing_key"]),
+    ]
+    for label, value in rows:
+        if value is not None:
+            print(f"  {label:<13}{value}")
+    for finding in verdict["findings"]:
+        print(f"  - {finding}")
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    problem = _verify_usage(args)
+    if problem:
+        print(f"nfvm verify: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    from ledger.client import ChainClient
+    from ledger.exceptions import LedgerError
+    from ledger.verify import MarketplaceUnavailable, VerifyError, load_proof, verify_file, verify_marketplace_package
+
+    client = ChainClient(args.rpc, timeout=30.0)
+    try:
+        if args.file:
+            proof = load_proof(Path(args.proof)) if args.proof else None
+            verdict = verify_file(Path(args.file), client=client, registry_address=args.registry, proof=proof)
+        else:
+            verdict = verify_marketplace_package(
+                args.package_id,
+                base_url=args.url,
+                client=client,
+                registry_address=args.registry,
+                save_to=Path(args.output) if args.output else None,
+            )
+    except VerifyError as exc:
+        return _verify_failed(args, str(exc), EXIT_USAGE)
+    except MarketplaceUnavailable as exc:
+        return _verify_failed(args, str(exc), EXIT_UNREACHABLE)
+    except LedgerError as exc:
+        # ChainUnavailable and node errors name the node's URL.
+        return _verify_failed(args, str(exc), EXIT_UNREACHABLE)
+    report = verdict.as_dict()
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        _print_verdict(report)
+    return VERIFY_EXIT[verdict.outcome.value]
+
+
+def _verify_failed(args: argparse.Namespace, message: str, code: int) -> int:
+    print(f"nfvm verify: {message}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"outcome": None, "error": message, "exit": code}, indent=2))
+    return code
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="nfvm", description="NFV marketplace developer tool")
     commands = root.add_subparsers(dest="command", required=True)
@@ -217,6 +326,24 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--url", required=True)
     p.add_argument("--keystore", required=True, help="encrypted key file of the developer's address")
     p.set_defaults(func=cmd_push)
+    v = commands.add_parser(
+        "verify",
+        help="check a package against the chain alone",
+        description="Check a package file, or a package a marketplace serves, against the PackageRegistry on "
+        "a chain node, trusting neither the marketplace's server nor its database. Exit codes: 0 verified, "
+        "10 unknown, 11 revoked, 12 superseded, 13 tampered, 2 usage error, 3 chain node or marketplace error.",
+    )
+    v.add_argument("file", nargs="?", help="a package file")
+    v.add_argument("--rpc", required=True, help="the chain node's JSON-RPC URL: the only source of truth")
+    v.add_argument("--registry", help="the PackageRegistry address (with --package-id, default: the marketplace's)")
+    v.add_argument(
+        "--proof", help="FILE mode: the marketplace's proof JSON, for a batched registration not yet recorded"
+    )
+    v.add_argument("--package-id", help="a package id at the marketplace --url")
+    v.add_argument("--url", help="the marketplace's base URL")
+    v.add_argument("--output", help="with --package-id: keep the downloaded bytes here when they are verified")
+    v.add_argument("--json", action="store_true")
+    v.set_defaults(func=cmd_verify)
     return root
 
 

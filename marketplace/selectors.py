@@ -15,7 +15,7 @@ from pymongo.errors import PyMongoError
 from config.env import redact_url
 from ledger.client import ChainStatus, get_chain_client
 from ledger.exceptions import LedgerError
-from ledger.models import ContractDeployment
+from ledger.models import ContractDeployment, IndexerState
 from ledger.selectors import deployments_for
 from marketplace.models import ApiToken, NetworkService, Package, PackageState, Vnf
 from marketplace.packages.types import DescriptorSummary, ParsedDescriptor, VnfRef
@@ -517,4 +517,8 @@ def package_proof(package: Package) -> dict[str, Any]:
             proof.update(
                 state="anchored", mode="batch", tx_hash=batch.tx_hash, block_number=batch.block_number, status="active"
             )
+    reset = IndexerState.objects.filter(chain_id=chain_id, reset_detected=True).first()
+    if reset is not None and proof["state"] == "anchored":
+        # Records indexed from a chain that was since reset prove nothing on the chain running now.
+        proof.update(state="chain-reset", warning=reset.reset_detail)
     return proof

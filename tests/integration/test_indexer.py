@@ -140,3 +140,39 @@ def test_the_worker_command_indexes_once(chain, registry, developer, capsys, set
     call_command("index_chain", "--once")
     assert "indexed up to block" in capsys.readouterr().out
     assert registered().count() == 1
+
+
+def test_offers_licences_and_provenance_ranges_are_derived(chain, registry, deployed, developer, stranger, operator):
+    from ledger.licensing import LicenseManager, OfferKind, typed_data_for
+    from ledger.models import AcquiredLicence, LicenceOffer, ProvenanceRange
+    from ledger.projections import projections as real
+    from ledger.provenance_anchor import ProvenanceAnchor
+
+    digest = register(chain, registry, developer, "licensed")
+    lm = LicenseManager(chain, deployed["LicenseManager"])
+    receipt = chain.transact(
+        developer,
+        lm.create_offer(
+            developer.address, digest=digest, kind=OfferKind.TRIAL, terms_hash=b"\x01" * 32, duration=3600, seats=1
+        ),
+        abi=lm.abi,
+    )
+    (created,) = lm.events(receipt, "OfferCreated")
+    offer = lm.offer(created["offerId"])
+    now = int(chain.w3.eth.get_block("latest")["timestamp"])
+    assert offer is not None
+    agreement = lm.agreement(offer, stranger.address, deadline=now + 600)
+    typed = typed_data_for(agreement, chain_id=chain.chain_id(), manager_address=lm.address)
+    signature = stranger.sign_typed_data(full_message=typed).signature
+    chain.transact(operator, lm.activate_trial(operator.address, agreement, signature), abi=lm.abi)
+    anchor = ProvenanceAnchor(chain, deployed["ProvenanceAnchor"])
+    chain.transact(operator, anchor.anchor(operator.address, 1, 4, b"\x02" * 32), abi=anchor.abi)
+
+    Indexer(chain, real, confirmations=0).step()
+
+    stored_offer = LicenceOffer.objects.get()
+    assert (stored_offer.digest, stored_offer.kind, stored_offer.seats) == (digest, int(OfferKind.TRIAL), 1)
+    licence = AcquiredLicence.objects.get()
+    assert licence.licensee == stranger.address
+    assert licence.expires_at > now
+    assert (ProvenanceRange.objects.get().from_seq, ProvenanceRange.objects.get().to_seq) == (1, 4)

@@ -169,3 +169,18 @@ def test_an_unregistered_package_says_so(client, deployed, developer, tmp_path):
     proof = client.get(f"/api/v1/packages/{package.pk}/proof").json()
     assert proof["state"] == "none"
     assert proof["registry"] == deployed["PackageRegistry"]
+
+
+def test_a_chain_reset_turns_the_proof_into_a_warning(client, deployed, chain, snapshot, developer, token, tmp_path):
+    from ledger.models import IndexerState
+
+    package = demo_package(tmp_path, developer)
+    sign_and_submit(client, token, developer, package)
+    index(chain)
+    IndexerState.objects.update(genesis_hash="0x" + "ab" * 32)
+    index(chain)
+
+    proof = client.get(f"/api/v1/packages/{package.pk}/proof").json()
+    assert proof["state"] == "chain-reset"
+    assert "reset" in proof["warning"]
+    assert "Not verifiable" in client.get(f"/packages/{package.pk}/").content.decode()

@@ -1,0 +1,580 @@
+"""`nfvm verify` and ledger.verify on anvil: direct, relayed and batched registrations, each outcome, and a
+stand-in marketplace over http.server that the verifier must not trust."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from config.embedded import free_port
+from ledger.client import ChainClient
+from ledger.exceptions import ChainUnavailable
+from ledger.merkle import MerkleTree
+from ledger.registry import PackageRegistry, Registration, batch_tree, name_hash, version_number
+from ledger.verify import (
+    MarketplaceUnavailable,
+    Mode,
+    Outcome,
+    VerifyError,
+    verify_file,
+    verify_marketplace_package,
+    version_text,
+)
+from marketplace.packages.build import build
+
+ROOT = Path(__file__).resolve().parents[2]
+LINE = name_hash("acme", "verified-fw")
+HOUR = 3600
+# An address without code: a registry the marketplace made up.
+NO_CODE = "0x000000000000000000000000000000000000dEaD"
+
+
+@pytest.fixture
+def reg(snapshot, deployed, chain: ChainClient) -> PackageRegistry:
+    return PackageRegistry(chain, deployed["PackageRegistry"])
+
+
+def package(tmp_path: Path, label: str) -> tuple[Path, str]:
+    path = tmp_path / f"{label}.tar.gz"
+    path.write_bytes(f"package {label}\n".encode() * 1000)
+    return path, "0x" + hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def descriptor(label: str) -> str:
+    return "0x" + hashlib.sha256(f"{label}.vnfd".encode()).hexdigest()
+
+
+def send(chain: ChainClient, reg: PackageRegistry, account: LocalAccount, tx):
+    return chain.transact(account, tx, abi=reg.abi)
+
+
+def register(chain, reg, account, digest: str, version: str, line: bytes = LINE):
+    tx = reg.register(account.address, digest, line, version_number(version), descriptor(digest))
+    return send(chain, reg, account, tx)
+
+
+def signed(
+    chain, reg, signer: LocalAccount, digest: str, version: str, *, nonce=None, publisher=None, line: bytes = LINE
+) -> tuple[Registration, bytes]:
+    """A registration signed by `signer` (the developer's wallet); `publisher` may name someone else."""
+    publisher = publisher or signer.address
+    registration = Registration(
+        digest=digest,
+        name_hash="0x" + line.hex(),
+        version=version_number(version),
+        descriptor_digest=descriptor(digest),
+        publisher=publisher,
+        nonce=reg.nonce(publisher) if nonce is None else nonce,
+        deadline=int(chain.w3.eth.get_block("latest")["timestamp"]) + HOUR,
+    )
+    signature = Account.sign_typed_data(signer.key, full_message=reg.typed_data(registration)).signature
+    return registration, bytes(signature)
+
+
+def anchor(chain, reg, operator, items) -> tuple[int, MerkleTree]:
+    tree = batch_tree(items)
+    receipt = send(chain, reg, operator, reg.anchor_batch(operator.address, tree.root, tree.size))
+    return reg.anchored_batch_id(receipt), tree
+
+
+def proof_document(
+    chain, reg, items, index: int, batch_id: int, tree: MerkleTree, *, path_of: int | None = None
+) -> dict[str, Any]:
+    """The marketplace's proof format for leaf `index` (with the audit path of leaf `path_of`, if given)."""
+    registration, signature = items[index]
+    return {
+        "package_id": f"pkg-{index}",
+        "digest": registration.digest,
+        "chain_id": chain.chain_id(),
+        "registry": reg.address,
+        "state": "submitted",
+        "mode": "batch",
+        "publisher": registration.publisher,
+        "registration": registration.message(),
+        "signature": "0x" + signature.hex(),
+        "tx_hash": None,
+        "block_number": None,
+        "batch": {
+            "batch_id": batch_id,
+            "root": "0x" + tree.root.hex(),
+            "size": tree.size,
+            "index": index,
+            "proof": ["0x" + p.hex() for p in tree.proof(index if path_of is None else path_of)],
+        },
+    }
+
+
+def nfvm(*args: str) -> subprocess.CompletedProcess[str]:
+    # Without the marketplace's settings, database or chain configuration: only what is on the command line.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "MONGODB", "ETH_", "OPERATOR"))}
+    return subprocess.run(
+        [sys.executable, "-m", "marketplace.cli", "verify", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=ROOT,
+        env=env,
+    )
+
+
+def nfvm_json(*args: str) -> tuple[int, dict[str, Any]]:
+    result = nfvm(*args, "--json")
+    return result.returncode, json.loads(result.stdout)
+
+
+# ---------------------------------------------------------------- VERIFIED, one per way of registering
+
+
+def test_a_directly_registered_demo_package_verifies(tmp_path, chain, reg, developer):
+    path = build(ROOT / "demo/packages/osm/nfvm_demo_amf_vnf", "osm", tmp_path / "amf.tar.gz")
+    digest = "0x" + hashlib.sha256(path.read_bytes()).hexdigest()
+    receipt = register(chain, reg, developer, digest, "1.0")
+
+    verdict = verify_file(path, client=chain, registry_address=reg.address)
+    assert verdict.outcome is Outcome.VERIFIED
+    assert verdict.mode is Mode.DIRECT
+    assert verdict.digest == digest
+    assert (verdict.publisher, verdict.signer, verdict.publishing_key) == (developer.address,) * 3
+    assert verdict.tx_hash == receipt["transactionHash"].to_0x_hex()
+    assert verdict.block_number == receipt["blockNumber"]
+    assert (verdict.version, verdict.version_text) == (version_number("1.0"), "1.0.0")
+    assert verdict.name_hash == "0x" + LINE.hex()
+    assert verdict.descriptor_digest == descriptor(digest)
+    assert verdict.latest_version == version_number("1.0")
+    assert (verdict.chain_id, verdict.registry, verdict.recorded, verdict.status) == (
+        31337,
+        reg.address,
+        True,
+        "active",
+    )
+
+    code, report = nfvm_json(str(path), "--rpc", chain.rpc_url, "--registry", reg.address)
+    assert code == 0, report
+    assert report["outcome"] == "verified"
+    assert (report["mode"], report["signer"], report["tx_hash"]) == ("direct", developer.address, verdict.tx_hash)
+    human = nfvm(str(path), "--rpc", chain.rpc_url, "--registry", reg.address)
+    assert human.returncode == 0
+    assert human.stdout.startswith("VERIFIED: ")
+    assert verdict.tx_hash in human.stdout
+
+
+def test_a_relayed_registration_verifies_with_the_signer_recovered(tmp_path, chain, reg, developer, operator):
+    path, digest = package(tmp_path, "relayed")
+    registration, signature = signed(chain, reg, developer, digest, "2.1")
+    receipt = send(chain, reg, operator, reg.register_with_signature(operator.address, registration, signature))
+
+    verdict = verify_file(path, client=chain, registry_address=reg.address)
+    assert verdict.outcome is Outcome.VERIFIED
+    assert verdict.mode is Mode.RELAYED
+    # The operator sent the transaction; the signature recovered from its input is the developer's.
+    assert verdict.signer == verdict.publisher == developer.address
+    assert verdict.tx_hash == receipt["transactionHash"].to_0x_hex()
+    assert any(operator.address in f and "signed by" in f for f in verdict.findings)
+
+    code, report = nfvm_json(str(path), "--rpc", chain.rpc_url, "--registry", reg.address)
+    assert (code, report["mode"], report["signer"]) == (0, "relayed", developer.address)
+
+
+def test_a_batched_registration_verifies_by_its_inclusion_proof_then_by_its_record(
+    tmp_path, chain, reg, developer, operator, stranger
+):
+    files = [package(tmp_path, f"batched-{i}") for i in range(5)]
+    items = [signed(chain, reg, developer, digest, f"3.{i}", nonce=i) for i, (_, digest) in enumerate(files)]
+    batch_id, tree = anchor(chain, reg, operator, items)
+    path, _ = files[2]
+    proof_path = tmp_path / "proof.json"
+    proof_path.write_text(json.dumps(proof_document(chain, reg, items, 2, batch_id, tree)))
+
+    # Not recorded on chain: without the proof the registry knows nothing of it.
+    assert verify_file(path, client=chain, registry_address=reg.address).outcome is Outcome.UNKNOWN
+    verdict = verify_file(path, client=chain, registry_address=reg.address, proof=json.loads(proof_path.read_text()))
+    assert verdict.outcome is Outcome.VERIFIED, verdict.findings
+    assert (verdict.mode, verdict.recorded) == (Mode.BATCH, False)
+    assert verdict.signer == verdict.publisher == developer.address
+    assert (verdict.batch_id, verdict.batch_index, verdict.batch_size) == (batch_id, 2, 5)
+    assert verdict.batch_root == "0x" + tree.root.hex()
+    assert verdict.tx_hash is not None  # the BatchAnchored transaction
+    assert verdict.latest_version == 0
+    assert "not recorded on chain yet" in verdict.reason
+
+    args = (str(path), "--rpc", chain.rpc_url, "--registry", reg.address)
+    assert nfvm(*args).returncode == 10
+    code, report = nfvm_json(*args, "--proof", str(proof_path))
+    assert (code, report["mode"], report["recorded"], report["batch"]["index"]) == (0, "batch", False, 2)
+
+    # Anyone records it; then the record alone verifies it, and the signer comes from proveBatched's input.
+    # Nonces are spent in order, so leaves 0 and 1 go first.
+    for index in range(3):
+        registration, signature = items[index]
+        tx = reg.prove_batched(stranger.address, batch_id, registration, signature, tree.proof(index), index)
+        receipt = send(chain, reg, stranger, tx)
+    verdict = verify_file(path, client=chain, registry_address=reg.address)
+    assert verdict.outcome is Outcome.VERIFIED
+    assert (verdict.mode, verdict.recorded, verdict.batch_id, verdict.batch_index) == (Mode.BATCH, True, batch_id, 2)
+    assert verdict.signer == developer.address
+    assert verdict.tx_hash == receipt["transactionHash"].to_0x_hex()
+    assert nfvm(*args).returncode == 0
+
+
+# ---------------------------------------------------------------- UNKNOWN, REVOKED, SUPERSEDED
+
+
+def test_an_unregistered_file_is_unknown(tmp_path, chain, reg):
+    path, _ = package(tmp_path, "never-registered")
+    verdict = verify_file(path, client=chain, registry_address=reg.address)
+    assert verdict.outcome is Outcome.UNKNOWN
+    assert (verdict.publisher, verdict.mode, verdict.tx_hash) == (None, None, None)
+    result = nfvm(str(path), "--rpc", chain.rpc_url, "--registry", reg.address)
+    assert result.returncode == 10
+    assert result.stdout.startswith("UNKNOWN: ")
+
+
+def test_a_revoked_package_is_revoked(tmp_path, chain, reg, developer):
+    path, digest = package(tmp_path, "revoked")
+    register(chain, reg, developer, digest, "1.0")
+    send(chain, reg, developer, reg.revoke(developer.address, digest))
+    verdict = verify_file(path, client=chain, registry_address=reg.address)
+    assert (verdict.outcome, verdict.status, verdict.publisher) == (Outcome.REVOKED, "revoked", developer.address)
+    assert nfvm(str(path), "--rpc", chain.rpc_url, "--registry", reg.address).returncode == 11
+
+
+def test_an_older_version_is_superseded_and_a_deprecated_one_still_verifies(tmp_path, chain, reg, developer):
+    (old, old_digest), (new, new_digest) = package(tmp_path, "v1"), package(tmp_path, "v2")
+    register(chain, reg, developer, old_digest, "1.0")
+    register(chain, reg, developer, new_digest, "1.1")
+    verdict = verify_file(old, client=chain, registry_address=reg.address)
+    assert verdict.outcome is Outcome.SUPERSEDED
+    assert (verdict.version_text, verdict.latest_version_text) == ("1.0.0", "1.1.0")
+    assert "1.1.0" in verdict.reason
+    assert nfvm(str(old), "--rpc", chain.rpc_url, "--registry", reg.address).returncode == 12
+
+    send(chain, reg, developer, reg.deprecate(developer.address, new_digest))
+    verdict = verify_file(new, client=chain, registry_address=reg.address)
+    assert (verdict.outcome, verdict.status) == (Outcome.VERIFIED, "deprecated")
+    assert any("deprecated" in f for f in verdict.findings)
+
+
+def test_a_key_rotation_leaves_recorded_packages_verified_and_retires_unrecorded_signatures(
+    tmp_path, chain, reg, developer, operator
+):
+    (first, first_digest), (second, second_digest) = package(tmp_path, "r1"), package(tmp_path, "r2")
+    register(chain, reg, developer, first_digest, "1.0")
+    items = [signed(chain, reg, developer, second_digest, "2.0")]
+    batch_id, tree = anchor(chain, reg, operator, items)
+    proof = proof_document(chain, reg, items, 0, batch_id, tree)
+    assert verify_file(second, client=chain, registry_address=reg.address, proof=proof).outcome is Outcome.VERIFIED
+
+    new_key = Account.create()
+    send(chain, reg, developer, reg.rotate_key(developer.address, new_key.address))
+    verdict = verify_file(first, client=chain, registry_address=reg.address)
+    assert (verdict.outcome, verdict.publisher, verdict.publishing_key) == (
+        Outcome.VERIFIED,
+        developer.address,
+        new_key.address,
+    )
+    assert any("rotated" in f for f in verdict.findings)
+    # The batched signature by the retired key can never be recorded now.
+    verdict = verify_file(second, client=chain, registry_address=reg.address, proof=proof)
+    assert verdict.outcome is Outcome.REVOKED
+    assert "retired" in verdict.reason
+
+
+# ---------------------------------------------------------------- TAMPERED batch proofs
+
+
+@pytest.fixture
+def batch(tmp_path, chain, reg, developer, operator, stranger):
+    """Four leaves: the developer's three signed registrations, and one naming the developer as publisher
+    but signed by the stranger."""
+    files = [package(tmp_path, f"leaf-{i}") for i in range(4)]
+    items = [signed(chain, reg, developer, files[i][1], f"4.{i}", nonce=i) for i in range(3)]
+    items.append(signed(chain, reg, stranger, files[3][1], "4.3", nonce=3, publisher=developer.address))
+    batch_id, tree = anchor(chain, reg, operator, items)
+    return files, items, batch_id, tree
+
+
+def tampered(chain, reg, tmp_path, path: Path, proof: dict[str, Any]) -> tuple[str, subprocess.CompletedProcess[str]]:
+    verdict = verify_file(path, client=chain, registry_address=reg.address, proof=proof)
+    assert verdict.outcome is Outcome.TAMPERED, verdict
+    proof_path = tmp_path / "tampered-proof.json"
+    proof_path.write_text(json.dumps(proof))
+    return verdict.reason, nfvm(
+        str(path), "--rpc", chain.rpc_url, "--registry", reg.address, "--proof", str(proof_path)
+    )
+
+
+def test_a_proof_whose_registration_names_another_digest_is_tampered(tmp_path, chain, reg, batch):
+    files, items, batch_id, tree = batch
+    reason, result = tampered(chain, reg, tmp_path, files[0][0], proof_document(chain, reg, items, 1, batch_id, tree))
+    assert "digest" in reason
+    assert result.returncode == 13
+    assert result.stdout.startswith("TAMPERED: ")
+
+
+def test_a_proof_signed_by_another_key_is_tampered(tmp_path, chain, reg, batch, stranger, developer):
+    files, items, batch_id, tree = batch
+    # The leaf is in the batch: the inclusion holds, but the signature is not the publisher's.
+    proof = proof_document(chain, reg, items, 3, batch_id, tree)
+    assert reg.verify_batched(batch_id, items[3][0], items[3][1], tree.proof(3), 3)
+    reason, result = tampered(chain, reg, tmp_path, files[3][0], proof)
+    assert stranger.address in reason
+    assert developer.address in reason
+    assert result.returncode == 13
+
+
+def test_a_wrong_inclusion_proof_is_tampered(tmp_path, chain, reg, batch):
+    files, items, batch_id, tree = batch
+    reason, result = tampered(
+        chain, reg, tmp_path, files[2][0], proof_document(chain, reg, items, 2, batch_id, tree, path_of=1)
+    )
+    assert "inclusion proof" in reason
+    assert result.returncode == 13
+    missing = proof_document(chain, reg, items, 2, batch_id, tree)
+    missing["batch"]["batch_id"] = 99
+    assert (
+        "batch 99 does not exist"
+        in verify_file(files[2][0], client=chain, registry_address=reg.address, proof=missing).reason
+    )
+
+
+def test_a_batched_signature_for_a_line_someone_else_owns_is_tampered(
+    tmp_path, chain, reg, developer, stranger, operator
+):
+    (_, owned_digest), (squat, squat_digest) = package(tmp_path, "owned"), package(tmp_path, "squat")
+    register(chain, reg, developer, owned_digest, "1.0")
+    items = [signed(chain, reg, stranger, squat_digest, "9.0")]
+    batch_id, tree = anchor(chain, reg, operator, items)
+    verdict = verify_file(
+        squat, client=chain, registry_address=reg.address, proof=proof_document(chain, reg, items, 0, batch_id, tree)
+    )
+    assert verdict.outcome is Outcome.TAMPERED
+    assert "does not publish this line" in verdict.reason
+
+
+# ---------------------------------------------------------------- errors
+
+
+def test_an_unreachable_node_exits_3_naming_it(tmp_path, reg):
+    path, _ = package(tmp_path, "any")
+    url = f"http://127.0.0.1:{free_port()}"
+    result = nfvm(str(path), "--rpc", url, "--registry", reg.address)
+    assert result.returncode == 3
+    assert url in result.stderr
+    with pytest.raises(ChainUnavailable, match=re.escape(url)):
+        verify_file(path, client=ChainClient(url), registry_address=reg.address)
+
+
+def test_usage_errors_exit_2(tmp_path, chain, reg, deployed):
+    path, _ = package(tmp_path, "any")
+    rpc = chain.rpc_url
+    cases = [
+        (str(path), "--rpc", rpc),  # no registry
+        (str(path), "--rpc", rpc, "--registry", "0x1234"),  # not an address
+        (str(path), "--rpc", rpc, "--registry", deployed["LicenseManager"]),  # not a PackageRegistry
+        (str(tmp_path / "missing"), "--rpc", rpc, "--registry", reg.address),
+        (str(path), "--rpc", rpc, "--registry", reg.address, "--proof", str(path)),  # not JSON
+        ("--package-id", "x", "--rpc", rpc),  # no --url
+        (str(path), "--package-id", "x", "--url", "http://127.0.0.1:1", "--rpc", rpc),
+        (str(path), "--rpc", "ftp://node", "--registry", reg.address),
+    ]
+    for args in cases:
+        result = nfvm(*args)
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert result.stderr.startswith("nfvm verify: ")
+    with pytest.raises(VerifyError, match="does not run the PackageRegistry code"):
+        verify_file(path, client=chain, registry_address=deployed["LicenseManager"])
+
+
+# ---------------------------------------------------------------- URL mode, against a marketplace not trusted
+
+
+@dataclass
+class Marketplace:
+    """A stand-in third party: it answers the three endpoints with whatever the test gives it."""
+
+    base_url: str
+    routes: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+
+    def serve(self, package_id: str, *, claimed: str, content: bytes, proof: dict[str, Any] | None) -> None:
+        base = f"/api/v1/packages/{package_id}"
+        body = {"id": package_id, "digest": {"algorithm": "SHA-256", "hash": claimed.removeprefix("0x")}}
+        self.routes[base] = ("application/json", json.dumps(body).encode())
+        self.routes[f"{base}/content"] = ("application/octet-stream", content)
+        if proof is not None:
+            self.routes[f"{base}/proof"] = ("application/json", json.dumps(proof).encode())
+
+
+@pytest.fixture
+def marketplace() -> Iterator[Marketplace]:
+    routes: dict[str, tuple[str, bytes]] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            found = routes.get(self.path)
+            if found is None:
+                self.send_error(404)
+                return
+            kind, body = found
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield Marketplace(f"http://127.0.0.1:{server.server_address[1]}", routes)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def anchored_proof(chain, reg, digest: str, publisher: str, **changes: Any) -> dict[str, Any]:
+    return {
+        "package_id": "p",
+        "digest": digest,
+        "chain_id": chain.chain_id(),
+        "registry": reg.address,
+        "state": "anchored",
+        "mode": "direct",
+        "publisher": publisher,
+        "registration": None,
+        "signature": None,
+        "tx_hash": None,
+        "block_number": None,
+        "batch": None,
+        **changes,
+    }
+
+
+def test_a_marketplace_serving_the_anchored_bytes_verifies(tmp_path, chain, reg, developer, operator, marketplace):
+    path, digest = package(tmp_path, "served")
+    register(chain, reg, developer, digest, "1.0")
+    marketplace.serve(
+        "good", claimed=digest, content=path.read_bytes(), proof=anchored_proof(chain, reg, digest, developer.address)
+    )
+
+    verdict = verify_marketplace_package("good", base_url=marketplace.base_url, client=chain)
+    assert verdict.outcome is Outcome.VERIFIED
+    assert verdict.registry_from_marketplace
+    assert any("taken from the marketplace" in f for f in verdict.findings)
+    assert verdict.source == f"{marketplace.base_url}/api/v1/packages/good/content"
+
+    # A batched registration not yet recorded verifies through the proof the marketplace serves.
+    batched, batched_digest = package(tmp_path, "served-batched")
+    items = [signed(chain, reg, developer, batched_digest, "2.0")]
+    batch_id, tree = anchor(chain, reg, operator, items)
+    marketplace.serve(
+        "batched",
+        claimed=batched_digest,
+        content=batched.read_bytes(),
+        proof=proof_document(chain, reg, items, 0, batch_id, tree),
+    )
+    saved = tmp_path / "saved.tar.gz"
+    code, report = nfvm_json(
+        "--package-id",
+        "batched",
+        "--url",
+        marketplace.base_url,
+        "--rpc",
+        chain.rpc_url,
+        "--registry",
+        reg.address,
+        "--output",
+        str(saved),
+    )
+    assert (code, report["mode"], report["recorded"], report["registry_from_marketplace"]) == (0, "batch", False, False)
+    assert saved.read_bytes() == batched.read_bytes()
+
+    code, report = nfvm_json("--package-id", "good", "--url", marketplace.base_url, "--rpc", chain.rpc_url)
+    assert (code, report["outcome"], report["registry"]) == (0, "verified", reg.address)
+
+
+def test_a_marketplace_serving_other_bytes_is_tampered(tmp_path, chain, reg, developer, marketplace):
+    (path, digest), (other, _) = package(tmp_path, "anchored"), package(tmp_path, "swapped")
+    register(chain, reg, developer, digest, "1.0")
+    proof = anchored_proof(chain, reg, digest, developer.address)
+    # Claims the anchored digest, serves other bytes.
+    marketplace.serve("swap", claimed=digest, content=other.read_bytes(), proof=proof)
+    saved = tmp_path / "saved"
+    verdict = verify_marketplace_package(
+        "swap", base_url=marketplace.base_url, client=chain, registry_address=reg.address, save_to=saved
+    )
+    assert verdict.outcome is Outcome.TAMPERED
+    assert "serves bytes that differ from the anchored digest" in verdict.reason
+    assert not saved.exists()
+    assert list(tmp_path.glob(".nfvm-verify-*")) == []
+    result = nfvm("--package-id", "swap", "--url", marketplace.base_url, "--rpc", chain.rpc_url)
+    assert result.returncode == 13
+    assert "serves bytes that differ" in result.stdout
+
+    # Claims the digest of the bytes it serves, while its proof is for the anchored ones.
+    served = other.read_bytes()
+    marketplace.serve("swap2", claimed="0x" + hashlib.sha256(served).hexdigest(), content=served, proof=proof)
+    verdict = verify_marketplace_package(
+        "swap2", base_url=marketplace.base_url, client=chain, registry_address=reg.address
+    )
+    assert verdict.outcome is Outcome.TAMPERED
+
+    # Points at a contract that is not the registry.
+    marketplace.serve("fake", claimed=digest, content=path.read_bytes(), proof={**proof, "registry": NO_CODE})
+    verdict = verify_marketplace_package("fake", base_url=marketplace.base_url, client=chain)
+    assert verdict.outcome is Outcome.TAMPERED
+    assert "not one" in verdict.reason
+
+
+def test_the_registry_is_not_taken_from_a_marketplace_on_another_chain(tmp_path, chain, reg, developer, marketplace):
+    path, digest = package(tmp_path, "other-chain")
+    register(chain, reg, developer, digest, "1.0")
+    proof = anchored_proof(chain, reg, digest, developer.address, chain_id=1)
+    marketplace.serve("p", claimed=digest, content=path.read_bytes(), proof=proof)
+    with pytest.raises(VerifyError, match="chain 1"):
+        verify_marketplace_package("p", base_url=marketplace.base_url, client=chain)
+    assert nfvm("--package-id", "p", "--url", marketplace.base_url, "--rpc", chain.rpc_url).returncode == 2
+    # Given the registry, the node alone decides; the mismatch is reported.
+    verdict = verify_marketplace_package("p", base_url=marketplace.base_url, client=chain, registry_address=reg.address)
+    assert verdict.outcome is Outcome.VERIFIED
+    assert any("chain 1" in f for f in verdict.findings)
+
+
+def test_a_marketplace_without_a_proof_or_answer(tmp_path, chain, reg, developer, marketplace):
+    path, digest = package(tmp_path, "no-proof")
+    register(chain, reg, developer, digest, "1.0")
+    marketplace.serve("p", claimed=digest, content=path.read_bytes(), proof=None)
+    with pytest.raises(VerifyError, match="--registry"):
+        verify_marketplace_package("p", base_url=marketplace.base_url, client=chain)
+    verdict = verify_marketplace_package("p", base_url=marketplace.base_url, client=chain, registry_address=reg.address)
+    assert verdict.outcome is Outcome.VERIFIED
+    assert any("no proof" in f for f in verdict.findings)
+
+    with pytest.raises(MarketplaceUnavailable, match="HTTP 404"):
+        verify_marketplace_package("absent", base_url=marketplace.base_url, client=chain, registry_address=reg.address)
+    closed = f"http://127.0.0.1:{free_port()}"
+    result = nfvm("--package-id", "p", "--url", closed, "--rpc", chain.rpc_url, "--registry", reg.address)
+    assert result.returncode == 3
+    assert closed in result.stderr
+
+
+def test_version_numbers_read_back():
+    assert version_text(version_number("1.2.3")) == "1.2.3"
+    assert version_text(version_number("2.0-rc1")) == "2.0.0-pre"
