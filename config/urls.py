@@ -20,6 +20,7 @@ api = [
     path("packages/<str:package_id>/content", apis.package_content, name="api-package-content"),
     path("packages/<str:package_id>/registration", apis.package_registration, name="api-package-registration"),
     path("packages/<str:package_id>/proof", apis.package_proof, name="api-package-proof"),
+    path("packages/<str:package_id>/verify", apis.package_verify, name="api-package-verify"),
     path("vnfs/<str:vnf_id>", apis.vnf, name="api-vnf"),
     path("vnfs/<str:vnf_id>/descriptor", apis.vnf_descriptor, name="api-vnf-descriptor"),
     path("nss/<str:ns_id>", apis.ns, name="api-ns"),
@@ -41,6 +42,7 @@ portal_urls = [
     path("packages/<str:package_id>/deprecate", portal.package_deprecate, name="package-deprecate"),
     path("packages/<str:package_id>/registration", portal.package_registration, name="package-registration"),
     path("packages/<str:package_id>/proof", portal.package_proof_fragment, name="package-proof"),
+    path("packages/<str:package_id>/verify", portal.package_verify, name="package-verify"),
     path("vnfs/<str:descriptor_id>/", portal.descriptor_detail, {"kind": "vnf"}, name="vnf-detail"),
     path("nss/<str:descriptor_id>/", portal.descriptor_detail, {"kind": "ns"}, name="ns-detail"),
 ]

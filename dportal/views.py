@@ -260,3 +260,11 @@ def _proof_context(request: HttpRequest, package: Package) -> dict[str, object]:
     except LedgerError as exc:
         proof = {"state": "unavailable", "error": str(exc)}
     return {"package": package, "proof": proof, "is_owner": signed_in_address(request) == package.uploader}
+
+
+@require_POST
+def package_verify(request: HttpRequest, package_id: str) -> HttpResponse:
+    record = services.package_reverify(package=_package(package_id))
+    level = messages.success if record.result == "verified" else messages.warning
+    level(request, f"Verification: {record.result}.")
+    return redirect("package-detail", package_id=package_id)

@@ -378,3 +378,10 @@ def package_registration(request: HttpRequest, package_id: str) -> JsonResponse:
 def package_proof(request: HttpRequest, package_id: str) -> JsonResponse:
     """Where the package stands on chain, with the evidence to check it independently."""
     return JsonResponse(selectors.package_proof(_package(package_id)))
+
+
+@api_view(("POST",))
+def package_verify(request: HttpRequest, package_id: str) -> JsonResponse:
+    """Check the stored package against its digests and the chain again; the record is kept."""
+    record = services.package_reverify(package=_package(package_id))
+    return JsonResponse(presenters.verification(record))

@@ -449,6 +449,17 @@ def document() -> dict[str, Any]:
             },
         },
     }
+    paths["/api/v1/packages/{package_id}/verify"] = {
+        "parameters": [PACKAGE_ID],
+        "post": {
+            "summary": "Check the stored package against its digests and the chain again (the record is kept)",
+            "responses": {
+                "200": _json({"type": "object", "required": ["result", "checks"]}, "the new record"),
+                "404": NOT_FOUND,
+                "503": _error("the chain is unavailable"),
+            },
+        },
+    }
     paths["/api/v1/packages/{package_id}/proof"] = {
         "parameters": [PACKAGE_ID],
         "get": {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import re
@@ -47,6 +48,7 @@ from marketplace.models import (
     VerificationRecord,
     Vnf,
 )
+from marketplace.packages import yamlsafe
 from marketplace.packages.archive import ArchiveLimits
 from marketplace.packages.inspect import Inspection, inspect_package
 from marketplace.packages.problems import PackageRejected, Problem
@@ -647,3 +649,142 @@ def registration_batches_due() -> int:
     if waited < settings.REGISTRATION_BATCH_WINDOW_S and queued.count() < settings.REGISTRATION_BATCH_MAX:
         return 0
     return registration_batches_anchor()
+
+
+# --- Re-verification (tamper evidence) ---
+
+
+def package_reverify(*, package: Package) -> VerificationRecord:
+    """Check the stored package against its digests and the chain again, and record the verdict.
+
+    Catches a blob changed in GridFS, files mixed from another archive, a descriptor document
+    edited in the database, and, from the registry, a revoked or superseded version."""
+    checks: list[dict[str, str]] = []
+    tampered = False
+
+    def check(name: str, ok: bool, detail: str, *, warn: bool = False) -> None:
+        nonlocal tampered
+        checks.append({"check": name, "result": "pass" if ok else ("warn" if warn else "fail"), "detail": detail})
+        tampered = tampered or (not ok and not warn)
+
+    hasher = hashlib.sha256()
+    size = 0
+    with blobs.blob_open(package.digest) as blob:
+        while chunk := blob.read(CHUNK):
+            hasher.update(chunk)
+            size += len(chunk)
+    actual = hasher.hexdigest()
+    check(
+        "blob",
+        actual == package.digest,
+        "stored bytes hash to the package digest"
+        if actual == package.digest
+        else f"stored bytes hash to {actual}, not to the package digest {package.digest}",
+    )
+    if actual == package.digest:
+        _reverify_contents(package, check)
+    outcome = "tampered" if tampered else _reverify_chain(package, check)
+    return VerificationRecord.objects.create(
+        package=package,
+        result=outcome,
+        checks=checks,
+        digests={
+            "package_sha256": package.digest,
+            "stored_sha256": actual,
+            "descriptor_sha256": package.descriptor_digest,
+        },
+    )
+
+
+def _reverify_contents(package: Package, check: Callable[..., None]) -> None:
+    from marketplace.packages.archive import open_archive
+
+    index = {f.path: f.sha256 for f in package.files}
+    seen: dict[str, str] = {}
+    documents: dict[str, bytes] = {}
+    descriptor_files = {
+        d.file for d in [*Vnf.objects.filter(package=package), *NetworkService.objects.filter(package=package)]
+    }
+    with blobs.blob_open(package.digest) as blob, open_archive(blob) as archive:
+        for entry, stream in archive.iter_files():
+            hasher = hashlib.sha256()
+            data = bytearray()
+            while chunk := stream.read(CHUNK):
+                hasher.update(chunk)
+                if entry.path in descriptor_files:
+                    data += chunk
+            seen[entry.path] = hasher.hexdigest()
+            if entry.path in descriptor_files:
+                documents[entry.path] = bytes(data)
+    mismatched = sorted(p for p in set(index) | set(seen) if index.get(p) != seen.get(p))
+    check(
+        "files",
+        not mismatched,
+        "every file matches the index"
+        if not mismatched
+        else "files differ from the index: " + ", ".join(mismatched[:5]),
+    )
+    main = seen.get(package.main_descriptor)
+    check(
+        "descriptor",
+        main == package.descriptor_digest,
+        "the main descriptor matches its digest"
+        if main == package.descriptor_digest
+        else f"{package.main_descriptor} hashes to {main}, not {package.descriptor_digest}",
+    )
+    edited = []
+    for model in (Vnf, NetworkService):
+        for d in model.objects.filter(package=package):
+            try:
+                parsed = yamlsafe.load(documents.get(d.file, b""), file=d.file)
+            except PackageRejected:
+                parsed = None
+            if _normalised(parsed) != _normalised(d.document):
+                edited.append(f"{d.file} ({d.descriptor_id})")
+    check(
+        "descriptor-documents",
+        not edited,
+        "stored descriptor documents match the package's files"
+        if not edited
+        else "stored descriptor documents differ from the package's files: " + ", ".join(edited),
+    )
+
+
+def _normalised(value: Any) -> Any:
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
+def _reverify_chain(package: Package, check: Callable[..., None]) -> str:
+    try:
+        registry = _registry()
+        record = registry.registration_of("0x" + package.digest)
+    except LedgerError as exc:
+        check("chain", False, f"the registry cannot be read: {exc}", warn=True)
+        return "unverified"
+    if record is None:
+        request = RegistrationRequest.objects.filter(package=package, mode="batch", batch_id__isnull=False).first()
+        if request is not None and registry.verify_batched(
+            int(request.batch_id or 0),
+            registration_from_typed_data(registry_typed(request)),
+            request.signature,
+            request.inclusion_proof,
+            int(request.leaf_index or 0),
+        ):
+            check("chain", True, f"included in anchored batch {request.batch_id} (leaf {request.leaf_index})")
+            return "verified"
+        check("chain", False, "not registered on chain", warn=True)
+        return "unregistered"
+    check(
+        "chain-descriptor",
+        record.descriptor_digest.lower().removeprefix("0x") == package.descriptor_digest,
+        "the descriptor digest on chain matches",
+    )
+    if int(record.status) == 3:
+        check("chain-status", False, "the publisher revoked this package on chain", warn=True)
+        return "revoked"
+    latest = registry.latest_version(record.name_hash)
+    if latest > record.version:
+        check("chain-latest", False, "a newer version of this package is registered on chain", warn=True)
+        return "superseded"
+    check("chain", True, f"registered on chain by {record.publisher}")
+    return "verified"
