@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.ingest import bench_ingest  # noqa: E402
+from bench.ledger import bench_ledger  # noqa: E402
 from bench.search import bench_search  # noqa: E402
 from config.embedded import free_port  # noqa: E402
 from tests.processes import Checkout, get, interrupt, wait_for_http  # noqa: E402
@@ -78,6 +79,7 @@ def main() -> int:
     fresh = bench_run_and_health()
     fresh.update(bench_ingest())
     fresh.update(bench_search())
+    fresh.update(bench_ledger())
     results.update(fresh)
     RESULTS.write_text(json.dumps(dict(sorted(results.items())), indent=2) + "\n")
     width = max(len(k) for k in results)

@@ -33,6 +33,9 @@ INDEXER_BATCH_BLOCKS = env.env_int("INDEXER_BATCH_BLOCKS", 2000, minimum=1)
 # Signed registrations queued for a batch are anchored when the oldest waited this long, or the queue is full.
 REGISTRATION_BATCH_WINDOW_S = env.env_float("REGISTRATION_BATCH_WINDOW_S", 10.0, minimum=0.0)
 REGISTRATION_BATCH_MAX = env.env_int("REGISTRATION_BATCH_MAX", 256, minimum=1)
+# Provenance log entries are anchored when the oldest unanchored waited this long (s), or this many wait.
+PROVENANCE_ANCHOR_WINDOW_S = env.env_float("PROVENANCE_ANCHOR_WINDOW_S", 30.0, minimum=0.0)
+PROVENANCE_BATCH = env.env_int("PROVENANCE_BATCH", 1024, minimum=1)
 
 # The operator signs anchoring and relayed transactions. anvil's development key is used
 # only against the embedded chain; any other chain needs an encrypted keystore.
@@ -55,6 +58,13 @@ UPLOAD_TMP_DIR.mkdir(parents=True, exist_ok=True)
 FILE_UPLOAD_TEMP_DIR = str(UPLOAD_TMP_DIR)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # larger uploads stream to UPLOAD_TMP_DIR
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+# --- Orchestrator (unset OSM_NBI_URL: the tracking-only driver, which deploys nothing) ---
+OSM_NBI_URL = env.env_url("OSM_NBI_URL", ("http", "https"))
+OSM_USERNAME = env.env_str("OSM_USERNAME", "admin") or "admin"
+OSM_PASSWORD = env.env_str("OSM_PASSWORD", "") or ""
+OSM_PROJECT = env.env_str("OSM_PROJECT", "admin") or "admin"
+OSM_VIM_ACCOUNT = env.env_str("OSM_VIM_ACCOUNT", "") or ""
 
 # --- Sign-in ---
 SIGNIN_NONCE_TTL_S = env.env_int("SIGNIN_NONCE_TTL_S", 600, minimum=30)

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from dportal import views as portal
-from marketplace import apis, sol005
+from marketplace import apis, licence_api, provenance_api, sol005
 
 api = [
     path("auth/nonce", apis.auth_nonce, name="api-auth-nonce"),
@@ -21,11 +21,22 @@ api = [
     path("packages/<str:package_id>/registration", apis.package_registration, name="api-package-registration"),
     path("packages/<str:package_id>/proof", apis.package_proof, name="api-package-proof"),
     path("packages/<str:package_id>/verify", apis.package_verify, name="api-package-verify"),
+    path("packages/<str:package_id>/offers", licence_api.package_offers, name="api-package-offers"),
+    path("offers/<str:offer_id>/policy", licence_api.offer_policy, name="api-offer-policy"),
+    path("offers/<str:offer_id>/agreement", licence_api.offer_agreement, name="api-offer-agreement"),
+    path("licences/status", licence_api.licence_status, name="api-licence-status"),
+    path("licences", licence_api.my_licences, name="api-licences"),
+    path("instances", licence_api.instances, name="api-instances"),
+    path("instances/<str:instance_id>", licence_api.instance, name="api-instance"),
+    path("instances/<str:instance_id>/terminate", licence_api.instance_terminate, name="api-instance-terminate"),
     path("vnfs/<str:vnf_id>", apis.vnf, name="api-vnf"),
     path("vnfs/<str:vnf_id>/descriptor", apis.vnf_descriptor, name="api-vnf-descriptor"),
     path("nss/<str:ns_id>", apis.ns, name="api-ns"),
     path("nss/<str:ns_id>/descriptor", apis.ns_descriptor, name="api-ns-descriptor"),
     path("nss/<str:ns_id>/graph", apis.ns_graph, name="api-ns-graph"),
+    path("provenance", provenance_api.provenance_list, name="api-provenance"),
+    path("provenance/<str:seq>", provenance_api.provenance_entry, name="api-provenance-entry"),
+    path("provenance/<str:seq>/proof", provenance_api.provenance_proof, name="api-provenance-proof"),
 ]
 
 portal_urls = [

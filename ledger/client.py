@@ -84,6 +84,11 @@ class ChainClient:
                 self._chain_id = int(self.w3.eth.chain_id)
         return self._chain_id
 
+    def now(self) -> int:
+        """The latest block's timestamp: licence expiry is judged by chain time, not this host's clock."""
+        with self._errors():
+            return int(self.w3.eth.get_block("latest")["timestamp"])
+
     def code_at(self, address: str) -> bytes:
         with self._errors():
             return bytes(self.w3.eth.get_code(Web3.to_checksum_address(address)))

@@ -162,6 +162,7 @@ INT_FILTERS = ("min_vcpus", "max_vcpus", "min_memory_mb", "max_memory_mb", "page
 FLOAT_FILTERS = ("min_storage_gb", "max_storage_gb")
 
 
+MAX_FILTER = 1e12
 STATES = ("uploaded", "validated", "published", "deprecated", "revoked")
 BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
@@ -196,12 +197,17 @@ def parse_query(params: Any) -> PackageQuery:
         except ValueError:
             errors[key] = "must be a number"
             continue
-        if number < 0 or (key == "page" and number < 1) or (key == "per_page" and not 1 <= number <= 100):
-            errors[key] = "out of range" + (" (1-100)" if key == "per_page" else "")
+        # Bounded well inside what the database's 64-bit numbers hold.
+        if not 0 <= number <= MAX_FILTER or (key == "page" and number < 1):
+            errors[key] = f"out of range (0-{MAX_FILTER:.0f})"
+            continue
+        if key == "per_page" and not 1 <= number <= 100:
+            errors[key] = "out of range (1-100)"
             continue
         values[key] = number
-    tags = [t.strip().lower() for t in params.getlist("tag")] if hasattr(params, "getlist") else []
-    if any(len(t) > 64 or not t for t in tags) or len(tags) > 8:
+    # An empty tag field (a form left blank) means no tag filter.
+    tags = [t.strip().lower() for t in params.getlist("tag") if t.strip()] if hasattr(params, "getlist") else []
+    if any(len(t) > 64 for t in tags) or len(tags) > 8:
         errors["tag"] = "at most 8 tags of 1-64 characters"
     values["tags"] = tuple(tags)
     flag = params.get("all_versions")

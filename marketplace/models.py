@@ -241,3 +241,93 @@ class RegistrationRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.mode} registration of {self.package_id} ({self.state})"  # type: ignore[attr-defined]
+
+
+# --- Licences and instances ---
+
+
+class InstanceState(models.TextChoices):
+    INSTANTIATING = "instantiating"
+    RUNNING = "running"
+    TERMINATING = "terminating"
+    TERMINATED = "terminated"
+    FAILED = "failed"
+
+
+class NsInstance(models.Model):
+    """A network service instance an end-user started under a licence (or a public offer)."""
+
+    ns = models.ForeignKey(NetworkService, on_delete=models.PROTECT)
+    owner = models.CharField(max_length=42)
+    chain_id = models.BigIntegerField()
+    offer_id = models.BigIntegerField()
+    licence_id = models.BigIntegerField(null=True)  # None under a public offer
+    seat_key = models.CharField(max_length=128, blank=True)  # the seat counter this instance holds a seat of
+    state = models.CharField(max_length=16, choices=InstanceState.choices, default=InstanceState.INSTANTIATING)
+    driver = models.CharField(max_length=32)
+    deploys = models.BooleanField(default=False)  # False: tracking only, nothing was deployed
+    orchestrator_id = models.CharField(max_length=128, blank=True)
+    integrity = models.CharField(max_length=16, default="unknown")  # verified / mismatch / unknown
+    integrity_detail = models.TextField(blank=True)
+    licence_expired = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["owner", "-created_at"], name="instance_owner"),
+            models.Index(fields=["seat_key", "state"], name="instance_seat"),
+        ]
+
+    def __str__(self) -> str:
+        return f"instance of {self.ns} for {self.owner} ({self.state})"
+
+
+class LicencePolicy(models.Model):
+    """The ODRL policy document behind an on-chain offer; its hash is the offer's terms hash."""
+
+    package = models.ForeignKey(Package, on_delete=models.PROTECT)
+    provider = models.CharField(max_length=42)
+    document = models.JSONField()
+    terms_hash = models.CharField(max_length=66, unique=True)
+    kind = models.CharField(max_length=8)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.kind} policy {self.terms_hash[:12]}"
+
+
+# --- Provenance log ---
+
+
+class ProvenanceEntry(models.Model):
+    """One entry of the append-only, hash-chained provenance log (licence decisions, usage events).
+
+    entry_hash is defined in ledger.provenance_verify.entry_hash; ranges of entry hashes are anchored
+    on chain by ProvenanceAnchor. Only marketplace.provenance writes these."""
+
+    seq = models.BigIntegerField(unique=True)  # 1, 2, 3, ... without gaps
+    kind = models.CharField(max_length=32)
+    actor = models.CharField(max_length=64)
+    subject = models.CharField(max_length=255)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField()
+    prev_hash = models.CharField(max_length=66)
+    entry_hash = models.CharField(max_length=66)
+    # Set once the range holding this entry was sent to ProvenanceAnchor; the chain stays the authority.
+    anchor_chain_id = models.BigIntegerField(null=True)
+    anchor_id = models.BigIntegerField(null=True)
+    anchor_from_seq = models.BigIntegerField(null=True)
+    anchor_to_seq = models.BigIntegerField(null=True)
+    anchor_tx_hash = models.CharField(max_length=66, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["subject", "seq"], name="provenance_subject"),
+            models.Index(fields=["kind", "seq"], name="provenance_kind"),
+            models.Index(fields=["anchor_id", "seq"], name="provenance_anchor"),
+        ]
+
+    def __str__(self) -> str:
+        return f"provenance {self.seq} {self.kind} {self.subject}"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from marketplace.provenance_api import provenance_paths
 from marketplace.sol005 import sol005_paths, sol005_schemas
 
 JSON = "application/json"
@@ -226,12 +227,12 @@ def document() -> dict[str, Any]:
             {"type": "string", "enum": ["uploaded", "validated", "published", "deprecated", "revoked"]},
             "lifecycle state (revoked packages are hidden unless asked for)",
         ),
-        _query("min_vcpus", {"type": "integer", "minimum": 0}, "resource range"),
-        _query("max_vcpus", {"type": "integer", "minimum": 0}, "resource range"),
-        _query("min_memory_mb", {"type": "integer", "minimum": 0}, "resource range"),
-        _query("max_memory_mb", {"type": "integer", "minimum": 0}, "resource range"),
-        _query("min_storage_gb", {"type": "number", "minimum": 0}, "resource range"),
-        _query("max_storage_gb", {"type": "number", "minimum": 0}, "resource range"),
+        _query("min_vcpus", {"type": "integer", "minimum": 0, "maximum": 1000000000000}, "resource range"),
+        _query("max_vcpus", {"type": "integer", "minimum": 0, "maximum": 1000000000000}, "resource range"),
+        _query("min_memory_mb", {"type": "integer", "minimum": 0, "maximum": 1000000000000}, "resource range"),
+        _query("max_memory_mb", {"type": "integer", "minimum": 0, "maximum": 1000000000000}, "resource range"),
+        _query("min_storage_gb", {"type": "number", "minimum": 0, "maximum": 1000000000000}, "resource range"),
+        _query("max_storage_gb", {"type": "number", "minimum": 0, "maximum": 1000000000000}, "resource range"),
         _query("all_versions", {"type": "boolean"}, "every version, not only the latest of each line"),
         _query(
             "sort",
@@ -241,7 +242,7 @@ def document() -> dict[str, Any]:
             },
             "order",
         ),
-        _query("page", {"type": "integer", "minimum": 1}, "page number"),
+        _query("page", {"type": "integer", "minimum": 1, "maximum": 1000000000000}, "page number"),
         _query("per_page", {"type": "integer", "minimum": 1, "maximum": 100}, "page size"),
     ]
     package_get = {"200": _json(_ref("Package"), "the package"), "404": NOT_FOUND}
@@ -504,7 +505,11 @@ def document() -> dict[str, Any]:
             "responses": {"200": _json(_ref("Graph"), "graph"), "404": NOT_FOUND},
         },
     }
+    from marketplace.licence_api import licence_paths
+
+    paths.update(licence_paths())
     paths.update(sol005_paths())
+    paths.update(provenance_paths())
     return {
         "openapi": "3.1.0",
         "info": {

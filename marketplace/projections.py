@@ -6,6 +6,7 @@ from __future__ import annotations
 from ledger.models import ChainEvent
 from ledger.projections import projections
 from marketplace.models import Package, PackageState, RegistrationRequest
+from marketplace.provenance import provenance_anchor_tick
 
 ON_CHAIN_STATES = {1: PackageState.PUBLISHED, 2: PackageState.DEPRECATED, 3: PackageState.REVOKED}
 
@@ -44,6 +45,16 @@ def _anchor_due_batches() -> None:
 
 
 projections.ticks.append(_anchor_due_batches)
+projections.ticks.append(provenance_anchor_tick)  # anchor the provenance log when its window or batch is due
+
+
+def _flag_expired_instances() -> None:
+    from marketplace.licences import instances_flag_expired
+
+    instances_flag_expired()
+
+
+projections.ticks.append(_flag_expired_instances)
 
 
 def _reset() -> None:

@@ -57,12 +57,13 @@ def snapshot(chain: ChainClient) -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _clean_blobs(request: pytest.FixtureRequest) -> Iterator[None]:
-    """GridFS collections are not Django models, so the database flush between tests misses them."""
+    """GridFS collections and seat counters are not Django models: the flush between tests misses them."""
     yield
     if {"db", "transactional_db"} & set(request.fixturenames) or request.node.get_closest_marker("django_db"):
         from django.db import connection
 
         from marketplace import blobs
+        from marketplace.licences import SEATS
 
-        for name in (f"{blobs.BUCKET}.files", f"{blobs.BUCKET}.chunks", blobs.LOCKS):
+        for name in (f"{blobs.BUCKET}.files", f"{blobs.BUCKET}.chunks", blobs.LOCKS, SEATS):
             connection.database[name].delete_many({})  # type: ignore[attr-defined]

@@ -1,0 +1,357 @@
+"""Ledger benchmarks: gas of registrations, batches, licences and trials on a throwaway anvil, the
+indexer's events per second into a throwaway SecantusDB, and `nfvm verify` of 100 MiB vs `sha256sum`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from config import embedded  # noqa: E402
+
+DEPLOYMENT_VARS = ("MONGODB_URI", "MONGODB_NAME", "ETH_RPC_URL", "OPERATOR_KEYSTORE", "OPERATOR_KEYSTORE_PASSWORD")
+# Throwaway values for throwaway services; they protect nothing.
+KEYSTORE_PASSWORD = "bench-only"  # noqa: S105
+BATCH_SIZE = 1024
+INDEXER_REGISTRATIONS = 2_000
+VERIFY_BYTES = 100 * 1024 * 1024
+VERIFY_RUNS = 3
+HOUR = 3600
+PRICE = 10**16
+WORKER_TIMEOUT_S = 1200
+
+
+def progress(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def bench_ledger() -> dict[str, float]:
+    """Start a throwaway anvil and SecantusDB, measure in a fresh Django process, stop both."""
+    tmp = Path(tempfile.mkdtemp(prefix="nfvm-bench-ledger-"))
+    db = embedded.database_service(
+        port=embedded.free_port(), storage=":memory:", log_path=tmp / "db.log", pid_path=None
+    )
+    chain = embedded.chain_service(
+        port=embedded.free_port(), chain_id=31337, state_path=None, log_path=tmp / "chain.log", pid_path=None
+    )
+    started: list[embedded.Service] = []
+    try:
+        for service in (db, chain):
+            embedded.start(service)
+            started.append(service)
+        from eth_account import Account
+
+        # A keystore as a deployment uses one; few pbkdf2 rounds keep its decryption out of the numbers.
+        keystore = Account.encrypt(
+            bytes.fromhex(embedded.ANVIL_DEV_KEYS[0][2:]), KEYSTORE_PASSWORD, kdf="pbkdf2", iterations=1024
+        )
+        (tmp / "operator.json").write_text(json.dumps(keystore))
+        env = {k: v for k, v in os.environ.items() if k not in DEPLOYMENT_VARS}
+        env.update(
+            DJANGO_SETTINGS_MODULE="config.settings",
+            MONGODB_URI=f"mongodb://127.0.0.1:{db.port}/?directConnection=true",
+            MONGODB_NAME="nfvm_bench",
+            ETH_RPC_URL=f"http://127.0.0.1:{chain.port}",
+            OPERATOR_KEYSTORE=str(tmp / "operator.json"),
+            OPERATOR_KEYSTORE_PASSWORD=KEYSTORE_PASSWORD,
+            DJANGO_SECRET_KEY="bench-secret-key-not-for-production-0123456789",  # noqa: S106
+            NFVM_VAR_DIR=str(tmp / "var"),
+            LOG_LEVEL="WARNING",
+            NFVM_BENCH_TMP=str(tmp),
+        )
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.ledger"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+            timeout=WORKER_TIMEOUT_S,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"bench.ledger worker exited with {done.returncode}:\n{done.stdout[-4000:]}")
+        results: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+        return results
+    finally:
+        while started:
+            embedded.stop(started.pop())
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --- the worker: runs with Django pointed at the throwaway services ---
+
+
+def _sha(text: str) -> bytes:
+    return hashlib.sha256(text.encode()).digest()
+
+
+class _Bench:
+    def __init__(self) -> None:
+        import django
+        from django.core.management import call_command
+
+        django.setup()
+        call_command("migrate", verbosity=0)
+
+        from eth_account import Account
+        from eth_account.signers.local import LocalAccount
+
+        from ledger.client import get_chain_client
+        from ledger.licensing import LicenseManager
+        from ledger.registry import PackageRegistry
+        from ledger.services import contracts_deploy
+        from ledger.signer import operator_account
+
+        self.chain = get_chain_client()
+        self.w3: Any = self.chain.w3
+        self.operator: LocalAccount = operator_account()
+        self.developer: LocalAccount = Account.from_key(embedded.ANVIL_DEV_KEYS[1])
+        deployed = {
+            o.deployment.name: o.deployment.address for o in contracts_deploy(client=self.chain, deployer=self.operator)
+        }
+        self.reg = PackageRegistry(self.chain, deployed["PackageRegistry"])
+        self.lm = LicenseManager(self.chain, deployed["LicenseManager"])
+
+    def account(self, label: str) -> Any:
+        """A fresh funded key: one that has never sent or signed anything on this chain."""
+        from eth_account import Account
+
+        account = Account.from_key(_sha(f"bench {label}"))
+        self.w3.provider.make_request("anvil_setBalance", [account.address, hex(100 * 10**18)])
+        return account
+
+    def now(self) -> int:
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    def gas(self, account: Any, tx: Any, abi: Sequence[Any]) -> int:
+        return int(self.chain.transact(account, tx, abi=abi)["gasUsed"])
+
+    def register(self, account: Any, label: str, line: bytes, version: int) -> int:
+        tx = self.reg.register(account.address, _sha(label), line, version, _sha(f"{label}.vnfd"))
+        return self.gas(account, tx, self.reg.abi)
+
+    def signed(
+        self, signer: Any, label: str, line: bytes, version: int, nonce: int, deadline: int
+    ) -> tuple[Any, bytes]:
+        from eth_account import Account
+
+        from ledger.registry import Registration
+
+        registration = Registration(
+            digest="0x" + _sha(label).hex(),
+            name_hash="0x" + line.hex(),
+            version=version,
+            descriptor_digest="0x" + _sha(f"{label}.vnfd").hex(),
+            publisher=signer.address,
+            nonce=nonce,
+            deadline=deadline,
+        )
+        signature = Account.sign_typed_data(signer.key, full_message=self.reg.typed_data(registration)).signature
+        return registration, bytes(signature)
+
+    def relay(self, registration: Any, signature: bytes) -> int:
+        tx = self.reg.register_with_signature(self.operator.address, registration, signature)
+        return self.gas(self.operator, tx, self.reg.abi)
+
+    # -- PackageRegistry
+
+    def registrations(self) -> dict[str, float]:
+        from ledger.registry import name_hash
+
+        dev = self.developer
+        firewall, router = name_hash("acme", "firewall"), name_hash("acme", "router")
+        results: dict[str, float] = {}
+        # The developer's first registration also claims the line and makes it an owner: not steady state.
+        results["gas_register_package_direct_first"] = self.register(dev, "fw-1", firewall, 1)
+        results["gas_register_package_direct"] = self.register(dev, "fw-2", firewall, 2)
+        deadline = self.now() + HOUR
+        # The first relayed registration spends the publisher's first nonce (a zero slot written).
+        results["gas_register_package_first"] = self.relay(*self.signed(dev, "fw-3", firewall, 3, 0, deadline))
+        results["gas_register_package"] = self.relay(*self.signed(dev, "fw-4", firewall, 4, 1, deadline))
+        results["gas_register_package_new_line"] = self.relay(*self.signed(dev, "router-1", router, 1, 2, deadline))
+        return results
+
+    def batch(self) -> dict[str, float]:
+        from ledger.registry import batch_tree, name_hash
+
+        dev = self.developer
+        firewall = name_hash("acme", "firewall")
+        nonce = self.reg.nonce(dev.address)
+        deadline = self.now() + HOUR
+        started = time.perf_counter()
+        items = [self.signed(dev, f"fw-batched-{i}", firewall, 100 + i, nonce + i, deadline) for i in range(BATCH_SIZE)]
+        progress(f"signed {BATCH_SIZE} registrations in {time.perf_counter() - started:.1f} s")
+        tree = batch_tree(items)
+        # The registry's first batch writes its batch counter from zero; anchor one before measuring.
+        self.gas(self.operator, self.reg.anchor_batch(self.operator.address, _sha("warm-up root"), 1), self.reg.abi)
+        receipt = self.chain.transact(
+            self.operator, self.reg.anchor_batch(self.operator.address, tree.root, tree.size), abi=self.reg.abi
+        )
+        batch_id = self.reg.anchored_batch_id(receipt)
+        results: dict[str, float] = {
+            "gas_batch_anchor_1024": int(receipt["gasUsed"]),
+            "gas_batch_anchor_per_package_1024": round(int(receipt["gasUsed"]) / BATCH_SIZE, 2),
+        }
+        # Leaves are proven in nonce order; the developer already owns the line and has spent nonces,
+        # so leaf 0 is the steady-state case.
+        registration, signature = items[0]
+        tx = self.reg.prove_batched(self.operator.address, batch_id, registration, signature, tree.proof(0), 0)
+        results["gas_prove_batched_1024"] = self.gas(self.operator, tx, self.reg.abi)
+        return results
+
+    # -- LicenseManager
+
+    def licences(self) -> dict[str, float]:
+        from ledger.licensing import OfferKind
+
+        dev, lm = self.developer, self.lm
+        package = _sha("fw-1")  # registered by the developer above
+        terms = _sha("acme licence policy v1")
+        offers: list[tuple[OfferKind, dict[str, Any]]] = [
+            (OfferKind.PRIVATE, {"price": PRICE, "seats": 3, "duration": 30 * 24 * HOUR}),
+            (OfferKind.TRIAL, {"seats": 1, "duration": 7 * 24 * HOUR}),
+        ]
+        for kind, extra in offers:
+            tx = lm.create_offer(dev.address, digest=package, kind=kind, terms_hash=terms, **extra)
+            self.chain.transact(dev, tx, abi=lm.abi)
+        private, trial = lm.offer(1), lm.offer(2)
+        if private is None or trial is None:
+            raise RuntimeError("the benchmark's offers were not created")
+
+        def purchase(label: str) -> int:
+            buyer = self.account(label)
+            agreement = lm.agreement(private, buyer.address, deadline=self.now() + HOUR)
+            signature = buyer.sign_typed_data(full_message=lm.typed_data(agreement)).signature
+            return self.gas(buyer, lm.purchase(buyer.address, private, agreement, signature), lm.abi)
+
+        def activate(label: str) -> int:
+            # The marketplace relays trials: the operator sends the licensee's signed agreement.
+            user = self.account(label)
+            agreement = lm.agreement(trial, user.address, deadline=self.now() + HOUR)
+            signature = user.sign_typed_data(full_message=lm.typed_data(agreement)).signature
+            return self.gas(self.operator, lm.activate_trial(self.operator.address, agreement, signature), lm.abi)
+
+        # "_first": the first licence in the contract and under the offer (counters and the
+        # provider's earnings written from zero); the others: another new licensee of the same offer.
+        return {
+            "gas_purchase_private_licence_first": purchase("buyer 1"),
+            "gas_purchase_private_licence": purchase("buyer 2"),
+            "gas_activate_trial_first": activate("trial user 1"),
+            "gas_activate_trial": activate("trial user 2"),
+        }
+
+    # -- the indexer
+
+    def indexer(self) -> dict[str, float]:
+        from eth_account import Account
+
+        from ledger.indexer import Indexer
+        from ledger.projections import projections
+        from ledger.registry import name_hash
+
+        # A publisher of its own, so its transaction nonces are nobody else's.
+        publisher = self.account("indexer publisher")
+        line = name_hash("acme", "indexer")
+        nonce = int(self.w3.eth.get_transaction_count(publisher.address))
+        base = int(self.w3.eth.get_block("latest")["baseFeePerGas"])
+        raw: list[bytes] = []
+        for i in range(INDEXER_REGISTRATIONS):
+            tx = dict(self.reg.register(publisher.address, _sha(f"idx-{i}"), line, i + 1, _sha(f"idx-{i}.vnfd")))
+            # Fixed gas and fees: estimating each would cost a round trip, and none of these reverts.
+            tx.update(nonce=nonce + i, gas=200_000, maxFeePerGas=4 * base + 10**9, maxPriorityFeePerGas=10**9)
+            raw.append(bytes(Account.sign_transaction(tx, publisher.key).raw_transaction))
+        started = time.perf_counter()
+        hashes = [self.w3.eth.send_raw_transaction(r) for r in raw]
+        last = self.w3.eth.wait_for_transaction_receipt(hashes[-1], timeout=300)
+        sent_s = time.perf_counter() - started
+        if last["status"] != 1:
+            raise RuntimeError("the last of the indexer's registrations reverted")
+        progress(f"sent {len(raw)} registrations in {sent_s:.1f} s")
+
+        indexer = Indexer(self.chain, projections, confirmations=0, batch_blocks=2000)
+        head = int(self.w3.eth.block_number)
+        events, steps = 0, 0
+        started = time.perf_counter()
+        while True:
+            result = indexer.step()
+            events += result.events
+            steps += 1
+            if result.indexed_to >= head and result.events == 0:
+                break
+        elapsed = time.perf_counter() - started
+        progress(f"indexed {events} events in {steps} steps, {elapsed:.1f} s")
+        return {"indexer_events": events, "indexer_events_per_s": round(events / elapsed, 1)}
+
+    # -- nfvm verify
+
+    def verify(self, tmp: Path) -> dict[str, float]:
+        from ledger.registry import name_hash
+
+        path = tmp / "package-100mib.bin"
+        with path.open("wb") as out:
+            for _ in range(VERIFY_BYTES // (1024 * 1024)):
+                out.write(os.urandom(1024 * 1024))
+        digest = hashlib.sha256(path.read_bytes()).digest()
+        self.register(self.developer, "unused", name_hash("acme", "verify-line"), 1)  # a line of its own
+        tx = self.reg.register(self.developer.address, digest, name_hash("acme", "verify-line"), 2, _sha("100mib"))
+        self.gas(self.developer, tx, self.reg.abi)
+
+        rpc = self.chain.rpc_url
+        # What a user runs: no deployment settings, only the node and the registry address.
+        env = {k: v for k, v in os.environ.items() if k not in (*DEPLOYMENT_VARS, "DJANGO_SETTINGS_MODULE")}
+        verify_cmd = [sys.executable, "-m", "marketplace.cli", "verify", str(path), "--rpc", rpc]
+        verify_cmd += ["--registry", self.reg.address]
+        sha_cmd = ["sha256sum", str(path)]
+
+        def timed(cmd: list[str]) -> float:
+            started = time.perf_counter()
+            done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+            elapsed = time.perf_counter() - started
+            if done.returncode != 0:
+                raise RuntimeError(f"{' '.join(cmd)} exited with {done.returncode}:\n{done.stdout}{done.stderr}")
+            return elapsed
+
+        timed(sha_cmd)  # the file in the page cache for both, as it is right after a download
+        verify_s = statistics.median(timed(verify_cmd) for _ in range(VERIFY_RUNS))
+        sha_s = statistics.median(timed(sha_cmd) for _ in range(VERIFY_RUNS))
+        path.unlink()
+        return {
+            "verify_100mib_s": round(verify_s, 3),
+            "sha256sum_100mib_s": round(sha_s, 3),
+            "verify_100mib_ratio_vs_sha256sum": round(verify_s / sha_s, 2),
+        }
+
+
+def worker() -> int:
+    tmp = Path(os.environ["NFVM_BENCH_TMP"])
+    bench = _Bench()
+    results: dict[str, float] = {}
+    for name, measure in (
+        ("registrations", bench.registrations),
+        ("batch", bench.batch),
+        ("licences", bench.licences),
+        ("indexer", bench.indexer),
+    ):
+        progress(f"ledger: {name}")
+        results.update(measure())
+    progress("ledger: verify")
+    results.update(bench.verify(tmp))
+    print(json.dumps(results), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(worker())

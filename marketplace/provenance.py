@@ -1,0 +1,297 @@
+"""The provenance log: append-only, hash-chained entries (licence decisions, usage events) whose ranges the
+operator anchors on chain in ProvenanceAnchor, with the selectors that prove and check them."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError
+from django.http import Http404
+from django.utils import timezone
+from hexbytes import HexBytes
+
+from ledger.client import get_chain_client
+from ledger.merkle import MerkleTree
+from ledger.models import ContractDeployment, ProvenanceRange
+from ledger.provenance_anchor import CONTRACT_NAME, FIRST_SEQ, ProvenanceAnchor
+from ledger.provenance_verify import GENESIS_PREV_HASH, canonical_json, entry_hash
+from ledger.signer import operator_account
+from marketplace.models import ProvenanceEntry
+
+log = logging.getLogger(__name__)
+
+HASHING = (
+    "entry_hash = keccak256(UTF-8 JSON of {seq, kind, actor, subject, payload, created_at, prev_hash} with keys "
+    "sorted, no whitespace, non-ASCII as is); created_at is UTC ISO 8601 with milliseconds and a Z; prev_hash of "
+    "seq 1 is 0x followed by 64 zeros. On chain the leaf is keccak256(0x00 || entry_hash bytes) (RFC 6962)."
+)
+KIND_MAX, ACTOR_MAX, SUBJECT_MAX = 32, 64, 255
+# Appenders race for the next seq through the unique index; each loser re-reads the head and tries again.
+APPEND_ATTEMPTS = 500
+PER_PAGE = 50
+
+
+class ProvenanceError(Exception):
+    """An entry cannot be appended (bad fields, or the log stayed contended too long)."""
+
+
+def iso_millis(moment: datetime) -> str:
+    """created_at as hashed: UTC, milliseconds, a trailing Z (MongoDB keeps milliseconds only)."""
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def entry_fields(entry: ProvenanceEntry) -> dict[str, Any]:
+    """Every field the entry hash covers, as ledger.provenance_verify.entry_hash takes them."""
+    return {
+        "seq": entry.seq,
+        "kind": entry.kind,
+        "actor": entry.actor,
+        "subject": entry.subject,
+        "payload": entry.payload,
+        "created_at": iso_millis(entry.created_at),
+        "prev_hash": entry.prev_hash,
+    }
+
+
+def _clean_payload(payload: Any) -> Any:
+    """The payload as the database will give it back: plain JSON values only, so the hash can be recomputed."""
+    try:
+        return json.loads(canonical_json(payload))
+    except (TypeError, ValueError) as exc:
+        raise ProvenanceError(f"the payload is not plain JSON: {exc}") from exc
+
+
+def provenance_append(*, kind: str, actor: str, subject: str, payload: Any) -> ProvenanceEntry:
+    """Append one entry: the next sequence number, chained to the previous entry's hash.
+
+    Gap-free and correctly chained under concurrent appenders: seq is unique, an entry is inserted only
+    after its predecessor exists, and a writer that lost the race for a seq reads the new head and retries."""
+    for name, value, limit in (
+        ("kind", kind, KIND_MAX),
+        ("actor", actor, ACTOR_MAX),
+        ("subject", subject, SUBJECT_MAX),
+    ):
+        if not isinstance(value, str) or not value or len(value) > limit:
+            raise ProvenanceError(f"{name} must be a non-empty string of at most {limit} characters")
+    clean = _clean_payload(payload)
+    for attempt in range(APPEND_ATTEMPTS):
+        head = ProvenanceEntry.objects.order_by("-seq").only("seq", "entry_hash").first()
+        seq = head.seq + 1 if head else FIRST_SEQ
+        now = timezone.now()
+        entry = ProvenanceEntry(
+            seq=seq,
+            kind=kind,
+            actor=actor,
+            subject=subject,
+            payload=clean,
+            created_at=now.replace(microsecond=now.microsecond // 1000 * 1000),
+            prev_hash=head.entry_hash if head else GENESIS_PREV_HASH,
+        )
+        entry.entry_hash = entry_hash(entry_fields(entry))
+        try:
+            entry.save(force_insert=True)
+        except IntegrityError:
+            # Another appender took this seq; back off a little so 16 writers do not spin in lockstep.
+            time.sleep(secrets.randbelow(2000 * min(attempt + 1, 10)) / 1_000_000)
+            continue
+        return entry
+    raise ProvenanceError(f"the provenance log stayed contended through {APPEND_ATTEMPTS} attempts")
+
+
+def _anchor_contract() -> ProvenanceAnchor:
+    return ProvenanceAnchor.deployed(get_chain_client())
+
+
+def _contiguous(entries: list[ProvenanceEntry], first: int) -> list[ProvenanceEntry]:
+    """The leading run first, first + 1, ... of `entries` (a concurrent insert can hide one from a read)."""
+    run = []
+    for expected, entry in enumerate(entries, start=first):
+        if entry.seq != expected:
+            break
+        run.append(entry)
+    return run
+
+
+def provenance_anchor_pending(*, max_entries: int = 1024) -> int:
+    """Anchor the entries after the chain's latest anchored seq (at most `max_entries`) under one Merkle root.
+
+    Returns how many entries the new range covers (0: nothing waiting)."""
+    client = get_chain_client()
+    contract = ProvenanceAnchor.deployed(client)
+    latest = contract.latest_seq()
+    waiting = ProvenanceEntry.objects.filter(seq__gt=latest, seq__lte=latest + max_entries).order_by("seq")
+    entries = _contiguous(list(waiting.only("seq", "entry_hash")), latest + 1)
+    if not entries:
+        return 0
+    tree = MerkleTree([bytes(HexBytes(e.entry_hash)) for e in entries])
+    from_seq, to_seq = entries[0].seq, entries[-1].seq
+    operator = operator_account()
+    receipt = client.transact(
+        operator, contract.anchor(operator.address, from_seq, to_seq, tree.root), abi=contract.abi
+    )
+    (event,) = contract.events(receipt, "RangeAnchored")
+    ProvenanceEntry.objects.filter(seq__gte=from_seq, seq__lte=to_seq).update(
+        anchor_chain_id=client.chain_id(),
+        anchor_id=int(event["anchorId"]),
+        anchor_from_seq=from_seq,
+        anchor_to_seq=to_seq,
+        anchor_tx_hash=HexBytes(receipt["transactionHash"]).to_0x_hex(),
+    )
+    log.info("anchored provenance entries %s-%s (gas %s)", from_seq, to_seq, receipt["gasUsed"])
+    return len(entries)
+
+
+def provenance_anchor_due() -> int:
+    """The periodic tick: anchor when the oldest unanchored entry waited PROVENANCE_ANCHOR_WINDOW_S or
+    PROVENANCE_BATCH entries wait. The chain's latest anchored seq, not our records, says what waits."""
+    newest = ProvenanceEntry.objects.order_by("-seq").only("seq").first()
+    if newest is None:
+        return 0
+    latest = _anchor_contract().latest_seq()
+    if newest.seq <= latest:
+        return 0
+    oldest = ProvenanceEntry.objects.filter(seq=latest + 1).only("created_at").first()
+    if oldest is None:
+        return 0
+    waited = (timezone.now() - oldest.created_at).total_seconds()
+    if waited < settings.PROVENANCE_ANCHOR_WINDOW_S and newest.seq - latest < settings.PROVENANCE_BATCH:
+        return 0
+    return provenance_anchor_pending(max_entries=settings.PROVENANCE_BATCH)
+
+
+def provenance_anchor_tick() -> None:
+    """provenance_anchor_due for the indexer worker's ticks, which return nothing."""
+    provenance_anchor_due()
+
+
+# --- Selectors ---
+
+
+def provenance_entry_dict(entry: ProvenanceEntry) -> dict[str, Any]:
+    """An entry as the API shows it: every hashed field, its hash, and where it was anchored (if sent)."""
+    anchor = None
+    if entry.anchor_id is not None:
+        anchor = {
+            "chain_id": entry.anchor_chain_id,
+            "anchor_id": entry.anchor_id,
+            "from_seq": entry.anchor_from_seq,
+            "to_seq": entry.anchor_to_seq,
+            "tx_hash": entry.anchor_tx_hash or None,
+        }
+    return {**entry_fields(entry), "entry_hash": entry.entry_hash, "anchor": anchor}
+
+
+def provenance_entry(seq: int) -> ProvenanceEntry:
+    entry = ProvenanceEntry.objects.filter(seq=seq).first()
+    if entry is None:
+        raise Http404(f"no provenance entry {seq}")
+    return entry
+
+
+def provenance_page(*, subject: str | None = None, kind: str | None = None, page: int = 1) -> dict[str, Any]:
+    """Entries in log order, filtered by subject and kind, PER_PAGE a page."""
+    entries = ProvenanceEntry.objects.all()
+    if subject:
+        entries = entries.filter(subject=subject)
+    if kind:
+        entries = entries.filter(kind=kind)
+    total = entries.count()
+    start = (page - 1) * PER_PAGE
+    items = [provenance_entry_dict(e) for e in entries.order_by("seq")[start : start + PER_PAGE]]
+    return {"items": items, "total": total, "page": page, "per_page": PER_PAGE, "pages": max(1, -(-total // PER_PAGE))}
+
+
+def provenance_proof(seq: int) -> dict[str, Any]:
+    """Entry `seq` with everything an independent verifier needs (ledger.provenance_verify.verify_entry_proof).
+
+    state: "unanchored"; "submitted" (anchoring sent, not indexed yet); "anchored" (from the indexer's
+    ProvenanceRange, never from a transaction the marketplace sent)."""
+    entry = provenance_entry(seq)
+    chain_id = get_chain_client().chain_id()
+    deployment = ContractDeployment.objects.filter(chain_id=chain_id, name=CONTRACT_NAME).first()
+    neighbours = {e.seq: e for e in ProvenanceEntry.objects.filter(seq__in=[seq - 1, seq + 1])}
+    previous, following = neighbours.get(seq - 1), neighbours.get(seq + 1)
+    proof: dict[str, Any] = {
+        "seq": seq,
+        "state": "unanchored",
+        "entry": {**entry_fields(entry), "entry_hash": entry.entry_hash},
+        "hashing": HASHING,
+        "previous": {"seq": previous.seq, "entry_hash": previous.entry_hash} if previous else None,
+        "next": (
+            {"seq": following.seq, "prev_hash": following.prev_hash, "entry_hash": following.entry_hash}
+            if following
+            else None
+        ),
+        "chain_id": chain_id,
+        "contract": deployment.address if deployment else None,
+        "anchor": None,
+    }
+    if entry.anchor_chain_id == chain_id:
+        proof["state"] = "submitted"
+    indexed = ProvenanceRange.objects.filter(chain_id=chain_id, from_seq__lte=seq, to_seq__gte=seq).first()
+    if indexed is None:
+        return proof
+    in_range = ProvenanceEntry.objects.filter(seq__gte=indexed.from_seq, seq__lte=indexed.to_seq).order_by("seq")
+    hashes = [e.entry_hash for e in in_range.only("seq", "entry_hash")]
+    size = indexed.to_seq - indexed.from_seq + 1
+    path = None
+    if len(hashes) == size:  # entries deleted from the range leave no path to give
+        path = [
+            HexBytes(n).to_0x_hex()
+            for n in MerkleTree([bytes(HexBytes(h)) for h in hashes]).proof(seq - indexed.from_seq)
+        ]
+    proof["state"] = "anchored"
+    proof["anchor"] = {
+        "anchor_id": indexed.anchor_id,
+        "from_seq": indexed.from_seq,
+        "to_seq": indexed.to_seq,
+        "size": size,
+        "index": seq - indexed.from_seq,
+        "root": indexed.root if str(indexed.root).startswith("0x") else "0x" + str(indexed.root),
+        "proof": path,
+        "tx_hash": indexed.tx_hash,
+        "block_number": indexed.block_number,
+    }
+    return proof
+
+
+def provenance_verify_chain(from_seq: int, to_seq: int) -> list[dict[str, Any]]:
+    """Problems in entries from_seq..to_seq: a missing seq, a hash that no longer matches the entry's fields,
+    a broken link to the previous entry, or stored hashes that no longer give an indexed anchored root."""
+    problems: list[dict[str, Any]] = []
+    low = max(from_seq, FIRST_SEQ)
+    if to_seq < low:
+        return problems
+    entries = {e.seq: e for e in ProvenanceEntry.objects.filter(seq__gte=low - 1, seq__lte=to_seq)}
+    for seq in range(low, to_seq + 1):
+        entry = entries.get(seq)
+        if entry is None:
+            problems.append({"seq": seq, "problem": "missing", "detail": f"entry {seq} is not in the log"})
+            continue
+        recomputed = entry_hash(entry_fields(entry))
+        if recomputed != entry.entry_hash:
+            detail = f"entry {seq} hashes to {recomputed}, not to its stored {entry.entry_hash}"
+            problems.append({"seq": seq, "problem": "hash-mismatch", "detail": detail})
+        previous = entries.get(seq - 1)
+        expected = GENESIS_PREV_HASH if seq == FIRST_SEQ else previous.entry_hash if previous else None
+        if expected is not None and entry.prev_hash != expected:
+            detail = f"entry {seq} links to {entry.prev_hash}, but entry {seq - 1} hashes to {expected}"
+            problems.append({"seq": seq, "problem": "broken-link", "detail": detail})
+    ranges = ProvenanceRange.objects.filter(from_seq__lte=to_seq, to_seq__gte=low)
+    if ranges.exists():
+        chain_id = get_chain_client().chain_id()
+        for indexed in ranges.filter(chain_id=chain_id).order_by("anchor_id"):
+            stored = ProvenanceEntry.objects.filter(seq__gte=indexed.from_seq, seq__lte=indexed.to_seq)
+            hashes = [bytes(HexBytes(e.entry_hash)) for e in stored.order_by("seq").only("seq", "entry_hash")]
+            root = HexBytes(MerkleTree(hashes).root).to_0x_hex()
+            if root != str(indexed.root).lower():
+                detail = f"entries {indexed.from_seq}-{indexed.to_seq} give root {root}, anchored was {indexed.root}"
+                problems.append({"seq": indexed.from_seq, "problem": "root-mismatch", "detail": detail})
+    return problems

@@ -1,0 +1,221 @@
+"""The licensing journey on anvil and the embedded store: publish, offer (an ODRL policy), buy or
+activate a trial with a wallet signature, instantiate under the licence, terminate."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from django.db import connections
+
+from ledger.indexer import Indexer
+from ledger.projections import projections
+from marketplace.licences import LicenceDenied, instance_create, instances_flag_expired
+from marketplace.models import NetworkService, NsInstance
+from marketplace.packages.build import build
+from marketplace.services import package_ingest, registration_prepare, registration_submit
+from tests.factories import signed_in_token
+
+pytestmark = pytest.mark.django_db
+DEMO = Path(__file__).resolve().parents[2] / "demo" / "packages" / "osm"
+DAY = 86400
+
+
+def index(chain):
+    Indexer(chain, projections, confirmations=0).step()
+
+
+def auth(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def network_service(deployed, chain, snapshot, developer, tmp_path) -> NetworkService:
+    """The demo 5G core NS and its two VNFs, ingested and registered on chain by the developer."""
+    packages = []
+    for name in ("nfvm_demo_amf_vnf", "nfvm_demo_upf_vnf", "nfvm_demo_core_ns"):
+        archive = build(DEMO / name, "osm", tmp_path / f"{name}.tar.gz")
+        with archive.open("rb") as source:
+            packages.append(package_ingest(source=source, uploader=developer.address).package)
+    for package in packages:
+        typed = registration_prepare(package=package, actor=developer.address)
+        signature = developer.sign_typed_data(full_message=typed).signature.to_0x_hex()
+        registration_submit(
+            package=package, actor=developer.address, typed_data=typed, signature=signature, mode="relay"
+        )
+    index(chain)
+    return NetworkService.objects.get(package=packages[-1])
+
+
+def offer(client, chain, developer, ns, **terms) -> int:
+    token = signed_in_token(client, developer)
+    response = client.post(
+        f"/api/v1/packages/{ns.package.pk}/offers", terms, content_type="application/json", headers=auth(token)
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["policy"]["@context"]
+    tx = body["transaction"]
+    tx["value"] = int(tx.get("value", "0x0"), 16) if isinstance(tx.get("value"), str) else tx.get("value", 0)
+    chain.transact(developer, tx)
+    index(chain)
+    offers = client.get(f"/api/v1/packages/{ns.package.pk}/offers").json()["items"]
+    return int(offers[-1]["offer_id"])
+
+
+def buy(client, chain, account, offer_id):
+    token = signed_in_token(client, account)
+    typed = client.get(f"/api/v1/offers/{offer_id}/agreement", headers=auth(token)).json()["typed_data"]
+    signature = account.sign_typed_data(full_message=typed).signature.to_0x_hex()
+    response = client.post(
+        f"/api/v1/offers/{offer_id}/agreement",
+        {"typed_data": typed, "signature": signature},
+        content_type="application/json",
+        headers=auth(token),
+    )
+    assert response.status_code in (200, 201), response.content
+    body = response.json()
+    if "transaction" in body:  # a private offer: the licensee's own wallet pays
+        tx = body["transaction"]
+        tx["value"] = int(tx["value"], 16) if isinstance(tx["value"], str) else tx["value"]
+        chain.transact(account, tx)
+    index(chain)
+    return token
+
+
+def test_the_private_licence_journey(client, chain, developer, stranger, network_service):
+    buyer = stranger
+    offer_id = offer(client, chain, developer, network_service, kind="private", price=10**15, seats=2, duration_days=30)
+    status = client.get("/api/v1/licences/status", {"ns": network_service.pk, "user": buyer.address}).json()
+    assert status["allowed_to_instantiate"] is False
+    assert f"buy offer #{offer_id}" in status["reason"]
+    assert client.get(f"/api/v1/offers/{offer_id}/policy").json()["@context"]
+
+    token = buy(client, chain, buyer, offer_id)
+    status = client.get("/api/v1/licences/status", {"ns": network_service.pk, "user": buyer.address}).json()
+    assert status["allowed_to_instantiate"] is True
+
+    created = client.post(
+        "/api/v1/instances", {"ns_id": str(network_service.pk)}, content_type="application/json", headers=auth(token)
+    )
+    assert created.status_code == 201, created.content
+    instance = created.json()
+    assert instance["state"] == "running"
+    assert instance["deploys"] is False  # the tracking-only driver deploys nothing
+    assert instance["integrity"] == "verified"
+
+    done = client.post(f"/api/v1/instances/{instance['id']}/terminate", headers=auth(token)).json()
+    assert done["state"] == "terminated"
+
+
+def test_a_user_without_a_licence_is_denied_with_the_reason(client, chain, developer, operator, network_service):
+    offer_id = offer(client, chain, developer, network_service, kind="private", price=10**15, seats=1)
+    outsider = signed_in_token(client, operator)
+    denied = client.post(
+        "/api/v1/instances", {"ns_id": str(network_service.pk)}, content_type="application/json", headers=auth(outsider)
+    )
+    assert denied.status_code == 403
+    assert f"buy offer #{offer_id}" in denied.json()["error"]
+
+
+def test_fifty_parallel_requests_against_five_seats_grant_exactly_five(
+    client, chain, developer, stranger, network_service
+):
+    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=5)
+    buy(client, chain, stranger, offer_id)
+    granted: list[str] = []
+    denied: list[str] = []
+    start = threading.Barrier(50)
+
+    def request() -> None:
+        try:
+            start.wait()
+            instance = instance_create(ns=network_service, user=stranger.address)
+            (granted if instance.state == "running" else denied).append(instance.state)
+        except LicenceDenied as exc:
+            denied.append(exc.decision.reason)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=request) for _ in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(granted) == 5
+    assert len(denied) == 45
+    assert all("5 of 5 instances running" in reason for reason in denied)
+    assert NsInstance.objects.filter(state="running").count() == 5
+
+
+def test_an_expired_licence_denies_new_instances_and_flags_running_ones(
+    client, chain, developer, stranger, network_service
+):
+    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=3, duration_days=1)
+    buy(client, chain, stranger, offer_id)
+    running = instance_create(ns=network_service, user=stranger.address)
+    assert running.state == "running"
+
+    chain.w3.provider.make_request("evm_increaseTime", [2 * DAY])
+    chain.w3.provider.make_request("evm_mine", [])
+
+    with pytest.raises(LicenceDenied, match="ended on"):
+        instance_create(ns=network_service, user=stranger.address)
+    assert instances_flag_expired() == 1
+    running.refresh_from_db()
+    assert running.licence_expired
+
+
+def test_a_trial_is_offered_then_activated_once(client, chain, developer, stranger, network_service):
+    offer_id = offer(client, chain, developer, network_service, kind="trial", seats=1, duration_days=7)
+    status = client.get("/api/v1/licences/status", {"ns": network_service.pk, "user": stranger.address}).json()
+    assert status["trial_available"] is True
+    assert "free trial (7 days, 1 instances)" in status["reason"]
+
+    token = buy(client, chain, stranger, offer_id)
+
+    first = client.post(
+        "/api/v1/instances", {"ns_id": str(network_service.pk)}, content_type="application/json", headers=auth(token)
+    )
+    assert first.status_code == 201
+    second = client.post(
+        "/api/v1/instances", {"ns_id": str(network_service.pk)}, content_type="application/json", headers=auth(token)
+    )
+    assert second.status_code == 403
+    assert "1 of 1 instances running" in second.json()["error"]
+    typed = client.get(f"/api/v1/offers/{offer_id}/agreement", headers=auth(token)).json()["typed_data"]
+    again = client.post(
+        f"/api/v1/offers/{offer_id}/agreement",
+        {"typed_data": typed, "signature": stranger.sign_typed_data(full_message=typed).signature.to_0x_hex()},
+        content_type="application/json",
+        headers=auth(token),
+    )
+    assert again.status_code == 409
+
+
+def test_a_public_offer_needs_no_purchase(client, chain, developer, stranger, network_service):
+    offer(client, chain, developer, network_service, kind="public")
+    status = client.get("/api/v1/licences/status", {"ns": network_service.pk, "user": stranger.address}).json()
+    assert status["allowed_to_instantiate"] is True
+    assert instance_create(ns=network_service, user=stranger.address).state == "running"
+
+
+def test_only_the_owner_terminates(client, chain, developer, stranger, operator, network_service):
+    offer(client, chain, developer, network_service, kind="public")
+    instance = instance_create(ns=network_service, user=stranger.address)
+    other = signed_in_token(client, operator)
+    assert client.post(f"/api/v1/instances/{instance.pk}/terminate", headers=auth(other)).status_code == 403
+    assert client.post(f"/api/v1/instances/{instance.pk}/terminate").status_code == 401
+
+
+def test_only_the_publisher_or_an_authorised_provider_offers(client, chain, developer, stranger, network_service):
+    token = signed_in_token(client, stranger)
+    response = client.post(
+        f"/api/v1/packages/{network_service.package.pk}/offers",
+        {"kind": "public"},
+        content_type="application/json",
+        headers=auth(token),
+    )
+    assert response.status_code == 403
