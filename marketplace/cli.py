@@ -305,6 +305,65 @@ def _verify_failed(args: argparse.Namespace, message: str, code: int) -> int:
     return code
 
 
+def _get_json(url: str, token: str) -> dict[str, Any]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        result: dict[str, Any] = json.loads(response.read())
+        return result
+
+
+def cmd_licence(args: argparse.Namespace) -> int:
+    """Sign the licence agreement with a local keystore: a trial is activated by the marketplace's
+    relay; a purchase is paid from this key, sent to --rpc by this command."""
+    from eth_account import Account
+
+    base = args.url.rstrip("/")
+    if urlsplit(base).scheme not in ("http", "https"):
+        print(f"nfvm: --url {args.url!r} must be an http(s) URL", file=sys.stderr)
+        return 2
+    if args.action == "buy" and not args.rpc:
+        print("nfvm: licence buy needs --rpc: the purchase is paid from your key", file=sys.stderr)
+        return 2
+    password = os.environ.get("NFVM_KEYSTORE_PASSWORD") or getpass.getpass(f"password for {args.keystore}: ")
+    try:
+        account = Account.from_key(Account.decrypt(json.loads(Path(args.keystore).read_text()), password))
+        token = sign_in(base, Path(args.keystore), password)
+        agreement = _get_json(f"{base}/api/v1/offers/{args.offer}/agreement", token)
+        kind = agreement["offer"]["kind"]
+        if (args.action == "activate") != (kind == 1):
+            print(
+                f"nfvm: offer {args.offer} is {'a trial: use activate' if kind == 1 else 'not a trial: use buy'}",
+                file=sys.stderr,
+            )
+            return 2
+        typed = agreement["typed_data"]
+        signature = account.sign_typed_data(full_message=typed).signature.to_0x_hex()
+        answer = _post_json(
+            f"{base}/api/v1/offers/{args.offer}/agreement", {"typed_data": typed, "signature": signature}, token
+        )
+        if "licence_id" in answer:
+            print(f"trial licence #{answer['licence_id']} activated for {account.address}")
+            return 0
+        from ledger.client import ChainClient
+
+        tx = dict(answer["transaction"])
+        if isinstance(tx.get("value"), str):
+            tx["value"] = int(tx["value"], 16)
+        receipt = ChainClient(args.rpc).transact(account, tx)  # type: ignore[arg-type]
+        print(
+            f"licence bought for {account.address}: transaction 0x{bytes(receipt['transactionHash']).hex()} "
+            f"in block {receipt['blockNumber']}"
+        )
+        return 0
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode(errors="replace")
+        print(f"nfvm: {exc.code}: {detail[:500]}", file=sys.stderr)
+        return 1
+    except (urllib.error.URLError, OSError, ValueError, KeyError) as exc:
+        print(f"nfvm: {exc}", file=sys.stderr)
+        return 3
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="nfvm", description="NFV marketplace developer tool")
     commands = root.add_subparsers(dest="command", required=True)
@@ -344,6 +403,18 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--output", help="with --package-id: keep the downloaded bytes here when they are verified")
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=cmd_verify)
+    licence = commands.add_parser("licence", help="buy or activate a licence with your own key")
+    licence_actions = licence.add_subparsers(dest="action", required=True)
+    for action, text in (
+        ("buy", "buy a private licence (paid from your key)"),
+        ("activate", "activate a trial (relayed by the marketplace)"),
+    ):
+        sub = licence_actions.add_parser(action, help=text)
+        sub.add_argument("--offer", required=True, type=int)
+        sub.add_argument("--url", required=True, help="the marketplace's base URL")
+        sub.add_argument("--keystore", required=True, help="encrypted key file of your address")
+        sub.add_argument("--rpc", help="the chain node's JSON-RPC URL (needed to pay for a purchase)")
+        sub.set_defaults(func=cmd_licence)
     return root
 
 

@@ -219,3 +219,53 @@ def test_only_the_publisher_or_an_authorised_provider_offers(client, chain, deve
         headers=auth(token),
     )
     assert response.status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_nfvm_licence_buys_and_activates_with_a_keystore(
+    live_server, client, chain, developer, stranger, network_service, tmp_path
+):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from eth_account import Account
+
+    private = offer(client, chain, developer, network_service, kind="private", price=10**15, seats=2)
+    trial = offer(client, chain, developer, network_service, kind="trial", seats=1, duration_days=7)
+    keystore = tmp_path / "user.json"
+    keystore.write_text(json.dumps(Account.encrypt(stranger.key, "pw", kdf="pbkdf2", iterations=1024)))
+    env = {**os.environ, "NFVM_KEYSTORE_PASSWORD": "pw"}
+
+    def nfvm(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "marketplace.cli",
+                "licence",
+                *args,
+                "--url",
+                live_server.url,
+                "--keystore",
+                str(keystore),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env=env,
+        )
+
+    wrong = nfvm("activate", "--offer", str(private))
+    assert wrong.returncode == 2
+    assert "not a trial" in wrong.stderr
+    bought = nfvm("buy", "--offer", str(private), "--rpc", chain.rpc_url)
+    assert bought.returncode == 0, bought.stderr
+    activated = nfvm("activate", "--offer", str(trial))
+    assert activated.returncode == 0, activated.stderr
+    assert "trial licence #" in activated.stdout
+    index(chain)
+    status = client.get("/api/v1/licences/status", {"ns": network_service.pk, "user": stranger.address}).json()
+    assert status["allowed_to_instantiate"] is True
