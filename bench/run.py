@@ -16,6 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.entitlement import bench_entitlement  # noqa: E402
 from bench.ingest import bench_ingest  # noqa: E402
 from bench.ledger import bench_ledger  # noqa: E402
 from bench.search import bench_search  # noqa: E402
@@ -80,6 +81,7 @@ def main() -> int:
     fresh.update(bench_ingest())
     fresh.update(bench_search())
     fresh.update(bench_ledger())
+    fresh.update(bench_entitlement())
     results.update(fresh)
     RESULTS.write_text(json.dumps(dict(sorted(results.items())), indent=2) + "\n")
     width = max(len(k) for k in results)
