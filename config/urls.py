@@ -54,6 +54,11 @@ portal_urls = [
     path("packages/<str:package_id>/registration", portal.package_registration, name="package-registration"),
     path("packages/<str:package_id>/proof", portal.package_proof_fragment, name="package-proof"),
     path("packages/<str:package_id>/verify", portal.package_verify, name="package-verify"),
+    path("packages/<str:package_id>/offer", portal.package_offer, name="package-offer"),
+    path("offers/<int:offer_id>/agreement", portal.offer_agreement, name="offer-agreement"),
+    path("nss/<str:ns_id>/instantiate", portal.ns_instantiate, name="ns-instantiate"),
+    path("instances/", portal.my_instances, name="my-instances"),
+    path("instances/<str:instance_id>/terminate", portal.instance_terminate, name="instance-terminate"),
     path("vnfs/<str:descriptor_id>/", portal.descriptor_detail, {"kind": "vnf"}, name="vnf-detail"),
     path("nss/<str:descriptor_id>/", portal.descriptor_detail, {"kind": "ns"}, name="ns-detail"),
 ]

@@ -4,6 +4,9 @@ JavaScript; writes need a wallet-signed session (Sign-In with Ethereum)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from bson import ObjectId
 from bson.errors import InvalidId
@@ -17,8 +20,8 @@ from dportal.access import SESSION_ADDRESS, SESSION_CHAIN, require_address, sign
 from dportal.forms import MetadataForm, SearchForm, UploadForm
 from ledger.client import get_chain_client
 from ledger.exceptions import LedgerError
-from marketplace import selectors, services
-from marketplace.models import NetworkService, Package, Vnf
+from marketplace import licences, selectors, services
+from marketplace.models import NetworkService, NsInstance, Package, Vnf
 from marketplace.packages.problems import PackageRejected
 from marketplace.selectors import system_status
 
@@ -138,6 +141,7 @@ def package_detail(request: HttpRequest, package_id: str) -> HttpResponse:
             initial={"description": package.description, "category": package.category, "tags": ", ".join(package.tags)}
         ),
         "references": selectors.package_references(package),
+        "offers": selectors.package_offers(package),
     }
     context.update(_proof_context(request, package))
     return render(request, "dportal/package_detail.html", context)
@@ -206,8 +210,16 @@ def descriptor_detail(request: HttpRequest, kind: str, descriptor_id: str) -> Ht
         raise Http404("no such descriptor")
     import yaml
 
+    decision = None
+    actor = signed_in_address(request)
+    if isinstance(found, NetworkService) and actor is not None:
+        try:
+            decision = licences.licence_decide(ns=found, user=actor)
+        except LedgerError:
+            decision = None
     context = {
         "d": found,
+        "decision": decision,
         "kind": kind,
         "document_yaml": yaml.safe_dump(found.document, sort_keys=False, allow_unicode=True),
         "graph": selectors.ns_graph(found) if isinstance(found, NetworkService) else None,
@@ -268,3 +280,123 @@ def package_verify(request: HttpRequest, package_id: str) -> HttpResponse:
     level = messages.success if record.result == "verified" else messages.warning
     level(request, f"Verification: {record.result}.")
     return redirect("package-detail", package_id=package_id)
+
+
+# --- Licensing and operation ---
+
+
+def _json_or_error(request: HttpRequest, work: Callable[[str, dict[str, Any]], dict[str, Any]]) -> JsonResponse:
+    """Run a wallet step for the signed-in address, mapping domain errors to JSON answers."""
+    actor = signed_in_address(request)
+    if actor is None:
+        return JsonResponse({"error": "sign in with your wallet first"}, status=401)
+    try:
+        body = json.loads(request.body or b"{}") if request.method == "POST" else {}
+        return JsonResponse(work(actor, body))
+    except ValueError:
+        return JsonResponse({"error": "the request is not JSON"}, status=400)
+    except services.ValidationFailed as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    except services.AuthenticationError as exc:
+        return JsonResponse({"error": str(exc)}, status=401)
+    except services.PermissionDeniedError as exc:
+        return JsonResponse({"error": str(exc)}, status=403)
+    except services.ConflictError as exc:
+        return JsonResponse({"error": str(exc)}, status=409)
+    except LedgerError as exc:
+        return JsonResponse({"error": f"the chain is unavailable: {exc}"}, status=503)
+
+
+@require_POST
+def package_offer(request: HttpRequest, package_id: str) -> JsonResponse:
+    """The provider's offer form: the generated policy and the transaction their wallet sends."""
+    package = _package(package_id)
+
+    def work(actor: str, body: dict[str, Any]) -> dict[str, Any]:
+        kind = body.get("kind")
+        if kind not in ("public", "trial", "private"):
+            raise services.ValidationFailed({"kind": "public, trial or private"})
+        try:
+            price_eth = Decimal(str(body.get("price_eth") or "0"))
+            seats = int(body["seats"]) if body.get("seats") not in (None, "") else None
+            days = int(body["duration_days"]) if body.get("duration_days") not in (None, "") else None
+        except (InvalidOperation, ValueError) as exc:
+            raise services.ValidationFailed({"terms": f"not a number: {exc}"}) from None
+        return licences.offer_prepare(
+            package=package,
+            provider=actor,
+            kind=kind,
+            price=int(price_eth * 10**18),
+            seats=seats,
+            duration_days=days,
+            transferable=bool(body.get("transferable")),
+        )
+
+    return _json_or_error(request, work)
+
+
+@require_http_methods(["GET", "POST"])
+def offer_agreement(request: HttpRequest, offer_id: int) -> JsonResponse:
+    """The end-user's agreement: GET the typed data to sign; POST it signed (a trial is activated,
+    a purchase comes back as the transaction the wallet sends)."""
+
+    def work(actor: str, body: dict[str, Any]) -> dict[str, Any]:
+        if request.method == "GET":
+            return licences.agreement_prepare(offer_id=offer_id, licensee=actor)
+        typed, signature = body.get("typed_data"), body.get("signature")
+        if not isinstance(typed, dict) or not isinstance(signature, str):
+            raise services.ValidationFailed({"typed_data": "the signed agreement", "signature": "its signature"})
+        if int(body.get("kind", -1)) == 1:
+            return {
+                "licence_id": licences.trial_activate(
+                    offer_id=offer_id, licensee=actor, typed_data=typed, signature=signature
+                )
+            }
+        return licences.purchase_prepare(offer_id=offer_id, licensee=actor, typed_data=typed, signature=signature)
+
+    return _json_or_error(request, work)
+
+
+@require_POST
+def ns_instantiate(request: HttpRequest, ns_id: str) -> HttpResponse:
+    actor = signed_in_address(request)
+    if actor is None:
+        return redirect(f"{reverse('signin')}?next={reverse('ns-detail', args=[ns_id])}")
+    try:
+        ns = NetworkService.objects.select_related("package").get(pk=ObjectId(ns_id))
+    except (InvalidId, NetworkService.DoesNotExist):
+        raise Http404("no such network service") from None
+    try:
+        instance = licences.instance_create(ns=ns, user=actor)
+    except licences.LicenceDenied as exc:
+        messages.error(request, f"Not instantiated: {exc.decision.reason}.")
+        return redirect("ns-detail", descriptor_id=ns_id)
+    if instance.state == "failed":
+        messages.error(request, f"The instantiation failed: {instance.error}")
+    else:
+        messages.success(request, f"Instance {instance.pk} is {instance.state}.")
+    return redirect("my-instances")
+
+
+@require_GET
+def my_instances(request: HttpRequest) -> HttpResponse:
+    actor = signed_in_address(request)
+    if actor is None:
+        return redirect(f"{reverse('signin')}?next={reverse('my-instances')}")
+    found = NsInstance.objects.filter(owner=actor).select_related("ns").order_by("-created_at")[:100]
+    return render(request, "dportal/instances.html", {"instances": found})
+
+
+@require_POST
+def instance_terminate(request: HttpRequest, instance_id: str) -> HttpResponse:
+    actor = require_address(request)
+    try:
+        instance = NsInstance.objects.get(pk=ObjectId(instance_id))
+    except (InvalidId, NsInstance.DoesNotExist):
+        raise Http404("no such instance") from None
+    try:
+        licences.instance_terminate(instance=instance, actor=actor)
+        messages.success(request, f"Instance {instance.pk} terminated; its seat is free again.")
+    except services.PermissionDeniedError as exc:
+        messages.error(request, str(exc))
+    return redirect("my-instances")

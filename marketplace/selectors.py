@@ -522,3 +522,14 @@ def package_proof(package: Package) -> dict[str, Any]:
         # Records indexed from a chain that was since reset prove nothing on the chain running now.
         proof.update(state="chain-reset", warning=reset.reset_detail)
     return proof
+
+
+def package_offers(package: Package) -> list[Any]:
+    """The licence offers on chain (as indexed) for `package`, oldest first."""
+    from ledger.models import LicenceOffer
+
+    try:
+        chain_id = get_chain_client().chain_id()
+    except LedgerError:
+        return []
+    return list(LicenceOffer.objects.filter(chain_id=chain_id, digest="0x" + package.digest).order_by("offer_id"))

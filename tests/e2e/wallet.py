@@ -20,6 +20,7 @@ INIT_SCRIPT = """
       if (method === "eth_requestAccounts" || method === "eth_accounts") return [address];
       if (method === "personal_sign") return await window.__nfvmTestWalletSign(params[0], params[1]);
       if (method === "eth_signTypedData_v4") return await window.__nfvmTestWalletSignTyped(params[0], params[1]);
+      if (method === "eth_sendTransaction") return await window.__nfvmTestWalletSend(JSON.stringify(params[0]));
       return await window.__nfvmTestWalletRpc(method, JSON.stringify(params || []));
     },
     on() {}, removeListener() {},
@@ -50,6 +51,14 @@ def install(page: Any, account: LocalAccount, chain: ChainClient) -> None:
         assert signer.lower() == account.address.lower(), f"asked to sign for {signer}"
         return str(account.sign_typed_data(full_message=json.loads(payload)).signature.to_0x_hex())
 
+    def send(tx_json: str) -> str:
+        tx = json.loads(tx_json)
+        assert tx["from"].lower() == account.address.lower(), f"asked to send from {tx['from']}"
+        params = {"to": tx["to"], "data": tx["data"], "value": int(tx.get("value") or "0x0", 16)}
+        receipt = chain.transact(account, params)  # type: ignore[arg-type]
+        return "0x" + bytes(receipt["transactionHash"]).hex()
+
+    page.expose_function("__nfvmTestWalletSend", send)
     page.expose_function("__nfvmTestWalletSign", sign)
     page.expose_function("__nfvmTestWalletSignTyped", sign_typed)
     page.expose_function("__nfvmTestWalletRpc", rpc)

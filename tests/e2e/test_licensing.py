@@ -1,0 +1,94 @@
+"""Three wallets in Chromium: a provider offers a licence, an end-user buys it and instantiates
+the network service, another end-user without a licence is told why not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ledger.indexer import Indexer
+from ledger.projections import projections
+from marketplace.models import NetworkService
+from marketplace.packages.build import build
+from marketplace.services import package_ingest, registration_prepare, registration_submit
+from tests.e2e.conftest import screenshot
+from tests.e2e.wallet import install
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+DEMO = Path(__file__).resolve().parents[2] / "demo" / "packages" / "osm"
+
+
+def index(chain):
+    Indexer(chain, projections, confirmations=0).step()
+
+
+def published_ns(developer, chain, tmp_path) -> NetworkService:
+    packages = []
+    for name in ("nfvm_demo_amf_vnf", "nfvm_demo_upf_vnf", "nfvm_demo_core_ns"):
+        archive = build(DEMO / name, "osm", tmp_path / f"{name}.tar.gz")
+        with archive.open("rb") as source:
+            packages.append(package_ingest(source=source, uploader=developer.address).package)
+    for package in packages:
+        typed = registration_prepare(package=package, actor=developer.address)
+        signature = developer.sign_typed_data(full_message=typed).signature.to_0x_hex()
+        registration_submit(
+            package=package, actor=developer.address, typed_data=typed, signature=signature, mode="relay"
+        )
+    index(chain)
+    return NetworkService.objects.get(package=packages[-1])
+
+
+def sign_in(browser, live_server, account, chain, next_path):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.console_errors = []
+    page.on("console", lambda msg: msg.type == "error" and page.console_errors.append(msg.text))
+    install(page, account, chain)
+    page.goto(live_server.url + f"/signin?next={next_path}")
+    page.get_by_role("button", name="Sign in with wallet").click()
+    page.wait_for_url(f"**{next_path}")
+    return page
+
+
+def test_offer_buy_instantiate_and_a_denial(
+    browser, live_server, deployed, chain, developer, stranger, operator, tmp_path
+):
+    ns = published_ns(developer, chain, tmp_path)
+    package_path = f"/packages/{ns.package.pk}/"
+
+    provider = sign_in(browser, live_server, developer, chain, package_path)
+    provider.get_by_label("Kind").select_option("private")
+    provider.get_by_label("Price (ETH, private only)").fill("0.01")
+    provider.get_by_label("Concurrent instances").fill("1")
+    provider.get_by_role("button", name="Create the offer with my wallet").click()
+    provider.wait_for_selector("text=Offer sent")
+    index(chain)
+    provider.reload()
+    assert provider.locator("table.offers").is_visible()
+    screenshot(provider, "licensing-offer")
+
+    buyer = sign_in(browser, live_server, stranger, chain, package_path)
+    buyer.get_by_role("button", name="Buy").click()
+    buyer.wait_for_selector("text=Licence acquired")
+    index(chain)
+    buyer.goto(live_server.url + f"/nss/{ns.pk}/")
+    assert "Allowed" in buyer.locator('[data-fact="decision"]').inner_text()
+    buyer.get_by_role("button", name="Instantiate this network service").click()
+    buyer.wait_for_url("**/instances/")
+    row = buyer.locator("tr[data-instance]").first
+    assert "running" in row.inner_text()
+    assert "tracking only, deploys nothing" in row.inner_text()
+    screenshot(buyer, "operation-instances")
+
+    outsider = sign_in(browser, live_server, operator, chain, f"/nss/{ns.pk}/")
+    assert "Not allowed" in outsider.locator('[data-fact="decision"]').inner_text()
+    outsider.get_by_role("button", name="Instantiate this network service").click()
+    outsider.wait_for_selector("text=Not instantiated")
+    assert "buy offer #" in outsider.locator(".messages").inner_text()
+    screenshot(outsider, "operation-denied")
+
+    buyer.get_by_role("button", name="Terminate").click()
+    buyer.wait_for_selector("text=terminated")
+    for page in (provider, buyer, outsider):
+        assert page.console_errors == []
