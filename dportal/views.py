@@ -231,33 +231,21 @@ def descriptor_detail(request: HttpRequest, kind: str, descriptor_id: str) -> Ht
 def package_registration(request: HttpRequest, package_id: str) -> JsonResponse:
     """The wallet-signing step of on-chain registration, for the signed-in uploader (JSON)."""
     package = _package(package_id)
-    actor = signed_in_address(request)
-    if actor is None:
-        return JsonResponse({"error": "sign in with your wallet first"}, status=401)
-    try:
+
+    def work(actor: str, body: dict[str, Any]) -> dict[str, Any]:
         if request.method == "GET":
-            return JsonResponse({"typed_data": services.registration_prepare(package=package, actor=actor)})
-        body = json.loads(request.body or b"{}")
+            return {"typed_data": services.registration_prepare(package=package, actor=actor)}
+        typed = body.get("typed_data")
         services.registration_submit(
             package=package,
             actor=actor,
-            typed_data=body.get("typed_data") if isinstance(body.get("typed_data"), dict) else {},
+            typed_data=typed if isinstance(typed, dict) else {},
             signature=str(body.get("signature", "")),
             mode=str(body.get("mode", "relay")),
         )
-    except ValueError:
-        return JsonResponse({"error": "the request is not JSON"}, status=400)
-    except services.PermissionDeniedError as exc:
-        return JsonResponse({"error": str(exc)}, status=403)
-    except services.AuthenticationError as exc:
-        return JsonResponse({"error": str(exc)}, status=401)
-    except services.ValidationFailed as exc:
-        return JsonResponse({"error": str(exc)}, status=400)
-    except services.ConflictError as exc:
-        return JsonResponse({"error": str(exc)}, status=409)
-    except LedgerError as exc:
-        return JsonResponse({"error": f"the chain is unavailable: {exc}"}, status=503)
-    return JsonResponse(selectors.package_proof(package), status=202)
+        return selectors.package_proof(package)
+
+    return _json_or_error(request, work)
 
 
 @require_GET

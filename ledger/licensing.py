@@ -18,7 +18,7 @@ from web3.types import TxParams, TxReceipt, Wei
 
 from ledger import artifacts
 from ledger.client import ChainClient
-from ledger.exceptions import DeploymentMissing, LedgerError
+from ledger.exceptions import LedgerError
 
 CONTRACT_NAME = "LicenseManager"
 DOMAIN_NAME = "NFV Marketplace LicenseManager"
@@ -211,13 +211,9 @@ class LicenseManager:
     @classmethod
     def deployed(cls, client: ChainClient) -> LicenseManager:
         """The LicenseManager recorded for the connected chain."""
-        status = client.status()
-        from ledger.selectors import deployments_for  # Django models: only where records are read
+        from ledger.selectors import deployed_address  # Django models: only where records are read
 
-        for deployment in deployments_for(status):
-            if deployment.name == CONTRACT_NAME:
-                return cls(client, deployment.address)
-        raise DeploymentMissing(f"{CONTRACT_NAME} is not deployed on chain {status.chain_id}; run deploy_contracts")
+        return cls(client, deployed_address(client, CONTRACT_NAME))
 
     @property
     def abi(self) -> Sequence[Any]:

@@ -15,7 +15,7 @@ from web3.types import TxParams, TxReceipt, Wei
 
 from ledger import artifacts
 from ledger.client import ChainClient
-from ledger.exceptions import DeploymentMissing, LedgerError
+from ledger.exceptions import LedgerError
 
 CONTRACT_NAME = "ProvenanceAnchor"
 # Ranges start at sequence number 1: latest_seq() == 0 means nothing is anchored.
@@ -47,13 +47,9 @@ class ProvenanceAnchor:
     @classmethod
     def deployed(cls, client: ChainClient) -> ProvenanceAnchor:
         """The ProvenanceAnchor recorded for the connected chain."""
-        status = client.status()
-        from ledger.selectors import deployments_for  # Django models: only where records are read
+        from ledger.selectors import deployed_address  # Django models: only where records are read
 
-        for deployment in deployments_for(status):
-            if deployment.name == CONTRACT_NAME:
-                return cls(client, deployment.address)
-        raise DeploymentMissing(f"{CONTRACT_NAME} is not deployed on chain {status.chain_id}; run deploy_contracts")
+        return cls(client, deployed_address(client, CONTRACT_NAME))
 
     @property
     def abi(self) -> Sequence[Any]:

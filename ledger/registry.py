@@ -23,7 +23,7 @@ from web3.types import TxParams, TxReceipt, Wei
 
 from ledger import artifacts
 from ledger.client import ChainClient
-from ledger.exceptions import DeploymentMissing, LedgerError
+from ledger.exceptions import LedgerError
 from ledger.merkle import MerkleTree
 
 CONTRACT_NAME = "PackageRegistry"
@@ -261,13 +261,9 @@ class PackageRegistry:
     @classmethod
     def deployed(cls, client: ChainClient) -> PackageRegistry:
         """The PackageRegistry recorded for the connected chain."""
-        status = client.status()
-        from ledger.selectors import deployments_for  # Django models: only where records are read
+        from ledger.selectors import deployed_address  # Django models: only where records are read
 
-        for deployment in deployments_for(status):
-            if deployment.name == CONTRACT_NAME:
-                return cls(client, deployment.address)
-        raise DeploymentMissing(f"{CONTRACT_NAME} is not deployed on chain {status.chain_id}; run deploy_contracts")
+        return cls(client, deployed_address(client, CONTRACT_NAME))
 
     @property
     def abi(self) -> Sequence[Any]:

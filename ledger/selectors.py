@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ledger.client import ChainStatus
+from ledger.client import ChainClient, ChainStatus
+from ledger.exceptions import DeploymentMissing
 from ledger.models import ContractDeployment
 
 
@@ -11,3 +12,12 @@ def deployments_for(status: ChainStatus) -> list[ContractDeployment]:
     return list(
         ContractDeployment.objects.filter(chain_id=status.chain_id, genesis_hash=status.genesis_hash).order_by("name")
     )
+
+
+def deployed_address(client: ChainClient, name: str) -> str:
+    """The recorded address of contract `name` on the chain `client` talks to."""
+    status = client.status()
+    for deployment in deployments_for(status):
+        if deployment.name == name:
+            return deployment.address
+    raise DeploymentMissing(f"{name} is not deployed on chain {status.chain_id}; run deploy_contracts")
