@@ -6,11 +6,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,11 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.services import DEPLOYMENT_VARS, run_worker  # noqa: E402
 from config import embedded  # noqa: E402
 
-DEPLOYMENT_VARS = ("MONGODB_URI", "MONGODB_NAME", "ETH_RPC_URL", "OPERATOR_KEYSTORE", "OPERATOR_KEYSTORE_PASSWORD")
-# Throwaway values for throwaway services; they protect nothing.
-KEYSTORE_PASSWORD = "bench-only"  # noqa: S105
 BATCH_SIZE = 1024
 INDEXER_REGISTRATIONS = 2_000
 VERIFY_BYTES = 100 * 1024 * 1024
@@ -40,55 +36,7 @@ def progress(message: str) -> None:
 
 def bench_ledger() -> dict[str, float]:
     """Start a throwaway anvil and SecantusDB, measure in a fresh Django process, stop both."""
-    tmp = Path(tempfile.mkdtemp(prefix="nfvm-bench-ledger-"))
-    db = embedded.database_service(
-        port=embedded.free_port(), storage=":memory:", log_path=tmp / "db.log", pid_path=None
-    )
-    chain = embedded.chain_service(
-        port=embedded.free_port(), chain_id=31337, state_path=None, log_path=tmp / "chain.log", pid_path=None
-    )
-    started: list[embedded.Service] = []
-    try:
-        for service in (db, chain):
-            embedded.start(service)
-            started.append(service)
-        from eth_account import Account
-
-        # A keystore as a deployment uses one; few pbkdf2 rounds keep its decryption out of the numbers.
-        keystore = Account.encrypt(
-            bytes.fromhex(embedded.ANVIL_DEV_KEYS[0][2:]), KEYSTORE_PASSWORD, kdf="pbkdf2", iterations=1024
-        )
-        (tmp / "operator.json").write_text(json.dumps(keystore))
-        env = {k: v for k, v in os.environ.items() if k not in DEPLOYMENT_VARS}
-        env.update(
-            DJANGO_SETTINGS_MODULE="config.settings",
-            MONGODB_URI=f"mongodb://127.0.0.1:{db.port}/?directConnection=true",
-            MONGODB_NAME="nfvm_bench",
-            ETH_RPC_URL=f"http://127.0.0.1:{chain.port}",
-            OPERATOR_KEYSTORE=str(tmp / "operator.json"),
-            OPERATOR_KEYSTORE_PASSWORD=KEYSTORE_PASSWORD,
-            DJANGO_SECRET_KEY="bench-secret-key-not-for-production-0123456789",  # noqa: S106
-            NFVM_VAR_DIR=str(tmp / "var"),
-            LOG_LEVEL="WARNING",
-            NFVM_BENCH_TMP=str(tmp),
-        )
-        done = subprocess.run(
-            [sys.executable, "-m", "bench.ledger"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            text=True,
-            timeout=WORKER_TIMEOUT_S,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"bench.ledger worker exited with {done.returncode}:\n{done.stdout[-4000:]}")
-        results: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
-        return results
-    finally:
-        while started:
-            embedded.stop(started.pop())
-        shutil.rmtree(tmp, ignore_errors=True)
+    return run_worker("bench.ledger", db_on_disk=False, timeout_s=WORKER_TIMEOUT_S)
 
 
 # --- the worker: runs with Django pointed at the throwaway services ---

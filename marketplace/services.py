@@ -240,51 +240,46 @@ def _store(inspection: Inspection, *, digest: str, size: int, uploader: str, fil
     return package
 
 
+def _descriptor_fields(package: Package, parsed: ParsedDescriptor) -> dict[str, Any]:
+    """What VNF and NS records store alike: the document and its normalised summary."""
+    s = parsed.summary
+    return {
+        "package": package,
+        "file": parsed.file,
+        "descriptor_id": s.descriptor_id,
+        "vendor": s.vendor,
+        "name": s.name,
+        "version": s.version,
+        "description": s.description,
+        "document": parsed.document,
+        "connection_points": s.connection_points,
+        "virtual_links": s.virtual_links,
+        "search_tokens": index_tokens([s.vendor, s.name, s.description, s.descriptor_id]),
+    }
+
+
 def _store_vnf(package: Package, parsed: ParsedDescriptor) -> Vnf:
     s = parsed.summary
     return Vnf.objects.create(
-        package=package,
-        file=parsed.file,
-        descriptor_id=s.descriptor_id,
-        vendor=s.vendor,
-        name=s.name,
-        version=s.version,
-        description=s.description,
-        document=parsed.document,
-        connection_points=s.connection_points,
-        virtual_links=s.virtual_links,
+        **_descriptor_fields(package, parsed),
         vcpus=s.vcpus,
         memory_mb=s.memory_mb,
         storage_gb=s.storage_gb,
         images=s.images,
-        search_tokens=index_tokens([s.vendor, s.name, s.description, s.descriptor_id]),
     )
 
 
 def _store_ns(package: Package, parsed: ParsedDescriptor, in_package: dict[str, Vnf]) -> NetworkService:
-    s = parsed.summary
-    resolved: list[Vnf] = []
-    for ref in s.constituent_vnfs:
-        vnf = _resolve(ref, in_package)
-        if vnf is not None:
-            resolved.append(vnf)
+    refs = parsed.summary.constituent_vnfs
+    resolved = [vnf for vnf in (_resolve(ref, in_package) for ref in refs) if vnf is not None]
+    # An NS's resources are those of the VNFs it resolved to, one instance each.
     return NetworkService.objects.create(
-        package=package,
-        file=parsed.file,
-        descriptor_id=s.descriptor_id,
-        vendor=s.vendor,
-        name=s.name,
-        version=s.version,
-        description=s.description,
-        document=parsed.document,
-        connection_points=s.connection_points,
-        virtual_links=s.virtual_links,
-        constituent_refs=[_ref_dict(r) for r in s.constituent_vnfs],
+        **_descriptor_fields(package, parsed),
+        constituent_refs=[_ref_dict(r) for r in refs],
         vnf_ids=[v.pk for v in resolved],
         vcpus=sum(v.vcpus for v in resolved),
         memory_mb=sum(v.memory_mb for v in resolved),
         storage_gb=sum(v.storage_gb for v in resolved),
-        search_tokens=index_tokens([s.vendor, s.name, s.description, s.descriptor_id]),
     )
 
 
