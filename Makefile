@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMPS := .make
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run test lint format contracts bench browser clean
+.PHONY: install run test lint format contracts assets bench browser clean
 
 install: $(STAMPS)/python $(STAMPS)/npm
 
@@ -46,6 +46,10 @@ format: install
 ## Recompile contracts/*.sol into contracts/build/ (needs Node; the app itself does not).
 contracts: install
 	$(PY) -m ledger.build
+
+## Rebundle the portal's wallet layer (frontend/ -> static/vendor/nfvm-wallet.js, committed; the app needs no Node).
+assets: install
+	npm run --silent build:wallet
 
 ## Benchmarks: prints a table and writes bench/results.json.
 bench: install

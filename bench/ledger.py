@@ -124,12 +124,17 @@ class _Bench:
         results: dict[str, float] = {}
         # The developer's first registration also claims the line and makes it an owner: not steady state.
         results["gas_register_package_direct_first"] = self.register(dev, "fw-1", firewall, 1)
+        # A new version of an existing line: the package's record is the one fresh slot written.
         results["gas_register_package_direct"] = self.register(dev, "fw-2", firewall, 2)
         deadline = self.now() + HOUR
-        # The first relayed registration spends the publisher's first nonce (a zero slot written).
-        results["gas_register_package_first"] = self.relay(*self.signed(dev, "fw-3", firewall, 3, 0, deadline))
-        results["gas_register_package"] = self.relay(*self.signed(dev, "fw-4", firewall, 4, 1, deadline))
-        results["gas_register_package_new_line"] = self.relay(*self.signed(dev, "router-1", router, 1, 2, deadline))
+        # Nonces are the line's registration count, kept in the line's slot: the first relayed
+        # registration writes nothing the next one does not.
+        nonce = self.reg.line_nonce(firewall)
+        results["gas_register_package_first"] = self.relay(*self.signed(dev, "fw-3", firewall, 3, nonce, deadline))
+        # "gas_register_package": a signed, relayed new version of an existing line.
+        results["gas_register_package"] = self.relay(*self.signed(dev, "fw-4", firewall, 4, nonce + 1, deadline))
+        # A new line of an existing owner: the line's slot is a second fresh slot.
+        results["gas_register_package_new_line"] = self.relay(*self.signed(dev, "router-1", router, 1, 0, deadline))
         return results
 
     def batch(self) -> dict[str, float]:
@@ -137,7 +142,7 @@ class _Bench:
 
         dev = self.developer
         firewall = name_hash("acme", "firewall")
-        nonce = self.reg.nonce(dev.address)
+        nonce = self.reg.line_nonce(firewall)
         deadline = self.now() + HOUR
         started = time.perf_counter()
         items = [self.signed(dev, f"fw-batched-{i}", firewall, 100 + i, nonce + i, deadline) for i in range(BATCH_SIZE)]

@@ -19,7 +19,10 @@ sys.path.insert(0, str(ROOT))
 from bench.entitlement import bench_entitlement  # noqa: E402
 from bench.ingest import bench_ingest  # noqa: E402
 from bench.ledger import bench_ledger  # noqa: E402
+from bench.portal import bench_portal  # noqa: E402
+from bench.portal_sections import bench_portal_sections  # noqa: E402
 from bench.search import bench_search  # noqa: E402
+from bench.usage import bench_usage  # noqa: E402
 from config.embedded import free_port  # noqa: E402
 from tests.processes import Checkout, get, interrupt, wait_for_http  # noqa: E402
 
@@ -80,8 +83,11 @@ def main() -> int:
     fresh = bench_run_and_health()
     fresh.update(bench_ingest())
     fresh.update(bench_search())
+    fresh.update(bench_portal())
     fresh.update(bench_ledger())
     fresh.update(bench_entitlement())
+    fresh.update(bench_portal_sections())
+    fresh.update(bench_usage())
     results.update(fresh)
     RESULTS.write_text(json.dumps(dict(sorted(results.items())), indent=2) + "\n")
     width = max(len(k) for k in results)

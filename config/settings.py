@@ -26,6 +26,9 @@ _eth_rpc_url = env.env_url("ETH_RPC_URL", ("http", "https"))
 EMBEDDED_CHAIN = _eth_rpc_url is None
 ETH_RPC_URL: str = _eth_rpc_url or EMBEDDED.rpc_url
 CHAIN_TIMEOUT_S = env.env_float("CHAIN_TIMEOUT_S", 3.0, minimum=0.1)
+# The portal offers a development wallet of anvil's test accounts: on by default in embedded mode,
+# and never on a chain other than anvil's development chain id (ledger/devwallet.py checks).
+DEV_WALLET = env.env_bool("DEV_WALLET", EMBEDDED_CHAIN)
 # Blocks an event must be buried under before the indexer records it (anvil mines no competing blocks).
 INDEXER_CONFIRMATIONS = env.env_int("INDEXER_CONFIRMATIONS", 0 if EMBEDDED_CHAIN else 2, minimum=0)
 INDEXER_POLL_S = env.env_float("INDEXER_POLL_S", 1.0, minimum=0.05)

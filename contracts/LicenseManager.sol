@@ -3,16 +3,14 @@ pragma solidity 0.8.30;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IERC5267} from "@openzeppelin/contracts/interfaces/IERC5267.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
-/// @notice The part of PackageRegistry that licensing relies on: who published a package and its status.
-/// @dev    `registration` returns the registry's record; only its leading fields are declared here, and
-///         fields the registry appends after them (such as a batch id) are ignored when decoding.
+/// @notice The part of PackageRegistry that licensing relies on: who publishes a package and its status.
 interface IPackageRegistry {
     enum Status {
         None,
@@ -21,16 +19,8 @@ interface IPackageRegistry {
         Revoked
     }
 
-    struct PackageRecord {
-        address publisher;
-        uint64 version;
-        uint64 registeredAt;
-        Status status;
-        bytes32 nameHash;
-        bytes32 descriptorDigest;
-    }
-
-    function registration(bytes32 digest) external view returns (PackageRecord memory);
+    /// @dev A package's status from the registry's one packed record slot.
+    function statusOf(bytes32 digest) external view returns (Status);
 
     /// @dev The current publishing key of the package's line owner (it changes when the owner rotates keys).
     function publishingKeyFor(bytes32 digest) external view returns (address);
@@ -48,12 +38,20 @@ interface IPackageRegistry {
 ///         seats, duration and terms. Seat counting (concurrent instances) happens off chain against
 ///         the seat cap recorded here.
 ///
-///         No immutables: the marketplace tells whether a deployment runs the committed build by
-///         hashing its runtime code, which immutables would make differ per deployment. So the
-///         registry address is in storage, and the EIP-712 domain ("NFV Marketplace LicenseManager",
-///         "1", chain id, this contract) is computed on each use instead of with OpenZeppelin's
-///         EIP712, which caches it in immutables.
-contract LicenseManager is IERC5267, Nonces, ReentrancyGuardTransient {
+///         The registry address is immutable (read from the code, not a storage slot): the
+///         marketplace tells whether a deployment runs the committed build by hashing its runtime
+///         code with the immutables' bytes zeroed (ledger.artifacts.Artifact.runs_this_build). The
+///         EIP-712 domain ("NFV Marketplace LicenseManager", "1", chain id, this contract) is
+///         computed on each use.
+///
+///         Gas: issuing a licence writes one fresh slot. A licence is keyed by its licensee and
+///         offer: its id is derived from (offerId, licensee), so the same slot answers "does this
+///         address hold a licence under this offer" (once per address for trials, one valid licence
+///         for purchases) and `licence(id)`. The agreement nonce is that slot's serial, the number of
+///         agreements accepted for the pair, so no per-licensee nonce slot is written either. An
+///         address that buys again under an offer after its licence lapsed gets the same id back
+///         with a new expiry; a transfer moves the licence to the recipient's id.
+contract LicenseManager is IERC5267, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
     enum OfferKind {
@@ -65,20 +63,23 @@ contract LicenseManager is IERC5267, Nonces, ReentrancyGuardTransient {
     enum LicenceStatus {
         None,
         Active,
-        Expired
+        Expired,
+        Transferred
     }
 
+    /// @notice An offer in four slots: terms a trial needs in the first, the price in the second.
+    ///         Durations are capped at 40 bits (34,000 years) and prices at 96 bits (7.9e28 units).
     struct Offer {
         address provider;
-        uint64 duration;
+        uint40 duration;
         uint32 seats;
-        address token;
         OfferKind kind;
         bool transferable;
         bool closed;
+        address token;
+        uint96 price;
         bytes32 digest;
         bytes32 termsHash;
-        uint256 price;
     }
 
     /// @notice What the licensee signs (EIP-712). `duration` must equal the offer's: the licence runs
@@ -102,12 +103,18 @@ contract LicenseManager is IERC5267, Nonces, ReentrancyGuardTransient {
         LicenceStatus status;
     }
 
-    // One storage slot per licence: seats are the offer's, and expiry fits 40 bits.
+    // One storage slot per licence: seats are the offer's, expiry fits 40 bits, offer ids 32 bits.
+    // `serial` counts the agreements accepted for this (offer, licensee): the next agreement's nonce.
     struct Licence {
         address licensee;
         uint40 expiresAt;
-        uint56 offerId;
+        uint32 offerId;
+        uint16 serial;
+        bool transferred;
     }
+
+    // Licence ids are below 2**63 so that they fit a signed 64-bit integer, as catalogues store them.
+    uint256 private constant _LICENCE_ID_MODULUS = (1 << 63) - 1;
 
     bytes32 private constant _DOMAIN_TYPEHASH =
         keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
@@ -120,18 +127,14 @@ contract LicenseManager is IERC5267, Nonces, ReentrancyGuardTransient {
     );
 
     /// @notice The PackageRegistry whose packages are licensed here; set once, at construction.
-    IPackageRegistry public registry;
+    IPackageRegistry public immutable registry;
 
     /// @notice Number of offers created; offer ids run from 1 to offerCount.
     uint256 public offerCount;
 
-    /// @notice Number of licences issued; licence ids run from 1 to licenceCount.
-    uint256 public licenceCount;
-
     mapping(uint256 offerId => Offer) private _offers;
+    // Keyed by licenceIdOf(offerId, licensee): an address holds at most one licence per offer.
     mapping(uint256 licenceId => Licence) private _licences;
-    // Invariant: an address holds at most one valid licence per offer, and this points to it.
-    mapping(uint256 offerId => mapping(address licensee => uint256 licenceId)) private _licenceOf;
     mapping(bytes32 digest => mapping(address provider => bool)) private _authorised;
     mapping(address provider => mapping(address token => uint256)) private _earnings;
 
@@ -155,13 +158,13 @@ contract LicenseManager is IERC5267, Nonces, ReentrancyGuardTransient {
     /// @notice An offer stopped selling; its licences are unaffected.
     event OfferClosed(uint256 indexed offerId, address indexed closedBy);
 
-    /// @notice A licence was issued (purchase or trial activation) under a signed agreement.
+    /// @notice A licence was issued (purchase or trial activation) under a signed agreement. The
+    ///         same id is issued again when its licensee buys again after it lapsed.
     event LicenceIssued(
         uint256 indexed licenceId,
         uint256 indexed offerId,
         address indexed licensee,
         uint64 expiresAt,
-        address submitter,
         bytes32 agreementHash
     );
 
@@ -174,11 +177,16 @@ contract LicenseManager is IERC5267, Nonces, ReentrancyGuardTransient {
         bytes32 agreementHash
     );
 
-    /// @notice A licensee handed a licence to another address.
-    event LicenceTransferred(uint256 indexed licenceId, address indexed from, address indexed to, uint256 offerId);
-
-    /// @notice A payment was credited to a provider's withdrawable balance.
-    event EarningsCredited(address indexed provider, address indexed token, uint256 indexed licenceId, uint256 amount);
+    /// @notice A licensee handed a licence to another address: the licence `licenceId` ends
+    ///         (status Transferred) and continues, with the same expiry, as `toLicenceId` of `to`.
+    event LicenceTransferred(
+        uint256 indexed licenceId,
+        address indexed from,
+        address indexed to,
+        uint256 offerId,
+        uint256 toLicenceId,
+        uint64 expiresAt
+    );
 
     /// @notice A provider withdrew its balance in one currency (token zero = ether).
     event Withdrawn(address indexed provider, address indexed token, uint256 amount);
@@ -200,6 +208,7 @@ contract LicenseManager is IERC5267, Nonces, ReentrancyGuardTransient {
     error SeatsNotAllowed(OfferKind kind);
     error TransferNotAllowed(OfferKind kind);
     error OfferNotFound(uint256 offerId);
+    error TooManyOffers();
     error OfferNotOpen(uint256 offerId);
     error WrongOfferKind(uint256 offerId, OfferKind kind);
     error AgreementForOtherOffer(uint256 offerId, uint256 agreementOfferId);
@@ -216,7 +225,8 @@ contract LicenseManager is IERC5267, Nonces, ReentrancyGuardTransient {
     error LicenceNotFound(uint256 licenceId);
     error NotLicensee(uint256 licenceId, address account);
     error NotRenewable(uint256 licenceId);
-    error NotCurrentLicence(uint256 licenceId);
+    error LicenceIdTaken(uint256 licenceId);
+    error InvalidNonce(uint256 offerId, address licensee, uint256 expected, uint256 given);
     error NotTransferable(uint256 offerId);
     error LicenceExpired(uint256 licenceId);
     error InvalidRecipient(address to);
@@ -237,8 +247,7 @@ contract LicenseManager is IERC5267, Nonces, ReentrancyGuardTransient {
     /// @param provider The address to authorise or de-authorise.
     /// @param authorised True to authorise, false to withdraw the authorisation.
     function authoriseProvider(bytes32 digest, address provider, bool authorised) external {
-        IPackageRegistry.PackageRecord memory record = registry.registration(digest);
-        if (record.status == IPackageRegistry.Status.None) revert PackageNotRegistered(digest);
+        if (registry.statusOf(digest) == IPackageRegistry.Status.None) revert PackageNotRegistered(digest);
         // The line owner's current key, not the key that registered: a rotated-out key has no rights.
         if (registry.publishingKeyFor(digest) != msg.sender) revert NotPublisher(digest, msg.sender);
         if (provider == address(0)) revert ZeroAddress();
@@ -251,10 +260,8 @@ contract LicenseManager is IERC5267, Nonces, ReentrancyGuardTransient {
     /// @param account The address asked about.
     /// @return True for the publisher of a registered, non-revoked package and for addresses it authorised.
     function isProvider(bytes32 digest, address account) external view returns (bool) {
-        IPackageRegistry.PackageRecord memory record = registry.registration(digest);
-        if (record.status == IPackageRegistry.Status.None || record.status == IPackageRegistry.Status.Revoked) {
-            return false;
-        }
+        IPackageRegistry.Status status = registry.statusOf(digest);
+        if (status == IPackageRegistry.Status.None || status == IPackageRegistry.Status.Revoked) return false;
         return registry.publishingKeyFor(digest) == account || _authorised[digest][account];
     }
 
@@ -281,26 +288,28 @@ contract LicenseManager is IERC5267, Nonces, ReentrancyGuardTransient {
         bytes32 termsHash,
         bool transferable
     ) external returns (uint256 offerId) {
-        _liveRegistration(digest);
+        _requireLive(digest);
         if (registry.publishingKeyFor(digest) != msg.sender && !_authorised[digest][msg.sender]) {
             revert NotProvider(digest, msg.sender);
         }
         if (termsHash == bytes32(0)) revert ZeroTermsHash();
         _checkTerms(kind, price, token, duration, seats, transferable);
         offerId = ++offerCount;
+        // Licences keep their offer id in 32 bits.
+        if (offerId > type(uint32).max) revert TooManyOffers();
         _offers[offerId] = Offer({
             provider: msg.sender,
-            duration: duration,
+            duration: SafeCast.toUint40(duration),
             seats: seats,
-            token: token,
             kind: kind,
             transferable: transferable,
             closed: false,
+            token: token,
+            price: SafeCast.toUint96(price),
             digest: digest,
-            termsHash: termsHash,
-            price: price
+            termsHash: termsHash
         });
-        _emitOfferCreated(offerId);
+        emit OfferCreated(offerId, digest, msg.sender, kind, price, token, duration, seats, termsHash, transferable);
     }
 
     /// @notice Stop selling an offer. Licences already issued under it stay valid. Callers: the
@@ -327,11 +336,11 @@ contract LicenseManager is IERC5267, Nonces, ReentrancyGuardTransient {
 
     /// @notice Buy a licence under a Private offer, paying exactly its price: `msg.value` for ether,
     ///         or an ERC-20 transfer from the caller (approve this contract first). The caller must be
-    ///         the licensee who signed `agreement`.
+    ///         the licensee who signed `agreement`, and must not hold a valid licence under the offer.
     /// @param offerId The Private offer to buy.
     /// @param agreement The licence agreement; its terms, seats and duration must equal the offer's.
     /// @param signature The licensee's EIP-712 signature of `agreement`.
-    /// @return licenceId The new licence's id.
+    /// @return licenceId The licence's id, `licenceIdOf(offerId, msg.sender)`.
     function purchase(uint256 offerId, LicenceAgreement calldata agreement, bytes calldata signature)
         external
         payable
@@ -341,11 +350,12 @@ contract LicenseManager is IERC5267, Nonces, ReentrancyGuardTransient {
         Offer storage offer_ = _sellableOffer(offerId, OfferKind.Private);
         // Only the licensee decides when a paid licence starts, and pays from its own account.
         if (msg.sender != agreement.licensee) revert PayerNotLicensee(msg.sender, agreement.licensee);
-        uint256 held = _licenceOf[offerId][msg.sender];
-        if (held != 0 && _isValid(_licences[held])) revert AlreadyLicensed(offerId, msg.sender, held);
-        bytes32 signedHash = _acceptAgreement(offerId, offer_, agreement, signature);
-        licenceId = _issue(offerId, offer_, msg.sender, signedHash);
-        _collect(offer_, licenceId);
+        licenceId = licenceIdOf(offerId, msg.sender);
+        Licence memory held = _ownSlot(licenceId, msg.sender);
+        if (!held.transferred && _isValid(held)) revert AlreadyLicensed(offerId, msg.sender, licenceId);
+        bytes32 signedHash = _acceptAgreement(offerId, offer_, agreement, signature, held.serial);
+        _issue(licenceId, offerId, offer_, msg.sender, held.serial, signedHash);
+        _collect(offer_);
     }
 
     /// @notice Activate a Trial offer for the licensee who signed `agreement`; once per address per
@@ -353,22 +363,25 @@ contract LicenseManager is IERC5267, Nonces, ReentrancyGuardTransient {
     /// @param offerId The Trial offer.
     /// @param agreement The licence agreement; its terms, seats and duration must equal the offer's.
     /// @param signature The licensee's EIP-712 signature of `agreement`.
-    /// @return licenceId The new licence's id.
+    /// @return licenceId The licence's id, `licenceIdOf(offerId, agreement.licensee)`.
     function activateTrial(uint256 offerId, LicenceAgreement calldata agreement, bytes calldata signature)
         external
         returns (uint256 licenceId)
     {
         Offer storage offer_ = _sellableOffer(offerId, OfferKind.Trial);
-        uint256 held = _licenceOf[offerId][agreement.licensee];
-        if (held != 0) revert TrialAlreadyUsed(offerId, agreement.licensee, held);
-        bytes32 signedHash = _acceptAgreement(offerId, offer_, agreement, signature);
-        licenceId = _issue(offerId, offer_, agreement.licensee, signedHash);
+        address licensee = agreement.licensee;
+        licenceId = licenceIdOf(offerId, licensee);
+        Licence memory held = _ownSlot(licenceId, licensee);
+        // Trials are not transferable, so a used slot means this address activated the trial before.
+        if (held.licensee != address(0)) revert TrialAlreadyUsed(offerId, licensee, licenceId);
+        bytes32 signedHash = _acceptAgreement(offerId, offer_, agreement, signature, 0);
+        _issue(licenceId, offerId, offer_, licensee, 0, signedHash);
     }
 
     /// @notice Pay again for an expiring Private licence and extend it by the offer's duration,
     ///         from its current expiry or from now if it has lapsed. Caller: the licensee, who signed
     ///         `agreement`; the offer must still be open.
-    /// @param licenceId The licence to renew (the caller's current licence under its offer).
+    /// @param licenceId The licence to renew (the caller's licence under its offer).
     /// @param agreement The licence agreement for its offer.
     /// @param signature The licensee's EIP-712 signature of `agreement`.
     /// @return expiresAt The new expiry (seconds since the epoch).
@@ -380,39 +393,56 @@ contract LicenseManager is IERC5267, Nonces, ReentrancyGuardTransient {
     {
         Licence storage licence_ = _existingLicence(licenceId);
         address licensee = licence_.licensee;
-        if (msg.sender != licensee) revert NotLicensee(licenceId, msg.sender);
+        if (msg.sender != licensee || licence_.transferred) revert NotLicensee(licenceId, msg.sender);
         if (agreement.licensee != licensee) revert NotLicensee(licenceId, agreement.licensee);
         uint256 offerId = licence_.offerId;
-        // Older licences of the same holder under this offer have lapsed; only the current one renews.
-        if (_licenceOf[offerId][licensee] != licenceId) revert NotCurrentLicence(licenceId);
         Offer storage offer_ = _sellableOffer(offerId, OfferKind.Private);
         if (offer_.duration == 0) revert NotRenewable(licenceId);
-        bytes32 signedHash = _acceptAgreement(offerId, offer_, agreement, signature);
+        bytes32 signedHash = _acceptAgreement(offerId, offer_, agreement, signature, licence_.serial);
         uint256 from = licence_.expiresAt > block.timestamp ? licence_.expiresAt : block.timestamp;
-        licence_.expiresAt = SafeCast.toUint40(from + offer_.duration);
-        expiresAt = licence_.expiresAt;
+        expiresAt = SafeCast.toUint40(from + offer_.duration);
+        licence_.expiresAt = uint40(expiresAt);
+        licence_.serial += 1;
         emit LicenceRenewed(licenceId, offerId, licensee, expiresAt, signedHash);
-        _collect(offer_, licenceId);
+        _collect(offer_);
     }
 
     /// @notice Hand a valid licence of a transferable offer to another address. Caller: the licensee.
-    ///         The recipient must not already hold a valid licence under the same offer.
+    ///         The recipient must not already hold a valid licence under the same offer. The licence
+    ///         continues as the recipient's id (`licenceIdOf(offerId, to)`), with the same expiry.
     /// @param licenceId The licence to transfer.
     /// @param to The new licensee.
-    function transferLicence(uint256 licenceId, address to) external {
+    /// @return toLicenceId The licence's id from now on.
+    function transferLicence(uint256 licenceId, address to) external returns (uint256 toLicenceId) {
         Licence storage licence_ = _existingLicence(licenceId);
         address from = licence_.licensee;
-        if (msg.sender != from) revert NotLicensee(licenceId, msg.sender);
+        if (msg.sender != from || licence_.transferred) revert NotLicensee(licenceId, msg.sender);
         uint256 offerId = licence_.offerId;
         if (!_offers[offerId].transferable) revert NotTransferable(offerId);
         if (to == address(0) || to == from) revert InvalidRecipient(to);
         if (!_isValid(licence_)) revert LicenceExpired(licenceId);
-        uint256 held = _licenceOf[offerId][to];
-        if (held != 0 && _isValid(_licences[held])) revert AlreadyLicensed(offerId, to, held);
-        licence_.licensee = to;
-        delete _licenceOf[offerId][from];
-        _licenceOf[offerId][to] = licenceId;
-        emit LicenceTransferred(licenceId, from, to, offerId);
+        toLicenceId = licenceIdOf(offerId, to);
+        Licence memory held = _ownSlot(toLicenceId, to);
+        if (!held.transferred && _isValid(held)) revert AlreadyLicensed(offerId, to, toLicenceId);
+        uint40 expiresAt = licence_.expiresAt;
+        licence_.transferred = true;
+        _licences[toLicenceId] = Licence({
+            licensee: to,
+            expiresAt: expiresAt,
+            offerId: uint32(offerId),
+            serial: held.serial,
+            transferred: false
+        });
+        emit LicenceTransferred(licenceId, from, to, offerId, toLicenceId, expiresAt);
+    }
+
+    /// @notice The id of the licence `licensee` holds, held or may hold under an offer: a hash of the
+    ///         pair, below 2**63 and never 0.
+    /// @param offerId The offer.
+    /// @param licensee The licensee.
+    /// @return The licence id.
+    function licenceIdOf(uint256 offerId, address licensee) public pure returns (uint256) {
+        return (uint256(keccak256(abi.encode(offerId, licensee))) % _LICENCE_ID_MODULUS) + 1;
     }
 
     /// @notice A licence; status None means no such licence.
@@ -421,28 +451,43 @@ contract LicenseManager is IERC5267, Nonces, ReentrancyGuardTransient {
     function licence(uint256 licenceId) external view returns (LicenceInfo memory) {
         Licence memory record = _licences[licenceId];
         if (record.licensee == address(0)) return LicenceInfo(0, address(0), 0, 0, LicenceStatus.None);
+        LicenceStatus status = LicenceStatus.Active;
+        if (record.transferred) status = LicenceStatus.Transferred;
+        else if (!_isValid(record)) status = LicenceStatus.Expired;
         return LicenceInfo({
             offerId: record.offerId,
             licensee: record.licensee,
             seats: _offers[record.offerId].seats,
             expiresAt: record.expiresAt,
-            status: _isValid(record) ? LicenceStatus.Active : LicenceStatus.Expired
+            status: status
         });
     }
 
-    /// @notice Whether a licence exists and has not expired.
+    /// @notice Whether a licence exists, is still its licensee's and has not expired.
     /// @param licenceId The licence asked about.
     /// @return True while the licence is valid.
     function isValid(uint256 licenceId) external view returns (bool) {
-        return _isValid(_licences[licenceId]);
+        Licence memory record = _licences[licenceId];
+        return !record.transferred && _isValid(record);
     }
 
-    /// @notice The latest licence `licensee` holds under an offer, or 0.
+    /// @notice The licence `licensee` holds under an offer (valid or lapsed), or 0.
     /// @param offerId The offer asked about.
     /// @param licensee The holder asked about.
     /// @return The licence id, 0 when the address never held one or transferred it away.
     function licenceFor(uint256 offerId, address licensee) external view returns (uint256) {
-        return _licenceOf[offerId][licensee];
+        uint256 licenceId = licenceIdOf(offerId, licensee);
+        Licence storage record = _licences[licenceId];
+        return record.licensee == licensee && !record.transferred ? licenceId : 0;
+    }
+
+    /// @notice The nonce the next agreement of `licensee` under an offer must carry.
+    /// @param offerId The offer.
+    /// @param licensee The licensee.
+    /// @return The number of agreements accepted for the pair so far.
+    function agreementNonce(uint256 offerId, address licensee) external view returns (uint256) {
+        Licence storage record = _licences[licenceIdOf(offerId, licensee)];
+        return record.licensee == licensee ? record.serial : 0;
     }
 
     /// @notice Whether `account` may use the package under an offer now: always for an open Public
@@ -455,8 +500,8 @@ contract LicenseManager is IERC5267, Nonces, ReentrancyGuardTransient {
         Offer storage offer_ = _offers[offerId];
         if (offer_.provider == address(0)) return false;
         if (offer_.kind == OfferKind.Public) return !offer_.closed;
-        uint256 held = _licenceOf[offerId][account];
-        return held != 0 && _isValid(_licences[held]);
+        Licence memory record = _licences[licenceIdOf(offerId, account)];
+        return record.licensee == account && !record.transferred && _isValid(record);
     }
 
     /// @notice The EIP-712 digest the licensee signs for `agreement`.
@@ -515,7 +560,8 @@ contract LicenseManager is IERC5267, Nonces, ReentrancyGuardTransient {
         }
     }
 
-    /// @notice A provider's withdrawable balance in one currency.
+    /// @notice A provider's withdrawable balance in one currency. Every purchase and renewal credits
+    ///         its offer's provider with the offer's price (LicenceIssued and LicenceRenewed say which).
     /// @param provider The provider asked about.
     /// @param token The ERC-20 token, or zero for ether.
     /// @return The balance.
@@ -525,10 +571,10 @@ contract LicenseManager is IERC5267, Nonces, ReentrancyGuardTransient {
 
     // ------------------------------------------------------------------ internals
 
-    function _liveRegistration(bytes32 digest) private view returns (IPackageRegistry.PackageRecord memory record) {
-        record = registry.registration(digest);
-        if (record.status == IPackageRegistry.Status.None) revert PackageNotRegistered(digest);
-        if (record.status == IPackageRegistry.Status.Revoked) revert PackageRevoked(digest);
+    function _requireLive(bytes32 digest) private view {
+        IPackageRegistry.Status status = registry.statusOf(digest);
+        if (status == IPackageRegistry.Status.None) revert PackageNotRegistered(digest);
+        if (status == IPackageRegistry.Status.Revoked) revert PackageRevoked(digest);
     }
 
     function _checkTerms(
@@ -554,13 +600,6 @@ contract LicenseManager is IERC5267, Nonces, ReentrancyGuardTransient {
         if (transferable && kind != OfferKind.Private) revert TransferNotAllowed(kind);
     }
 
-    function _emitOfferCreated(uint256 offerId) private {
-        Offer storage o = _offers[offerId];
-        emit OfferCreated(
-            offerId, o.digest, o.provider, o.kind, o.price, o.token, o.duration, o.seats, o.termsHash, o.transferable
-        );
-    }
-
     function _existingOffer(uint256 offerId) private view returns (Offer storage offer_) {
         offer_ = _offers[offerId];
         if (offer_.provider == address(0)) revert OfferNotFound(offerId);
@@ -570,12 +609,19 @@ contract LicenseManager is IERC5267, Nonces, ReentrancyGuardTransient {
         offer_ = _existingOffer(offerId);
         if (offer_.kind != kind) revert WrongOfferKind(offerId, offer_.kind);
         if (offer_.closed) revert OfferNotOpen(offerId);
-        _liveRegistration(offer_.digest);
+        _requireLive(offer_.digest);
     }
 
     function _existingLicence(uint256 licenceId) private view returns (Licence storage licence_) {
         licence_ = _licences[licenceId];
         if (licence_.licensee == address(0)) revert LicenceNotFound(licenceId);
+    }
+
+    // The slot of licenceIdOf(offerId, licensee): empty, or that licensee's. Another pair hashing to
+    // the same 63-bit id would need about 2**63 tries to find, and is refused rather than overwritten.
+    function _ownSlot(uint256 licenceId, address licensee) private view returns (Licence memory record) {
+        record = _licences[licenceId];
+        if (record.licensee != address(0) && record.licensee != licensee) revert LicenceIdTaken(licenceId);
     }
 
     function _isValid(Licence memory record) private view returns (bool) {
@@ -595,50 +641,62 @@ contract LicenseManager is IERC5267, Nonces, ReentrancyGuardTransient {
         );
     }
 
-    // Checks the agreement against the offer, its signature, and consumes the licensee's nonce.
+    // Checks the agreement against the offer and the licence's serial (its nonce), and its signature.
     function _acceptAgreement(
         uint256 offerId,
         Offer storage offer_,
         LicenceAgreement calldata agreement,
-        bytes calldata signature
-    ) private returns (bytes32 hash) {
+        bytes calldata signature,
+        uint256 serial
+    ) private view returns (bytes32 hash) {
         if (agreement.offerId != offerId) revert AgreementForOtherOffer(offerId, agreement.offerId);
         if (block.timestamp > agreement.deadline) revert AgreementExpired(agreement.deadline, block.timestamp);
         if (agreement.termsHash != offer_.termsHash) revert TermsMismatch(offerId, offer_.termsHash, agreement.termsHash);
         if (agreement.seats != offer_.seats) revert SeatsMismatch(offerId, offer_.seats, agreement.seats);
         if (agreement.duration != offer_.duration) revert DurationMismatch(offerId, offer_.duration, agreement.duration);
+        if (agreement.nonce != serial) revert InvalidNonce(offerId, agreement.licensee, serial, agreement.nonce);
         hash = _agreementHash(agreement);
-        if (!SignatureChecker.isValidSignatureNow(agreement.licensee, hash, signature)) {
+        // ecrecover first, then ERC-1271 for contract wallets: SignatureChecker.isValidSignatureNow
+        // would first read the licensee's code size, a cold account access (2,600 gas) in a relayed trial.
+        (address recovered, ECDSA.RecoverError err, ) = ECDSA.tryRecover(hash, signature);
+        if (
+            !(err == ECDSA.RecoverError.NoError && recovered == agreement.licensee) &&
+            !SignatureChecker.isValidERC1271SignatureNow(agreement.licensee, hash, signature)
+        ) {
             revert InvalidSignature(agreement.licensee);
         }
-        _useCheckedNonce(agreement.licensee, agreement.nonce);
     }
 
-    function _issue(uint256 offerId, Offer storage offer_, address licensee, bytes32 agreementHash_)
-        private
-        returns (uint256 licenceId)
-    {
-        uint64 duration = offer_.duration;
+    function _issue(
+        uint256 licenceId,
+        uint256 offerId,
+        Offer storage offer_,
+        address licensee,
+        uint16 serial,
+        bytes32 agreementHash_
+    ) private {
+        uint40 duration = offer_.duration;
         uint40 expiresAt = duration == 0 ? 0 : SafeCast.toUint40(block.timestamp + duration);
-        licenceId = ++licenceCount;
-        _licences[licenceId] =
-            Licence({licensee: licensee, expiresAt: expiresAt, offerId: SafeCast.toUint56(offerId)});
-        _licenceOf[offerId][licensee] = licenceId;
-        emit LicenceIssued(licenceId, offerId, licensee, expiresAt, msg.sender, agreementHash_);
+        _licences[licenceId] = Licence({
+            licensee: licensee,
+            expiresAt: expiresAt,
+            offerId: uint32(offerId),
+            serial: serial + 1,
+            transferred: false
+        });
+        emit LicenceIssued(licenceId, offerId, licensee, expiresAt, agreementHash_);
     }
 
     // Takes exactly the offer's price from the caller and credits the provider. Effects come before
     // the token call, and the received amount is measured so a fee-charging token cannot leave
     // provider balances larger than what this contract holds.
-    function _collect(Offer storage offer_, uint256 licenceId) private {
+    function _collect(Offer storage offer_) private {
         uint256 price = offer_.price;
         address token = offer_.token;
         uint256 dueInEther = token == address(0) ? price : 0;
         if (msg.value != dueInEther) revert WrongPayment(dueInEther, msg.value);
         if (price == 0) return;
-        address provider = offer_.provider;
-        _earnings[provider][token] += price;
-        emit EarningsCredited(provider, token, licenceId, price);
+        _earnings[offer_.provider][token] += price;
         if (token != address(0)) {
             IERC20 erc20 = IERC20(token);
             uint256 before = erc20.balanceOf(address(this));

@@ -7,7 +7,6 @@ import {IERC5267} from "@openzeppelin/contracts/interfaces/IERC5267.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
-import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
 
 import {Rfc6962} from "./Rfc6962.sol";
 
@@ -20,13 +19,18 @@ import {Rfc6962} from "./Rfc6962.sol";
 /// @dev    Lines and keys: the first publisher of a vendor/name line owns it. An owner is named by
 ///         the address that claimed its first line and acts through one publishing key at a time,
 ///         at first that same address; `rotateKey` hands every line of the owner to a new key at
-///         once. Versions of a line are ordered uint64 numbers and strictly increase.
+///         once. Versions of a line are ordered numbers (below 2**62) and strictly increase.
+///
+///         Gas: a registration writes one fresh slot, the package's packed record (publisher, version,
+///         status, block). Its name hash and descriptor digest are proven by its PackageRegistered
+///         event, which readers fetch at the recorded block, and the EIP-712 nonce is the line's
+///         registration count, kept in the line's slot that every registration rewrites anyway.
 ///
 ///         The EIP-712 domain ("NFV Marketplace PackageRegistry", "1", chain id, this contract) is
 ///         computed on each use rather than cached in immutables as OpenZeppelin's EIP712 does:
 ///         immutables would make the runtime code differ per deployment, and the marketplace tells
 ///         whether a deployment runs the committed build by hashing its runtime code.
-contract PackageRegistry is Ownable2Step, Nonces, IERC5267 {
+contract PackageRegistry is Ownable2Step, IERC5267 {
     enum Status {
         None,
         Active,
@@ -45,16 +49,13 @@ contract PackageRegistry is Ownable2Step, Nonces, IERC5267 {
         uint256 deadline;
     }
 
-    /// @notice A registered package, as `registration` returns it.
-    /// @dev    Fields in the order of the first registry's record, batchId appended, so contracts
-    ///         decoding that record (LicenseManager's IPackageRegistry) read this one unchanged.
+    /// @notice A registered package, as `registration` returns it. Its name hash and descriptor
+    ///         digest are in the PackageRegistered event emitted in block `registeredBlock`.
     struct PackageRecord {
         address publisher;
         uint64 version;
-        uint64 registeredAt;
         Status status;
-        bytes32 nameHash;
-        bytes32 descriptorDigest;
+        uint64 registeredBlock;
         uint64 batchId;
     }
 
@@ -65,26 +66,23 @@ contract PackageRegistry is Ownable2Step, Nonces, IERC5267 {
         uint64 anchoredAt;
     }
 
-    // Three slots per package, the bulk of a registration's gas: the timestamp is kept in 32 bits
-    // (until 2106; SafeCast reverts after) so that publisher, version and time share one slot.
-    struct Record {
-        address publisher;
-        uint64 version;
-        uint32 registeredAt;
-        bytes32 nameHash;
-        bytes32 descriptorDigest;
-    }
+    // A package's record is one slot, packed by hand because Solidity has no 62- or 2-bit types:
+    // publisher (bits 0-159) | version (160-221) | status (222-223) | block number (224-255).
+    // The version keeps 62 bits, enough for ledger.registry.version_number's 61; the block number
+    // 32 bits (SafeCast reverts past block 2**32).
+    uint256 private constant _VERSION_SHIFT = 160;
+    uint256 private constant _STATUS_SHIFT = 222;
+    uint256 private constant _BLOCK_SHIFT = 224;
+    uint256 private constant _VERSION_MASK = (1 << 62) - 1;
+    uint64 private constant _MAX_VERSION = uint64(_VERSION_MASK);
+    uint256 private constant _NO_NONCE = type(uint256).max;
 
-    // Written only for batched packages and on status changes, so that a direct registration does
-    // not pay a fourth slot. Status None here means Active for a registered digest.
-    struct Lifecycle {
-        Status status;
-        uint64 batchId;
-    }
-
+    // One slot per line: its owner, latest version and the number of registrations it has had,
+    // which is the nonce a signed registration for the line must carry.
     struct Line {
         address owner;
         uint64 latestVersion;
+        uint32 registrations;
     }
 
     bytes32 private constant _DOMAIN_TYPEHASH =
@@ -98,8 +96,9 @@ contract PackageRegistry is Ownable2Step, Nonces, IERC5267 {
             "Registration(bytes32 digest,bytes32 nameHash,uint64 version,bytes32 descriptorDigest,address publisher,uint256 nonce,uint256 deadline)"
         );
 
-    mapping(bytes32 digest => Record) private _records;
-    mapping(bytes32 digest => Lifecycle) private _lifecycles;
+    mapping(bytes32 digest => uint256 packed) private _records;
+    // Written only for packages recorded through a batch.
+    mapping(bytes32 digest => uint64 batchId) private _batchOf;
     mapping(bytes32 nameHash => Line) private _lines;
     // The owner each key acts (or acted) for; set once, so a retired key can never come back.
     mapping(address key => address owner) private _ownerOfKey;
@@ -138,6 +137,8 @@ contract PackageRegistry is Ownable2Step, Nonces, IERC5267 {
     error NotLineOwner(bytes32 nameHash, address publisher, address owner);
     error NotPublisher(bytes32 digest, address caller, address publishingKey);
     error VersionNotIncreasing(bytes32 nameHash, uint64 latest, uint64 given);
+    error VersionTooLarge(uint64 given, uint64 max);
+    error InvalidNonce(bytes32 nameHash, uint256 expected, uint256 given);
     error InvalidTransition(bytes32 digest, Status from, Status to);
     error SignatureExpired(uint256 deadline, uint256 at);
     error InvalidSignature();
@@ -164,19 +165,19 @@ contract PackageRegistry is Ownable2Step, Nonces, IERC5267 {
     /// @param version Ordered version number; must exceed the line's latest.
     /// @param descriptorDigest SHA-256 of the package's main descriptor.
     function register(bytes32 digest, bytes32 nameHash, uint64 version, bytes32 descriptorDigest) external {
-        _record(digest, nameHash, version, descriptorDigest, msg.sender, 0);
+        _record(digest, nameHash, version, descriptorDigest, msg.sender, 0, _NO_NONCE);
     }
 
     /// @notice Register a package a developer signed as EIP-712 typed data; anyone may relay it.
     /// @dev    The recorded publisher is the signer (`r.publisher`), never the sender. The signature
-    ///         must recover to `r.publisher`, `r.nonce` must be its next nonce, and the block must
-    ///         not be later than `r.deadline`.
+    ///         must recover to `r.publisher`, `r.nonce` must be the line's `lineNonce`, and the
+    ///         block must not be later than `r.deadline`.
     /// @param r The signed registration.
     /// @param signature The publisher's 65-byte signature over the typed data.
     function registerWithSignature(Registration calldata r, bytes calldata signature) external {
         if (block.timestamp > r.deadline) revert SignatureExpired(r.deadline, block.timestamp);
-        _useSignature(r, _structHash(r), signature);
-        _record(r.digest, r.nameHash, r.version, r.descriptorDigest, r.publisher, 0);
+        _checkSignature(r, _structHash(r), signature);
+        _record(r.digest, r.nameHash, r.version, r.descriptorDigest, r.publisher, 0, r.nonce);
     }
 
     /// @notice Mark a package as deprecated: still valid, no longer recommended.
@@ -249,8 +250,8 @@ contract PackageRegistry is Ownable2Step, Nonces, IERC5267 {
         }
         uint64 anchoredAt = batch_.anchoredAt;
         if (anchoredAt > r.deadline) revert SignatureExpired(r.deadline, anchoredAt);
-        _useSignature(r, structHash, signature);
-        _record(r.digest, r.nameHash, r.version, r.descriptorDigest, r.publisher, batchId);
+        _checkSignature(r, structHash, signature);
+        _record(r.digest, r.nameHash, r.version, r.descriptorDigest, r.publisher, batchId, r.nonce);
     }
 
     /// @notice Whether a signed registration is at `index` in batch `batchId`; records nothing.
@@ -281,20 +282,26 @@ contract PackageRegistry is Ownable2Step, Nonces, IERC5267 {
 
     /// @notice The registration of a digest; status None (and zeros) when unknown.
     function registration(bytes32 digest) external view returns (PackageRecord memory) {
-        Record storage record = _records[digest];
-        if (record.publisher == address(0)) return PackageRecord(address(0), 0, 0, Status.None, 0, 0, 0);
-        Lifecycle storage lifecycle = _lifecycles[digest];
-        Status status = lifecycle.status;
+        uint256 packed = _records[digest];
         return
             PackageRecord({
-                publisher: record.publisher,
-                version: record.version,
-                registeredAt: record.registeredAt,
-                status: status == Status.None ? Status.Active : status,
-                nameHash: record.nameHash,
-                descriptorDigest: record.descriptorDigest,
-                batchId: lifecycle.batchId
+                publisher: _publisher(packed),
+                version: uint64((packed >> _VERSION_SHIFT) & _VERSION_MASK),
+                status: _status(packed),
+                registeredBlock: uint64(packed >> _BLOCK_SHIFT),
+                batchId: _batchOf[digest]
             });
+    }
+
+    /// @notice A package's status (None when unknown), from one slot: what LicenseManager asks.
+    function statusOf(bytes32 digest) external view returns (Status) {
+        return _status(_records[digest]);
+    }
+
+    /// @notice The nonce the next signed registration in a vendor/name line must carry: the
+    ///         number of registrations the line has had.
+    function lineNonce(bytes32 nameHash) external view returns (uint256) {
+        return _lines[nameHash].registrations;
     }
 
     /// @notice Highest version registered in a vendor/name line (0 when none).
@@ -312,9 +319,9 @@ contract PackageRegistry is Ownable2Step, Nonces, IERC5267 {
     ///         its line's owner, which is its publisher unless the owner rotated keys since.
     ///         Zero when the digest is not registered.
     function publishingKeyFor(bytes32 digest) external view returns (address) {
-        Record storage record = _records[digest];
-        if (record.publisher == address(0)) return address(0);
-        return _keyOf(_lines[record.nameHash].owner);
+        address publisher = _publisher(_records[digest]);
+        if (publisher == address(0)) return address(0);
+        return _keyOf(_ownerOfKey[publisher]);
     }
 
     /// @notice The key that publishes for `owner` now; zero when `owner` owns no line.
@@ -370,16 +377,20 @@ contract PackageRegistry is Ownable2Step, Nonces, IERC5267 {
 
     // ---------------------------------------------------------------- internals
 
+    // `nonce` is checked against the line's registration count; _NO_NONCE (a direct registration,
+    // signed by the transaction itself) skips the check.
     function _record(
         bytes32 digest,
         bytes32 nameHash,
         uint64 version,
         bytes32 descriptorDigest,
         address publisher,
-        uint64 batchId
+        uint64 batchId,
+        uint256 nonce
     ) private {
         if (digest == bytes32(0) || nameHash == bytes32(0)) revert ZeroDigest();
-        if (_records[digest].publisher != address(0)) revert AlreadyRegistered(digest);
+        if (_records[digest] != 0) revert AlreadyRegistered(digest);
+        if (version > _MAX_VERSION) revert VersionTooLarge(version, _MAX_VERSION);
         Line memory line = _lines[nameHash];
         if (line.owner == address(0)) {
             line.owner = _claimingOwner(publisher);
@@ -388,15 +399,16 @@ contract PackageRegistry is Ownable2Step, Nonces, IERC5267 {
             revert NotLineOwner(nameHash, publisher, line.owner);
         }
         if (version <= line.latestVersion) revert VersionNotIncreasing(nameHash, line.latestVersion, version);
-        _lines[nameHash] = Line({owner: line.owner, latestVersion: version});
-        _records[digest] = Record({
-            publisher: publisher,
-            version: version,
-            registeredAt: SafeCast.toUint32(block.timestamp),
-            nameHash: nameHash,
-            descriptorDigest: descriptorDigest
-        });
-        if (batchId != 0) _lifecycles[digest] = Lifecycle({status: Status.Active, batchId: batchId});
+        if (nonce != _NO_NONCE && nonce != line.registrations) {
+            revert InvalidNonce(nameHash, line.registrations, nonce);
+        }
+        _lines[nameHash] = Line({owner: line.owner, latestVersion: version, registrations: line.registrations + 1});
+        _records[digest] =
+            uint256(uint160(publisher)) |
+            (uint256(version) << _VERSION_SHIFT) |
+            (uint256(uint8(Status.Active)) << _STATUS_SHIFT) |
+            (uint256(SafeCast.toUint32(block.number)) << _BLOCK_SHIFT);
+        if (batchId != 0) _batchOf[digest] = batchId;
         emit PackageRegistered(digest, publisher, nameHash, version, descriptorDigest, batchId);
     }
 
@@ -418,25 +430,33 @@ contract PackageRegistry is Ownable2Step, Nonces, IERC5267 {
     }
 
     function _transition(bytes32 digest, Status to) private {
-        Record storage record = _records[digest];
-        if (record.publisher == address(0)) revert NotRegistered(digest);
-        address key = _keyOf(_lines[record.nameHash].owner);
+        uint256 packed = _records[digest];
+        address publisher = _publisher(packed);
+        if (publisher == address(0)) revert NotRegistered(digest);
+        address key = _keyOf(_ownerOfKey[publisher]);
         if (msg.sender != key) revert NotPublisher(digest, msg.sender, key);
-        Lifecycle storage lifecycle = _lifecycles[digest];
-        Status from = lifecycle.status == Status.None ? Status.Active : lifecycle.status;
+        Status from = _status(packed);
         // Active -> Deprecated -> Revoked, or Active -> Revoked; never back.
         if (uint8(to) <= uint8(from)) revert InvalidTransition(digest, from, to);
-        lifecycle.status = to;
+        _records[digest] = (packed & ~(uint256(3) << _STATUS_SHIFT)) | (uint256(uint8(to)) << _STATUS_SHIFT);
         emit PackageStatusChanged(digest, msg.sender, to);
     }
 
-    // Recovers the signer of `r`, requires it to be the publisher, and spends the publisher's nonce.
-    function _useSignature(Registration calldata r, bytes32 structHash, bytes calldata signature) private {
+    function _publisher(uint256 packed) private pure returns (address) {
+        return address(uint160(packed));
+    }
+
+    function _status(uint256 packed) private pure returns (Status) {
+        return Status(uint8((packed >> _STATUS_SHIFT) & 3));
+    }
+
+    // Recovers the signer of `r` and requires it to be the publisher; the nonce is the line's, checked
+    // in _record.
+    function _checkSignature(Registration calldata r, bytes32 structHash, bytes calldata signature) private view {
         bytes32 hash = MessageHashUtils.toTypedDataHash(_domainSeparator(), structHash);
         (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecover(hash, signature);
         if (err != ECDSA.RecoverError.NoError) revert InvalidSignature();
         if (signer != r.publisher) revert WrongSigner(signer, r.publisher);
-        _useCheckedNonce(r.publisher, r.nonce);
     }
 
     function _batch(uint64 batchId) private view returns (Batch storage) {

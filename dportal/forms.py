@@ -21,23 +21,53 @@ class SearchForm(forms.Form):
     max_vcpus = forms.IntegerField(required=False, min_value=0, label="Max vCPUs")
     min_memory_mb = forms.IntegerField(required=False, min_value=0, label="Min memory (MB)")
     max_memory_mb = forms.IntegerField(required=False, min_value=0, label="Max memory (MB)")
+    registered = forms.ChoiceField(
+        required=False,
+        label="On chain",
+        choices=[("", "Registered or not"), ("yes", "Registered on chain"), ("no", "Not registered")],
+    )
+    deprecated = forms.ChoiceField(
+        required=False,
+        label="Deprecated",
+        choices=[("", "Include deprecated"), ("hide", "Hide deprecated"), ("only", "Only deprecated")],
+    )
     all_versions = forms.BooleanField(required=False, label="All versions")
     sort = forms.ChoiceField(
         required=False,
         choices=[
             ("-created", "Newest"),
-            ("name", "Name"),
+            ("created", "Oldest"),
+            ("name", "Name A-Z"),
+            ("-name", "Name Z-A"),
             ("vendor", "Vendor"),
             ("vcpus", "Fewest vCPUs"),
             ("-vcpus", "Most vCPUs"),
+            ("memory", "Least memory"),
+            ("-memory", "Most memory"),
         ],
     )
-    page = forms.IntegerField(required=False, min_value=1)
+    page = forms.IntegerField(required=False, min_value=1, max_value=10_000)
+
+    # Package states behind the on-chain and deprecated filters: the indexer marks a package
+    # "published" once its registration is seen on chain (marketplace.projections).
+    _REGISTERED = {"yes": {"published"}, "no": {"uploaded", "validated"}}
+    _DEPRECATED = {"hide": {"uploaded", "validated", "published"}, "only": {"deprecated"}}
+    _ANY = frozenset({"uploaded", "validated", "published", "deprecated"})
+
+    def has_filters(self) -> bool:
+        data = getattr(self, "cleaned_data", {})
+        return any(v not in (None, "", False) for k, v in data.items() if k not in ("sort", "page"))
 
     def query(self) -> selectors.PackageQuery:
         data: dict[str, Any] = {k: v for k, v in self.cleaned_data.items() if v not in (None, "", False)}
         tag = data.pop("tag", None)
-        return selectors.PackageQuery(tags=(tag.lower(),) if tag else (), per_page=20, **data)
+        states = set(self._ANY)
+        states &= self._REGISTERED.get(data.pop("registered", ""), self._ANY)
+        states &= self._DEPRECATED.get(data.pop("deprecated", ""), self._ANY)
+        chosen = tuple(sorted(states)) if states != self._ANY else ()
+        if not states:
+            chosen = ("none",)  # the filters exclude each other: nothing matches
+        return selectors.PackageQuery(tags=(tag.lower(),) if tag else (), states=chosen, per_page=20, **data)
 
 
 class UploadForm(forms.Form):

@@ -5,22 +5,28 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from bson import ObjectId
 from bson.errors import InvalidId
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from dportal import charts, topology
 from dportal.access import SESSION_ADDRESS, SESSION_CHAIN, require_address, signed_in_address
 from dportal.forms import MetadataForm, SearchForm, UploadForm
+from dportal.sections import descriptor_sections
 from ledger.client import get_chain_client
+from ledger.devwallet import DevWalletRefused, DevWalletUnavailable, dev_rpc
 from ledger.exceptions import LedgerError
-from marketplace import licences, selectors, services
+from ledger.selectors import indexed_through
+from marketplace import licence_selectors, licences, selectors, services
 from marketplace.models import NetworkService, NsInstance, Package, Vnf
 from marketplace.packages.problems import PackageRejected
 from marketplace.selectors import system_status
@@ -33,8 +39,13 @@ def _is_htmx(request: HttpRequest) -> bool:
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     status = system_status()
-    template = "dportal/home.html#status" if _is_htmx(request) else "dportal/home.html"
-    return render(request, template, {"status": status})
+    if _is_htmx(request):
+        return render(request, "dportal/home.html#status", {"status": status})
+    address = signed_in_address(request)
+    roles = None
+    if address is not None and status.ok:
+        roles = selectors.account_roles(address=address, chain_id=get_chain_client().chain_id())
+    return render(request, "dportal/home.html", {"status": status, "roles": roles})
 
 
 # --- sign-in ---
@@ -96,11 +107,12 @@ def signout(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def packages(request: HttpRequest) -> HttpResponse:
+    """The VNF and NS catalogue: words, filters, sort and pages, as plain GET links and forms."""
     form = SearchForm(request.GET)
-    page = selectors.package_search(form.query()) if form.is_valid() else None
+    page = selectors.package_catalogue(form.query()) if form.is_valid() else None
     params = request.GET.copy()
     params.pop("page", None)
-    context = {"form": form, "page": page, "query_string": params.urlencode()}
+    context = {"form": form, "page": page, "query_string": params.urlencode(), "filtered": form.has_filters()}
     template = "dportal/packages.html#results" if _is_htmx(request) else "dportal/packages.html"
     return render(request, template, context)
 
@@ -124,6 +136,13 @@ def _package(package_id: str) -> Package:
     return found
 
 
+def _until(licence: Any) -> datetime | None:
+    """A held licence's expiry as a UTC time, None for none (or no licence)."""
+    if licence is None or not licence.expires_at:
+        return None
+    return datetime.fromtimestamp(licence.expires_at, tz=UTC)
+
+
 @require_GET
 def package_detail(request: HttpRequest, package_id: str) -> HttpResponse:
     package = _package(package_id)
@@ -141,8 +160,11 @@ def package_detail(request: HttpRequest, package_id: str) -> HttpResponse:
             initial={"description": package.description, "category": package.category, "tags": ", ".join(package.tags)}
         ),
         "references": selectors.package_references(package),
-        "offers": selectors.package_offers(package),
+        "download": licences.download_hint(package=package, user=address),
     }
+    offers = selectors.package_offers(package)
+    held = selectors.licences_held(offers=offers, licensee=address)
+    context["offers"] = [(offer, held.get(offer.offer_id), _until(held.get(offer.offer_id))) for offer in offers]
     context.update(_proof_context(request, package))
     return render(request, "dportal/package_detail.html", context)
 
@@ -151,21 +173,28 @@ def package_detail(request: HttpRequest, package_id: str) -> HttpResponse:
 def package_upload(request: HttpRequest) -> HttpResponse:
     address = signed_in_address(request)
     if address is None:
+        if _is_htmx(request):
+            return render(request, "dportal/upload.html#report", {"signed_out": True}, status=401)
         return redirect(f"{reverse('signin')}?next={reverse('package-upload')}")
-    form = UploadForm(request.POST or None, request.FILES or None)
-    problems = None
+    form = UploadForm(request.POST, request.FILES) if request.method == "POST" else UploadForm()
+    context: dict[str, Any] = {"form": form, "problems": None}
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["package"]
         try:
             result = services.package_ingest(source=upload, uploader=address, filename=upload.name or "")
         except PackageRejected as exc:
-            problems = exc.problems
+            context["problems"] = exc.problems
         else:
             verb = "stored" if result.created else "was already in the repository"
+            if _is_htmx(request):
+                # The drag-and-drop upload (static/js/upload.js) shows the report in place.
+                context |= {"result": result, "verb": verb}
+                return render(request, "dportal/upload.html#report", context)
             messages.success(request, f"{result.package} {verb}.")
             return redirect("package-detail", package_id=str(result.package.pk))
-    status = 422 if problems else 200
-    return render(request, "dportal/upload.html", {"form": form, "problems": problems}, status=status)
+    status = 422 if context["problems"] or form.errors else 200
+    template = "dportal/upload.html#report" if _is_htmx(request) else "dportal/upload.html"
+    return render(request, template, context, status=status)
 
 
 @require_POST
@@ -201,6 +230,7 @@ def package_deprecate(request: HttpRequest, package_id: str) -> HttpResponse:
 
 @require_GET
 def descriptor_detail(request: HttpRequest, kind: str, descriptor_id: str) -> HttpResponse:
+    """A VNF or NS page: resources, topology (NS), versions, offers, proof and the descriptor."""
     model = Vnf if kind == "vnf" else NetworkService
     try:
         found = model.objects.filter(pk=ObjectId(descriptor_id)).select_related("package").first()
@@ -208,8 +238,6 @@ def descriptor_detail(request: HttpRequest, kind: str, descriptor_id: str) -> Ht
         found = None
     if found is None:
         raise Http404("no such descriptor")
-    import yaml
-
     decision = None
     actor = signed_in_address(request)
     if isinstance(found, NetworkService) and actor is not None:
@@ -217,12 +245,26 @@ def descriptor_detail(request: HttpRequest, kind: str, descriptor_id: str) -> Ht
             decision = licences.licence_decide(ns=found, user=actor)
         except LedgerError:
             decision = None
+    graph = selectors.ns_graph(found) if isinstance(found, NetworkService) else None
+    diagram = None
+    if graph is not None:
+        hrefs = {n["id"]: reverse("vnf-detail", args=[n["id"]]) for n in graph["nodes"] if n.get("resolved")}
+        diagram = topology.layout(graph, hrefs)
+    try:
+        proof: dict[str, Any] = selectors.package_proof(found.package)
+    except LedgerError as exc:
+        proof = {"state": "unavailable", "error": str(exc)}
     context = {
         "d": found,
         "decision": decision,
         "kind": kind,
-        "document_yaml": yaml.safe_dump(found.document, sort_keys=False, allow_unicode=True),
-        "graph": selectors.ns_graph(found) if isinstance(found, NetworkService) else None,
+        "sections": descriptor_sections(found.document),
+        "resources": selectors.descriptor_resources(found, graph),
+        "graph": graph,
+        "diagram": diagram,
+        "versions": selectors.descriptor_versions(found),
+        "offers": selectors.package_offers(found.package),
+        "proof": proof,
     }
     return render(request, "dportal/descriptor.html", context)
 
@@ -268,6 +310,53 @@ def package_verify(request: HttpRequest, package_id: str) -> HttpResponse:
     level = messages.success if record.result == "verified" else messages.warning
     level(request, f"Verification: {record.result}.")
     return redirect("package-detail", package_id=package_id)
+
+
+# --- The development wallet (embedded mode): its node calls, relayed ---
+
+
+@require_POST
+def dev_wallet_rpc(request: HttpRequest) -> JsonResponse:
+    """One JSON-RPC call of the in-browser development wallet. It signs in the browser; this relays
+    reads, fee data and already-signed transactions to the node, and nothing else."""
+    try:
+        call = json.loads(request.body or b"")
+    except ValueError:
+        call = None
+    if not isinstance(call, dict):
+        return JsonResponse(
+            {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": "the body is not a JSON-RPC object"}},
+            status=400,
+        )
+    reply: dict[str, Any] = {"jsonrpc": "2.0", "id": call.get("id")}
+    try:
+        reply |= dev_rpc(
+            get_chain_client(), enabled=settings.DEV_WALLET, method=call.get("method"), params=call.get("params", [])
+        )
+    except DevWalletUnavailable as exc:
+        return JsonResponse(reply | {"error": {"code": -32601, "message": str(exc)}}, status=404)
+    except DevWalletRefused as exc:
+        return JsonResponse(reply | {"error": {"code": -32601, "message": str(exc)}}, status=403)
+    except LedgerError as exc:
+        return JsonResponse(
+            reply | {"error": {"code": -32603, "message": f"the chain is unavailable: {exc}"}}, status=503
+        )
+    return JsonResponse(reply)
+
+
+@require_GET
+def indexer_progress(request: HttpRequest) -> JsonResponse:
+    """Whether the indexer has read block `block` yet: page scripts follow a mined transaction
+    until the marketplace's view of the chain includes it."""
+    try:
+        block = int(request.GET.get("block", ""))
+    except ValueError:
+        return JsonResponse({"error": "block: an integer block number is required"}, status=400)
+    try:
+        through = indexed_through(get_chain_client().chain_id())
+    except LedgerError as exc:
+        return JsonResponse({"error": f"the chain is unavailable: {exc}"}, status=503)
+    return JsonResponse({"block": block, "indexed_through": through, "indexed": through >= block})
 
 
 # --- Licensing and operation ---
@@ -388,3 +477,179 @@ def instance_terminate(request: HttpRequest, instance_id: str) -> HttpResponse:
     except services.PermissionDeniedError as exc:
         messages.error(request, str(exc))
     return redirect("my-instances")
+
+
+# --- Licensing: my licences, my offers; Provenance: timelines and charts ---
+
+
+def _chain_now() -> tuple[int, int]:
+    """The connected chain's id and its latest block time (licence expiry is chain time)."""
+    client = get_chain_client()
+    return client.chain_id(), client.now()
+
+
+def _page_number(request: HttpRequest) -> int:
+    raw = request.GET.get("page", "1")
+    return int(raw) if raw.isascii() and raw.isdigit() and 0 < len(raw) < 7 else 1
+
+
+def _signin_redirect(request: HttpRequest) -> HttpResponse:
+    return redirect(f"{reverse('signin')}?next={request.path}")
+
+
+@require_GET
+def my_licences(request: HttpRequest) -> HttpResponse:
+    actor = signed_in_address(request)
+    if actor is None:
+        return _signin_redirect(request)
+    try:
+        chain_id, now = _chain_now()
+    except LedgerError as exc:
+        return render(request, "dportal/licences.html", {"unavailable": str(exc)}, status=503)
+    held = licence_selectors.licences_of(user=actor, chain_id=chain_id, now=now)
+    return render(request, "dportal/licences.html", {"licences": held})
+
+
+@require_GET
+def licence_agreement(request: HttpRequest, licence_id: int) -> JsonResponse:
+    """The signed EIP-712 agreement behind a licence, as a JSON download: for the licensee and the
+    offer's provider only."""
+    actor = signed_in_address(request)
+    if actor is None:
+        return JsonResponse({"error": "sign in with your wallet first"}, status=401)
+    try:
+        chain_id, now = _chain_now()
+    except LedgerError as exc:
+        return JsonResponse({"error": f"the chain is unavailable: {exc}"}, status=503)
+    view = licence_selectors.licence_view(licence_id=licence_id, chain_id=chain_id, now=now)
+    if view is None:
+        return JsonResponse({"error": f"no licence #{licence_id} on chain {chain_id}"}, status=404)
+    provider = view.offer.provider if view.offer else None
+    if actor not in (view.licence.licensee, provider):
+        return JsonResponse(
+            {"error": f"only the licensee or the offer's provider may read the agreement of licence #{licence_id}"},
+            status=403,
+        )
+    if view.agreement is None:
+        return JsonResponse(
+            {"error": f"the agreement of licence #{licence_id} was not signed through this marketplace"}, status=404
+        )
+    body = {
+        "licence_id": licence_id,
+        "chain_id": chain_id,
+        "licensee": view.licence.licensee,
+        "agreement_hash": view.agreement.agreement_hash,
+        "typed_data": json.loads(view.agreement.typed_data),
+        "signature": view.agreement.signature,
+    }
+    response = JsonResponse(body, json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = f'attachment; filename="licence-{licence_id}-agreement.json"'
+    return response
+
+
+@require_GET
+def my_offers(request: HttpRequest) -> HttpResponse:
+    actor = signed_in_address(request)
+    if actor is None:
+        return _signin_redirect(request)
+    try:
+        chain_id, _ = _chain_now()
+    except LedgerError as exc:
+        return render(request, "dportal/offers.html", {"unavailable": str(exc)}, status=503)
+    offers = licence_selectors.offers_of(address=actor, chain_id=chain_id)
+    return render(request, "dportal/offers.html", {"offers": offers})
+
+
+@require_POST
+def offer_close(request: HttpRequest, offer_id: int) -> JsonResponse:
+    """The unsigned closeOffer transaction for the provider's wallet; others get 403 with the reason."""
+    return _json_or_error(request, lambda actor, _body: licences.offer_close_prepare(offer_id=offer_id, actor=actor))
+
+
+@require_GET
+def offer_state(request: HttpRequest, offer_id: int) -> HttpResponse:
+    """An offer's state as the indexer has it; with ?sent=1 it polls itself until the offer is closed."""
+    try:
+        chain_id, _ = _chain_now()
+    except LedgerError as exc:
+        return HttpResponse(f"the chain is unavailable: {exc}", status=503)
+    offer = licence_selectors.offer_state(offer_id=offer_id, chain_id=chain_id)
+    if offer is None:
+        raise Http404("no such offer")
+    context = {"o": offer, "sent": request.GET.get("sent") == "1"}
+    return render(request, "dportal/offers.html#offer-state", context)
+
+
+def _timeline_page(
+    request: HttpRequest, template_context: dict[str, Any], timeline: licence_selectors.Timeline
+) -> HttpResponse:
+    context = {**template_context, "timeline": timeline}
+    if _is_htmx(request):
+        return render(request, "dportal/provenance.html#timeline", context)
+    return render(request, "dportal/provenance.html", context)
+
+
+def _charts(*, chain_id: int, now: int, offer_ids: list[int] | None, ns_ids: list[str] | None) -> dict[str, Any]:
+    from datetime import UTC, datetime
+
+    today = datetime.fromtimestamp(now, UTC).date()
+    return {
+        "sales_chart": charts.sales_chart(
+            licence_selectors.sales_per_day(chain_id=chain_id, today=today, offer_ids=offer_ids)
+        ),
+        "instances_chart": charts.instances_chart(licence_selectors.instances_per_day(today=today, ns_ids=ns_ids)),
+        "seats_chart": charts.seats_chart(
+            licence_selectors.seats_per_licence(chain_id=chain_id, now=now, offer_ids=offer_ids)
+        ),
+    }
+
+
+@require_GET
+def provenance(request: HttpRequest) -> HttpResponse:
+    try:
+        chain_id, now = _chain_now()
+    except LedgerError as exc:
+        return render(request, "dportal/provenance.html", {"unavailable": str(exc)}, status=503)
+    timeline = licence_selectors.provenance_timeline(chain_id=chain_id, page=_page_number(request))
+    context: dict[str, Any] = {"scope": "all", "base_url": reverse("provenance")}
+    if not _is_htmx(request):
+        context.update(_charts(chain_id=chain_id, now=now, offer_ids=None, ns_ids=None))
+    return _timeline_page(request, context, timeline)
+
+
+@require_GET
+def package_provenance(request: HttpRequest, package_id: str) -> HttpResponse:
+    package = _package(package_id)
+    try:
+        chain_id, now = _chain_now()
+    except LedgerError as exc:
+        return render(request, "dportal/provenance.html", {"unavailable": str(exc), "package": package}, status=503)
+    timeline = licence_selectors.package_timeline(package=package, chain_id=chain_id, page=_page_number(request))
+    context: dict[str, Any] = {
+        "scope": "package",
+        "package": package,
+        "base_url": reverse("package-provenance", args=[package_id]),
+    }
+    if not _is_htmx(request):
+        offer_ids = licence_selectors.package_offer_ids(package=package, chain_id=chain_id)
+        ns_ids = licence_selectors.package_ns_ids(package=package)
+        context.update(_charts(chain_id=chain_id, now=now, offer_ids=offer_ids, ns_ids=ns_ids))
+    return _timeline_page(request, context, timeline)
+
+
+@require_GET
+def licence_provenance(request: HttpRequest, licence_id: int) -> HttpResponse:
+    try:
+        chain_id, now = _chain_now()
+    except LedgerError as exc:
+        return render(request, "dportal/provenance.html", {"unavailable": str(exc)}, status=503)
+    view = licence_selectors.licence_view(licence_id=licence_id, chain_id=chain_id, now=now)
+    if view is None:
+        raise Http404("no such licence")
+    timeline = licence_selectors.licence_timeline(licence=view.licence, page=_page_number(request))
+    context: dict[str, Any] = {
+        "scope": "licence",
+        "lic": view,
+        "base_url": reverse("licence-provenance", args=[licence_id]),
+    }
+    return _timeline_page(request, context, timeline)

@@ -25,7 +25,18 @@ COMPILER_SETTINGS: dict[str, Any] = {
     "evmVersion": "cancun",
     "optimizer": {"enabled": True, "runs": 200},
     "metadata": {"bytecodeHash": "none"},
-    "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object", "devdoc", "userdoc"]}},
+    "outputSelection": {
+        "*": {
+            "*": [
+                "abi",
+                "evm.bytecode.object",
+                "evm.deployedBytecode.object",
+                "evm.deployedBytecode.immutableReferences",
+                "devdoc",
+                "userdoc",
+            ]
+        }
+    },
 }
 
 
@@ -68,6 +79,8 @@ def compile_all() -> dict[str, dict[str, Any]]:
                 "abi": out["abi"],
                 "bytecode": "0x" + out["evm"]["bytecode"]["object"],
                 "deployedBytecode": "0x" + out["evm"]["deployedBytecode"]["object"],
+                # Where the runtime code holds immutables (zero here, set per deployment).
+                "immutableReferences": out["evm"]["deployedBytecode"].get("immutableReferences", {}),
                 "devdoc": out.get("devdoc", {}),
                 "userdoc": out.get("userdoc", {}),
             }

@@ -2,24 +2,25 @@
 reorg-aware, and alert to a chain reset (another genesis) rather than trusting stale records.
 
 Derived state (who registered what, licences, ...) is built by projectors from ChainEvent rows:
-applied per event as they arrive, and rebuilt from all remaining events after a reorg."""
+applied in chain order as each range is stored, and rebuilt from all remaining events after a reorg."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db import IntegrityError
+from django.db import IntegrityError, models
 from django_mongodb_backend import transaction
 from hexbytes import HexBytes
-from web3.contract import Contract
 from web3.exceptions import BlockNotFound
-from web3.types import FilterParams, LogReceipt
+from web3.types import RPCEndpoint
 
 from ledger import artifacts
+from ledger.abi import AbiError, ContractAbi, to_checksum_address
 from ledger.client import ChainClient
 from ledger.exceptions import ChainUnavailable, LedgerError
 from ledger.models import ChainEvent, IndexedBlock, IndexerState
@@ -27,8 +28,11 @@ from ledger.selectors import deployments_for
 
 log = logging.getLogger(__name__)
 Projector = Callable[[ChainEvent], None]
+BatchProjector = Callable[[list[ChainEvent]], None]
+M = TypeVar("M", bound=models.Model)
 KEEP_BLOCK_HASHES = 256
 INT64_MAX = 2**63 - 1
+REBUILD_CHUNK = 2000
 
 
 def _jsonable(value: Any) -> Any:
@@ -47,9 +51,14 @@ def _jsonable(value: Any) -> Any:
 
 @dataclass
 class Projections:
-    """Event name -> functions that fold one event into derived state; `reset` empties it."""
+    """Event name -> functions that fold events into derived state; `reset` empties it.
+
+    A handler registered with `on` takes one event; one registered with `on_batch` takes a run of
+    consecutive events of its kind at once (one query for many events) and must leave the same state
+    as folding them one by one. Handlers of one kind must not depend on each other's order."""
 
     handlers: dict[tuple[str, str], list[Projector]] = field(default_factory=dict)
+    batch_handlers: dict[tuple[str, str], list[BatchProjector]] = field(default_factory=dict)
     resets: list[Callable[[], None]] = field(default_factory=list)
     # Periodic work of the worker process beside indexing (e.g. anchoring queued registrations).
     ticks: list[Callable[[], None]] = field(default_factory=list)
@@ -61,16 +70,65 @@ class Projections:
 
         return register
 
+    def on_batch(self, contract: str, event: str) -> Callable[[BatchProjector], BatchProjector]:
+        def register(fn: BatchProjector) -> BatchProjector:
+            self.batch_handlers.setdefault((contract, event), []).append(fn)
+            return fn
+
+        return register
+
     def apply(self, event: ChainEvent) -> None:
-        for fn in self.handlers.get((event.contract, event.event), []):
-            fn(event)
+        self.apply_all([event])
+
+    def apply_all(self, events: Iterable[ChainEvent]) -> None:
+        """Fold events in their chain order: each run of consecutive events of one kind goes to that
+        kind's handlers before the next run, so a later event always lands after an earlier one."""
+        for key, group in itertools.groupby(events, key=lambda e: (e.contract, e.event)):
+            run = list(group)
+            for batch_fn in self.batch_handlers.get(key, []):
+                batch_fn(run)
+            for fn in self.handlers.get(key, []):
+                for event in run:
+                    fn(event)
 
     def rebuild(self) -> None:
         """Empty the derived records and fold every stored event in again, chain by chain."""
         for reset in self.resets:
             reset()
-        for event in ChainEvent.objects.order_by("chain_id", "block_number", "log_index"):
-            self.apply(event)
+        ordered = ChainEvent.objects.order_by("chain_id", "block_number", "log_index").iterator(
+            chunk_size=REBUILD_CHUNK
+        )
+        while chunk := list(itertools.islice(ordered, REBUILD_CHUNK)):
+            self.apply_all(chunk)
+
+
+def upsert_many(model: type[M], keys: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
+    """`update_or_create` for many rows in two queries: read the ones that exist (by the unique
+    `keys`, the last of which is looked up with `__in`), insert the others in one `insert_many`;
+    existing ones (rare: a projection replayed) are updated one by one. Rows are applied in order,
+    so of two rows with one key the later wins, as one by one."""
+    if not rows:
+        return
+    *fixed, varying = keys
+    latest: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        key = tuple(row[k] for k in keys)
+        latest[key] = {**latest.get(key, {}), **row}
+    lookup: dict[str, Any] = {f"{varying}__in": sorted({key[-1] for key in latest})}
+    for i, name in enumerate(fixed):
+        lookup[f"{name}__in"] = sorted({key[i] for key in latest})
+    existing = {tuple(getattr(obj, k) for k in keys): obj for obj in model._default_manager.filter(**lookup)}
+    created: list[M] = []
+    for key, row in latest.items():
+        found = existing.get(key)
+        if found is None:
+            created.append(model(**row))
+            continue
+        for name, value in row.items():
+            setattr(found, name, value)
+        found.save(update_fields=[name for name in row if name not in keys])
+    if created:
+        model._default_manager.bulk_create(created)
 
 
 @dataclass(frozen=True)
@@ -82,6 +140,11 @@ class StepResult:
 
 
 class Indexer:
+    """Indexes a range of confirmed blocks per step: one eth_getLogs over all our contracts, one
+    block header, and a handful of store round trips for the whole range (events in one
+    `insert_many`, projections by runs of one event kind, the checkpoint moved once), all in one
+    transaction, so a crash part-way leaves the range as if it was never started."""
+
     def __init__(
         self, client: ChainClient, projections: Projections, *, confirmations: int = 1, batch_blocks: int = 2000
     ) -> None:
@@ -89,13 +152,18 @@ class Indexer:
         self.projections = projections
         self.confirmations = confirmations
         self.batch_blocks = batch_blocks
+        # Logs are decoded with ledger.abi from the node's raw answer: web3's formatters and event
+        # objects cost milliseconds per log, more than storing it.
+        self._abis: dict[str, ContractAbi] = {}
 
-    def _contracts(self, chain: Any) -> dict[str, tuple[str, Contract]]:
-        """Our deployed contracts on this chain: address (lowercase) -> (name, binding)."""
-        return {
-            d.address.lower(): (d.name, self.client.bound(artifacts.load(d.name), d.address))
-            for d in deployments_for(chain)
-        }
+    def _contracts(self, chain: Any) -> dict[str, tuple[str, str, ContractAbi]]:
+        """Our deployed contracts on this chain: address (lowercase) -> (name, address, ABI)."""
+        found: dict[str, tuple[str, str, ContractAbi]] = {}
+        for d in deployments_for(chain):
+            if d.name not in self._abis:
+                self._abis[d.name] = ContractAbi(artifacts.load(d.name).abi)
+            found[d.address.lower()] = (d.name, to_checksum_address(d.address), self._abis[d.name])
+        return found
 
     def step(self) -> StepResult:
         """Index what became confirmed since the last step."""
@@ -117,82 +185,111 @@ class Indexer:
                 state.save(update_fields=["reset_detected", "reset_detail", "updated_at"])
                 log.error(state.reset_detail)
             return StepResult(state.last_block, 0, reset=True)
-        reorged_from = self._unwind_reorg(state)
+        recent = list(IndexedBlock.objects.filter(chain_id=state.chain_id).order_by("-number")[:KEEP_BLOCK_HASHES])
+        reorged_from = self._unwind_reorg(state, recent)
+        if reorged_from is not None:
+            recent = [b for b in recent if b.number <= reorged_from]
         target = chain.latest_block - self.confirmations
         contracts = self._contracts(chain)
         if target <= state.last_block or not contracts:
             return StepResult(state.last_block, 0, reorged_from)
         start = state.last_block + 1
         end = min(target, start + self.batch_blocks - 1)
-        logs = self.client.call(
-            lambda: self.client.w3.eth.get_logs(
-                FilterParams(fromBlock=start, toBlock=end, address=[c.address for _, c in contracts.values()])
-            )
-        )
+        logs = self._logs(start, end, [address for _, address, _ in contracts.values()])
         end_hash = HexBytes(self.client.call(lambda: self.client.w3.eth.get_block(end))["hash"]).to_0x_hex()
-        count = self._store(state, contracts, logs, end, end_hash)
+        count = self._store(state, contracts, logs, start, end, end_hash, recent)
         return StepResult(end, count, reorged_from)
+
+    def _logs(self, start: int, end: int, addresses: list[str]) -> list[dict[str, Any]]:
+        """The node's raw eth_getLogs answer for our contracts over blocks start..end (one request)."""
+        query = {"fromBlock": hex(start), "toBlock": hex(end), "address": addresses}
+        answer = self.client.call(lambda: self.client.w3.provider.make_request(RPCEndpoint("eth_getLogs"), [query]))
+        if answer.get("error") is not None or not isinstance(answer.get("result"), list):
+            raise LedgerError(
+                f"chain node at {self.client.display_url} answered eth_getLogs for blocks {start}-{end} "
+                f"with {answer.get('error') or answer.get('result')!r}"
+            )
+        logs: list[dict[str, Any]] = answer["result"]
+        return logs
+
+    def _events(
+        self, chain_id: int, contracts: dict[str, tuple[str, str, ContractAbi]], logs: list[dict[str, Any]]
+    ) -> list[ChainEvent]:
+        events: list[ChainEvent] = []
+        for entry in logs:
+            found = contracts.get(str(entry["address"]).lower())
+            if found is None or entry.get("removed"):
+                continue
+            contract_name, address, abi = found
+            try:
+                decoded = abi.decode_log(
+                    [bytes.fromhex(t[2:]) for t in entry["topics"]], bytes.fromhex(entry["data"][2:])
+                )
+            except (AbiError, ValueError) as exc:
+                raise LedgerError(
+                    f"log {entry['logIndex']} of transaction {entry['transactionHash']} from {contract_name} "
+                    f"does not decode with its ABI: {exc}"
+                ) from exc
+            if decoded is None:
+                continue
+            name, args = decoded
+            events.append(
+                ChainEvent(
+                    chain_id=chain_id,
+                    contract=contract_name,
+                    address=address,
+                    event=name,
+                    block_number=int(entry["blockNumber"], 16),
+                    block_hash=str(entry["blockHash"]).lower(),
+                    tx_hash=str(entry["transactionHash"]).lower(),
+                    log_index=int(entry["logIndex"], 16),
+                    args=_jsonable(args),
+                )
+            )
+        # The node answers in chain order already; sorting makes it a guarantee for the projections.
+        events.sort(key=lambda e: (e.block_number, e.log_index))
+        return events
 
     def _store(
         self,
         state: IndexerState,
-        contracts: dict[str, tuple[str, Contract]],
-        logs: list[LogReceipt],
+        contracts: dict[str, tuple[str, str, ContractAbi]],
+        logs: list[dict[str, Any]],
+        start: int,
         end: int,
         end_hash: str,
+        recent: list[IndexedBlock],
     ) -> int:
-        count = 0
+        events = self._events(state.chain_id, contracts, logs)
+        # Block hashes to notice a reorg: the blocks that carry events and the range's last block,
+        # of which only the newest KEEP_BLOCK_HASHES (with those recorded before) are kept.
+        hashes = {e.block_number: e.block_hash for e in events}
+        hashes[end] = end_hash
+        keep = sorted({*hashes, *(b.number for b in recent)}, reverse=True)[:KEEP_BLOCK_HASHES]
+        floor = keep[-1]
         with transaction.atomic():
-            for entry in logs:
-                found = contracts.get(str(entry["address"]).lower())
-                if found is None:
-                    continue
-                contract_name, contract = found
-                decoded = self._decode(contract, entry)
-                if decoded is None:
-                    continue
-                name, args = decoded
-                event = ChainEvent(
-                    chain_id=state.chain_id,
-                    contract=contract_name,
-                    address=contract.address,
-                    event=name,
-                    block_number=int(entry["blockNumber"]),
-                    block_hash=HexBytes(entry["blockHash"]).to_0x_hex(),
-                    tx_hash=HexBytes(entry["transactionHash"]).to_0x_hex(),
-                    log_index=int(entry["logIndex"]),
-                    args=_jsonable(dict(args)),
+            if events:
+                # Indexed before a crash that lost the checkpoint (it cannot, in one transaction, but a
+                # store restored from a backup can): stay idempotent. The unique index is the last guard.
+                stored = set(
+                    ChainEvent.objects.filter(
+                        chain_id=state.chain_id, block_number__gte=start, block_number__lte=end
+                    ).values_list("tx_hash", "log_index")
                 )
-                if ChainEvent.objects.filter(
-                    chain_id=state.chain_id, tx_hash=event.tx_hash, log_index=event.log_index
-                ).exists():
-                    continue  # indexed before a crash that lost the checkpoint: stay idempotent
-                event.save()
-                IndexedBlock.objects.update_or_create(
-                    chain_id=state.chain_id, number=event.block_number, defaults={"hash": event.block_hash}
-                )
-                self.projections.apply(event)
-                count += 1
-            IndexedBlock.objects.update_or_create(chain_id=state.chain_id, number=end, defaults={"hash": end_hash})
+                events = [e for e in events if (e.tx_hash, e.log_index) not in stored]
+                ChainEvent.objects.bulk_create(events)
+                self.projections.apply_all(events)
+            IndexedBlock.objects.filter(chain_id=state.chain_id, number__gte=start, number__lte=end).delete()
+            IndexedBlock.objects.bulk_create(
+                IndexedBlock(chain_id=state.chain_id, number=number, hash=block_hash)
+                for number, block_hash in hashes.items()
+                if number >= floor
+            )
             state.last_block = end
             state.save(update_fields=["last_block", "updated_at"])
-        stale = IndexedBlock.objects.filter(chain_id=state.chain_id).order_by("-number")[KEEP_BLOCK_HASHES:]
-        old = [b.pk for b in stale]
-        if old:
-            IndexedBlock.objects.filter(pk__in=old).delete()
-        return count
-
-    @staticmethod
-    def _decode(contract: Contract, entry: LogReceipt) -> tuple[str, Any] | None:
-        topic = HexBytes(entry["topics"][0]) if entry["topics"] else None
-        for abi in contract.abi:
-            if abi.get("type") != "event":
-                continue
-            event_type = contract.events[str(abi.get("name"))]
-            if topic is not None and HexBytes(event_type().topic) == topic:
-                processed = event_type().process_log(entry)
-                return str(processed["event"]), processed["args"]
-        return None
+        if len(recent) + len(hashes) > KEEP_BLOCK_HASHES:
+            IndexedBlock.objects.filter(chain_id=state.chain_id, number__lt=floor).delete()
+        return len(events)
 
     def _block_hash(self, number: int) -> str | None:
         """The canonical hash at `number`, or None when the chain is shorter now."""
@@ -205,10 +302,9 @@ class Indexer:
 
         return self.client.call(fetch)
 
-    def _unwind_reorg(self, state: IndexerState) -> int | None:
-        """If blocks we indexed are no longer canonical, drop everything after the last common
-        block and rebuild the projections; returns that block's number, or None."""
-        recent = list(IndexedBlock.objects.filter(chain_id=state.chain_id).order_by("-number")[:KEEP_BLOCK_HASHES])
+    def _unwind_reorg(self, state: IndexerState, recent: list[IndexedBlock]) -> int | None:
+        """If blocks we indexed (`recent`, newest first) are no longer canonical, drop everything after
+        the last common block and rebuild the projections; returns that block's number, or None."""
         if not recent:
             return None
         ancestor: int | None = None

@@ -8,8 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from eth_abi.abi import encode as abi_encode
 from eth_account.messages import encode_typed_data
 from eth_typing import HexStr
+from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract.contract import ContractFunction
@@ -24,6 +26,7 @@ CONTRACT_NAME = "LicenseManager"
 DOMAIN_NAME = "NFV Marketplace LicenseManager"
 DOMAIN_VERSION = "1"
 ZERO_ADDRESS = "0x" + "00" * 20
+LICENCE_ID_MODULUS = 2**63 - 1
 
 AGREEMENT_TYPES: dict[str, list[dict[str, str]]] = {
     "EIP712Domain": [
@@ -67,6 +70,7 @@ class LicenceStatus(enum.IntEnum):
     NONE = 0
     ACTIVE = 1
     EXPIRED = 2
+    TRANSFERRED = 3  # handed on: it continues under the recipient's licence id
 
 
 @dataclass(frozen=True)
@@ -193,6 +197,13 @@ def agreement_from_typed_data(payload: dict[str, Any]) -> LicenceAgreement:
     )
 
 
+def licence_id_of(offer_id: int, licensee: str) -> int:
+    """The id of `licensee`'s licence under an offer (LicenseManager.licenceIdOf): a hash of the pair
+    below 2**63, so that it fits a 64-bit integer field."""
+    encoded = abi_encode(["uint256", "address"], [offer_id, Web3.to_checksum_address(licensee)])
+    return int.from_bytes(keccak(encoded), "big") % LICENCE_ID_MODULUS + 1
+
+
 def typed_data_hash(payload: dict[str, Any]) -> str:
     """The EIP-712 digest of a payload: what the licensee signs and LicenseManager emits."""
     signable = encode_typed_data(full_message=payload)
@@ -223,14 +234,14 @@ class LicenseManager:
     # -- agreements
 
     def agreement(self, offer: Offer, licensee: str, *, deadline: int) -> LicenceAgreement:
-        """The agreement `licensee` must sign to license `offer`, with its next nonce."""
+        """The agreement `licensee` must sign to license `offer`, with the pair's next nonce."""
         return LicenceAgreement(
             offer_id=offer.offer_id,
             terms_hash=offer.terms_hash,
             licensee=Web3.to_checksum_address(licensee),
             seats=offer.seats,
             duration=offer.duration,
-            nonce=self.nonce(licensee),
+            nonce=self.nonce(offer.offer_id, licensee),
             deadline=deadline,
         )
 
@@ -358,8 +369,10 @@ class LicenseManager:
         fn = self.contract.functions.isProvider(_bytes32(digest), Web3.to_checksum_address(account))
         return bool(self._read(fn))
 
-    def nonce(self, licensee: str) -> int:
-        return int(self._read(self.contract.functions.nonces(Web3.to_checksum_address(licensee))))
+    def nonce(self, offer_id: int, licensee: str) -> int:
+        """The nonce `licensee`'s next agreement under the offer carries: agreements accepted so far."""
+        fn = self.contract.functions.agreementNonce(offer_id, Web3.to_checksum_address(licensee))
+        return int(self._read(fn))
 
     def earnings(self, provider: str, token: str | None = ETHER) -> int:
         fn = self.contract.functions.earnings(
@@ -371,6 +384,13 @@ class LicenseManager:
         """The arguments of each `name` event this contract emitted in a mined transaction."""
         event = self.contract.events[name]()
         return [dict(log["args"]) for log in event.process_receipt(receipt, errors=DISCARD)]
+
+    def transferred_licence_id(self, receipt: TxReceipt) -> int:
+        """The id a transferred licence continues under (the recipient's)."""
+        moved = self.events(receipt, "LicenceTransferred")
+        if len(moved) != 1:
+            raise LedgerError(f"expected one LicenceTransferred event, found {len(moved)}")
+        return int(moved[0]["toLicenceId"])
 
     def issued_licence_id(self, receipt: TxReceipt) -> int:
         """The id of the licence a purchase or trial activation issued."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from eth_utils.crypto import keccak
+from ledger.abi import keccak
 
 LEAF_PREFIX = b"\x00"
 NODE_PREFIX = b"\x01"

@@ -8,23 +8,24 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from eth_abi.abi import encode as abi_encode
-from eth_account import Account
-from eth_account.messages import encode_typed_data
-from eth_typing import HexStr
-from eth_utils.crypto import keccak
 from hexbytes import HexBytes
-from web3 import Web3
-from web3.contract.contract import ContractFunction
-from web3.logs import DISCARD
-from web3.types import TxParams, TxReceipt, Wei
 
 from ledger import artifacts
-from ledger.client import ChainClient
+from ledger.abi import encode_types as abi_encode
+from ledger.abi import keccak, to_checksum_address
 from ledger.exceptions import LedgerError
 from ledger.merkle import MerkleTree
+
+# web3 and eth-account load lazily, where a write or a signature needs them: the verifier reads the
+# registry through ledger.rpc and starts without them (importing them takes longer than hashing 100 MiB).
+if TYPE_CHECKING:
+    from eth_typing import HexStr
+    from web3.contract.contract import ContractFunction
+    from web3.types import FilterParams, TxParams, TxReceipt, Wei
+
+    from ledger.client import ChainClient
 
 CONTRACT_NAME = "PackageRegistry"
 DOMAIN_NAME = "NFV Marketplace PackageRegistry"
@@ -90,7 +91,7 @@ class Registration:
             "nameHash": _hex32(self.name_hash),
             "version": str(self.version),
             "descriptorDigest": _hex32(self.descriptor_digest),
-            "publisher": Web3.to_checksum_address(self.publisher),
+            "publisher": to_checksum_address(self.publisher),
             "nonce": str(self.nonce),
             "deadline": str(self.deadline),
         }
@@ -102,7 +103,7 @@ class Registration:
             _bytes32(self.name_hash),
             self.version,
             _bytes32(self.descriptor_digest),
-            Web3.to_checksum_address(self.publisher),
+            to_checksum_address(self.publisher),
             self.nonce,
             self.deadline,
         )
@@ -115,6 +116,9 @@ class Registration:
 
 @dataclass(frozen=True)
 class PackageRecord:
+    """A registration: the contract's packed record joined with its PackageRegistered event, which
+    carries the line and descriptor digest the contract does not keep in storage."""
+
     digest: str
     publisher: str  # the key that signed the registration
     name_hash: str
@@ -123,6 +127,8 @@ class PackageRecord:
     status: PackageStatus
     registered_at: datetime
     batch_id: int | None  # None: registered directly, not through a batch
+    block_number: int
+    tx_hash: str
 
 
 @dataclass(frozen=True)
@@ -181,7 +187,7 @@ def registration_typed_data(
         name_hash=_hex32(name_hash),
         version=version,
         descriptor_digest=_hex32(descriptor_digest),
-        publisher=Web3.to_checksum_address(publisher),
+        publisher=to_checksum_address(publisher),
         nonce=nonce,
         deadline=deadline,
     )
@@ -196,7 +202,7 @@ def typed_data_for(registration: Registration, *, chain_id: int, registry_addres
             "name": DOMAIN_NAME,
             "version": DOMAIN_VERSION,
             "chainId": chain_id,
-            "verifyingContract": Web3.to_checksum_address(registry_address),
+            "verifyingContract": to_checksum_address(registry_address),
         },
         "message": registration.message(),
     }
@@ -213,7 +219,7 @@ def registration_from_typed_data(payload: dict[str, Any]) -> Registration:
             name_hash=_hex32(message["nameHash"]),
             version=int(message["version"]),
             descriptor_digest=_hex32(message["descriptorDigest"]),
-            publisher=Web3.to_checksum_address(message["publisher"]),
+            publisher=to_checksum_address(message["publisher"]),
             nonce=int(message["nonce"]),
             deadline=int(message["deadline"]),
         )
@@ -223,6 +229,8 @@ def registration_from_typed_data(payload: dict[str, Any]) -> Registration:
 
 def typed_data_hash(payload: dict[str, Any]) -> bytes:
     """The EIP-712 digest of a payload: what the publisher's key signs."""
+    from eth_account.messages import encode_typed_data
+
     try:
         signable = encode_typed_data(full_message=payload)
     except (KeyError, TypeError, ValueError) as exc:
@@ -232,6 +240,9 @@ def typed_data_hash(payload: dict[str, Any]) -> bytes:
 
 def signer_of(payload: dict[str, Any], signature: bytes | str) -> str:
     """The address that signed `payload`, to check a signature before relaying it."""
+    from eth_account import Account
+    from eth_account.messages import encode_typed_data
+
     try:
         signable = encode_typed_data(full_message=payload)
         return str(Account.recover_message(signable, signature=HexBytes(signature)))
@@ -255,7 +266,7 @@ class PackageRegistry:
 
     def __init__(self, client: ChainClient, address: str) -> None:
         self.client = client
-        self.address = Web3.to_checksum_address(address)
+        self.address = to_checksum_address(address)
         self.contract = client.bound(artifacts.load(CONTRACT_NAME), self.address)
 
     @classmethod
@@ -282,14 +293,14 @@ class PackageRegistry:
         descriptor_digest: bytes | str,
         deadline: int,
     ) -> Registration:
-        """The registration `publisher` must sign, with its next nonce."""
+        """The registration `publisher` must sign, with its line's next nonce."""
         return Registration(
             digest=_hex32(digest),
             name_hash=_hex32(name_hash),
             version=version,
             descriptor_digest=_hex32(descriptor_digest),
-            publisher=Web3.to_checksum_address(publisher),
-            nonce=self.nonce(publisher),
+            publisher=to_checksum_address(publisher),
+            nonce=self.line_nonce(name_hash),
             deadline=deadline,
         )
 
@@ -316,7 +327,7 @@ class PackageRegistry:
 
     def rotate_key(self, sender: str, new_key: str) -> TxParams:
         """Hand all of the sender's owner's lines to `new_key`; the sender keeps no rights."""
-        return self._tx(sender, "rotateKey", Web3.to_checksum_address(new_key))
+        return self._tx(sender, "rotateKey", to_checksum_address(new_key))
 
     def anchor_batch(self, sender: str, root: bytes | str, size: int) -> TxParams:
         """Only the operator: anchor a batch's Merkle root (see `batch_tree`)."""
@@ -345,22 +356,44 @@ class PackageRegistry:
     # -- reads
 
     def registration_of(self, digest: bytes | str) -> PackageRecord | None:
-        """The registration of a package digest, or None when it is not registered."""
+        """The registration of a package digest, or None when it is not registered.
+
+        The contract keeps the record's block; the line and descriptor digest come from the
+        PackageRegistered event in that block, and the time from the block itself."""
         raw = self._read(self.contract.functions.registration(_bytes32(digest)))
         fields = _named(self.contract.abi, "registration", raw)
         status = PackageStatus(fields["status"])
         if status is PackageStatus.NONE:
             return None
+        block = int(fields["registeredBlock"])
+        event = self.contract.events.PackageRegistered()
+        params: FilterParams = {
+            "address": self.address,
+            "topics": [event.topic, _hex32(digest)],
+            "fromBlock": block,
+            "toBlock": block,
+        }
+        logs = self.client.call(lambda: self.client.w3.eth.get_logs(params))
+        if not logs:
+            raise LedgerError(f"{self.address} records {_hex32(digest)} in block {block}, which has no event of it")
+        args = event.process_log(logs[0])["args"]
+        timestamp = int(self.client.call(lambda: self.client.w3.eth.get_block(block))["timestamp"])
         return PackageRecord(
             digest=_hex32(digest),
-            publisher=Web3.to_checksum_address(fields["publisher"]),
-            name_hash=HexBytes(fields["nameHash"]).to_0x_hex(),
+            publisher=to_checksum_address(fields["publisher"]),
+            name_hash=HexBytes(args["nameHash"]).to_0x_hex(),
             version=int(fields["version"]),
-            descriptor_digest=HexBytes(fields["descriptorDigest"]).to_0x_hex(),
+            descriptor_digest=HexBytes(args["descriptorDigest"]).to_0x_hex(),
             status=status,
-            registered_at=datetime.fromtimestamp(int(fields["registeredAt"]), tz=UTC),
+            registered_at=datetime.fromtimestamp(timestamp, tz=UTC),
             batch_id=int(fields["batchId"]) or None,
+            block_number=block,
+            tx_hash=HexBytes(logs[0]["transactionHash"]).to_0x_hex(),
         )
+
+    def status_of(self, digest: bytes | str) -> PackageStatus:
+        """A package's status from its one record slot (NONE when it is not registered)."""
+        return PackageStatus(self._read(self.contract.functions.statusOf(_bytes32(digest))))
 
     def latest_version(self, name_hash: bytes | str) -> int:
         """The highest version number registered in the line (0 when none)."""
@@ -371,14 +404,15 @@ class PackageRegistry:
 
     def publishing_key(self, owner: str) -> str | None:
         """The key `owner` publishes with now; None when `owner` owns no line."""
-        return _address_or_none(self._read(self.contract.functions.publishingKey(Web3.to_checksum_address(owner))))
+        return _address_or_none(self._read(self.contract.functions.publishingKey(to_checksum_address(owner))))
 
     def publishing_key_for(self, digest: bytes | str) -> str | None:
         """The key that may deprecate or revoke a package now; None when it is not registered."""
         return _address_or_none(self._read(self.contract.functions.publishingKeyFor(_bytes32(digest))))
 
-    def nonce(self, publisher: str) -> int:
-        return int(self._read(self.contract.functions.nonces(Web3.to_checksum_address(publisher))))
+    def line_nonce(self, name_hash: bytes | str) -> int:
+        """The nonce the line's next signed registration carries: its number of registrations."""
+        return int(self._read(self.contract.functions.lineNonce(_bytes32(name_hash))))
 
     def batch_count(self) -> int:
         return int(self._read(self.contract.functions.batchCount()))
@@ -412,6 +446,8 @@ class PackageRegistry:
 
     def events(self, receipt: TxReceipt, name: str) -> list[dict[str, Any]]:
         """The arguments of each `name` event this contract emitted in a mined transaction."""
+        from web3.logs import DISCARD
+
         event = self.contract.events[name]()
         return [dict(log["args"]) for log in event.process_receipt(receipt, errors=DISCARD)]
 
@@ -436,10 +472,10 @@ def _unsigned(sender: str, to: str, data: HexStr, chain_id: int) -> TxParams:
     # No gas, fees or nonce: the signing wallet (or ChainClient.transact) fills them in and, by
     # estimating gas, reports a revert before anything is sent.
     return {
-        "from": Web3.to_checksum_address(sender),
-        "to": Web3.to_checksum_address(to),
+        "from": to_checksum_address(sender),
+        "to": to_checksum_address(to),
         "data": data,
-        "value": Wei(0),
+        "value": cast("Wei", 0),
         "chainId": chain_id,
     }
 
@@ -454,7 +490,7 @@ def _named(abi: Sequence[Any], function: str, raw: Sequence[Any]) -> dict[str, A
 
 
 def _address_or_none(value: str) -> str | None:
-    return None if int(value, 16) == 0 else Web3.to_checksum_address(value)
+    return None if int(value, 16) == 0 else to_checksum_address(value)
 
 
 def _bytes32(value: bytes | str) -> bytes:

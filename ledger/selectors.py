@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ledger.client import ChainClient, ChainStatus
 from ledger.exceptions import DeploymentMissing
-from ledger.models import ContractDeployment
+from ledger.models import ContractDeployment, IndexerState
 
 
 def deployments_for(status: ChainStatus) -> list[ContractDeployment]:
@@ -21,3 +21,9 @@ def deployed_address(client: ChainClient, name: str) -> str:
         if deployment.name == name:
             return deployment.address
     raise DeploymentMissing(f"{name} is not deployed on chain {status.chain_id}; run deploy_contracts")
+
+
+def indexed_through(chain_id: int) -> int:
+    """The last block of chain `chain_id` the indexer has recorded (-1 before its first step)."""
+    state = IndexerState.objects.filter(chain_id=chain_id).only("last_block").first()
+    return state.last_block if state is not None else -1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -56,7 +55,7 @@ def contracts_deploy(
         stale_inputs = any(isinstance(arg, str) and arg in created_now for arg in args)
         if record is not None and not stale_inputs:
             code = client.code_at(record.address)
-            if code and hashlib.sha256(code).hexdigest() == artifact.code_hash:
+            if code and artifact.runs_this_build(code):
                 outcomes.append(DeployOutcome(record, created=False))
                 continue
             if code and not redeploy_changed:

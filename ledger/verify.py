@@ -7,23 +7,22 @@ import enum
 import hashlib
 import json
 import os
+import sys
 import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-from eth_abi.exceptions import DecodingError
 from hexbytes import HexBytes
-from web3 import Web3
-from web3.types import FilterParams
 
 from config.env import redact_url
 from ledger import artifacts
-from ledger.client import ChainClient
+from ledger.abi import is_address, to_checksum_address
+from ledger.eip712 import recover_typed_data_signer
 from ledger.exceptions import ChainUnavailable, LedgerError
 from ledger.registry import (
     CONTRACT_NAME,
@@ -33,9 +32,15 @@ from ledger.registry import (
     PackageStatus,
     Registration,
     registration_from_typed_data,
-    signer_of,
     typed_data_for,
 )
+
+# The verifier imports neither web3 nor Django: `nfvm verify` hands it a ledger.rpc.RpcClient, which
+# answers every read made here and in PackageRegistry; the marketplace hands it its ChainClient.
+if TYPE_CHECKING:
+    from web3.types import FilterParams
+
+    from ledger.client import ChainClient
 
 CHUNK = 1 << 20
 HTTP_TIMEOUT_S = 60.0
@@ -187,10 +192,10 @@ def parse_proof(data: Any) -> Proof:
         return Proof(
             digest=_hex32(data["digest"]) if data.get("digest") is not None else None,
             chain_id=int(data["chain_id"]) if data.get("chain_id") is not None else None,
-            registry=Web3.to_checksum_address(data["registry"]) if data.get("registry") else None,
+            registry=to_checksum_address(data["registry"]) if data.get("registry") else None,
             state=str(data["state"]) if data.get("state") is not None else None,
             mode=str(data["mode"]) if data.get("mode") is not None else None,
-            publisher=Web3.to_checksum_address(data["publisher"]) if data.get("publisher") else None,
+            publisher=to_checksum_address(data["publisher"]) if data.get("publisher") else None,
             registration=registration,
             signature=HexBytes(data["signature"]).to_0x_hex() if data.get("signature") else None,
             tx_hash=str(data["tx_hash"]) if data.get("tx_hash") else None,
@@ -279,7 +284,7 @@ def verify_marketplace_package(
             )
         registry_address = proof.registry
     elif proof is not None:
-        if proof.registry is not None and proof.registry != Web3.to_checksum_address(registry_address):
+        if proof.registry is not None and proof.registry != to_checksum_address(registry_address):
             findings.append(f"the marketplace names registry {proof.registry}; the one given is used")
         if proof.chain_id is not None and proof.chain_id != chain_id:
             findings.append(f"the marketplace's proof is for chain {proof.chain_id}, the node is chain {chain_id}")
@@ -444,12 +449,12 @@ def _recorded(verdict: Verdict, registry: PackageRegistry, record: PackageRecord
     verdict.tx_hash = HexBytes(log["transactionHash"]).to_0x_hex()
     verdict.block_number = int(log["blockNumber"])
     args = registry.contract.events.PackageRegistered().process_log(log)["args"]
-    if (Web3.to_checksum_address(args["publisher"]), int(args["version"])) != (record.publisher, record.version):
+    if (to_checksum_address(args["publisher"]), int(args["version"])) != (record.publisher, record.version):
         tampered.append("the PackageRegistered event disagrees with the registration record")
 
     tx = registry.client.call(lambda: registry.client.w3.eth.get_transaction(log["transactionHash"]))
-    sender = Web3.to_checksum_address(str(tx["from"]))
-    if tx.get("to") is None or Web3.to_checksum_address(str(tx["to"])) != registry.address:
+    sender = to_checksum_address(str(tx["from"]))
+    if tx.get("to") is None or to_checksum_address(str(tx["to"])) != registry.address:
         # A registration made from inside another contract's call: its input is not ours to decode.
         verdict.findings.append(
             f"transaction {verdict.tx_hash} called another contract ({tx.get('to')}); the signer was not recovered"
@@ -458,7 +463,7 @@ def _recorded(verdict: Verdict, registry: PackageRegistry, record: PackageRecord
         return
     try:
         function, params = registry.contract.decode_function_input(tx["input"])
-    except (ValueError, DecodingError) as exc:
+    except _decoding_errors() as exc:
         verdict.findings.append(f"the input of transaction {verdict.tx_hash} cannot be decoded: {exc}")
         return
     if function.fn_name == "register":
@@ -552,10 +557,10 @@ def _batched(
                 )
     if verdict.latest_version == registration.version:
         verdict.findings.append(f"version {verdict.version_text} of the line is already recorded for another package")
-    nonce = registry.nonce(registration.publisher)
+    nonce = registry.line_nonce(registration.name_hash)
     if nonce > registration.nonce:
         verdict.findings.append(
-            f"nonce {registration.nonce} of {registration.publisher} is spent (now {nonce}): it can no longer be "
+            f"nonce {registration.nonce} of the line is spent (now {nonce}): it can no longer be "
             "recorded on chain; the anchored batch remains the evidence"
         )
     if verdict.registered_at is not None and registration.deadline < int(verdict.registered_at.timestamp()):
@@ -609,7 +614,7 @@ def _unbacked_proof(verdict: Verdict, proof: Proof, trusted: bool) -> None:
 def _signer(verdict: Verdict, registration: Registration, signature: str) -> str | None:
     payload = typed_data_for(registration, chain_id=verdict.chain_id, registry_address=verdict.registry)
     try:
-        return Web3.to_checksum_address(signer_of(payload, signature))
+        return recover_typed_data_signer(payload, signature)
     except LedgerError:
         return None
 
@@ -620,17 +625,16 @@ def _signer(verdict: Verdict, registration: Registration, signature: str) -> str
 def _registry(client: ChainClient, address: str, *, from_marketplace: bool) -> tuple[PackageRegistry, str | None]:
     """The registry at `address`, and why it is not one when the marketplace named it (else VerifyError):
     a contract with other code could answer anything, so only the committed build is believed."""
-    if not Web3.is_address(address):
+    if not is_address(address):
         raise VerifyError(f"{address!r} is not an address")
     code = client.code_at(address)
     expected = artifacts.load(CONTRACT_NAME).code_hash
     why = None
     if not code:
-        why = f"there is no contract at {Web3.to_checksum_address(address)} on chain {client.chain_id()}"
+        why = f"there is no contract at {to_checksum_address(address)} on chain {client.chain_id()}"
     elif hashlib.sha256(code).hexdigest() != expected:
         why = (
-            f"the contract at {Web3.to_checksum_address(address)} does not run the {CONTRACT_NAME} code "
-            "this verifier knows"
+            f"the contract at {to_checksum_address(address)} does not run the {CONTRACT_NAME} code this verifier knows"
         )
     if why is None:
         return PackageRegistry(client, address), None
@@ -742,14 +746,24 @@ def _registration_arg(value: dict[str, Any]) -> Registration:
         name_hash=HexBytes(value["nameHash"]).to_0x_hex(),
         version=int(value["version"]),
         descriptor_digest=HexBytes(value["descriptorDigest"]).to_0x_hex(),
-        publisher=Web3.to_checksum_address(value["publisher"]),
+        publisher=to_checksum_address(value["publisher"]),
         nonce=int(value["nonce"]),
         deadline=int(value["deadline"]),
     )
 
 
+def _decoding_errors() -> tuple[type[Exception], ...]:
+    """What decoding a transaction's input raises: ValueError (ledger.abi's AbiError is one), and
+    eth_abi's DecodingError when web3 decoded it (imported only then: the light path has no eth_abi)."""
+    if "eth_abi" not in sys.modules:
+        return (ValueError,)
+    from eth_abi.exceptions import DecodingError
+
+    return (ValueError, DecodingError)
+
+
 def _address_or_none(value: str) -> str | None:
-    return None if int(value, 16) == 0 else Web3.to_checksum_address(value)
+    return None if int(value, 16) == 0 else to_checksum_address(value)
 
 
 def _hex32(value: Any) -> str:

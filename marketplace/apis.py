@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET
 from ledger.client import get_chain_client
 from ledger.exceptions import LedgerError
 from marketplace import blobs, presenters, selectors, services
+from marketplace.licences import LicenceDenied
 from marketplace.models import NetworkService, Package, Vnf
 from marketplace.packages.problems import PackageRejected
 from marketplace.selectors import PackageQuery, system_status
@@ -68,6 +69,8 @@ def api_view(methods: tuple[str, ...]) -> Callable[[View], View]:
                 return _error(404, str(exc) or "not found")
             except services.ConflictError as exc:
                 return _error(409, str(exc))
+            except LicenceDenied as exc:
+                return _error(403, exc.decision.reason, decision=exc.decision.as_dict())
             except blobs.BlobBusy as exc:
                 return _error(409, str(exc))
             except LedgerError as exc:
@@ -92,6 +95,27 @@ def _actor(request: HttpRequest) -> str:
     if address is None:
         raise ApiError(401, "the token is unknown or expired; sign in again")
     return address
+
+
+def _requester(request: HttpRequest) -> str | None:
+    """Who asks, when signing in is optional: a bearer token if one is sent (an unknown one is refused),
+    else the portal session's wallet address, else None (anonymous)."""
+    if request.headers.get("Authorization"):
+        return _actor(request)
+    from dportal.access import signed_in_address  # the portal's download links carry its session
+
+    return signed_in_address(request)
+
+
+def _download_authorise(request: HttpRequest, package: Package, what: str) -> None:
+    """The decision point on a download of `package`: 401 for anonymous, 403 for others, with the reason."""
+    from marketplace import licences
+
+    user = _requester(request)
+    try:
+        licences.package_download_authorise(package=package, user=user, what=what)
+    except LicenceDenied as exc:
+        raise ApiError(401 if user is None else 403, exc.decision.reason, decision=exc.decision.as_dict()) from None
 
 
 def _object_id(value: str) -> ObjectId:
@@ -301,6 +325,7 @@ def package_files(request: HttpRequest, package_id: str) -> JsonResponse:
 @api_view(("GET",))
 def package_content(request: HttpRequest, package_id: str) -> FileResponse:
     pkg = _package(package_id)
+    _download_authorise(request, pkg, "archive")
     return presenters.archive_response(pkg)
 
 
@@ -310,6 +335,7 @@ def package_file(request: HttpRequest, package_id: str, path: str) -> StreamingH
     entry = next((f for f in pkg.files if f.path == path), None)
     if entry is None:
         raise Http404(f"package {package_id} has no file {path!r}")
+    _download_authorise(request, pkg, f"file {path}")
     return presenters.member_response(pkg, entry)
 
 

@@ -5,6 +5,8 @@ nfvm package inspect FILE [--vnf PACKAGE ...] [--json]
 nfvm package push FILE --url URL --keystore FILE   (password from NFVM_KEYSTORE_PASSWORD or a prompt)
 nfvm verify FILE --rpc URL --registry ADDRESS [--proof PROOF.json] [--json]
 nfvm verify --package-id ID --url URL --rpc URL [--registry ADDRESS] [--output FILE] [--json]
+nfvm provenance show SEQ --url URL [--json]
+nfvm provenance verify SEQ --url URL --rpc URL --anchor ADDRESS [--json]
 """
 
 from __future__ import annotations
@@ -18,17 +20,21 @@ import urllib.error
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
-from marketplace.packages.build import BuildError, build
-from marketplace.packages.inspect import Inspection, inspect_package
-from marketplace.packages.problems import PackageRejected, Severity
-from marketplace.packages.types import ParsedDescriptor, VnfRef
+# Each command imports what it needs when it runs: `nfvm verify` should start in a few tens of
+# milliseconds, not load the package validators (jsonschema, YAML) or web3 it never uses.
+if TYPE_CHECKING:
+    from ledger.client import ChainClient
+    from marketplace.packages.inspect import Inspection
+    from marketplace.packages.types import ParsedDescriptor, VnfRef
 
 
 def _local_lookup(paths: list[Path]) -> Any:
     """Resolves NSD references against VNF packages given on the command line."""
+    from marketplace.packages.inspect import inspect_package
+
     known: list[ParsedDescriptor] = []
     for path in paths:
         known += [d for d in inspect_package(path, lookup=lambda ref: None).descriptors if d.summary.kind == "vnf"]
@@ -74,6 +80,9 @@ def _report(inspection: Inspection) -> dict[str, Any]:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    from marketplace.packages.build import BuildError, build
+    from marketplace.packages.problems import PackageRejected
+
     try:
         out = build(Path(args.dir), args.format, Path(args.output) if args.output else None, entry=args.entry)
     except (BuildError, PackageRejected) as exc:
@@ -84,6 +93,9 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
+    from marketplace.packages.inspect import inspect_package
+    from marketplace.packages.problems import PackageRejected, Severity
+
     try:
         lookup = _local_lookup([Path(p) for p in args.vnf])
         inspection = inspect_package(Path(args.file), lookup=lookup)
@@ -266,11 +278,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if problem:
         print(f"nfvm verify: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    from ledger.client import ChainClient
     from ledger.exceptions import LedgerError
+    from ledger.rpc import RpcClient
     from ledger.verify import MarketplaceUnavailable, VerifyError, load_proof, verify_file, verify_marketplace_package
 
-    client = ChainClient(args.rpc, timeout=30.0)
+    # The light client answers every read the verifier makes, without web3's start-up (ledger.rpc).
+    client = cast("ChainClient", RpcClient(args.rpc, timeout=30.0))
     try:
         if args.file:
             proof = load_proof(Path(args.proof)) if args.proof else None
@@ -364,6 +377,147 @@ def cmd_licence(args: argparse.Namespace) -> int:
         return 3
 
 
+# `nfvm provenance verify` exit codes; 2 and 3 as for `nfvm verify`.
+PROVENANCE_EXIT = {"verified": 0, "unanchored": 20, "mismatch": 21, "unknown": 22}
+
+
+def _fetch_proof(base: str, seq: int) -> dict[str, Any] | None:
+    """The marketplace's proof document of entry `seq`, or None when it has no such entry."""
+    request = urllib.request.Request(f"{base}/api/v1/provenance/{seq}/proof", headers={"Accept": "application/json"})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            body = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return None
+        raise
+    if not isinstance(body, dict):
+        raise ValueError("the marketplace's proof is not a JSON object")
+    return body
+
+
+def _link_problem(proof: dict[str, Any]) -> str | None:
+    """Why the entry's hash or its links to its neighbours do not hold, from the proof document alone."""
+    from ledger.provenance_verify import GENESIS_PREV_HASH, entry_hash
+
+    entry = proof.get("entry")
+    if not isinstance(entry, dict) or not isinstance(entry.get("seq"), int):
+        return "the proof holds no entry"
+    seq = entry["seq"]
+    try:
+        recomputed = entry_hash(entry)
+    except (KeyError, TypeError, ValueError) as exc:
+        return f"the hash of entry {seq} cannot be recomputed: {exc}"
+    if recomputed != str(entry.get("entry_hash", "")).lower():
+        return f"entry {seq} hashes to {recomputed}, not to the entry_hash {entry.get('entry_hash')} it claims"
+    previous, following = proof.get("previous"), proof.get("next")
+    expected = GENESIS_PREV_HASH if seq == 1 else previous.get("entry_hash") if isinstance(previous, dict) else None
+    if expected is not None and str(entry.get("prev_hash", "")).lower() != str(expected).lower():
+        return f"entry {seq} links to {entry.get('prev_hash')}, but entry {seq - 1} hashes to {expected}"
+    if isinstance(following, dict) and str(following.get("prev_hash", "")).lower() != recomputed:
+        return f"entry {seq + 1} links to {following.get('prev_hash')}, not to entry {seq}'s hash {recomputed}"
+    return None
+
+
+def _provenance_usage(args: argparse.Namespace) -> str | None:
+    if args.seq < 1:
+        return "SEQ is a sequence number from 1"
+    if urlsplit(args.url).scheme not in ("http", "https"):
+        return f"--url {args.url!r} must be an http(s) URL"
+    if args.action == "verify":
+        from eth_utils.address import is_address
+
+        if urlsplit(args.rpc).scheme not in ("http", "https"):
+            return f"--rpc {args.rpc!r} must be an http(s) URL"
+        if not is_address(args.anchor):
+            return f"--anchor {args.anchor!r} is not a contract address"
+    return None
+
+
+def _provenance_report(args: argparse.Namespace, outcome: str, reason: str, proof: dict[str, Any] | None) -> int:
+    code = PROVENANCE_EXIT[outcome]
+    if args.json:
+        print(json.dumps({"outcome": outcome, "reason": reason, "exit": code, "proof": proof}, indent=2))
+    else:
+        print(f"{outcome.upper()}: {reason}")
+    return code
+
+
+def cmd_provenance(args: argparse.Namespace) -> int:
+    """show: one provenance entry and its proof as the marketplace gives them. verify: check them without
+    trusting the marketplace: the entry's hash, its links to its neighbours, and its inclusion proof
+    against the root the ProvenanceAnchor contract holds on chain."""
+    problem = _provenance_usage(args)
+    if problem:
+        print(f"nfvm provenance: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    base = args.url.rstrip("/")
+    try:
+        proof = _fetch_proof(base, args.seq)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        print(f"nfvm provenance: the marketplace at {base} cannot be read: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    if proof is None:
+        if args.action == "show":
+            print(f"nfvm provenance: {base} has no provenance entry {args.seq}", file=sys.stderr)
+            return PROVENANCE_EXIT["unknown"]
+        return _provenance_report(args, "unknown", f"{base} has no provenance entry {args.seq}", None)
+    if args.action == "show":
+        if args.json:
+            print(json.dumps(proof, indent=2))
+        else:
+            _print_proof(proof)
+        return 0
+    return _provenance_verify(args, proof)
+
+
+def _print_proof(proof: dict[str, Any]) -> None:
+    entry, anchor = proof["entry"], proof.get("anchor")
+    print(f"entry {entry['seq']}: {entry['kind']} by {entry['actor']} on {entry['subject']} at {entry['created_at']}")
+    print(f"  payload      {json.dumps(entry['payload'], sort_keys=True)}")
+    print(f"  entry hash   {entry['entry_hash']}")
+    print(f"  prev hash    {entry['prev_hash']}")
+    print(f"  state        {proof['state']}")
+    if anchor:
+        print(
+            f"  anchored     range {anchor['from_seq']}-{anchor['to_seq']} (anchor {anchor['anchor_id']}), "
+            f"root {anchor['root']}"
+        )
+        print(f"  transaction  {anchor['tx_hash']} in block {anchor['block_number']}")
+        print(f"  contract     {proof['contract']} on chain {proof['chain_id']}")
+
+
+def _provenance_verify(args: argparse.Namespace, proof: dict[str, Any]) -> int:
+    from ledger.client import ChainClient
+    from ledger.exceptions import LedgerError
+    from ledger.provenance_anchor import ProvenanceAnchor
+    from ledger.provenance_verify import verify_entry_proof
+
+    broken = _link_problem(proof)
+    if broken:
+        return _provenance_report(args, "mismatch", broken, proof)
+    client = ChainClient(args.rpc, timeout=30.0)
+    seq = args.seq
+    try:
+        if not isinstance(proof.get("anchor"), dict):
+            on_chain = ProvenanceAnchor(client, args.anchor).anchor_of(seq)
+            if on_chain is None:
+                return _provenance_report(args, "unanchored", f"entry {seq} is not anchored on chain yet", proof)
+            reason = (
+                f"entry {seq} is anchored on chain in range {on_chain.from_seq}-{on_chain.to_seq}, but the "
+                "marketplace gives no inclusion proof for it yet"
+            )
+            return _provenance_report(args, "unanchored", reason, proof)
+        accepted, reason = verify_entry_proof(proof, client=client, anchor_address=args.anchor)
+        if not accepted and reason.startswith("the chain could not be asked"):
+            print(f"nfvm provenance: {reason}", file=sys.stderr)
+            return EXIT_UNREACHABLE
+    except LedgerError as exc:
+        print(f"nfvm provenance: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    return _provenance_report(args, "verified" if accepted else "mismatch", reason, proof)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="nfvm", description="NFV marketplace developer tool")
     commands = root.add_subparsers(dest="command", required=True)
@@ -415,6 +569,24 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("--keystore", required=True, help="encrypted key file of your address")
         sub.add_argument("--rpc", help="the chain node's JSON-RPC URL (needed to pay for a purchase)")
         sub.set_defaults(func=cmd_licence)
+    provenance = commands.add_parser(
+        "provenance",
+        help="show or verify a provenance log entry",
+        description="Show a provenance log entry with its proof, or verify it without trusting the marketplace: "
+        "the entry's hash, its links to its neighbours, and its Merkle inclusion proof against the root the "
+        "ProvenanceAnchor contract holds. Exit codes of verify: 0 verified, 20 not anchored yet, 21 mismatch, "
+        "22 no such entry, 2 usage error, 3 chain node or marketplace error.",
+    )
+    provenance_actions = provenance.add_subparsers(dest="action", required=True)
+    show = provenance_actions.add_parser("show", help="the entry and its proof as the marketplace gives them")
+    check = provenance_actions.add_parser("verify", help="check the entry against the chain")
+    for sub in (show, check):
+        sub.add_argument("seq", type=int, help="the entry's sequence number")
+        sub.add_argument("--url", required=True, help="the marketplace's base URL")
+        sub.add_argument("--json", action="store_true")
+        sub.set_defaults(func=cmd_provenance)
+    check.add_argument("--rpc", required=True, help="the chain node's JSON-RPC URL: the only source of truth")
+    check.add_argument("--anchor", required=True, help="the ProvenanceAnchor contract's address")
     return root
 
 

@@ -51,6 +51,7 @@ def _instance_json(i: NsInstance) -> dict[str, Any]:
         "integrity_detail": i.integrity_detail,
         "licence_expired": i.licence_expired,
         "error": i.error,
+        "units": i.units,
         "created_at": i.created_at.isoformat(),
     }
 
@@ -152,7 +153,9 @@ def licence_status(request: HttpRequest) -> JsonResponse:
 @api_view(("GET",))
 def my_licences(request: HttpRequest) -> JsonResponse:
     user = _actor(request)
-    held = AcquiredLicence.objects.filter(chain_id=get_chain_client().chain_id(), licensee=user).order_by("-licence_id")
+    held = AcquiredLicence.objects.filter(chain_id=get_chain_client().chain_id(), licensee=user).order_by(
+        "-block_number"
+    )
     return JsonResponse(
         {
             "items": [
@@ -204,6 +207,58 @@ def instance_terminate(request: HttpRequest, instance_id: str) -> JsonResponse:
     return JsonResponse(
         _instance_json(licences.instance_terminate(instance=_instance(instance_id), actor=_actor(request)))
     )
+
+
+def _scale_request(body: dict[str, Any]) -> tuple[int | None, int | None]:
+    """(change, target) from {"instances": N} (the target) or {"instances": "+N" / "-N"} (the change)."""
+    value = body.get("instances")
+    wrong = services.ValidationFailed({"instances": 'a target number of units (1 or more), or "+N" / "-N"'})
+    if isinstance(value, bool):
+        raise wrong
+    if isinstance(value, int):
+        if not 1 <= value <= MAX_UNITS:
+            raise wrong
+        return None, value
+    if isinstance(value, str) and value[:1] in "+-" and value[1:].isascii() and value[1:].isdigit():
+        change = int(value)
+        if change and abs(change) <= MAX_UNITS:
+            return change, None
+    raise wrong
+
+
+MAX_UNITS = 1000
+
+
+@api_view(("POST",))
+def instance_scale(request: HttpRequest, instance_id: str) -> JsonResponse:
+    """Scale out (the extra seats are decided and taken atomically) or in (seats are released)."""
+    actor = _actor(request)
+    found = _instance(instance_id)
+    change, target = _scale_request(_json_body(request))
+    try:
+        scaled = licences.instance_scale(instance=found, actor=actor, change=change, target=target)
+    except licences.ScaleFailed as exc:
+        return JsonResponse({"error": str(exc), "instance": _instance_json(exc.instance)}, status=502)
+    return JsonResponse(_instance_json(scaled))
+
+
+@api_view(("POST",))
+def licence_transfer(request: HttpRequest, licence_id: str) -> JsonResponse:
+    """The decision on transferring a licence to {"to": ADDRESS} and, when permitted, the unsigned
+    transferLicence transaction for the holder's wallet."""
+    holder = _actor(request)
+    number = _int(licence_id, "licence_id")
+    recipient = _json_body(request).get("to")
+    try:
+        address = services.normalise_address(recipient) if isinstance(recipient, str) else ""
+    except PackageRejected:
+        address = ""
+    if not address:
+        raise services.ValidationFailed({"to": f"{recipient!r} is not an Ethereum address"})
+    licence = AcquiredLicence.objects.filter(chain_id=get_chain_client().chain_id(), licence_id=number).first()
+    if licence is None:
+        raise Http404(f"no licence #{number} on the connected chain")
+    return JsonResponse(licences.licence_transfer_prepare(licence=licence, holder=holder, recipient=address))
 
 
 def licence_paths() -> dict[str, Any]:
@@ -370,6 +425,76 @@ def licence_paths() -> dict[str, Any]:
         "/api/v1/instances/{instance_id}": {
             "parameters": [instance_id],
             "get": {"summary": "One instance", "responses": {"200": _json(obj, "instance"), "404": NOT_FOUND}},
+        },
+        "/api/v1/instances/{instance_id}/scale": {
+            "parameters": [instance_id],
+            "post": {
+                "summary": "Scale an instance (the owner only): out takes extra seats of the licence atomically, in "
+                "releases them; one orchestrator scaling step per unit",
+                "security": BEARER,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        JSON: {
+                            "schema": {
+                                "type": "object",
+                                "required": ["instances"],
+                                "properties": {
+                                    "instances": {
+                                        "oneOf": [
+                                            {"type": "integer", "minimum": 1, "maximum": MAX_UNITS},
+                                            {"type": "string", "pattern": "^[+-][0-9]{1,4}$"},
+                                        ],
+                                        "description": 'the target number of units, or a change "+N" / "-N"',
+                                    }
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json(obj, "scaled"),
+                    "400": _error("bad change or target"),
+                    "401": _error("not signed in"),
+                    "403": _error("not the owner, or denied by the licence, with the reason"),
+                    "404": NOT_FOUND,
+                    "409": _error("the instance is not running, or its orchestrator cannot scale it"),
+                    "502": _json(obj, "the orchestrator failed part way; the instance holds the units that started"),
+                    "503": chain_down,
+                },
+            },
+        },
+        "/api/v1/licences/{licence_id}/transfer": {
+            "parameters": [
+                {"name": "licence_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
+            ],
+            "post": {
+                "summary": "The decision on transferring a licence and, when permitted, the unsigned transferLicence "
+                "transaction for the holder's wallet",
+                "security": BEARER,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        JSON: {
+                            "schema": {
+                                "type": "object",
+                                "required": ["to"],
+                                "properties": {"to": {"type": "string", "description": "the recipient's address"}},
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json(
+                        {"type": "object", "required": ["decision", "transaction"]}, "the decision and transaction"
+                    ),
+                    "400": _error("bad licence id or recipient address"),
+                    "401": _error("not signed in"),
+                    "403": _error("denied, with the reason (not the holder, not transferable, instances running...)"),
+                    "404": NOT_FOUND,
+                    "503": chain_down,
+                },
+            },
         },
         "/api/v1/instances/{instance_id}/terminate": {
             "parameters": [instance_id],

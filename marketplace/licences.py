@@ -12,13 +12,23 @@ from typing import Any, Literal
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import F, Sum
 
 from ledger.client import get_chain_client
 from ledger.exceptions import LedgerError
-from ledger.models import AcquiredLicence, LicenceOffer
+from ledger.models import AcquiredLicence, LicenceOffer, PackageAnchor
 from ledger.registry import PackageRegistry, PackageStatus
 from marketplace import blobs
-from marketplace.models import InstanceState, LicencePolicy, NetworkService, NsInstance, Package, Vnf
+from marketplace.models import (
+    InstanceState,
+    LicencePolicy,
+    NetworkService,
+    NsInstance,
+    Package,
+    ProvenanceEntry,
+    SignedAgreement,
+    Vnf,
+)
 from marketplace.policy import PolicyError, compile_policy
 from marketplace.provenance import provenance_append
 
@@ -46,10 +56,12 @@ class Decision:
     in_use: int = 0
     trial_available: bool = False
     expires_at: int = 0
+    action: str = "instantiate"  # instantiate, scale, terminate, download or transfer
 
     def as_dict(self) -> dict[str, Any]:
         body = asdict(self)
-        body["allowed_to_instantiate"] = self.permit
+        if self.action == "instantiate":
+            body["allowed_to_instantiate"] = self.permit
         return body
 
 
@@ -88,10 +100,13 @@ def _seat_key_of(chain_id: int, licence: AcquiredLicence | None) -> str:
     return seat_key(chain_id, licence) if licence is not None else ""
 
 
+LIVE_STATES = (InstanceState.INSTANTIATING, InstanceState.RUNNING, InstanceState.TERMINATING)
+
+
 def seats_in_use(seat_key: str) -> int:
-    return NsInstance.objects.filter(
-        seat_key=seat_key, state__in=[InstanceState.INSTANTIATING, InstanceState.RUNNING, InstanceState.TERMINATING]
-    ).count()
+    """Seats taken under one licence: every unit of every live instance holds one."""
+    live = NsInstance.objects.filter(seat_key=seat_key, state__in=LIVE_STATES)
+    return int(live.aggregate(units=Sum("units"))["units"] or 0)
 
 
 def licence_decide(
@@ -113,7 +128,7 @@ def licence_decide(
     by_id = {o.offer_id: o for o in offers}
     held = list(
         AcquiredLicence.objects.filter(chain_id=chain_id, offer_id__in=list(by_id), licensee=user).order_by(
-            "-licence_id"
+            "-block_number"
         )
     )
     expired: AcquiredLicence | None = None
@@ -185,17 +200,19 @@ def licence_decide(
     return Decision(False, "every offer for this network service is closed")
 
 
-def _seat_take(key: str, seats: int) -> bool:
-    """Take one seat of `key` if fewer than `seats` are taken: one atomic conditional update, so
-    concurrent requests can never oversubscribe a licence."""
+def _seat_take(key: str, seats: int, count: int = 1) -> bool:
+    """Take `count` seats of `key` if that leaves at most `seats` taken: one atomic conditional update,
+    so concurrent requests can never oversubscribe a licence."""
     counters = connection.database[SEATS]  # type: ignore[attr-defined]
     counters.update_one({"_id": key}, {"$setOnInsert": {"used": 0}}, upsert=True)
-    return counters.find_one_and_update({"_id": key, "used": {"$lt": seats}}, {"$inc": {"used": 1}}) is not None
+    taken = counters.find_one_and_update({"_id": key, "used": {"$lte": seats - count}}, {"$inc": {"used": count}})
+    return taken is not None
 
 
-def _seat_release(key: str) -> None:
+def _seat_release(key: str, count: int = 1) -> None:
     counters = connection.database[SEATS]  # type: ignore[attr-defined]
-    counters.update_one({"_id": key, "used": {"$gt": 0}}, {"$inc": {"used": -1}})
+    if counters.update_one({"_id": key, "used": {"$gte": count}}, {"$inc": {"used": -count}}).modified_count == 0:
+        counters.update_one({"_id": key}, {"$set": {"used": 0}})
 
 
 def _integrity(package: Package) -> str | None:
@@ -333,10 +350,15 @@ def _content_type(package: Package) -> str:
 def instance_terminate(*, instance: NsInstance, actor: str) -> NsInstance:
     from marketplace.services import PermissionDeniedError
 
+    subject = f"instance:{instance.pk}"
     if actor != instance.owner:
-        raise PermissionDeniedError(f"only {instance.owner} may terminate instance {instance.pk}")
+        denied = Decision(False, f"only {instance.owner} may terminate instance {instance.pk}", action="terminate")
+        provenance_append(kind="decision", actor=actor, subject=subject, payload=denied.as_dict())
+        raise PermissionDeniedError(denied.reason)
     if instance.state not in (InstanceState.RUNNING, InstanceState.INSTANTIATING):
         return instance
+    permitted = Decision(True, "the instance's owner may always terminate it", action="terminate")
+    provenance_append(kind="decision", actor=actor, subject=subject, payload=permitted.as_dict())
     orchestrator = driver()
     instance.state = InstanceState.TERMINATING
     instance.save(update_fields=["state", "updated_at"])
@@ -345,7 +367,8 @@ def instance_terminate(*, instance: NsInstance, actor: str) -> NsInstance:
     instance.state = InstanceState.TERMINATED
     instance.save(update_fields=["state", "updated_at"])
     if instance.seat_key:
-        _seat_release(instance.seat_key)
+        instance.refresh_from_db(fields=["units"])  # a scale may have changed it since `instance` was read
+        _seat_release(instance.seat_key, max(instance.units, 1))
     provenance_append(
         kind="terminate", actor=actor, subject=f"instance:{instance.pk}", payload={"ns": str(instance.ns.pk)}
     )
@@ -374,6 +397,428 @@ def instances_flag_expired() -> int:
             )
             flagged += 1
     return flagged
+
+
+# --- Downloads, scaling and transfers: the other usage events the decision point decides ---
+
+
+def _held_licences(chain_id: int, offers: list[LicenceOffer], user: str) -> list[AcquiredLicence]:
+    by_id = [o.offer_id for o in offers]
+    return list(
+        AcquiredLicence.objects.filter(chain_id=chain_id, offer_id__in=by_id, licensee=user).order_by("-block_number")
+    )
+
+
+def _acquire_hint(offers: list[LicenceOffer], held: list[AcquiredLicence]) -> str:
+    """What to do to get a licence for one of `offers` (all open, none public)."""
+    used = {lic.offer_id for lic in held}
+    trial = next((o for o in offers if o.kind == 1 and o.offer_id not in used), None)
+    if trial is not None:
+        return f"activate the free trial offer #{trial.offer_id} ({trial.duration // 86400} days)"
+    private = next((o for o in offers if o.kind == 2), None)
+    if private is not None:
+        return f"buy offer #{private.offer_id} ({private.price} wei, {private.seats} instances)"
+    return "no open offer can be licensed"
+
+
+OPEN_DOWNLOAD = "no open licence offer restricts this package: anyone may download"
+
+
+def download_decide(*, package: Package, user: str | None) -> Decision:
+    """May `user` (None: not signed in) download the archive or the files of `package`?
+
+    A package is licensed-only when the chain holds at least one open trial or private offer for it and
+    no open public offer. Every other package (no offer, a public offer, only closed offers) is open to
+    anyone. A licensed-only package is downloaded by its uploader or on-chain publisher, or by a holder
+    of a valid licence for it whose offer's policy permits `download`."""
+    client = get_chain_client()
+    chain_id = client.chain_id()
+    digest = "0x" + package.digest
+    offers = list(LicenceOffer.objects.filter(chain_id=chain_id, digest=digest).order_by("offer_id"))
+    open_offers = [o for o in offers if not o.closed]
+    public = next((o for o in open_offers if o.kind == 0), None)
+    if public is not None:
+        return Decision(
+            True,
+            f"public offer #{public.offer_id}: anyone may download",
+            public.offer_id,
+            None,
+            "public",
+            action="download",
+        )
+    if not open_offers:
+        return Decision(True, OPEN_DOWNLOAD, action="download")
+    if user is None:
+        return Decision(
+            False,
+            "this package is licensed (trial or private offers only): sign in with the wallet that holds a licence",
+            action="download",
+        )
+    if user == package.uploader:
+        return Decision(True, "the package's uploader may always download it", action="download")
+    anchor = PackageAnchor.objects.filter(chain_id=chain_id, digest=digest).only("publisher").first()
+    if anchor is not None and str(anchor.publisher).lower() == user.lower():
+        return Decision(True, "the package's publisher may always download it", action="download")
+    held = _held_licences(chain_id, offers, user)
+    by_id = {o.offer_id: o for o in offers}
+    now = client.now() if held else 0
+    refusal: Decision | None = None
+    for licence in held:
+        offer = by_id[licence.offer_id]
+        kind = KINDS.get(offer.kind, "private")
+        facts: dict[str, Any] = {"offer_id": offer.offer_id, "licence_id": licence.licence_id, "kind": kind}
+        if licence.expires_at and licence.expires_at <= now:
+            reason = f"{kind} licence #{licence.licence_id} ended on {_date(licence.expires_at)}"
+            refusal = refusal or Decision(False, reason, expires_at=licence.expires_at, action="download", **facts)
+            continue
+        blocked = _policy_blocks(offer, "download", now, None)
+        if blocked is not None:
+            refusal = Decision(False, f"{blocked} (licence #{licence.licence_id})", action="download", **facts)
+            continue
+        until = f", valid until {_date(licence.expires_at)}" if licence.expires_at else ""
+        return Decision(
+            True,
+            f"{kind} licence #{licence.licence_id} permits download{until}",
+            expires_at=licence.expires_at,
+            action="download",
+            **facts,
+        )
+    hint = _acquire_hint(open_offers, held)
+    if refusal is not None:
+        return Decision(
+            False, f"{refusal.reason}; {hint}", refusal.offer_id, refusal.licence_id, refusal.kind, action="download"
+        )
+    return Decision(False, f"no licence for this package: {hint}", action="download")
+
+
+def download_hint(*, package: Package, user: str | None) -> Decision | None:
+    """download_decide for showing (not enforcing): None when the chain cannot be asked now."""
+    try:
+        return download_decide(package=package, user=user)
+    except LedgerError:
+        return None
+
+
+def package_download_authorise(*, package: Package, user: str | None, what: str) -> Decision:
+    """Decide a download of `what` (the archive, or one file's path) of `package`; raises LicenceDenied.
+
+    Decisions about licensed-only packages and the downloads they permit go to the provenance log. Open
+    packages are not: nothing is licensed there, and logging every anonymous read would let anyone grow
+    the log at will."""
+    decision = download_decide(package=package, user=user)
+    if not (decision.permit and (decision.kind == "public" or decision.reason == OPEN_DOWNLOAD)):
+        actor = user or "anonymous"
+        subject = f"package:{package.pk}"
+        provenance_append(kind="decision", actor=actor, subject=subject, payload=decision.as_dict())
+        if decision.permit:
+            payload = {"what": what, "licence_id": decision.licence_id, "offer_id": decision.offer_id}
+            provenance_append(kind="download", actor=actor, subject=subject, payload=payload)
+    if not decision.permit:
+        raise LicenceDenied(decision)
+    return decision
+
+
+def _scaling_target(ns: NetworkService) -> tuple[str, str] | None:
+    """(scaling aspect, member VNF index) of the first VNF profile of the NSD whose VNFD defines a scaling
+    aspect (SOL006: vnfd df[].scaling-aspect[], nsd df[].vnf-profile[]), or None."""
+    vnfs = {v.descriptor_id: v for v in Vnf.objects.filter(pk__in=ns.vnf_ids)}
+    for profile in _nodes(ns.document, "vnf-profile"):
+        vnf = vnfs.get(str(profile.get("vnfd-id", "")))
+        if vnf is None or not profile.get("id"):
+            continue
+        for aspect in _nodes(vnf.document, "scaling-aspect"):
+            if aspect.get("id"):
+                return str(aspect["id"]), str(profile["id"])
+    return None
+
+
+def _nodes(document: Any, key: str) -> list[dict[str, Any]]:
+    """Every mapping listed under `key` anywhere in `document`, in document order."""
+    found: list[dict[str, Any]] = []
+    stack = [document]
+    while stack:
+        node = stack.pop(0)
+        if isinstance(node, dict):
+            listed = node.get(key)
+            if isinstance(listed, list):
+                found += [item for item in listed if isinstance(item, dict)]
+            stack += list(node.values())
+        elif isinstance(node, list):
+            stack += node
+    return found
+
+
+def scale_decide(*, instance: NsInstance, change: int) -> Decision:
+    """May `instance` run `change` more units (negative: fewer)? Scaling in always may; scaling out needs the
+    instance's licence to be still held and valid, its policy to permit instantiate, and free seats."""
+    if change < 0:
+        return Decision(True, f"scaling in releases {-change} seat{'s' if change < -1 else ''}", action="scale")
+    client = get_chain_client()
+    now = client.now()
+    offer = LicenceOffer.objects.filter(chain_id=instance.chain_id, offer_id=instance.offer_id).first()
+    if offer is None:
+        return Decision(False, f"offer #{instance.offer_id} is not on the connected chain", action="scale")
+    kind = KINDS.get(offer.kind, "private")
+    facts: dict[str, Any] = {"offer_id": offer.offer_id, "licence_id": instance.licence_id, "kind": kind}
+    if instance.licence_id is None:
+        if offer.closed:
+            return Decision(
+                False, f"public offer #{offer.offer_id} is closed: no more units may start", action="scale", **facts
+            )
+        blocked = _policy_blocks(offer, "instantiate", now, None)
+        if blocked is not None:
+            return Decision(False, blocked, action="scale", **facts)
+        return Decision(True, "public offer: free, no instance limit", action="scale", **facts)
+    licence = AcquiredLicence.objects.filter(chain_id=instance.chain_id, licence_id=instance.licence_id).first()
+    if licence is None or licence.licensee != instance.owner:
+        holder = licence.licensee if licence is not None else "nobody"
+        return Decision(False, f"licence #{instance.licence_id} is now held by {holder}", action="scale", **facts)
+    if licence.expires_at and licence.expires_at <= now:
+        return Decision(
+            False,
+            f"{kind} licence #{licence.licence_id} ended on {_date(licence.expires_at)}",
+            expires_at=licence.expires_at,
+            action="scale",
+            **facts,
+        )
+    blocked = _policy_blocks(offer, "instantiate", now, None)
+    if blocked is not None:
+        return Decision(False, blocked, action="scale", **facts)
+    used = seats_in_use(instance.seat_key)
+    seats: dict[str, Any] = {"seats": offer.seats, "in_use": used, "expires_at": licence.expires_at}
+    if offer.seats and used + change > offer.seats:
+        return Decision(
+            False,
+            f"{used} of {offer.seats} instances running under licence #{licence.licence_id}: "
+            f"scaling out by {change} needs {used + change}",
+            action="scale",
+            **facts,
+            **seats,
+        )
+    return Decision(
+        True,
+        f"{kind} licence #{licence.licence_id}: {used + change} of {offer.seats or 'unlimited'} instances after "
+        f"scaling out by {change}",
+        action="scale",
+        **facts,
+        **seats,
+    )
+
+
+def instance_scale(
+    *, instance: NsInstance, actor: str, change: int | None = None, target: int | None = None
+) -> NsInstance:
+    """Scale `instance` by `change` units, or to `target` units: decided against the licence's seats (scaling
+    out takes the extra seats in one atomic update, scaling in releases them), then done by the orchestrator
+    one scaling step per unit. Raises LicenceDenied, PermissionDeniedError, ConflictError, ValidationFailed."""
+    from marketplace.orchestrators import OrchestratorError
+    from marketplace.services import ConflictError, PermissionDeniedError, ValidationFailed
+
+    subject = f"instance:{instance.pk}"
+    if actor != instance.owner:
+        denied = Decision(False, f"only {instance.owner} may scale instance {instance.pk}", action="scale")
+        provenance_append(kind="decision", actor=actor, subject=subject, payload=denied.as_dict())
+        raise PermissionDeniedError(denied.reason)
+    if (change is None) == (target is None):
+        raise ValidationFailed({"instances": 'give a change ("+N" or "-N") or a target number of units'})
+    instance.refresh_from_db(fields=["units", "state"])
+    if instance.state != InstanceState.RUNNING:
+        raise ConflictError(f"instance {instance.pk} is {instance.state}: only a running instance scales")
+    if target is not None:
+        change = target - instance.units
+    assert change is not None
+    if change == 0:
+        raise ValidationFailed({"instances": f"instance {instance.pk} already runs {instance.units} units"})
+    if instance.units + change < 1:
+        raise ValidationFailed(
+            {
+                "instances": f"instance {instance.pk} runs {instance.units} units: at least 1 stays "
+                "(terminate it to stop)"
+            }
+        )
+    orchestrator = driver()
+    scaling = _scaling_target(instance.ns)
+    if orchestrator.deploys and scaling is None:
+        raise ConflictError(
+            f"{instance.ns} defines no scaling aspect (VNFD df scaling-aspect), so {orchestrator.name} cannot scale it"
+        )
+    decision = scale_decide(instance=instance, change=change)
+    provenance_append(kind="decision", actor=actor, subject=subject, payload={**decision.as_dict(), "change": change})
+    if not decision.permit:
+        raise LicenceDenied(decision)
+    steps = abs(change)
+    if change > 0:
+        if instance.seat_key and decision.seats and not _seat_take(instance.seat_key, decision.seats, steps):
+            denied = Decision(
+                False,
+                f"{decision.seats} of {decision.seats} instances running under licence #{decision.licence_id}: "
+                f"no {steps} more seat{'s' if steps > 1 else ''} free",
+                offer_id=decision.offer_id,
+                licence_id=decision.licence_id,
+                kind=decision.kind,
+                seats=decision.seats,
+                in_use=decision.seats,
+                action="scale",
+            )
+            provenance_append(
+                kind="decision", actor=actor, subject=subject, payload={**denied.as_dict(), "change": change}
+            )
+            raise LicenceDenied(denied)
+    else:
+        # Units leave first, atomically, so that two concurrent scale-ins cannot both take the last ones.
+        if not NsInstance.objects.filter(pk=instance.pk, units__gte=1 + steps).update(units=F("units") - steps):
+            raise ConflictError(f"instance {instance.pk} no longer has {steps + 1} units to scale in from")
+    aspect, member = scaling or ("", "")
+    done, error = 0, ""
+    try:
+        for _ in range(steps):
+            operation = orchestrator.scale_ns(
+                instance.orchestrator_id, scale_out=change > 0, aspect=aspect, member_vnf_index=member
+            )
+            finished = orchestrator.wait(operation.id)
+            if finished.state != "COMPLETED":
+                error = f"scaling step {done + 1} of {steps} ended {finished.state}"
+                break
+            done += 1
+    except OrchestratorError as exc:
+        error = f"the orchestrator failed: {exc}"
+    # Units are added only to a still running instance: a terminate that raced this scale released the
+    # seats of the units it saw, so the seats of units it did not see are released here.
+    running = NsInstance.objects.filter(pk=instance.pk, state=InstanceState.RUNNING)
+    if change > 0:
+        kept = done if done and running.update(units=F("units") + done) else 0
+        free = steps - kept if instance.seat_key and decision.seats else 0
+    else:
+        undone = steps - done
+        restored = undone if undone and running.update(units=F("units") + undone) else 0
+        free = steps - restored if instance.seat_key else 0
+    if free:
+        _seat_release(instance.seat_key, free)
+    if error:
+        NsInstance.objects.filter(pk=instance.pk).update(error=error)
+    instance.refresh_from_db()
+    provenance_append(
+        kind="scale",
+        actor=actor,
+        subject=subject,
+        payload={
+            "ns": str(instance.ns.pk),
+            "change": change,
+            "done": done * (1 if change > 0 else -1),
+            "units": instance.units,
+            "aspect": aspect or None,
+            "member_vnf_index": member or None,
+            "error": error,
+            "licence_id": instance.licence_id,
+        },
+    )
+    if error:
+        raise ScaleFailed(instance, error)
+    return instance
+
+
+class ScaleFailed(Exception):
+    """The orchestrator did not finish every scaling step; `instance` holds the units that did."""
+
+    def __init__(self, instance: NsInstance, message: str) -> None:
+        self.instance = instance
+        super().__init__(message)
+
+
+def transfer_decide(*, licence: AcquiredLicence, holder: str, recipient: str) -> Decision:
+    """May `holder` transfer `licence` to `recipient`? The offer must be transferable, the licence held by
+    `holder` and valid, no instance may run under it, and the recipient must not hold a valid licence of
+    the same offer (LicenseManager.transferLicence refuses that too)."""
+    facts: dict[str, Any] = {"offer_id": licence.offer_id, "licence_id": licence.licence_id}
+    if licence.licensee != holder:
+        return Decision(
+            False,
+            f"licence #{licence.licence_id} is held by {licence.licensee}, not by {holder}",
+            action="transfer",
+            **facts,
+        )
+    if recipient.lower() in (holder.lower(), "0x" + "00" * 20):
+        return Decision(
+            False,
+            f"{recipient} cannot receive licence #{licence.licence_id}: it is the holder or the zero address",
+            action="transfer",
+            **facts,
+        )
+    offer = LicenceOffer.objects.filter(chain_id=licence.chain_id, offer_id=licence.offer_id).first()
+    kind = KINDS.get(offer.kind, "private") if offer is not None else None
+    facts["kind"] = kind
+    if offer is None or not offer.transferable:
+        return Decision(
+            False,
+            f"offer #{licence.offer_id} is not transferable: its licences stay with their holder",
+            action="transfer",
+            **facts,
+        )
+    now = get_chain_client().now()
+    if licence.expires_at and licence.expires_at <= now:
+        return Decision(
+            False,
+            f"{kind} licence #{licence.licence_id} ended on {_date(licence.expires_at)}",
+            expires_at=licence.expires_at,
+            action="transfer",
+            **facts,
+        )
+    running = list(
+        NsInstance.objects.filter(seat_key=seat_key(licence.chain_id, licence), state__in=LIVE_STATES).order_by("pk")
+    )
+    if running:
+        names = ", ".join(str(i.pk) for i in running)
+        return Decision(
+            False,
+            f"{len(running)} instance{'s' if len(running) > 1 else ''} still run under licence "
+            f"#{licence.licence_id}: terminate {names} first",
+            action="transfer",
+            **facts,
+        )
+    theirs = AcquiredLicence.objects.filter(chain_id=licence.chain_id, offer_id=licence.offer_id, licensee=recipient)
+    for other in theirs:
+        if not other.expires_at or other.expires_at > now:
+            reason = f"{recipient} already holds licence #{other.licence_id} of offer #{licence.offer_id}"
+            return Decision(False, reason, action="transfer", **facts)
+    until = f", valid until {_date(licence.expires_at)}" if licence.expires_at else ""
+    return Decision(
+        True,
+        f"{kind} licence #{licence.licence_id} may go to {recipient}{until}",
+        expires_at=licence.expires_at,
+        action="transfer",
+        **facts,
+    )
+
+
+def licence_transfer_prepare(*, licence: AcquiredLicence, holder: str, recipient: str) -> dict[str, Any]:
+    """Decide the transfer and, when permitted, return the unsigned transferLicence transaction for the
+    holder's wallet. The indexer moves the licence once the chain has it. Raises LicenceDenied."""
+    decision = transfer_decide(licence=licence, holder=holder, recipient=recipient)
+    payload = {**decision.as_dict(), "recipient": recipient}
+    provenance_append(kind="decision", actor=holder, subject=f"licence:{licence.licence_id}", payload=payload)
+    if not decision.permit:
+        raise LicenceDenied(decision)
+    tx = _manager().transfer_licence(holder, licence.licence_id, recipient)
+    return {"decision": decision.as_dict(), "transaction": _jsonable_tx(tx)}
+
+
+def licence_transfer_record(
+    *, chain_id: int, licence_id: int, sender: str, recipient: str, tx_hash: str, to_licence_id: int | None = None
+) -> None:
+    """Log a transfer the chain made (the indexer saw LicenceTransferred), once per transaction: replaying
+    events after a reorganisation must not log it twice."""
+    subject = f"licence:{licence_id}"
+    for entry in ProvenanceEntry.objects.filter(subject=subject, kind="transfer").only("payload"):
+        if isinstance(entry.payload, dict) and entry.payload.get("tx_hash") == tx_hash:
+            return
+    payload = {
+        "chain_id": chain_id,
+        "from": sender,
+        "to": recipient,
+        "to_licence_id": to_licence_id,
+        "tx_hash": tx_hash,
+    }
+    provenance_append(kind="transfer", actor=sender, subject=subject, payload=payload)
 
 
 # --- Offers and agreements (the provider's and end-user's wallets sign and send) ---
@@ -479,33 +924,22 @@ def purchase_prepare(*, offer_id: int, licensee: str, typed_data: dict[str, Any]
         agreement = agreement_from_typed_data(typed_data)
     except LedgerError as exc:
         raise ValidationFailed({"typed_data": str(exc)}) from exc
+    _agreement_keep(manager=manager, offer_id=offer_id, agreement=agreement, licensee=licensee, signature=signature)
     return {"transaction": _jsonable_tx(manager.purchase(licensee, offer, agreement, signature))}
 
 
 def trial_activate(*, offer_id: int, licensee: str, typed_data: dict[str, Any], signature: str) -> int:
     """Relay the licensee's signed trial agreement with the operator's key; returns the licence id."""
-    from eth_account import Account
-    from eth_account.messages import encode_typed_data
-
     from ledger.licensing import agreement_from_typed_data
     from ledger.signer import operator_account
-    from marketplace.services import AuthenticationError, ConflictError, ValidationFailed
+    from marketplace.services import ConflictError, ValidationFailed
 
     manager = _manager()
     try:
         agreement = agreement_from_typed_data(typed_data)
     except LedgerError as exc:
         raise ValidationFailed({"typed_data": str(exc)}) from exc
-    if agreement.offer_id != offer_id or agreement.licensee != licensee:
-        raise ValidationFailed({"typed_data": "the agreement is for another offer or another licensee"})
-    try:
-        signer = Account.recover_message(
-            encode_typed_data(full_message=manager.typed_data(agreement)), signature=signature
-        )
-    except (ValueError, TypeError) as exc:
-        raise ValidationFailed({"signature": f"cannot be read: {exc}"}) from exc
-    if signer != licensee:
-        raise AuthenticationError(f"the agreement is signed by {signer}, not by {licensee}")
+    _agreement_keep(manager=manager, offer_id=offer_id, agreement=agreement, licensee=licensee, signature=signature)
     operator = operator_account()
     try:
         receipt = get_chain_client().transact(
@@ -521,6 +955,60 @@ def trial_activate(*, offer_id: int, licensee: str, typed_data: dict[str, Any], 
         payload={"licence_id": licence_id, "kind": "trial", "relayed_by": operator.address},
     )
     return licence_id
+
+
+def _agreement_keep(*, manager: Any, offer_id: int, agreement: Any, licensee: str, signature: str) -> None:
+    """Check that `licensee` signed `agreement` for `offer_id`, and keep the signed typed data.
+
+    Kept under its EIP-712 digest, which LicenseManager emits as the licence's agreementHash: the
+    portal shows a licence's agreement only when the digests are equal."""
+    import json
+
+    from eth_account import Account
+    from eth_account.messages import encode_typed_data
+
+    from ledger.licensing import typed_data_hash
+    from marketplace.services import AuthenticationError, ValidationFailed
+
+    if agreement.offer_id != offer_id or agreement.licensee != licensee:
+        raise ValidationFailed({"typed_data": "the agreement is for another offer or another licensee"})
+    typed = manager.typed_data(agreement)
+    try:
+        signer = Account.recover_message(encode_typed_data(full_message=typed), signature=signature)
+    except (ValueError, TypeError) as exc:
+        raise ValidationFailed({"signature": f"cannot be read: {exc}"}) from exc
+    if signer != licensee:
+        raise AuthenticationError(f"the agreement is signed by {signer}, not by {licensee}")
+    SignedAgreement.objects.update_or_create(
+        agreement_hash=typed_data_hash(typed).lower(),
+        defaults={
+            "chain_id": int(typed["domain"]["chainId"]),
+            "offer_id": offer_id,
+            "licensee": licensee,
+            "typed_data": json.dumps(typed, sort_keys=True, separators=(",", ":")),
+            "signature": signature,
+        },
+    )
+
+
+def offer_close_prepare(*, offer_id: int, actor: str) -> dict[str, Any]:
+    """The unsigned closeOffer transaction for the provider's wallet (or the package's publishing key,
+    which LicenseManager.closeOffer also accepts); anyone else is refused with the reason."""
+    from marketplace.services import ConflictError, PermissionDeniedError, ValidationFailed
+
+    manager = _manager()
+    offer = manager.offer(offer_id)
+    if offer is None:
+        raise ValidationFailed({"offer_id": f"offer {offer_id} does not exist"})
+    if actor != offer.provider:
+        publisher = PackageRegistry.deployed(get_chain_client()).publishing_key_for(offer.digest)
+        if actor != publisher:
+            raise PermissionDeniedError(
+                f"only the offer's provider {offer.provider} or the package's publisher may close offer #{offer_id}"
+            )
+    if offer.closed:
+        raise ConflictError(f"offer #{offer_id} is already closed")
+    return {"offer_id": offer_id, "transaction": _jsonable_tx(manager.close_offer(actor, offer_id))}
 
 
 def _jsonable_tx(tx: Any) -> dict[str, Any]:

@@ -7,6 +7,9 @@ live in services.py and selectors.py; these classes only describe what is stored
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from django.db import models
 from django_mongodb_backend.fields import ArrayField, EmbeddedModelArrayField, ObjectIdField
 from django_mongodb_backend.models import EmbeddedModel
@@ -38,6 +41,42 @@ class PackageFile(EmbeddedModel):  # type: ignore[misc]  # the backend ships no 
     size: models.BigIntegerField[int, int] = models.BigIntegerField()
     sha256: models.CharField[str, str] = models.CharField(max_length=64)
     media_type: models.CharField[str, str] = models.CharField(max_length=128)
+
+
+class PackageQuerySet(models.QuerySet["Package"]):
+    """Bulk writes to packages tell the catalogue's search index (marketplace.catalogue) which
+    packages changed; single saves and deletes do so through signals registered there."""
+
+    def update(self, **kwargs: Any) -> int:
+        ids = list(self.values_list("pk", flat=True))
+        changed = super().update(**kwargs)
+        if changed:
+            _catalogue_changed(ids)
+        return changed
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        ids = list(self.values_list("pk", flat=True))
+        deleted = super().delete()
+        _catalogue_changed(ids)
+        return deleted
+
+    def bulk_create(self, objs: Iterable[Package], *args: Any, **kwargs: Any) -> list[Package]:
+        created = super().bulk_create(objs, *args, **kwargs)
+        ids = [p.pk for p in created]
+        _catalogue_changed(None if None in ids else ids)
+        return created
+
+    def bulk_update(self, objs: Iterable[Package], *args: Any, **kwargs: Any) -> int:
+        objs = list(objs)
+        changed = super().bulk_update(objs, *args, **kwargs)
+        _catalogue_changed([p.pk for p in objs])
+        return changed
+
+
+def _catalogue_changed(package_ids: list[Any] | None) -> None:
+    from marketplace.catalogue import catalogue_changed
+
+    catalogue_changed(package_ids)
 
 
 class Package(models.Model):
@@ -74,6 +113,8 @@ class Package(models.Model):
     search_tokens = ArrayField(models.CharField(max_length=64), default=list)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PackageQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["vendor", "name", "version"], name="package_unique_version")]
@@ -262,7 +303,9 @@ class NsInstance(models.Model):
     chain_id = models.BigIntegerField()
     offer_id = models.BigIntegerField()
     licence_id = models.BigIntegerField(null=True)  # None under a public offer
-    seat_key = models.CharField(max_length=128, blank=True)  # the seat counter this instance holds a seat of
+    seat_key = models.CharField(max_length=128, blank=True)  # the seat counter this instance holds seats of
+    # How many NS units run (1 when instantiated; scaling changes it): each unit holds one seat of seat_key.
+    units = models.PositiveIntegerField(default=1)
     state = models.CharField(max_length=16, choices=InstanceState.choices, default=InstanceState.INSTANTIATING)
     driver = models.CharField(max_length=32)
     deploys = models.BooleanField(default=False)  # False: tracking only, nothing was deployed
@@ -296,6 +339,28 @@ class LicencePolicy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} policy {self.terms_hash[:12]}"
+
+
+class SignedAgreement(models.Model):
+    """The EIP-712 licence agreement a licensee signed, as posted to the marketplace.
+
+    The chain keeps only its digest (LicenceIssued's agreementHash), so this is what lets a licensee or
+    provider show the terms that were signed; it belongs to a licence when the digests are equal.
+    typed_data is canonical JSON text (uint256 values can exceed what a database integer holds)."""
+
+    chain_id = models.BigIntegerField()
+    offer_id = models.BigIntegerField()
+    licensee = models.CharField(max_length=42)
+    agreement_hash = models.CharField(max_length=66, unique=True)  # lowercase 0x-hex EIP-712 digest
+    typed_data = models.TextField()
+    signature = models.CharField(max_length=140)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["licensee", "offer_id"], name="agreement_licensee")]
+
+    def __str__(self) -> str:
+        return f"agreement {self.agreement_hash[:12]} by {self.licensee} for offer {self.offer_id}"
 
 
 # --- Provenance log ---

@@ -42,6 +42,16 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 PACKAGE_ID = _id("package_id", "package")
 NOT_FOUND = _error("no such object")
+DOWNLOAD_RULE = (
+    "A licensed-only package (at least one open trial or private offer on chain, no open public offer) is "
+    "downloaded by its uploader or publisher, or by the holder of a valid licence whose policy permits "
+    "download; the requester is the bearer token's address or the portal session's."
+)
+DOWNLOAD_REFUSALS = {
+    "401": _error("a licensed-only package and nobody signed in: the reason says what is needed"),
+    "403": _error("the requester may not download this licensed-only package: the reason says why"),
+    "503": _error("the chain, which the licence decision needs, is unavailable"),
+}
 
 SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -202,6 +212,20 @@ SCHEMAS: dict[str, Any] = {
             "nodes": {"type": "array", "items": {"type": "object"}},
             "edges": {"type": "array", "items": {"type": "object"}},
             "virtual_links": {"type": "array", "items": {"type": "string"}},
+            "links": {
+                "type": "array",
+                "description": "which connection point of which VNF node (node empty: of the NS) "
+                "attaches to which virtual link",
+                "items": {
+                    "type": "object",
+                    "required": ["virtual_link", "connection_point", "node"],
+                    "properties": {
+                        "virtual_link": {"type": "string"},
+                        "connection_point": {"type": "string"},
+                        "node": {"type": "string"},
+                    },
+                },
+            },
         },
     },
 }
@@ -383,11 +407,14 @@ def document() -> dict[str, Any]:
             "parameters": [PACKAGE_ID, {"name": "path", "in": "path", "required": True, "schema": {"type": "string"}}],
             "get": {
                 "summary": "Download one file",
+                "description": DOWNLOAD_RULE,
+                "security": [{}, *BEARER],
                 "responses": {
                     "200": {
                         "description": "the file",
                         "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
                     },
+                    **DOWNLOAD_REFUSALS,
                     "404": NOT_FOUND,
                 },
             },
@@ -396,11 +423,14 @@ def document() -> dict[str, Any]:
             "parameters": [PACKAGE_ID],
             "get": {
                 "summary": "Download the whole archive",
+                "description": DOWNLOAD_RULE,
+                "security": [{}, *BEARER],
                 "responses": {
                     "200": {
                         "description": "the archive",
                         "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
                     },
+                    **DOWNLOAD_REFUSALS,
                     "404": NOT_FOUND,
                 },
             },
@@ -501,7 +531,7 @@ def document() -> dict[str, Any]:
     paths["/api/v1/nss/{ns_id}/graph"] = {
         "parameters": [_id("ns_id", "network service")],
         "get": {
-            "summary": "The NS-to-VNF dependency graph",
+            "summary": "The NS-to-VNF dependency graph, with the NSD's virtual links and their wiring",
             "responses": {"200": _json(_ref("Graph"), "graph"), "404": NOT_FOUND},
         },
     }

@@ -62,6 +62,10 @@ class Driver(Protocol):
 
     def terminate_ns(self, ns_id: str) -> Operation: ...
 
+    def scale_ns(self, ns_id: str, *, scale_out: bool, aspect: str, member_vnf_index: str) -> Operation:
+        """One scaling step of one VNF's scaling aspect, out (one more unit) or in (one fewer)."""
+        ...
+
     def operation(self, op_id: str) -> Operation: ...
 
     def wait(self, op_id: str, *, timeout_s: float = 300, poll_s: float = 1.0) -> Operation: ...
@@ -259,6 +263,20 @@ class OsmDriver:
         path = f"/nslcm/v1/ns_instances/{ns_id}/terminate"
         return self._operation_started(f"POST {path}", self._call("POST", path, json={}, expect=(202,)))
 
+    def scale_ns(self, ns_id: str, *, scale_out: bool, aspect: str, member_vnf_index: str) -> Operation:
+        # The NBI's ScaleNsRequest scales by one step of a scaling group of one member VNF; no step count.
+        if not aspect or not member_vnf_index:
+            raise OrchestratorError("scaling needs the scaling aspect and the member VNF index", call="scale")
+        path = f"/nslcm/v1/ns_instances/{ns_id}/scale"
+        body = {
+            "scaleType": "SCALE_VNF",
+            "scaleVnfData": {
+                "scaleVnfType": "SCALE_OUT" if scale_out else "SCALE_IN",
+                "scaleByStepData": {"scaling-group-descriptor": aspect, "member-vnf-index": member_vnf_index},
+            },
+        }
+        return self._operation_started(f"POST {path}", self._call("POST", path, json=body, expect=(202,)))
+
     def operation(self, op_id: str) -> Operation:
         path = f"/nslcm/v1/ns_lcm_op_occs/{op_id}"
         occurrence = self._call("GET", path, expect=(200,)).json()
@@ -284,6 +302,7 @@ class TrackingDriver:
         self._checksums: dict[str, tuple[str, str]] = {}
         self._operations: dict[str, Operation] = {}
         self._instances: set[str] = set()
+        self.scaled: list[tuple[str, bool, str, str]] = []  # (ns id, out, aspect, member VNF index) per step
 
     def _onboard(self, archive: Path) -> OnboardedPackage:
         hasher = hashlib.sha256()
@@ -318,6 +337,10 @@ class TrackingDriver:
         return self._completed()
 
     def terminate_ns(self, ns_id: str) -> Operation:
+        return self._completed()
+
+    def scale_ns(self, ns_id: str, *, scale_out: bool, aspect: str, member_vnf_index: str) -> Operation:
+        self.scaled.append((ns_id, scale_out, aspect, member_vnf_index))
         return self._completed()
 
     def operation(self, op_id: str) -> Operation:

@@ -15,11 +15,11 @@ def _digest(event: ChainEvent) -> str:
     return str(event.args["digest"]).lower().removeprefix("0x")
 
 
-@projections.on("PackageRegistry", "PackageRegistered")
-def _published(event: ChainEvent) -> None:
-    Package.objects.filter(digest=_digest(event), state__in=[PackageState.UPLOADED, PackageState.VALIDATED]).update(
-        state=PackageState.PUBLISHED
-    )
+@projections.on_batch("PackageRegistry", "PackageRegistered")
+def _published(events: list[ChainEvent]) -> None:
+    Package.objects.filter(
+        digest__in=[_digest(e) for e in events], state__in=[PackageState.UPLOADED, PackageState.VALIDATED]
+    ).update(state=PackageState.PUBLISHED)
 
 
 @projections.on("PackageRegistry", "PackageStatusChanged")
@@ -35,6 +35,20 @@ def _batch_published(event: ChainEvent) -> None:
     package_ids = [r.package.pk for r in requests.select_related("package")]
     Package.objects.filter(pk__in=package_ids, state__in=[PackageState.UPLOADED, PackageState.VALIDATED]).update(
         state=PackageState.PUBLISHED
+    )
+
+
+@projections.on("LicenseManager", "LicenceTransferred")
+def _transferred(event: ChainEvent) -> None:
+    from marketplace.licences import licence_transfer_record
+
+    licence_transfer_record(
+        chain_id=event.chain_id,
+        licence_id=int(event.args["licenceId"]),
+        sender=str(event.args["from"]),
+        recipient=str(event.args["to"]),
+        tx_hash=event.tx_hash,
+        to_licence_id=int(event.args["toLicenceId"]) if "toLicenceId" in event.args else None,
     )
 
 

@@ -17,6 +17,7 @@ from ledger.client import ChainStatus, get_chain_client
 from ledger.exceptions import LedgerError
 from ledger.models import ContractDeployment, IndexerState
 from ledger.selectors import deployments_for
+from marketplace.descriptor_facts import Vdu, ns_connections, vnf_vdus
 from marketplace.models import ApiToken, NetworkService, Package, PackageState, Vnf
 from marketplace.packages.types import DescriptorSummary, ParsedDescriptor, VnfRef
 from marketplace.search import query_tokens
@@ -255,6 +256,8 @@ class PackageQuery:
     min_storage_gb: float | None = None
     max_storage_gb: float | None = None
     uploader: str = ""
+    # Any of these states (the portal's registered and deprecated filters); `state` wins when set.
+    states: tuple[str, ...] = ()
     all_versions: bool = False
     sort: str = "-created"
     page: int = 1
@@ -298,7 +301,12 @@ def _search_stages(query: PackageQuery) -> list[dict[str, Any]]:
     if query.tags:
         rest["tags"] = {"$all": list(query.tags)}
     # Revoked packages are hidden unless asked for by state.
-    rest["state"] = query.state if query.state else {"$ne": str(PackageState.REVOKED)}
+    if query.state:
+        rest["state"] = query.state
+    elif query.states:
+        rest["state"] = {"$in": [s for s in query.states if s != PackageState.REVOKED]}
+    else:
+        rest["state"] = {"$ne": str(PackageState.REVOKED)}
     for field_name, low, high in (
         ("vcpus", query.min_vcpus, query.max_vcpus),
         ("memory_mb", query.min_memory_mb, query.max_memory_mb),
@@ -325,25 +333,66 @@ SORTS = {
 
 def package_search(query: PackageQuery) -> PackagePage:
     """Text, filters, sort and pagination over packages; latest version of each line by default."""
-    collection = connection.database[Package._meta.db_table]  # type: ignore[attr-defined]
-    stages = _search_stages(query)
-    counted = list(collection.aggregate([*stages, {"$count": "n"}]))
-    total = int(counted[0]["n"]) if counted else 0
+    matched = package_matches(query)
     start = (query.page - 1) * query.per_page
-    sort = dict([*SORTS.get(query.sort, SORTS["-created"]), ("_id", -1)])
-    page_ids = [
-        doc["_id"]
-        for doc in collection.aggregate(
-            [*stages, {"$sort": sort}, {"$skip": start}, {"$limit": query.per_page}, {"$project": {"_id": 1}}]
-        )
-    ]
+    page_ids = matched[start : start + query.per_page]
     found = Package.objects.in_bulk(page_ids)
     items = [found[pk] for pk in page_ids if pk in found]
-    return PackagePage(items=items, total=total, page=query.page, per_page=query.per_page)
+    return PackagePage(items=items, total=len(matched), page=query.page, per_page=query.per_page)
+
+
+def package_matches(query: PackageQuery) -> list[Any]:
+    """The ids of every package `query` matches, in its sort order, from the process's catalogue
+    index (marketplace.catalogue); the same rules as the store query of _search_stages."""
+    from marketplace.catalogue import catalogue_index, catalogue_match
+
+    states: set[str] | None = None
+    exclude: set[str] = set()
+    if query.state:
+        states = {query.state}
+    elif query.states:
+        states = {s for s in query.states if s != PackageState.REVOKED}
+    else:
+        exclude = {str(PackageState.REVOKED)}
+    equal: dict[str, Any] = {
+        k: v
+        for k, v in (
+            ("kind", query.kind),
+            ("format", query.format),
+            ("vendor", query.vendor),
+            ("uploader", query.uploader),
+        )
+        if v
+    }
+    if not query.all_versions:
+        equal["is_latest"] = True
+    return catalogue_match(
+        catalogue_index(),
+        tokens=query_tokens(query.q)[:8],
+        tags=list(query.tags),
+        equal=equal,
+        states=states,
+        exclude_states=exclude,
+        ranges={
+            "vcpus": (query.min_vcpus, query.max_vcpus),
+            "memory_mb": (query.min_memory_mb, query.max_memory_mb),
+            "storage_gb": (query.min_storage_gb, query.max_storage_gb),
+        },
+        sort=tuple(SORTS.get(query.sort, SORTS["-created"])),
+    )
+
+
+def _line_ids(model: type[Package] | type[Vnf] | type[NetworkService], vendor: str, name: str) -> list[Any]:
+    """Ids of the documents of one vendor/name line. One indexed condition alone first: the
+    embedded store uses an index only for a single-condition match (see _search_stages)."""
+    collection = connection.database[model._meta.db_table]  # type: ignore[attr-defined]
+    stages = [{"$match": {"vendor": vendor}}, {"$match": {"name": name}}, {"$project": {"_id": 1}}]
+    return [doc["_id"] for doc in collection.aggregate(stages)]
 
 
 def package_versions(package: Package) -> list[Package]:
-    return list(Package.objects.filter(vendor=package.vendor, name=package.name).order_by("-version_key"))
+    found = Package.objects.filter(pk__in=_line_ids(Package, package.vendor, package.name))
+    return sorted(found, key=lambda p: p.version_key, reverse=True)
 
 
 def package_descriptors(package: Package) -> tuple[list[Vnf], list[NetworkService]]:
@@ -351,10 +400,13 @@ def package_descriptors(package: Package) -> tuple[list[Vnf], list[NetworkServic
 
 
 def ns_graph(ns: NetworkService) -> dict[str, Any]:
-    """The NS-to-VNF dependency graph: nodes (the NS and its VNFs) and edges."""
+    """The NS-to-VNF dependency graph: nodes (the NS and its VNFs) and edges, and the NSD's
+    virtual links with which connection points attach to them (`links`, read from the stored
+    descriptor by marketplace.descriptor_facts)."""
     vnfs = {v.pk: v for v in Vnf.objects.filter(pk__in=ns.vnf_ids).select_related("package")}
     nodes: list[dict[str, Any]] = [{"id": str(ns.pk), "kind": "ns", "label": f"{ns.vendor}/{ns.name} {ns.version}"}]
     edges: list[dict[str, str]] = []
+    ref_nodes: dict[tuple[tuple[str, str], ...], str] = {}
     for ref in ns.constituent_refs:
         match = next((v for v in vnfs.values() if _ref_matches(ref, v)), None)
         node_id = str(match.pk) if match else "unresolved:" + "/".join(str(x) for x in ref.values())
@@ -369,7 +421,38 @@ def ns_graph(ns: NetworkService) -> dict[str, Any]:
                 }
             )
         edges.append({"from": str(ns.pk), "to": node_id})
-    return {"nodes": nodes, "edges": edges, "virtual_links": list(ns.virtual_links)}
+        # Formats name a VNF by descriptor id, by vendor/name/version or both: each way finds it.
+        for key in _ref_keys(ref):
+            ref_nodes.setdefault(key, node_id)
+    links, virtual_links = _ns_links(ns, ref_nodes)
+    return {"nodes": nodes, "edges": edges, "virtual_links": virtual_links, "links": links}
+
+
+def _ref_keys(ref: Any) -> list[tuple[tuple[str, str], ...]]:
+    items = dict(ref.items() if isinstance(ref, dict) else ref)
+    full = tuple(sorted((str(k), str(v)) for k, v in items.items() if v))
+    by_id = tuple((k, v) for k, v in full if k == "descriptor_id")
+    by_name = tuple((k, v) for k, v in full if k != "descriptor_id")
+    return [key for key in (full, by_name, by_id) if key]
+
+
+def _ns_links(
+    ns: NetworkService, ref_nodes: dict[tuple[tuple[str, str], ...], str]
+) -> tuple[list[dict[str, str]], list[str]]:
+    """The NSD's wiring: which connection point of which VNF node (or of the NS itself, node "")
+    attaches to which virtual link; and every virtual link, those the wiring names included."""
+    links: list[dict[str, str]] = []
+    virtual_links = list(ns.virtual_links)
+    for c in ns_connections(ns.package.format, ns.document, ns.descriptor_id):
+        node_id = ""
+        if c.member:
+            keys = _ref_keys(c.ref)
+            found = next((ref_nodes[k] for k in keys if k in ref_nodes), None)
+            node_id = found or "unresolved:" + "/".join(v for _, v in c.ref if v)
+        links.append({"virtual_link": c.virtual_link, "connection_point": c.connection_point, "node": node_id})
+        if c.virtual_link not in virtual_links:
+            virtual_links.append(c.virtual_link)
+    return links, virtual_links
 
 
 def _ref_matches(ref: dict[str, Any], vnf: Vnf) -> bool:
@@ -533,3 +616,182 @@ def package_offers(package: Package) -> list[Any]:
     except LedgerError:
         return []
     return list(LicenceOffer.objects.filter(chain_id=chain_id, digest="0x" + package.digest).order_by("offer_id"))
+
+
+def licences_held(*, offers: list[Any], licensee: str | None) -> dict[int, Any]:
+    """The licences `licensee` holds (as indexed) under `offers`, by offer id; the newest per offer."""
+    from ledger.models import AcquiredLicence
+
+    if licensee is None or not offers:
+        return {}
+    held = AcquiredLicence.objects.filter(
+        chain_id=offers[0].chain_id, licensee=licensee, offer_id__in=[o.offer_id for o in offers]
+    ).order_by("licence_id")
+    return {licence.offer_id: licence for licence in held}
+
+
+# --- dPortal catalogue and descriptor pages ---
+
+# What a catalogue card shows; the rest of a package document (file list, search words) is not
+# sent, and not turned into Python objects.
+CARD_FIELDS = (
+    "format",
+    "kind",
+    "vendor",
+    "name",
+    "version",
+    "state",
+    "description",
+    "vcpus",
+    "memory_mb",
+    "storage_gb",
+    "tags",
+    "created_at",
+    "main_descriptor",
+)
+
+
+@dataclass(frozen=True)
+class CatalogueEntry:
+    package: Package
+    descriptor_kind: str = ""  # "vnf" or "ns": the page of the package's main descriptor
+    descriptor_pk: str = ""
+
+
+@dataclass(frozen=True)
+class CataloguePage:
+    """One page of the catalogue; the catalogue index counts the matches as it finds them."""
+
+    entries: list[CatalogueEntry]
+    total: int
+    page: int
+    per_page: int
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+
+def package_catalogue(query: PackageQuery) -> CataloguePage:
+    """The catalogue's page of `query` (package_search's matching): only the fields a card shows,
+    and each package's main VNF or NS, in three queries by id."""
+    matched = package_matches(query)
+    start = (query.page - 1) * query.per_page
+    page_ids = matched[start : start + query.per_page]
+    has_next = len(matched) > start + query.per_page
+    found = Package.objects.only(*CARD_FIELDS).in_bulk(page_ids)
+    packages = [found[pk] for pk in page_ids if pk in found]
+    mains: dict[Any, tuple[str, str]] = {}
+    for kind, model in (("vnf", Vnf), ("ns", NetworkService)):
+        wanted = [p.pk for p in packages if p.kind == kind]
+        if wanted:
+            # Each package's descriptors, the main one preferred (a package may hold several).
+            rows = model.objects.filter(package_id__in=wanted).values_list("package_id", "pk", "file")
+            main_files = {p.pk: p.main_descriptor for p in packages if p.kind == kind}
+            for package_pk, pk, _file in sorted(rows, key=lambda r: r[2] != main_files.get(r[0])):
+                mains.setdefault(package_pk, (kind, str(pk)))
+    entries = [CatalogueEntry(p, *mains.get(p.pk, ("", ""))) for p in packages]
+    return CataloguePage(
+        entries=entries, total=len(matched), page=query.page, per_page=query.per_page, has_next=has_next
+    )
+
+
+@dataclass(frozen=True)
+class ResourceSummary:
+    """What a VNF or NS needs and is made of, for its portal page."""
+
+    vcpus: int
+    memory_mb: int
+    storage_gb: float
+    images: list[str]
+    vdus: list[Vdu]  # VNF only
+    constituents: list[dict[str, Any]]  # NS only: ns_graph's VNF nodes
+    virtual_links: list[str]
+    connection_points: list[str]
+
+
+def descriptor_resources(descriptor: Vnf | NetworkService, graph: dict[str, Any] | None = None) -> ResourceSummary:
+    """Totals as the ingest computed them (over every file of the package) and the parts read
+    from the stored descriptor, for any of the three formats."""
+    fmt = descriptor.package.format
+    vdus: list[Vdu] = []
+    if isinstance(descriptor, Vnf):
+        vdus = vnf_vdus(fmt, descriptor.document)
+        images = list(descriptor.images) or list(dict.fromkeys(v.image for v in vdus if v.image))
+        constituents: list[dict[str, Any]] = []
+    else:
+        graph = graph if graph is not None else ns_graph(descriptor)
+        constituents = [n for n in graph["nodes"] if n["kind"] == "vnf"]
+        images = []
+    return ResourceSummary(
+        vcpus=descriptor.vcpus,
+        memory_mb=descriptor.memory_mb,
+        storage_gb=descriptor.storage_gb,
+        images=images,
+        vdus=vdus,
+        constituents=constituents,
+        virtual_links=list(descriptor.virtual_links),
+        connection_points=list(descriptor.connection_points),
+    )
+
+
+def descriptor_versions(descriptor: Vnf | NetworkService) -> list[Vnf | NetworkService]:
+    """Every stored version of the same vendor/name VNF or NS, newest package version first."""
+    model = type(descriptor)
+    found = model.objects.filter(pk__in=_line_ids(model, descriptor.vendor, descriptor.name))
+    found = found.select_related("package").only("version", "package", "package__version_key", "package__state")
+    return sorted(found, key=lambda d: d.package.version_key, reverse=True)
+
+
+@dataclass(frozen=True)
+class AccountRoles:
+    """What one address does in the marketplace; an address may hold several roles."""
+
+    packages: int  # uploaded: a developer
+    offers: int  # created as provider
+    licences: int  # held: an end-user
+    instances: int  # running network service instances
+
+    @property
+    def names(self) -> list[str]:
+        roles = [("developer", self.packages), ("provider", self.offers), ("end-user", self.licences + self.instances)]
+        return [name for name, count in roles if count]
+
+
+def account_roles(*, address: str, chain_id: int) -> AccountRoles:
+    from ledger.models import AcquiredLicence, LicenceOffer
+    from marketplace.models import NsInstance
+
+    return AccountRoles(
+        packages=Package.objects.filter(uploader=address).count(),
+        offers=LicenceOffer.objects.filter(chain_id=chain_id, provider=address).count(),
+        licences=AcquiredLicence.objects.filter(chain_id=chain_id, licensee=address).count(),
+        instances=NsInstance.objects.filter(owner=address).exclude(state__in=("terminated", "failed")).count(),
+    )
+
+
+def trial_offer_for(*, package: Package, user: str | None) -> Any | None:
+    """An open trial offer (as indexed) on `package` that `user` has not used yet: instantiating
+    the package's network service activates it first (once per address per offer)."""
+    from ledger.models import AcquiredLicence, LicenceOffer
+
+    if user is None:
+        return None
+    try:
+        chain_id = get_chain_client().chain_id()
+    except LedgerError:
+        return None
+    trials = list(
+        LicenceOffer.objects.filter(chain_id=chain_id, digest="0x" + package.digest, kind=1, closed=False).order_by(
+            "offer_id"
+        )
+    )
+    if not trials:
+        return None
+    used = set(
+        AcquiredLicence.objects.filter(
+            chain_id=chain_id, licensee=user, offer_id__in=[o.offer_id for o in trials]
+        ).values_list("offer_id", flat=True)
+    )
+    return next((o for o in trials if o.offer_id not in used), None)

@@ -10,7 +10,7 @@ import re
 import secrets
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -542,7 +542,9 @@ def registration_prepare(*, package: Package, actor: str) -> dict[str, Any]:
     registry = _registry()
     publisher = normalise_address(actor)
     deadline = int(timezone.now().timestamp()) + REGISTRATION_DEADLINE_S
-    expected = _expected_registration(package, publisher, registry.nonce(publisher), deadline)
+    unnumbered = _expected_registration(package, publisher, 0, deadline)
+    # The nonce is the line's registration count (see PackageRegistry.lineNonce).
+    expected = replace(unnumbered, nonce=registry.line_nonce(unnumbered.name_hash))
     return registry.typed_data(expected)
 
 

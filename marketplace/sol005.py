@@ -724,6 +724,30 @@ def _zip(files: Mapping[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
+def _download_authorise(request: HttpRequest, package: Package, what: str) -> None:
+    """The licence decision on fetching `package`'s archive: an orchestrator sends the licensee's API token
+    (Authorization: Bearer, from /api/v1/auth/token); a licensed-only package needs it (401 without, 403
+    when its holder may not download), with the reason."""
+    from ledger.exceptions import LedgerError
+    from marketplace import licences
+
+    user = None
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        user = selectors.api_token_address(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+        if user is None:
+            raise Problem(401, "the bearer token is unknown or expired: sign in again", {"WWW-Authenticate": "Bearer"})
+    try:
+        licences.package_download_authorise(package=package, user=user, what=what)
+    except licences.LicenceDenied as exc:
+        if user is None:
+            raise Problem(401, exc.decision.reason, {"WWW-Authenticate": "Bearer"}) from None
+        raise Problem(403, exc.decision.reason) from None
+    except LedgerError as exc:
+        raise Problem(503, f"the licence decision needs the chain, which is unavailable: {exc}") from None
+
+
 # --- views ---
 
 
@@ -742,7 +766,9 @@ def vnf_package(request: HttpRequest, vnf_pkg_id: str) -> JsonResponse:
 
 @sol005_get
 def vnf_package_content(request: HttpRequest, vnf_pkg_id: str) -> HttpResponseBase:
-    return archive_response(request, _vnf_package(vnf_pkg_id).package)
+    package = _vnf_package(vnf_pkg_id).package
+    _download_authorise(request, package, "archive (SOL005 package_content)")
+    return archive_response(request, package)
 
 
 @sol005_get
@@ -778,7 +804,9 @@ def ns_descriptor(request: HttpRequest, nsd_info_id: str) -> JsonResponse:
 
 @sol005_get
 def nsd_content(request: HttpRequest, nsd_info_id: str) -> HttpResponseBase:
-    return archive_response(request, _network_service(nsd_info_id).ns.package)
+    package = _network_service(nsd_info_id).ns.package
+    _download_authorise(request, package, "archive (SOL005 nsd_content)")
+    return archive_response(request, package)
 
 
 vnfpkgm_urls = [
@@ -861,9 +889,12 @@ def _archive_doc() -> dict[str, Any]:
         "responses": {
             "200": {"description": "the archive", "content": binary},
             "206": {"description": "the requested byte range", "headers": content_range, "content": binary},
+            "401": _problem_doc("a licensed-only package and no (valid) bearer token: the reason says which"),
+            "403": _problem_doc("the token's address may not download this licensed-only package, and why"),
             "404": _problem_doc("no such package"),
             "406": _problem_doc("the Accept header excludes the archive's type"),
             "416": _problem_doc("the range lies beyond the archive"),
+            "503": _problem_doc("the chain, which the licence decision needs, is unavailable"),
         },
     }
 

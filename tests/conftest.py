@@ -63,7 +63,10 @@ def _clean_blobs(request: pytest.FixtureRequest) -> Iterator[None]:
         from django.db import connection
 
         from marketplace import blobs
+        from marketplace.catalogue import STAMP_COLLECTION
         from marketplace.licences import SEATS
+        from marketplace.provenance import HEAD
 
-        for name in (f"{blobs.BUCKET}.files", f"{blobs.BUCKET}.chunks", blobs.LOCKS, SEATS):
+        # The flush empties the packages without telling the catalogue index: a missing stamp does.
+        for name in (f"{blobs.BUCKET}.files", f"{blobs.BUCKET}.chunks", blobs.LOCKS, SEATS, HEAD, STAMP_COLLECTION):
             connection.database[name].delete_many({})  # type: ignore[attr-defined]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from eth_account import Account
@@ -14,6 +16,9 @@ from eth_account.signers.local import LocalAccount
 
 from ledger.siwe import SiweMessage
 from marketplace.packages.build import build_osm
+
+if TYPE_CHECKING:
+    from marketplace.models import Package
 
 TESTDATA = Path(__file__).resolve().parent.parent.parent / "shared" / "testdata"
 PACKAGES = TESTDATA / "packages"
@@ -71,3 +76,38 @@ def signed_in_token(client, account: LocalAccount) -> str:
 def new_account() -> LocalAccount:
     account: LocalAccount = Account.create()
     return account
+
+
+def package_row(name: str, **fields: object) -> Package:
+    """A catalogue entry without an archive behind it (listing, search and paging tests): the
+    fields a card shows, with the search words the ingest would index."""
+    from marketplace.models import Package
+    from marketplace.search import index_tokens
+    from marketplace.versions import version_key
+
+    values: dict[str, object] = {
+        "format": "osm",
+        "kind": "vnf",
+        "vendor": "Acme",
+        "version": "1.0",
+        "is_latest": True,
+        "state": "validated",
+        "size": 1000,
+        "main_descriptor": f"{name}/{name}_vnfd.yaml",
+        "descriptor_digest": hashlib.sha256(f"{name}/d".encode()).hexdigest(),
+        "uploader": "0x" + "11" * 20,
+        "description": "",
+        "tags": [],
+    }
+    values.update(fields)
+    values.setdefault("digest", hashlib.sha256(f"{values['vendor']}/{name}/{values['version']}".encode()).hexdigest())
+    tags = values["tags"]
+    text = [
+        str(values["vendor"]),
+        name,
+        str(values["description"]),
+        *(map(str, tags) if isinstance(tags, list) else []),
+    ]
+    return Package.objects.create(
+        name=name, version_key=version_key(str(values["version"])), search_tokens=index_tokens(text), **values
+    )

@@ -329,6 +329,23 @@ class OsmNbi:
     def _op_terminateNSinstance(self, ns_id: str, **_: Any) -> Answer:
         return self._start(ns_id, "terminate", {}, {"INSTANTIATED", "BROKEN"})
 
+    def _op_scaleNSinstance(self, ns_id: str, *, body: dict[str, Any], **_: Any) -> Answer:
+        # The document: the NS instance must be INSTANTIATED, and stays so.
+        answer = self._start(ns_id, "scale", dict(body), {"INSTANTIATED"})
+        if answer.status != 202:
+            return answer
+        data = body["scaleVnfData"]
+        step = data["scaleByStepData"]
+        key = f"{step['member-vnf-index']}/{step['scaling-group-descriptor']}"
+        scaled = self.instances[ns_id].setdefault("scaled", {})
+        occurrence = self.occurrences[answer.body["id"]]
+        if data["scaleVnfType"] == "SCALE_IN" and scaled.get(key, 0) == 0:
+            occurrence["_fail"] = True  # nothing scaled out to scale in
+        elif not occurrence["_fail"]:
+            scaled[key] = scaled.get(key, 0) + (1 if data["scaleVnfType"] == "SCALE_OUT" else -1)
+        # The document's 202 for scale has a Location header and no body.
+        return Answer(202, None, answer.headers)
+
     def _op_getNSLCMOpOcc(self, op_id: str, **_: Any) -> Answer:
         occ = self.occurrences.get(op_id)
         if occ is None:
@@ -342,7 +359,9 @@ class OsmNbi:
                 ns["nsState"] = "BROKEN" if occ["lcmOperationType"] == "instantiate" else ns["nsState"]
             else:
                 occ["operationState"], occ["detailed-status"] = "COMPLETED", "done"
-                ns["nsState"] = "INSTANTIATED" if occ["lcmOperationType"] == "instantiate" else "NOT_INSTANTIATED"
+                if occ["lcmOperationType"] != "scale":  # a scaled NS stays INSTANTIATED
+                    instantiated = occ["lcmOperationType"] == "instantiate"
+                    ns["nsState"] = "INSTANTIATED" if instantiated else "NOT_INSTANTIATED"
             occ["statusEnteredTime"] = time.time()
         occ["_polls"] += 1
         return Answer(200, {k: copy.deepcopy(v) for k, v in occ.items() if not k.startswith("_") or k == "_id"})

@@ -19,15 +19,21 @@
     return data;
   }
 
+  // The wallet layer (static/vendor/nfvm-wallet.js) picks the wallet and checks the account is the
+  // signed-in one and the chain is the marketplace's.
   async function wallet() {
-    if (!window.ethereum) throw new Error("no Ethereum wallet found in this browser");
-    const [address] = await window.ethereum.request({ method: "eth_requestAccounts" });
-    return address;
+    return window.nfvmWallet.account();
   }
 
+  // Sends through the wallet and follows the transaction until it is mined and the marketplace's
+  // indexer has read it.
   async function send(from, tx) {
-    const request = { from, to: tx.to, data: tx.data, value: tx.value || "0x0" };
-    return window.ethereum.request({ method: "eth_sendTransaction", params: [request] });
+    const hash = await window.nfvmWallet.sendTransaction(from, tx);
+    say("Transaction " + hash + " sent; waiting for it to be mined…");
+    const receipt = await window.nfvmWallet.waitForReceipt(hash);
+    say("Mined in block " + parseInt(receipt.blockNumber, 16) + "; waiting for the marketplace to index it…");
+    await window.nfvmWallet.waitForIndexed(receipt);
+    return hash;
   }
 
   const form = document.getElementById("offer-form");
@@ -41,8 +47,8 @@
         const prepared = await call(form.dataset.url, "POST", fields);
         say("Please confirm the offer transaction in your wallet.");
         await send(from, prepared.transaction);
-        say("Offer sent; it appears here once the chain confirms it.");
-        setTimeout(() => window.location.reload(), 1500);
+        say("Offer sent and indexed; reloading…");
+        window.location.reload();
       } catch (error) {
         say("The offer failed: " + (error && error.message ? error.message : error));
       }
@@ -56,18 +62,42 @@
         const from = await wallet();
         const { typed_data: typed } = await call(button.dataset.url, "GET");
         say("Please sign the licence agreement in your wallet.");
-        const signature = await window.ethereum.request({
-          method: "eth_signTypedData_v4", params: [from, JSON.stringify(typed)],
-        });
+        const signature = await window.nfvmWallet.signTypedData(from, typed);
         const answer = await call(button.dataset.url, "POST", { typed_data: typed, signature, kind: button.dataset.kind });
         if (answer.transaction) {
           say("Please confirm the payment in your wallet.");
           await send(from, answer.transaction);
+        } else {
+          // A trial was relayed and mined before the answer came: follow the indexer up to the head.
+          say("Trial activated on chain; waiting for the marketplace to index it…");
+          await window.nfvmWallet.waitForIndexed({ blockNumber: await window.nfvmWallet.blockNumber() });
         }
-        say("Licence acquired; it counts once the chain confirms it.");
-        setTimeout(() => window.location.reload(), 1500);
+        say("Licence acquired; reloading…");
+        window.location.reload();
       } catch (error) {
         say("Failed: " + (error && error.message ? error.message : error));
+        button.disabled = false;
+      }
+    });
+  });
+  // "My offers": the provider's wallet sends the closeOffer transaction the marketplace prepared, then
+  // the offer's state fragment polls itself (htmx, every 2 s) until the indexer shows it closed.
+  document.querySelectorAll(".offer-close").forEach((button) => {
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      try {
+        const from = await wallet();
+        const prepared = await call(button.dataset.url, "POST");
+        say("Please confirm closing offer #" + prepared.offer_id + " in your wallet.");
+        await send(from, prepared.transaction);
+        say("Closing offer #" + prepared.offer_id + " was sent; its state follows the chain.");
+        const target = document.getElementById(button.dataset.target);
+        if (target && window.htmx) {
+          window.htmx.ajax("GET", button.dataset.stateUrl + "?sent=1", { target, swap: "outerHTML" });
+        }
+        button.parentElement.hidden = true;
+      } catch (error) {
+        say("Closing failed: " + (error && error.message ? error.message : error));
         button.disabled = false;
       }
     });

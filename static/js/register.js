@@ -9,10 +9,6 @@
   const csrf = document.cookie.split("; ").find((c) => c.startsWith("csrftoken="));
   const headers = { "Content-Type": "application/json", "X-CSRFToken": csrf ? csrf.split("=")[1] : "" };
 
-  function wallet() {
-    return window.ethereum || null;
-  }
-
   async function call(method, body) {
     const response = await fetch(root.dataset.url, {
       method, headers, credentials: "same-origin", body: body ? JSON.stringify(body) : undefined,
@@ -23,19 +19,12 @@
   }
 
   button.addEventListener("click", async () => {
-    const provider = wallet();
-    if (!provider) {
-      status.textContent = "No Ethereum wallet found in this browser.";
-      return;
-    }
     button.disabled = true;
     try {
-      const [address] = await provider.request({ method: "eth_requestAccounts" });
+      const address = await window.nfvmWallet.account();
       const { typed_data: typed } = await call("GET");
       status.textContent = "Please sign the registration in your wallet.";
-      const signature = await provider.request({
-        method: "eth_signTypedData_v4", params: [address, JSON.stringify(typed)],
-      });
+      const signature = await window.nfvmWallet.signTypedData(address, typed);
       const mode = (root.querySelector("input[name=register-mode]:checked") || {}).value || "relay";
       await call("POST", { typed_data: typed, signature, mode });
       status.textContent = "Submitted; waiting for the chain to confirm.";

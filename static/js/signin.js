@@ -1,5 +1,6 @@
-// Sign-In with Ethereum from a browser wallet (EIP-1193; the first wallet announced through
-// EIP-6963 when several are installed). The server writes the EIP-4361 message; the wallet signs it.
+// Sign-In with Ethereum from the wallet chosen in the wallet layer (static/vendor/nfvm-wallet.js:
+// EIP-6963 discovery, an injected EIP-1193 wallet, or the labelled development wallet in embedded
+// mode). The server writes the EIP-4361 message; the wallet signs it.
 (function () {
   "use strict";
   const root = document.getElementById("signin");
@@ -8,22 +9,11 @@
   const status = document.getElementById("signin-status");
   const csrf = document.cookie.split("; ").find((c) => c.startsWith("csrftoken="));
   const headers = { "Content-Type": "application/json", "X-CSRFToken": csrf ? csrf.split("=")[1] : "" };
-  const announced = [];
-
-  window.addEventListener("eip6963:announceProvider", (event) => {
-    announced.push(event.detail);
-    ready();
-  });
-  window.dispatchEvent(new Event("eip6963:requestProvider"));
-
-  function provider() {
-    if (announced.length) return announced[0].provider;
-    return window.ethereum || null;
-  }
 
   function ready() {
-    const wallet = provider();
+    const wallet = window.nfvmWallet.chosen();
     document.getElementById("no-wallet").hidden = Boolean(wallet);
+    document.getElementById("dev-wallet-note").hidden = !window.nfvmWallet.isDevelopment();
     button.disabled = !wallet;
   }
 
@@ -38,20 +28,15 @@
     return data;
   }
 
-  function hex(text) {
-    return "0x" + Array.from(new TextEncoder().encode(text), (b) => b.toString(16).padStart(2, "0")).join("");
-  }
-
   button.addEventListener("click", async () => {
-    const wallet = provider();
-    if (!wallet) return ready();
+    if (!window.nfvmWallet.chosen()) return ready();
     button.disabled = true;
     try {
       say("Asking your wallet for your address…");
-      const [address] = await wallet.request({ method: "eth_requestAccounts" });
+      const address = await window.nfvmWallet.account({ matchSession: false });
       const { message } = await post(root.dataset.messageUrl, { address });
       say("Please sign the sign-in message in your wallet.");
-      const signature = await wallet.request({ method: "personal_sign", params: [hex(message), address] });
+      const signature = await window.nfvmWallet.signMessage(address, message);
       const done = await post(root.dataset.verifyUrl, { message, signature, next: root.dataset.next });
       say("Signed in as " + done.address + ".");
       window.location.assign(done.next);
@@ -61,7 +46,7 @@
     }
   });
 
-  // A wallet injected after this script ran (EIP-1193 without EIP-6963) is picked up here.
-  window.addEventListener("load", ready);
+  // Wallets announce themselves after this script runs too; the picker's changes land here.
+  window.nfvmWallet.onChange(ready);
   ready();
 })();

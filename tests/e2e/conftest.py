@@ -58,3 +58,51 @@ def screenshot(page: Any, name: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+@pytest.fixture
+def indexer(chain: Any, deployed: Any) -> Iterator[Any]:
+    """The indexer beside the live server, as `make run` has it: pages that follow a transaction
+    wait for it. Yields `catch_up()`, which waits until it has read the latest block."""
+    import threading
+    import time
+
+    from django.db import connections
+
+    from ledger.indexer import Indexer
+    from ledger.models import IndexerState
+    from ledger.projections import projections
+
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def work() -> None:
+        # Steps only: the worker's anchoring ticks would send operator transactions under the test.
+        indexer = Indexer(chain, projections, confirmations=0)
+        try:
+            while not stop.is_set():
+                indexer.step()
+                stop.wait(0.2)
+        except BaseException as exc:  # surfaced by catch_up() and at teardown
+            failures.append(exc)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=work, name="indexer", daemon=True)
+    thread.start()
+
+    def catch_up(timeout: float = 30.0) -> None:
+        target = chain.w3.eth.block_number
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert not failures, f"the indexer stopped: {failures[0]!r}"
+            state = IndexerState.objects.filter(chain_id=chain.chain_id()).first()
+            if state is not None and state.last_block >= target:
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"the indexer did not reach block {target} within {timeout} s")
+
+    yield catch_up
+    stop.set()
+    thread.join(timeout=15)
+    assert not failures, f"the indexer stopped: {failures[0]!r}"

@@ -15,7 +15,7 @@ def sign_in(page, live_server, account, chain):
     install(page, account, chain)
     page.goto(live_server.url + "/signin?next=/packages/upload")
     page.get_by_role("button", name="Sign in with wallet").click()
-    page.wait_for_url("**/packages/upload")
+    page.wait_for_url(live_server.url + "/packages/upload")
 
 
 def test_a_developer_signs_in_uploads_and_finds_the_package(page, live_server, developer, chain):
@@ -24,6 +24,7 @@ def test_a_developer_signs_in_uploads_and_finds_the_package(page, live_server, d
 
     page.get_by_label("Package archive").set_input_files(str(shared_package("5gtango/5gtango-ns-package-example.tgo")))
     page.get_by_role("button", name="Upload and validate").click()
+    page.get_by_role("link", name="Open the package page").click()
     page.wait_for_url("**/packages/*/")
     assert page.get_by_role("heading", name="5gtango-project-sample").is_visible()
     screenshot(page, "packages-detail")
@@ -39,6 +40,31 @@ def test_a_developer_signs_in_uploads_and_finds_the_package(page, live_server, d
     page.get_by_role("button", name="Save metadata").click()
     page.wait_for_selector("text=Metadata saved")
     assert page.locator(".tags .tag").all_inner_texts() == ["5g", "demo"]
+    assert page.console_errors == []
+
+
+def test_a_dropped_archive_uploads_with_progress_and_a_report(page, live_server, developer, chain):
+    sign_in(page, live_server, developer, chain)
+    content = shared_package("5gtango/eu.5gtango.vnf-package-example.0.1.tgo").read_bytes()
+    assert page.locator("#drop-hint").is_visible()
+    dropped = page.evaluate_handle(
+        """(bytes) => {
+          const data = new DataTransfer();
+          data.items.add(new File([new Uint8Array(bytes)], "vnf.tgo", { type: "application/zip" }));
+          return data;
+        }""",
+        list(content),
+    )
+
+    page.locator("#dropzone").dispatch_event("drop", {"dataTransfer": dropped})
+    assert "vnf.tgo" in page.locator("#upload-chosen").inner_text()
+    page.get_by_role("button", name="Upload and validate").click()
+
+    page.wait_for_selector(".report.ok")
+    assert "stored" in page.locator("#report-title").inner_text()
+    assert page.locator("#upload-report .checks li").count() >= 1
+    assert page.locator("#upload-progress").is_hidden()
+    screenshot(page, "packages-upload-report")
     assert page.console_errors == []
 
 

@@ -24,7 +24,7 @@ def test_a_developer_registers_a_package_and_sees_the_proof(page, live_server, d
     install(page, developer, chain)
     page.goto(live_server.url + f"/signin?next=/packages/{package.pk}/")
     page.get_by_role("button", name="Sign in with wallet").click()
-    page.wait_for_url(f"**/packages/{package.pk}/")
+    page.wait_for_url(live_server.url + f"/packages/{package.pk}/")
 
     page.get_by_role("button", name="Sign and register on chain").click()
     page.wait_for_selector("text=Pending")

@@ -22,7 +22,7 @@ from config.embedded import ANVIL_DEV_KEYS
 from ledger import artifacts
 from ledger.client import ChainClient
 from ledger.exceptions import TransactionFailed
-from ledger.licensing import LicenseManager, Offer, OfferKind, typed_data_for
+from ledger.licensing import LicenseManager, Offer, OfferKind, licence_id_of, typed_data_for
 from ledger.registry import PackageRegistry, Registration
 
 HOUR = 3600
@@ -115,9 +115,10 @@ class LicenceState:
     offer_id: int
     licensee: str
     expires_at: int  # 0: no expiry
+    transferred: bool = False  # handed on: it continues under the recipient's id
 
     def valid_at(self, t: int) -> bool:
-        return self.expires_at == 0 or t < self.expires_at
+        return not self.transferred and (self.expires_at == 0 or t < self.expires_at)
 
 
 @dataclass
@@ -226,8 +227,8 @@ class Market:
             lic = self.licences[licence_id]
             state = next(s for s in self.offers if s.offer.offer_id == lic.offer_id)
             error = None
-            if self.current.get((lic.offer_id, buyer.address)) != licence_id:
-                error = "NotCurrentLicence"
+            if lic.transferred:
+                error = "NotLicensee"
             elif state.offer.kind is not OfferKind.PRIVATE:
                 error = "WrongOfferKind"
             elif state.closed:
@@ -270,9 +271,13 @@ class Market:
         )
         self.expect(error, got, f"transfer(licence{licence_id}, buyer{b} -> buyer{to})")
         if receipt is not None:
-            self.licences[licence_id].licensee = recipient.address
+            moved = self.licences[licence_id]
+            moved.transferred = True
+            moved_id = self.lm.transferred_licence_id(receipt)
+            assert moved_id == licence_id_of(offer.offer_id, recipient.address)
+            self.licences[moved_id] = LicenceState(offer.offer_id, recipient.address, moved.expires_at)
             del self.current[(offer.offer_id, buyer.address)]
-            self.current[(offer.offer_id, recipient.address)] = licence_id
+            self.current[(offer.offer_id, recipient.address)] = moved_id
 
     def close(self, o: int) -> None:
         state = self.offers[o % len(self.offers)]
@@ -303,7 +308,7 @@ class Market:
     def _issued(self, receipt: Any, offer: Offer, licensee: str, t: int) -> None:
         (issued,) = self.lm.events(receipt, "LicenceIssued")
         licence_id = int(issued["licenceId"])
-        assert licence_id == len(self.licences) + 1
+        assert licence_id == licence_id_of(offer.offer_id, licensee)
         assert issued["licensee"] == licensee
         expires_at = t + offer.duration if offer.duration else 0
         assert issued["expiresAt"] == expires_at
@@ -315,7 +320,6 @@ class Market:
     def check_licences(self) -> None:
         # Views run against the latest block, so mine one at a known time first.
         t = self.clock.mine()
-        assert self.lm.contract.functions.licenceCount().call() == len(self.licences)
         by_offer = {s.offer.offer_id: s.offer for s in self.offers}
         valid_held: dict[tuple[int, str], int] = {}
         for licence_id, model in self.licences.items():
@@ -520,7 +524,7 @@ class Registrar:
         else:
             digest = sha(f"package {len(self.steps)}")
         before = self.snapshot()
-        nonce_before = self.reg.nonce(publisher.address)
+        nonce_before = self.reg.line_nonce(line)
         error: str | None = None
         if relayed and signer != p:
             error = "WrongSigner"
@@ -560,7 +564,7 @@ class Registrar:
         assert got == error, f"model expected {error or 'success'}: {self.steps}"
         if receipt is None:
             assert self.snapshot() == before, f"a refused registration changed the registry: {self.steps}"
-            assert self.reg.nonce(publisher.address) == nonce_before
+            assert self.reg.line_nonce(line) == nonce_before
             return
         assert version > before[line_index][1], f"accepted v{version} after v{before[line_index][1]}"
         self.owners.setdefault(line, publisher.address)
@@ -570,7 +574,8 @@ class Registrar:
         record = self.reg.registration_of(digest)
         assert record is not None
         assert (record.publisher, record.version, record.name_hash) == (publisher.address, version, "0x" + line.hex())
-        assert self.reg.nonce(publisher.address) == nonce_before + (1 if relayed else 0)
+        # Every registration in the line, direct or signed, counts towards its nonce.
+        assert self.reg.line_nonce(line) == nonce_before + 1
 
     def snapshot(self) -> list[tuple[str | None, int]]:
         return [(self.reg.line_owner(line), self.reg.latest_version(line)) for line in LINES]

@@ -40,6 +40,8 @@ def test_run_serves_status_and_ctrl_c_stops_exactly_what_it_started(tmp_path):
         status, html = get(f"http://127.0.0.1:{port}/")
         assert status == 200
         assert address in html
+        # Embedded mode offers the labelled development wallet, so a browser without one can sign.
+        assert '<script id="dev-wallet" type="application/json">' in html
         service_pids = checkout.recorded_pids()
         assert len(service_pids) == 2
 

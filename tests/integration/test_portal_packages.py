@@ -142,6 +142,45 @@ def test_a_rejected_upload_lists_every_problem_with_file_and_rule(client, develo
     assert Package.objects.count() == 0
 
 
+def test_a_background_upload_gets_the_validation_report_in_place(client, developer):
+    sign_in(client, developer)
+    with open(shared_package("5gtango/eu.5gtango.vnf-package-example.0.1.tgo"), "rb") as handle:
+        response = client.post("/packages/upload", {"package": handle}, HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    package = Package.objects.get()
+    assert response.status_code == 200
+    assert "<html" not in html
+    assert "stored" in html
+    assert f'href="/packages/{package.pk}/"' in html
+    assert 'class="checks"' in html
+
+
+def test_a_background_upload_of_a_rejected_package_gets_the_problems_in_place(client, developer):
+    sign_in(client, developer)
+    with open(shared_package("5gtango/5gtango-ns-package-example-bad-checksum.tgo"), "rb") as handle:
+        response = client.post("/packages/upload", {"package": handle}, HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert response.status_code == 422
+    assert "<html" not in html
+    assert "integrity.hash-mismatch" in html
+    assert "Nothing was stored" in html
+    assert Package.objects.count() == 0
+
+
+def test_a_background_upload_without_a_file_says_so(client, developer):
+    sign_in(client, developer)
+    response = client.post("/packages/upload", {}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 422
+    assert "Nothing was uploaded" in response.content.decode()
+
+
+def test_a_background_upload_after_the_session_ended_asks_to_sign_in_again(client):
+    response = client.post("/packages/upload", {}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 401
+    assert "sign in again" in response.content.decode()
+    assert Package.objects.count() == 0
+
+
 def test_the_uploader_edits_metadata_from_the_page(client, developer, tango):
     sign_in(client, developer)
     assert "Save metadata" in client.get(f"/packages/{tango.pk}/").content.decode()

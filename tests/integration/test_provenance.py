@@ -15,6 +15,7 @@ from ledger.provenance_anchor import ProvenanceAnchor
 from ledger.provenance_verify import GENESIS_PREV_HASH, entry_hash, verify_entry_proof
 from marketplace.models import ProvenanceEntry
 from marketplace.provenance import (
+    HEAD,
     entry_fields,
     provenance_anchor_due,
     provenance_anchor_pending,
@@ -53,6 +54,31 @@ def test_appended_entries_form_a_gap_free_hash_chain():
     assert stored[0].prev_hash == GENESIS_PREV_HASH
     assert stored[2].payload == {"decision": "permit", "n": 2}
     assert provenance_verify_chain(1, 5) == []
+
+
+def test_an_append_after_a_crash_that_left_the_head_behind_still_chains():
+    append(3)
+    # As if the process died between inserting entry 3 and moving the head past it.
+    heads = connection.database[HEAD]  # type: ignore[attr-defined]
+    second = ProvenanceEntry.objects.get(seq=2)
+    heads.update_one({"_id": "head"}, {"$set": {"seq": 2, "hash": second.entry_hash}})
+
+    append(2)
+
+    assert_chained(list(ProvenanceEntry.objects.order_by("seq")))
+    assert heads.find_one({"_id": "head"})["seq"] == 5
+
+
+def test_an_append_to_an_emptied_or_restored_log_ignores_a_head_that_points_nowhere():
+    append(4)
+    ProvenanceEntry.objects.all().delete()  # the head document still says 4
+    append(2)
+    assert_chained(list(ProvenanceEntry.objects.order_by("seq")))
+
+    heads = connection.database[HEAD]  # type: ignore[attr-defined]
+    heads.update_one({"_id": "head"}, {"$set": {"hash": "0x" + "ab" * 32}})  # names entry 2 with a wrong hash
+    append(1)
+    assert_chained(list(ProvenanceEntry.objects.order_by("seq")))
 
 
 @pytest.mark.django_db(transaction=True)

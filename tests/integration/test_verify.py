@@ -78,7 +78,7 @@ def signed(
         version=version_number(version),
         descriptor_digest=descriptor(digest),
         publisher=publisher,
-        nonce=reg.nonce(publisher) if nonce is None else nonce,
+        nonce=reg.line_nonce(line) if nonce is None else nonce,
         deadline=int(chain.w3.eth.get_block("latest")["timestamp"]) + HOUR,
     )
     signature = Account.sign_typed_data(signer.key, full_message=reg.typed_data(registration)).signature

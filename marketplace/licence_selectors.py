@@ -1,0 +1,419 @@
+"""Reads behind the portal's Licensing and Provenance sections: a user's licences, a provider's offers,
+provenance timelines with their anchoring state, and the daily series the charts draw.
+
+Offers and licences are the indexer's projections of LicenseManager events (ledger.models); instances,
+signed agreements and the provenance log are ours."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Q
+
+from ledger.models import AcquiredLicence, ChainEvent, LicenceOffer, PackageAnchor, ProvenanceRange
+from marketplace.licences import KINDS, seat_key
+from marketplace.models import (
+    InstanceState,
+    LicencePolicy,
+    NetworkService,
+    NsInstance,
+    Package,
+    ProvenanceEntry,
+    SignedAgreement,
+)
+
+ACTIVE = [InstanceState.INSTANTIATING, InstanceState.RUNNING, InstanceState.TERMINATING]
+PER_PAGE = 50
+MAX_ROWS = 200
+
+
+def _kind(offer: LicenceOffer | None) -> str:
+    return KINDS.get(offer.kind, "private") if offer is not None else "unknown"
+
+
+def _packages_by_digest(digests: Iterable[str]) -> dict[str, Package]:
+    bare = {d.lower().removeprefix("0x") for d in digests}
+    return {"0x" + p.digest: p for p in Package.objects.filter(digest__in=list(bare))}
+
+
+def _moment(timestamp: int) -> datetime | None:
+    return datetime.fromtimestamp(timestamp, UTC) if timestamp else None
+
+
+def _seats_taken(keys: list[str]) -> Counter[str]:
+    """Seats taken per seat counter, as marketplace.licences.seats_in_use counts them: every unit of
+    every live instance holds one."""
+    taken: Counter[str] = Counter()
+    live = NsInstance.objects.filter(seat_key__in=keys, state__in=ACTIVE)
+    for key, units in live.values_list("seat_key", "units"):
+        taken[key] += int(units or 0)
+    return taken
+
+
+# --- licences ---
+
+
+@dataclass
+class LicenceView:
+    licence: AcquiredLicence
+    offer: LicenceOffer | None
+    package: Package | None
+    kind: str
+    seats: int  # 0: unlimited
+    in_use: int
+    expires_at: datetime | None
+    expired: bool
+    agreement: SignedAgreement | None
+    instances: list[NsInstance] = field(default_factory=list)
+
+    @property
+    def licence_id(self) -> int:
+        return int(self.licence.licence_id)
+
+    @property
+    def transferable(self) -> bool:
+        return bool(self.offer and self.offer.transferable)
+
+    @property
+    def agreement_message(self) -> dict[str, Any]:
+        """The fields the licensee signed (the EIP-712 message)."""
+        if self.agreement is None:
+            return {}
+        message = json.loads(self.agreement.typed_data).get("message", {})
+        return message if isinstance(message, dict) else {}
+
+    @property
+    def agreement_json(self) -> str:
+        """The signed typed data and signature, indented for reading."""
+        if self.agreement is None:
+            return ""
+        body = {"typed_data": json.loads(self.agreement.typed_data), "signature": self.agreement.signature}
+        return json.dumps(body, indent=2)
+
+
+def _licence_views(licences: list[AcquiredLicence], *, chain_id: int, now: int) -> list[LicenceView]:
+    offers = {
+        o.offer_id: o
+        for o in LicenceOffer.objects.filter(chain_id=chain_id, offer_id__in=[lic.offer_id for lic in licences])
+    }
+    packages = _packages_by_digest(o.digest for o in offers.values())
+    agreements = {
+        a.agreement_hash: a
+        for a in SignedAgreement.objects.filter(agreement_hash__in=[lic.agreement_hash.lower() for lic in licences])
+    }
+    keys = {lic.licence_id: seat_key(chain_id, lic) for lic in licences}
+    instances: dict[int, list[NsInstance]] = {}
+    found = NsInstance.objects.filter(chain_id=chain_id, licence_id__in=list(keys)).select_related("ns")
+    for instance in found.order_by("-created_at")[:MAX_ROWS]:
+        instances.setdefault(int(instance.licence_id or 0), []).append(instance)
+    used = _seats_taken(list(keys.values()))
+    views = []
+    for lic in licences:
+        offer = offers.get(lic.offer_id)
+        views.append(
+            LicenceView(
+                licence=lic,
+                offer=offer,
+                package=packages.get(offer.digest.lower()) if offer else None,
+                kind=_kind(offer),
+                seats=int(offer.seats) if offer else 0,
+                in_use=used.get(keys[lic.licence_id], 0),
+                expires_at=_moment(lic.expires_at),
+                expired=bool(lic.expires_at and lic.expires_at <= now),
+                agreement=agreements.get(lic.agreement_hash.lower()),
+                instances=instances.get(lic.licence_id, []),
+            )
+        )
+    return views
+
+
+def licences_of(*, user: str, chain_id: int, now: int) -> list[LicenceView]:
+    """The licences `user` holds on the chain, newest first."""
+    held = AcquiredLicence.objects.filter(chain_id=chain_id, licensee=user).order_by("-block_number")[:MAX_ROWS]
+    return _licence_views(list(held), chain_id=chain_id, now=now)
+
+
+def licence_view(*, licence_id: int, chain_id: int, now: int) -> LicenceView | None:
+    found = AcquiredLicence.objects.filter(chain_id=chain_id, licence_id=licence_id).first()
+    return _licence_views([found], chain_id=chain_id, now=now)[0] if found else None
+
+
+# --- offers ---
+
+
+@dataclass
+class OfferView:
+    offer: LicenceOffer
+    package: Package | None
+    kind: str
+    licences_sold: int
+    in_use: int
+    policy: dict[str, Any] | None  # the ODRL document behind the terms hash, when the marketplace wrote it
+    is_provider: bool  # False: listed because the address publishes the package
+
+    @property
+    def offer_id(self) -> int:
+        return int(self.offer.offer_id)
+
+    @property
+    def price_eth(self) -> str:
+        """The price in ether (wei / 10**18) without trailing zeros; "" for a free offer."""
+        wei = int(self.offer.price or 0)
+        return "" if wei == 0 else f"{Decimal(wei) / Decimal(10**18):f}".rstrip("0").rstrip(".")
+
+    @property
+    def policy_json(self) -> str:
+        return json.dumps(self.policy, indent=2) if self.policy is not None else ""
+
+
+def offers_of(*, address: str, chain_id: int) -> list[OfferView]:
+    """Offers `address` created, and offers on packages it publishes (LicenseManager lets both close them)."""
+    published = list(
+        PackageAnchor.objects.filter(chain_id=chain_id, publisher=address).values_list("digest", flat=True)
+    )
+    query = Q(provider=address)
+    if published:
+        query |= Q(digest__in=[d.lower() for d in published])
+    offers = list(LicenceOffer.objects.filter(query, chain_id=chain_id).order_by("-offer_id")[:MAX_ROWS])
+    ids = [o.offer_id for o in offers]
+    sold = Counter(
+        AcquiredLicence.objects.filter(chain_id=chain_id, offer_id__in=ids).values_list("offer_id", flat=True)
+    )
+    used: Counter[int] = Counter()
+    live = NsInstance.objects.filter(chain_id=chain_id, offer_id__in=ids, state__in=ACTIVE)
+    for offer_id, units in live.values_list("offer_id", "units"):
+        used[offer_id] += int(units or 0)
+    policies = dict(
+        LicencePolicy.objects.filter(terms_hash__in=[o.terms_hash.lower() for o in offers]).values_list(
+            "terms_hash", "document"
+        )
+    )
+    packages = _packages_by_digest(o.digest for o in offers)
+    return [
+        OfferView(
+            offer=o,
+            package=packages.get(o.digest.lower()),
+            kind=_kind(o),
+            licences_sold=sold.get(o.offer_id, 0),
+            in_use=used.get(o.offer_id, 0),
+            policy=policies.get(o.terms_hash.lower()),
+            is_provider=o.provider == address,
+        )
+        for o in offers
+    ]
+
+
+def offer_state(*, offer_id: int, chain_id: int) -> LicenceOffer | None:
+    return LicenceOffer.objects.filter(chain_id=chain_id, offer_id=offer_id).first()
+
+
+# --- provenance timelines ---
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    seq: int
+    kind: str
+    actor: str
+    subject: str
+    created_at: datetime
+    reason: str
+    permit: bool | None  # decisions only
+    licence_id: int | None
+    state: str  # "anchored", "submitted" or "pending"
+    anchor: dict[str, Any] | None
+    entry_hash: str
+
+
+@dataclass(frozen=True)
+class Timeline:
+    entries: list[TimelineEntry]
+    total: int
+    page: int
+    pages: int
+
+    @property
+    def previous_page(self) -> int | None:
+        return self.page - 1 if self.page > 1 else None
+
+    @property
+    def next_page(self) -> int | None:
+        return self.page + 1 if self.page < self.pages else None
+
+
+def _timeline(query: Q | None, *, page: int, chain_id: int) -> Timeline:
+    if query is None:
+        # The whole log: seq runs 1, 2, 3, ... without gaps, so the head's seq is the count and a page is a
+        # range of the unique seq index (a count or a skip would scan the collection).
+        head = ProvenanceEntry.objects.order_by("-seq").values_list("seq", flat=True).first()
+        total = int(head or 0)
+    else:
+        entries = ProvenanceEntry.objects.filter(query)
+        total = entries.count()
+    pages = max(1, -(-total // PER_PAGE))
+    page = min(max(1, page), pages)
+    start = (page - 1) * PER_PAGE
+    if query is None:
+        window = ProvenanceEntry.objects.filter(seq__gt=start, seq__lte=start + PER_PAGE)
+        rows = list(window.order_by("seq"))
+    else:
+        rows = list(entries.order_by("seq")[start : start + PER_PAGE])
+    ranges: list[ProvenanceRange] = []
+    if rows:
+        ranges = list(
+            ProvenanceRange.objects.filter(chain_id=chain_id, from_seq__lte=rows[-1].seq, to_seq__gte=rows[0].seq)
+        )
+    items = []
+    for e in rows:
+        covering = next((r for r in ranges if r.from_seq <= e.seq <= r.to_seq), None)
+        anchor = None
+        if covering is not None:
+            state = "anchored"
+            anchor = {
+                "anchor_id": covering.anchor_id,
+                "from_seq": covering.from_seq,
+                "to_seq": covering.to_seq,
+                "root": covering.root,
+                "tx_hash": covering.tx_hash,
+                "block_number": covering.block_number,
+            }
+        elif e.anchor_chain_id == chain_id:
+            state = "submitted"
+            anchor = {"tx_hash": e.anchor_tx_hash, "from_seq": e.anchor_from_seq, "to_seq": e.anchor_to_seq}
+        else:
+            state = "pending"
+        payload = e.payload if isinstance(e.payload, dict) else {}
+        licence_id = payload.get("licence_id")
+        items.append(
+            TimelineEntry(
+                seq=e.seq,
+                kind=e.kind,
+                actor=e.actor,
+                subject=e.subject,
+                created_at=e.created_at,
+                reason=str(payload.get("reason") or payload.get("error") or ""),
+                permit=payload.get("permit") if e.kind == "decision" else None,
+                licence_id=int(licence_id) if isinstance(licence_id, int) else None,
+                state=state,
+                anchor=anchor,
+                entry_hash=e.entry_hash,
+            )
+        )
+    return Timeline(items, total, page, pages)
+
+
+def provenance_timeline(*, chain_id: int, page: int = 1) -> Timeline:
+    """The whole log, in order."""
+    return _timeline(None, page=page, chain_id=chain_id)
+
+
+def _package_subjects(package: Package, chain_id: int) -> list[str]:
+    ns_ids = [str(pk) for pk in NetworkService.objects.filter(package=package).values_list("pk", flat=True)]
+    instance_ids = NsInstance.objects.filter(ns__package=package).values_list("pk", flat=True)
+    offer_ids = LicenceOffer.objects.filter(chain_id=chain_id, digest="0x" + package.digest).values_list(
+        "offer_id", flat=True
+    )
+    return (
+        [f"ns:{pk}" for pk in ns_ids]
+        + [f"instance:{pk}" for pk in instance_ids]
+        + [f"offer:{offer_id}" for offer_id in offer_ids]
+    )
+
+
+def package_timeline(*, package: Package, chain_id: int, page: int = 1) -> Timeline:
+    """Decisions on the package's network services, their instances' events and its offers' licences."""
+    return _timeline(Q(subject__in=_package_subjects(package, chain_id)), page=page, chain_id=chain_id)
+
+
+def licence_timeline(*, licence: AcquiredLicence, page: int = 1) -> Timeline:
+    """Entries naming the licence (decisions, instantiations, a trial's activation) and the later
+    events of the instances that ran under it (terminations, expiry flags)."""
+    instance_ids = NsInstance.objects.filter(chain_id=licence.chain_id, licence_id=licence.licence_id).values_list(
+        "pk", flat=True
+    )
+    query = Q(payload__licence_id=licence.licence_id) | Q(subject__in=[f"instance:{pk}" for pk in instance_ids])
+    return _timeline(query, page=page, chain_id=licence.chain_id)
+
+
+# --- chart series ---
+
+
+def _days(today: date, days: int) -> list[date]:
+    return [today - timedelta(days=days - 1 - i) for i in range(days)]
+
+
+def _since(today: date, days: int) -> datetime:
+    first = today - timedelta(days=days - 1)
+    return datetime(first.year, first.month, first.day, tzinfo=UTC)
+
+
+def sales_per_day(
+    *, chain_id: int, today: date, days: int = 14, offer_ids: list[int] | None = None
+) -> list[tuple[date, int]]:
+    """Licences issued per UTC day over the last `days` days (purchases and trials), optionally only
+    under `offer_ids`. A licence counts on the day the indexer recorded its LicenceIssued event."""
+    events = ChainEvent.objects.filter(
+        chain_id=chain_id, contract="LicenseManager", event="LicenceIssued", indexed_at__gte=_since(today, days)
+    )
+    wanted = set(offer_ids) if offer_ids is not None else None
+    counts: Counter[date] = Counter()
+    for args, indexed_at in events.values_list("args", "indexed_at"):
+        if wanted is None or int(args.get("offerId", -1)) in wanted:
+            counts[indexed_at.astimezone(UTC).date()] += 1
+    return [(day, counts.get(day, 0)) for day in _days(today, days)]
+
+
+def instances_per_day(*, today: date, days: int = 14, ns_ids: list[str] | None = None) -> list[tuple[date, int, int]]:
+    """(day, started, terminated) per UTC day from the provenance log: instantiations that did not fail,
+    and terminations; optionally only of the network services `ns_ids`."""
+    entries = ProvenanceEntry.objects.filter(kind__in=["instantiate", "terminate"], created_at__gte=_since(today, days))
+    wanted = set(ns_ids) if ns_ids is not None else None
+    started: Counter[date] = Counter()
+    ended: Counter[date] = Counter()
+    for kind, payload, created_at in entries.values_list("kind", "payload", "created_at"):
+        body = payload if isinstance(payload, dict) else {}
+        if wanted is not None and str(body.get("ns")) not in wanted:
+            continue
+        day = created_at.astimezone(UTC).date()
+        if kind == "terminate":
+            ended[day] += 1
+        elif body.get("state") != "failed":
+            started[day] += 1
+    return [(day, started.get(day, 0), ended.get(day, 0)) for day in _days(today, days)]
+
+
+def seats_per_licence(
+    *, chain_id: int, now: int, offer_ids: list[int] | None = None, limit: int = 20
+) -> list[tuple[int, int, int]]:
+    """(licence id, seats in use, seats) for licences still valid, busiest first, at most `limit`;
+    seats 0 means unlimited."""
+    licences = AcquiredLicence.objects.filter(chain_id=chain_id).filter(Q(expires_at=0) | Q(expires_at__gt=now))
+    if offer_ids is not None:
+        licences = licences.filter(offer_id__in=offer_ids)
+    held = list(licences.order_by("-block_number")[:MAX_ROWS])
+    seats = dict(
+        LicenceOffer.objects.filter(chain_id=chain_id, offer_id__in=[lic.offer_id for lic in held]).values_list(
+            "offer_id", "seats"
+        )
+    )
+    keys = {lic.licence_id: seat_key(chain_id, lic) for lic in held}
+    used = _seats_taken(list(keys.values()))
+    rows = [(lic.licence_id, used.get(keys[lic.licence_id], 0), int(seats.get(lic.offer_id, 0))) for lic in held]
+    rows.sort(key=lambda row: (-row[1], -row[0]))
+    return rows[:limit]
+
+
+def package_offer_ids(*, package: Package, chain_id: int) -> list[int]:
+    return list(
+        LicenceOffer.objects.filter(chain_id=chain_id, digest="0x" + package.digest).values_list("offer_id", flat=True)
+    )
+
+
+def package_ns_ids(*, package: Package) -> list[str]:
+    return [str(pk) for pk in NetworkService.objects.filter(package=package).values_list("pk", flat=True)]

@@ -1,0 +1,365 @@
+"""The portal's Licensing section (my licences with the signed agreement, my offers with Close offer)
+and its Provenance section (timelines per package, per licence and overall, with charts), on anvil and
+the embedded store; each page for the owner, another user and an anonymous visitor."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+
+from ledger.indexer import Indexer
+from ledger.projections import projections
+from marketplace.licences import instance_create, instance_terminate
+from marketplace.models import NetworkService, NsInstance, SignedAgreement
+from marketplace.packages.build import build
+from marketplace.provenance import provenance_anchor_pending
+from marketplace.services import package_ingest, registration_prepare, registration_submit
+from tests.factories import signed_in_token
+from tests.integration.test_portal_packages import sign_in
+
+pytestmark = pytest.mark.django_db
+DEMO = Path(__file__).resolve().parents[2] / "demo" / "packages" / "osm"
+DAY = 86400
+
+
+def index(chain):
+    Indexer(chain, projections, confirmations=0).step()
+
+
+def auth(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+def send(chain, account, tx):
+    tx["value"] = int(tx.get("value") or "0x0", 16) if isinstance(tx.get("value"), str) else tx.get("value", 0)
+    chain.transact(account, tx)
+    index(chain)
+
+
+@pytest.fixture
+def network_service(deployed, chain, snapshot, developer, tmp_path) -> NetworkService:
+    """The demo 5G core NS and its two VNFs, ingested and registered on chain by the developer."""
+    packages = []
+    for name in ("nfvm_demo_amf_vnf", "nfvm_demo_upf_vnf", "nfvm_demo_core_ns"):
+        archive = build(DEMO / name, "osm", tmp_path / f"{name}.tar.gz")
+        with archive.open("rb") as source:
+            packages.append(package_ingest(source=source, uploader=developer.address).package)
+    for package in packages:
+        typed = registration_prepare(package=package, actor=developer.address)
+        signature = developer.sign_typed_data(full_message=typed).signature.to_0x_hex()
+        registration_submit(
+            package=package, actor=developer.address, typed_data=typed, signature=signature, mode="relay"
+        )
+    index(chain)
+    return NetworkService.objects.get(package=packages[-1])
+
+
+def make_offer(client, chain, developer, ns, **terms) -> int:
+    token = signed_in_token(client, developer)
+    response = client.post(
+        f"/api/v1/packages/{ns.package.pk}/offers", terms, content_type="application/json", headers=auth(token)
+    )
+    assert response.status_code == 201, response.content
+    send(chain, developer, response.json()["transaction"])
+    return int(client.get(f"/api/v1/packages/{ns.package.pk}/offers").json()["items"][-1]["offer_id"])
+
+
+def acquire(client, chain, account, offer_id) -> None:
+    token = signed_in_token(client, account)
+    typed = client.get(f"/api/v1/offers/{offer_id}/agreement", headers=auth(token)).json()["typed_data"]
+    signature = account.sign_typed_data(full_message=typed).signature.to_0x_hex()
+    response = client.post(
+        f"/api/v1/offers/{offer_id}/agreement",
+        {"typed_data": typed, "signature": signature},
+        content_type="application/json",
+        headers=auth(token),
+    )
+    assert response.status_code in (200, 201), response.content
+    if "transaction" in response.json():  # a purchase: the licensee's own wallet pays
+        send(chain, account, response.json()["transaction"])
+    index(chain)
+
+
+@pytest.fixture
+def licensed(client, chain, developer, stranger, network_service):
+    """The developer offers a private licence (2 instances, 30 days); the stranger buys it and runs one instance."""
+    offer_id = make_offer(
+        client, chain, developer, network_service, kind="private", price=10**15, seats=2, duration_days=30
+    )
+    acquire(client, chain, stranger, offer_id)
+    instance = instance_create(ns=network_service, user=stranger.address)
+    assert instance.state == "running"
+    licence_id = int(instance.licence_id or 0)
+    client.logout()
+    return {"offer_id": offer_id, "licence_id": licence_id, "instance": instance, "ns": network_service}
+
+
+def close(client, offer_id):
+    return client.post(f"/offers/{offer_id}/close", "{}", content_type="application/json")
+
+
+def page(client, path):
+    response = client.get(path)
+    assert response.status_code == 200, response.content
+    html = response.content.decode()
+    assert not re.search(r"<script(?![^>]*\bsrc=)", html), "no inline script (CSP)"
+    return html
+
+
+# --- My licences ---
+
+
+def test_it_lists_my_licences_with_seats_validity_and_the_signed_agreement(client, stranger, licensed):
+    sign_in(client, stranger)
+    html = page(client, "/licences/")
+    licence_id = licensed["licence_id"]
+    assert f"Licence #{licence_id}" in html
+    assert "private" in html
+    assert "1 of 2 in use" in html
+    assert "until " in html
+    assert "expired on" not in html
+    assert "Transferable</th><td>no" in html
+    agreement = SignedAgreement.objects.get(licensee=stranger.address)
+    assert agreement.agreement_hash in html
+    assert "Signed agreement (EIP-712)" in html
+    assert f"/licences/{licence_id}/agreement.json" in html
+    assert f"/licences/{licence_id}/provenance" in html
+    assert licensed["ns"].name in html  # the instance under the licence
+
+
+def test_it_counts_seats_as_the_decision_point_does(client, chain, developer, stranger, licensed):
+    """A scaled instance holds one seat per unit (marketplace.licences.seats_in_use)."""
+    NsInstance.objects.filter(pk=licensed["instance"].pk).update(units=2)
+    sign_in(client, stranger)
+    assert "2 of 2 in use" in page(client, "/licences/")
+    client.logout()
+    sign_in(client, developer)
+    assert re.search(r'data-fact="in-use">\s*2\s*<', page(client, "/offers/"))
+    provenance = page(client, "/provenance/")
+    assert re.search(r"<title>#\S+: 2 used</title>", provenance)  # the seats chart's bar
+
+
+def test_it_downloads_the_agreement_the_licensee_signed(client, stranger, licensed):
+    sign_in(client, stranger)
+    response = client.get(f"/licences/{licensed['licence_id']}/agreement.json")
+    assert response.status_code == 200
+    assert "attachment" in response["Content-Disposition"]
+    body = response.json()
+    assert body["licensee"] == stranger.address
+    signer = Account.recover_message(encode_typed_data(full_message=body["typed_data"]), signature=body["signature"])
+    assert signer == stranger.address
+    assert body["typed_data"]["message"]["offerId"] == licensed["offer_id"]
+
+
+def test_it_lets_the_offers_provider_read_the_agreement_too(client, developer, licensed):
+    sign_in(client, developer)
+    assert client.get(f"/licences/{licensed['licence_id']}/agreement.json").status_code == 200
+
+
+def test_it_shows_another_user_none_of_my_licences_nor_my_agreement(client, operator, licensed):
+    sign_in(client, operator)
+    html = page(client, "/licences/")
+    assert "You hold no licences yet" in html
+    assert f"Licence #{licensed['licence_id']}" not in html
+    refused = client.get(f"/licences/{licensed['licence_id']}/agreement.json")
+    assert refused.status_code == 403
+    assert "only the licensee or the offer's provider" in refused.json()["error"]
+
+
+def test_it_sends_an_anonymous_visitor_to_sign_in(client, licensed):
+    response = client.get("/licences/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/signin?next=/licences/")
+    assert client.get(f"/licences/{licensed['licence_id']}/agreement.json").status_code == 401
+
+
+def test_it_says_when_an_expired_licence_ended(client, chain, developer, stranger, network_service):
+    offer_id = make_offer(client, chain, developer, network_service, kind="private", price=1, seats=1, duration_days=1)
+    acquire(client, chain, stranger, offer_id)
+    chain.w3.provider.make_request("evm_increaseTime", [2 * DAY])
+    chain.w3.provider.make_request("evm_mine", [])
+    client.logout()
+    sign_in(client, stranger)
+    html = page(client, "/licences/")
+    assert "expired on" in html
+    assert "ended on" in html
+
+
+def test_it_refuses_an_agreement_signed_by_another_key_and_keeps_nothing(
+    client, chain, developer, stranger, operator, network_service
+):
+    offer_id = make_offer(client, chain, developer, network_service, kind="private", price=1, seats=1)
+    token = signed_in_token(client, stranger)
+    typed = client.get(f"/api/v1/offers/{offer_id}/agreement", headers=auth(token)).json()["typed_data"]
+    forged = operator.sign_typed_data(full_message=typed).signature.to_0x_hex()
+    response = client.post(
+        f"/api/v1/offers/{offer_id}/agreement",
+        {"typed_data": typed, "signature": forged},
+        content_type="application/json",
+        headers=auth(token),
+    )
+    assert response.status_code == 401
+    assert f"signed by {operator.address}" in response.json()["error"]
+    assert not SignedAgreement.objects.exists()
+
+
+def test_it_keeps_the_agreement_of_an_activated_trial(client, chain, developer, stranger, network_service):
+    offer_id = make_offer(client, chain, developer, network_service, kind="trial", seats=1, duration_days=7)
+    acquire(client, chain, stranger, offer_id)
+    client.logout()
+    sign_in(client, stranger)
+    html = page(client, "/licences/")
+    assert "trial" in html
+    assert "Signed agreement (EIP-712)" in html
+
+
+# --- My offers and Close offer ---
+
+
+def test_it_shows_the_provider_offers_with_sales_seats_and_the_policy(client, developer, licensed):
+    sign_in(client, developer)
+    html = page(client, "/offers/")
+    offer_id = licensed["offer_id"]
+    assert f"Offer #{offer_id}" in html
+    assert re.search(r'data-fact="sold">\s*1\s*<', html)
+    assert re.search(r'data-fact="in-use">\s*1\s*<', html)
+    assert "0.001 ETH" in html
+    assert "30 days" in html
+    assert "2 per licence" in html
+    assert "ODRL policy" in html
+    assert "&quot;@context&quot;" in html  # the ODRL document itself, escaped
+    assert f"/api/v1/offers/{offer_id}/policy" in html
+    assert "Close offer" in html
+    assert 'class="badge proof-ok">open' in html
+
+
+def test_it_shows_no_offers_to_another_user_or_an_anonymous_visitor(client, stranger, licensed):
+    assert client.get("/offers/").status_code == 302
+    sign_in(client, stranger)
+    html = page(client, "/offers/")
+    assert "You have no licence offers yet" in html
+    assert f"Offer #{licensed['offer_id']}" not in html
+
+
+def test_it_lets_the_provider_close_an_offer_and_follows_the_chain(client, chain, developer, deployed, licensed):
+    offer_id = licensed["offer_id"]
+    sign_in(client, developer)
+    prepared = close(client, offer_id)
+    assert prepared.status_code == 200, prepared.content
+    tx = prepared.json()["transaction"]
+    assert tx["to"] == deployed["LicenseManager"]
+    assert tx["from"] == developer.address
+
+    chain.transact(developer, {**tx, "value": 0})
+    waiting = client.get(f"/offers/{offer_id}/state", {"sent": "1"}, headers={"HX-Request": "true"})
+    assert 'hx-trigger="every 2s"' in waiting.content.decode()
+    assert "waiting for the chain" in waiting.content.decode()
+
+    index(chain)
+    done = client.get(f"/offers/{offer_id}/state", {"sent": "1"}, headers={"HX-Request": "true"}).content.decode()
+    assert "closed" in done
+    assert "hx-trigger" not in done  # the polling stops
+    html = page(client, "/offers/")
+    assert "Close offer</button>" not in html
+    again = close(client, offer_id)
+    assert again.status_code == 409
+    assert "already closed" in again.json()["error"]
+
+
+def test_it_refuses_closing_to_anyone_but_the_provider(client, stranger, licensed):
+    offer_id = licensed["offer_id"]
+    anonymous = close(client, offer_id)
+    assert anonymous.status_code == 401
+    sign_in(client, stranger)
+    refused = close(client, offer_id)
+    assert refused.status_code == 403
+    assert "only the offer's provider" in refused.json()["error"]
+    assert f"#{offer_id}" in refused.json()["error"]
+    assert close(client, 999).status_code == 400
+
+
+# --- Provenance ---
+
+
+def test_it_shows_provenance_events_anchoring_and_charts(client, chain, stranger, licensed):
+    instance_terminate(instance=licensed["instance"], actor=stranger.address)
+    html = page(client, "/provenance/")
+    for kind in ("decision", "instantiate", "terminate"):
+        assert f'<span class="badge">{kind}</span>' in html
+    assert "permitted" in html
+    assert "private licence #" in html  # the decision's reason
+    assert "pending" in html
+    assert "/api/v1/provenance/1/proof" in html
+    assert 'data-chart="sales"' in html
+    assert 'class="bar-sales"' in html
+    assert 'class="bar-started"' in html
+    assert 'class="bar-terminated"' in html
+    assert "Licences issued per day" in html
+
+    provenance_anchor_pending()
+    index(chain)
+    anchored = page(client, "/provenance/")
+    assert "anchored</span> in range 1\u2013" in anchored
+    assert "with root <code>0x" in anchored
+
+
+def test_it_pages_the_timeline_with_htmx_as_a_fragment(client, licensed):
+    html = client.get("/provenance/", {"page": "1"}, headers={"HX-Request": "true"}).content.decode()
+    assert html.lstrip().startswith('<section id="timeline"')
+    assert "<html" not in html
+
+
+def test_it_shows_only_the_packages_events_on_its_timeline(client, stranger, network_service, licensed):
+    html = page(client, f"/packages/{network_service.package.pk}/provenance")
+    assert f"ns:{network_service.pk}" in html
+    assert f"instance:{licensed['instance'].pk}" in html
+    assert 'data-chart="seats"' in html
+    vnf_package = network_service.package.__class__.objects.exclude(pk=network_service.package.pk).first()
+    other = page(client, f"/packages/{vnf_package.pk}/provenance")
+    assert "No events recorded yet" in other
+    assert f"ns:{network_service.pk}" not in other
+
+
+def test_it_follows_a_licences_instances_on_its_timeline(client, stranger, licensed):
+    instance_terminate(instance=licensed["instance"], actor=stranger.address)
+    html = page(client, f"/licences/{licensed['licence_id']}/provenance")
+    assert f"Provenance of licence #{licensed['licence_id']}" in html
+    assert stranger.address in html
+    assert '<span class="badge">instantiate</span>' in html
+    assert '<span class="badge">terminate</span>' in html  # the terminate entry names only the instance
+
+
+@pytest.mark.parametrize("who", ["licensee", "other", "anonymous"])
+def test_it_shows_provenance_to_everyone(client, stranger, operator, licensed, who):
+    if who != "anonymous":
+        sign_in(client, stranger if who == "licensee" else operator)
+    assert "decision" in page(client, "/provenance/")
+    assert "instantiate" in page(client, f"/licences/{licensed['licence_id']}/provenance")
+    assert "instantiate" in page(client, f"/packages/{licensed['ns'].package.pk}/provenance")
+
+
+def test_it_answers_404_for_unknown_licences_and_packages(client, network_service):
+    assert client.get("/licences/4242/provenance").status_code == 404
+    assert client.get("/packages/000000000000000000000000/provenance").status_code == 404
+
+
+def test_it_shows_the_sections_in_the_navigation(client, stranger, network_service):
+    html = page(client, "/packages/")
+    assert 'href="/provenance/"' in html
+    assert 'href="/licences/"' not in html
+    sign_in(client, stranger)
+    html = page(client, "/packages/")
+    assert 'href="/licences/"' in html
+    assert 'href="/offers/"' in html
+    detail = page(client, f"/packages/{network_service.package.pk}/")
+    assert f"/packages/{network_service.package.pk}/provenance" in detail
+
+
+def test_it_says_what_to_do_next_when_the_log_is_empty(client, deployed):
+    html = page(client, "/provenance/")
+    assert "No events recorded yet" in html
+    assert "No licences issued in the last 14 days." in html

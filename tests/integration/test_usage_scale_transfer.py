@@ -1,0 +1,279 @@
+"""The decision point on scaling an instance (seats taken and released atomically), transferring a licence
+(the unsigned transferLicence for the holder's wallet, the indexer moving it) and terminating; each
+decision and event in the provenance log."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connections
+
+from ledger.models import AcquiredLicence
+from marketplace.licences import LicenceDenied, instance_create, instance_scale
+from marketplace.models import NsInstance, ProvenanceEntry
+from tests.factories import signed_in_token
+from tests.integration.test_licensing_journey import auth, buy, index, network_service, offer  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+
+def scale(client, instance, token: str | None, instances):
+    return client.post(
+        f"/api/v1/instances/{instance.pk}/scale",
+        {"instances": instances},
+        content_type="application/json",
+        headers=auth(token) if token else {},
+    )
+
+
+def entries(subject: str, kind: str) -> list[ProvenanceEntry]:
+    return list(ProvenanceEntry.objects.filter(subject=subject, kind=kind).order_by("seq"))
+
+
+# --- scale ---
+
+
+def test_it_scales_out_within_the_seats_and_in_releasing_them(client, chain, developer, stranger, network_service):  # noqa: F811
+    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=3)
+    token = buy(client, chain, stranger, offer_id)
+    instance = instance_create(ns=network_service, user=stranger.address)
+
+    out = scale(client, instance, token, "+2")
+    assert out.status_code == 200, out.content
+    assert out.json()["units"] == 3
+    refused = scale(client, instance, token, "+1")
+    assert refused.status_code == 403
+    assert "3 of 3 instances running" in refused.json()["error"]
+    assert refused.json()["decision"]["action"] == "scale"
+    assert (
+        client.post(
+            "/api/v1/instances",
+            {"ns_id": str(network_service.pk)},
+            content_type="application/json",
+            headers=auth(token),
+        ).status_code
+        == 403
+    )
+
+    back = scale(client, instance, token, 1)
+    assert back.status_code == 200
+    assert back.json()["units"] == 1
+    second = instance_create(ns=network_service, user=stranger.address)
+    assert second.state == "running"
+
+    subject = f"instance:{instance.pk}"
+    assert [e.payload["permit"] for e in entries(subject, "decision")] == [True, False, True]
+    assert [(e.payload["change"], e.payload["units"]) for e in entries(subject, "scale")] == [(2, 3), (-2, 1)]
+
+
+def test_it_releases_every_unit_on_terminate(client, chain, developer, stranger, network_service):  # noqa: F811
+    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=2)
+    buy(client, chain, stranger, offer_id)
+    instance = instance_create(ns=network_service, user=stranger.address)
+    instance_scale(instance=instance, actor=stranger.address, change=1)
+    from marketplace.licences import instance_terminate
+
+    instance_terminate(instance=instance, actor=stranger.address)
+    assert instance_create(ns=network_service, user=stranger.address).state == "running"
+    assert instance_create(ns=network_service, user=stranger.address).state == "running"
+
+
+def test_it_scales_a_public_instance_without_a_limit(client, chain, developer, stranger, network_service):  # noqa: F811
+    offer(client, chain, developer, network_service, kind="public")
+    instance = instance_create(ns=network_service, user=stranger.address)
+    assert instance_scale(instance=instance, actor=stranger.address, target=20).units == 20
+
+
+def test_only_the_owner_scales(client, chain, developer, stranger, operator, network_service):  # noqa: F811
+    offer(client, chain, developer, network_service, kind="public")
+    instance = instance_create(ns=network_service, user=stranger.address)
+    other = scale(client, instance, signed_in_token(client, operator), "+1")
+    assert other.status_code == 403
+    assert f"only {stranger.address} may scale" in other.json()["error"]
+    assert scale(client, instance, None, "+1").status_code == 401
+    (denied,) = entries(f"instance:{instance.pk}", "decision")
+    assert denied.actor == operator.address
+    assert denied.payload["permit"] is False
+
+
+def test_it_refuses_bad_scale_requests(client, chain, developer, stranger, network_service):  # noqa: F811
+    offer(client, chain, developer, network_service, kind="public")
+    token = signed_in_token(client, stranger)
+    instance = instance_create(ns=network_service, user=stranger.address)
+    for bad in (0, "-1", "+0", "2", True, None, "+x"):
+        assert scale(client, instance, token, bad).status_code == 400, bad
+    missing = client.post(
+        "/api/v1/instances/0123456789abcdef01234567/scale",
+        {"instances": 2},
+        content_type="application/json",
+        headers=auth(token),
+    )
+    assert missing.status_code == 404
+    client.post(f"/api/v1/instances/{instance.pk}/terminate", headers=auth(token))
+    stopped = scale(client, instance, token, "+1")
+    assert stopped.status_code == 409
+    assert "terminated" in stopped.json()["error"]
+
+
+def test_it_refuses_to_scale_out_under_an_expired_licence(client, chain, developer, stranger, network_service):  # noqa: F811
+    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=3, duration_days=1)
+    buy(client, chain, stranger, offer_id)
+    instance = instance_create(ns=network_service, user=stranger.address)
+    instance_scale(instance=instance, actor=stranger.address, change=1)
+    chain.w3.provider.make_request("evm_increaseTime", [2 * 86400])
+    chain.w3.provider.make_request("evm_mine", [])
+    with pytest.raises(LicenceDenied, match="ended on"):
+        instance_scale(instance=instance, actor=stranger.address, change=1)
+    assert instance_scale(instance=instance, actor=stranger.address, target=1).units == 1  # scaling in still may
+
+
+def test_fifty_parallel_scale_outs_against_five_seats_grant_exactly_four(
+    client,
+    chain,
+    developer,
+    stranger,
+    network_service,  # noqa: F811
+):
+    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=5)
+    buy(client, chain, stranger, offer_id)
+    instance = instance_create(ns=network_service, user=stranger.address)
+    granted: list[int] = []
+    denied: list[str] = []
+    start = threading.Barrier(50)
+
+    def request() -> None:
+        try:
+            start.wait()
+            instance_scale(instance=NsInstance.objects.get(pk=instance.pk), actor=stranger.address, change=1)
+            granted.append(1)
+        except LicenceDenied as exc:
+            denied.append(exc.decision.reason)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=request) for _ in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(granted) == 4
+    assert len(denied) == 46
+    assert all("of 5 instances running" in reason for reason in denied)
+    instance.refresh_from_db()
+    assert instance.units == 5
+
+
+# --- transfer ---
+
+
+def transfer(client, licence_id: int, token: str | None, to: object):
+    return client.post(
+        f"/api/v1/licences/{licence_id}/transfer",
+        {"to": to},
+        content_type="application/json",
+        headers=auth(token) if token else {},
+    )
+
+
+def test_it_transfers_a_licence_once_no_instance_runs_under_it(
+    client,
+    chain,
+    developer,
+    stranger,
+    operator,
+    network_service,  # noqa: F811
+):
+    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=2, transferable=True)
+    token = buy(client, chain, stranger, offer_id)
+    licence = AcquiredLicence.objects.get(offer_id=offer_id, licensee=stranger.address)
+    running = instance_create(ns=network_service, user=stranger.address)
+
+    busy = transfer(client, licence.licence_id, token, operator.address)
+    assert busy.status_code == 403
+    assert f"terminate {running.pk} first" in busy.json()["error"]
+
+    client.post(f"/api/v1/instances/{running.pk}/terminate", headers=auth(token))
+    permitted = transfer(client, licence.licence_id, token, operator.address.lower())
+    assert permitted.status_code == 200, permitted.content
+    body = permitted.json()
+    assert body["decision"]["permit"] is True
+    tx = body["transaction"]
+    tx["value"] = int(tx["value"], 16) if isinstance(tx["value"], str) else tx["value"]
+    chain.transact(stranger, tx)
+    index(chain)
+    (moved_to,) = AcquiredLicence.objects.filter(offer_id=offer_id)
+    assert moved_to.licensee == operator.address
+    index(chain)  # seeing the event again logs nothing more
+
+    subject = f"licence:{licence.licence_id}"
+    assert [e.payload["permit"] for e in entries(subject, "decision")] == [False, True]
+    (moved,) = entries(subject, "transfer")
+    assert moved.payload["to"] == operator.address
+    assert moved.payload["to_licence_id"] == moved_to.licence_id
+    assert instance_create(ns=network_service, user=operator.address).state == "running"
+    with pytest.raises(LicenceDenied):
+        instance_create(ns=network_service, user=stranger.address)
+
+
+def test_it_refuses_to_transfer_a_non_transferable_licence(
+    client,
+    chain,
+    developer,
+    stranger,
+    operator,
+    network_service,  # noqa: F811
+):
+    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=2)
+    token = buy(client, chain, stranger, offer_id)
+    licence = AcquiredLicence.objects.get(offer_id=offer_id)
+    refused = transfer(client, licence.licence_id, token, operator.address)
+    assert refused.status_code == 403
+    assert f"offer #{offer_id} is not transferable" in refused.json()["error"]
+
+
+def test_only_the_holder_transfers_and_only_to_an_address(
+    client,
+    chain,
+    developer,
+    stranger,
+    operator,
+    network_service,  # noqa: F811
+):
+    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=2, transferable=True)
+    token = buy(client, chain, stranger, offer_id)
+    licence = AcquiredLicence.objects.get(offer_id=offer_id)
+    other = transfer(client, licence.licence_id, signed_in_token(client, operator), developer.address)
+    assert other.status_code == 403
+    assert f"held by {stranger.address}" in other.json()["error"]
+    assert transfer(client, licence.licence_id, None, operator.address).status_code == 401
+    assert transfer(client, licence.licence_id, token, "0x1234").status_code == 400
+    assert transfer(client, licence.licence_id, token, stranger.address).status_code == 403
+    assert transfer(client, 999_999, token, operator.address).status_code == 404
+
+
+# --- terminate ---
+
+
+def test_it_logs_the_terminate_decisions_and_the_event(
+    client,
+    chain,
+    developer,
+    stranger,
+    operator,
+    network_service,  # noqa: F811
+):
+    offer(client, chain, developer, network_service, kind="public")
+    instance = instance_create(ns=network_service, user=stranger.address)
+    refused = client.post(f"/api/v1/instances/{instance.pk}/terminate", headers=auth(signed_in_token(client, operator)))
+    assert refused.status_code == 403
+    done = client.post(f"/api/v1/instances/{instance.pk}/terminate", headers=auth(signed_in_token(client, stranger)))
+    assert done.json()["state"] == "terminated"
+    subject = f"instance:{instance.pk}"
+    decisions = entries(subject, "decision")
+    assert [(d.actor, d.payload["permit"], d.payload["action"]) for d in decisions] == [
+        (operator.address, False, "terminate"),
+        (stranger.address, True, "terminate"),
+    ]
+    assert len(entries(subject, "terminate")) == 1
