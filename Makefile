@@ -51,9 +51,9 @@ contracts: install
 assets: install
 	npm run --silent build:wallet
 
-## Benchmarks: prints a table and writes bench/results.json.
+## Benchmarks: prints a table and writes bench/results.json (`make bench ONLY="ledger portal"` runs some).
 bench: install
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(ONLY)
 
 clean:
 	rm -rf $(VENV) node_modules $(STAMPS) .pytest_cache .mypy_cache .ruff_cache test-artifacts

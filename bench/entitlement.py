@@ -1,5 +1,9 @@
-"""Entitlement benchmark: `GET /api/v1/licences/status` under 16 concurrent clients against `runserver`,
-on a throwaway anvil and SecantusDB holding the demo 5G core NS and one private licence."""
+"""Entitlement benchmark: `GET /api/v1/licences/status` under 16 concurrent clients, on a throwaway anvil and
+SecantusDB holding the demo 5G core NS and one private licence.
+
+Measured twice, back to back on the same data: against gunicorn started as a deployment starts it
+(`gunicorn config.wsgi:application`; the `entitlement_*` figures) and against the dev server `make run` uses
+(`entitlement_runserver_*`), whose single process holds one GIL for every request."""
 
 from __future__ import annotations
 
@@ -33,7 +37,10 @@ WARM_UP = 64
 TARGET_P95_MS = 20.0
 PROFILE_CALLS = 50
 SERIAL_REQUESTS = 100
-WORKER_TIMEOUT_S = 240
+WORKER_TIMEOUT_S = 300
+# Sync workers, one request at a time each, as many as gunicorn's documentation suggests to start with:
+# 2 x cores + 1, so the cores stay busy while some workers wait on the store or the chain node.
+GUNICORN_WORKERS = 2 * (os.cpu_count() or 1) + 1
 
 
 def progress(message: str) -> None:
@@ -137,7 +144,7 @@ def _wait_for(url: str, server: subprocess.Popen[bytes], timeout: float = 60) ->
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise RuntimeError(f"runserver exited with {server.returncode}")
+            raise RuntimeError(f"the server exited with {server.returncode}")
         try:
             urllib.request.urlopen(url, timeout=2).close()
             return
@@ -146,7 +153,8 @@ def _wait_for(url: str, server: subprocess.Popen[bytes], timeout: float = 60) ->
     raise RuntimeError(f"{url} did not answer within {timeout} s")
 
 
-def _measure(base: str, ns: str, allowed: str, denied: str) -> dict[str, float]:
+def _measure(base: str, ns: str, allowed: str, denied: str, prefix: str) -> dict[str, float]:
+    """Figures named `{prefix}_p50_ms`, `{prefix}_p95_ms`, `{prefix}_decisions_per_s`, `{prefix}_alone_p50_ms`."""
     urls = {True: f"{base}/api/v1/licences/status?ns={ns}&user={allowed}"}
     urls[False] = f"{base}/api/v1/licences/status?ns={ns}&user={denied}"
     for i in range(WARM_UP):  # connections, caches and the first queries out of the numbers
@@ -184,18 +192,19 @@ def _measure(base: str, ns: str, allowed: str, denied: str) -> dict[str, float]:
     elapsed = time.perf_counter() - began
     if wrong or len(samples) != CLIENTS * REQUESTS_PER_CLIENT:
         raise RuntimeError(f"{len(wrong)} wrong decisions, {len(samples)} answers: {wrong[:3]}")
-    progress(f"entitlement: {len(samples)} decisions by {CLIENTS} clients in {elapsed:.1f} s")
+    progress(f"{prefix}: {len(samples)} decisions by {CLIENTS} clients in {elapsed:.1f} s")
     # One client alone tells the cost of a request apart from the queueing behind the others.
     alone = []
     for i in range(SERIAL_REQUESTS):
         began = time.perf_counter()
         _get(urls[i % 2 == 0])
         alone.append((time.perf_counter() - began) * 1000)
-    progress(f"entitlement: one client alone, p50 {statistics.median(alone):.2f} ms")
+    progress(f"{prefix}: one client alone, p50 {statistics.median(alone):.2f} ms")
     return {
-        "entitlement_p50_ms": round(statistics.median(samples), 3),
-        "entitlement_p95_ms": round(percentile(samples, 95), 3),
-        "entitlement_decisions_per_s": round(len(samples) / elapsed, 1),
+        f"{prefix}_p50_ms": round(statistics.median(samples), 3),
+        f"{prefix}_p95_ms": round(percentile(samples, 95), 3),
+        f"{prefix}_decisions_per_s": round(len(samples) / elapsed, 1),
+        f"{prefix}_alone_p50_ms": round(statistics.median(alone), 3),
     }
 
 
@@ -235,22 +244,30 @@ def _profile(ns_id: str, allowed: str, denied: str) -> None:
         print(out.getvalue(), file=sys.stderr, flush=True)
 
 
-def worker() -> int:
-    tmp = Path(os.environ["NFVM_BENCH_TMP"])
-    ns, allowed, denied = _setup(tmp)
+def _command(kind: str, port: int) -> list[str]:
+    if kind == "runserver":
+        return [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "config.wsgi:application",
+        f"--bind=127.0.0.1:{port}",
+        f"--workers={GUNICORN_WORKERS}",
+        "--worker-class=sync",
+        "--log-level=warning",
+    ]
+
+
+def _serve_and_measure(kind: str, tmp: Path, ns: str, allowed: str, denied: str, prefix: str) -> dict[str, float]:
     port = embedded.free_port()
     base = f"http://127.0.0.1:{port}"
-    with (tmp / "runserver.log").open("wb") as log:
-        server = subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
+    with (tmp / f"{kind}.log").open("wb") as log:
+        server = subprocess.Popen(_command(kind, port), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log)
     try:
         _wait_for(base + "/healthz", server)
-        progress(f"entitlement: runserver up on {base}")
-        results = _measure(base, ns, allowed, denied)
+        progress(f"{prefix}: {kind} up on {base}")
+        return _measure(base, ns, allowed, denied, prefix)
     finally:
         server.terminate()
         try:
@@ -258,6 +275,14 @@ def worker() -> int:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+def worker() -> int:
+    tmp = Path(os.environ["NFVM_BENCH_TMP"])
+    ns, allowed, denied = _setup(tmp)
+    results = _serve_and_measure("gunicorn", tmp, ns, allowed, denied, "entitlement")
+    results["entitlement_gunicorn_workers"] = GUNICORN_WORKERS
+    results.update(_serve_and_measure("runserver", tmp, ns, allowed, denied, "entitlement_runserver"))
     if results["entitlement_p95_ms"] > TARGET_P95_MS:
         _profile(ns, allowed, denied)
     print(json.dumps(results), flush=True)

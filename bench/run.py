@@ -12,6 +12,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -78,16 +79,28 @@ def bench_run_and_health() -> dict[str, float]:
     return results
 
 
-def main() -> int:
+BENCHES: dict[str, Callable[[], dict[str, Any]]] = {
+    "run": bench_run_and_health,
+    "ingest": bench_ingest,
+    "search": bench_search,
+    "portal": bench_portal,
+    "ledger": bench_ledger,
+    "entitlement": bench_entitlement,
+    "portal_sections": bench_portal_sections,
+    "usage": bench_usage,
+}
+
+
+def main(argv: list[str]) -> int:
+    """Run every benchmark, or those named (`bench/run.py ledger portal`); keep earlier figures."""
+    unknown = [name for name in argv if name not in BENCHES]
+    if unknown:
+        print(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(BENCHES)}", file=sys.stderr)
+        return 2
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    fresh = bench_run_and_health()
-    fresh.update(bench_ingest())
-    fresh.update(bench_search())
-    fresh.update(bench_portal())
-    fresh.update(bench_ledger())
-    fresh.update(bench_entitlement())
-    fresh.update(bench_portal_sections())
-    fresh.update(bench_usage())
+    fresh: dict[str, Any] = {}
+    for name in argv or BENCHES:
+        fresh.update(BENCHES[name]())
     results.update(fresh)
     RESULTS.write_text(json.dumps(dict(sorted(results.items())), indent=2) + "\n")
     width = max(len(k) for k in results)
@@ -100,4 +113,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))

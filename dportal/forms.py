@@ -86,3 +86,9 @@ class MetadataForm(forms.Form):
         data = dict(self.cleaned_data)
         data["tags"] = [t.strip() for t in data.get("tags", "").split(",") if t.strip()]
         return data
+
+
+class ScaleForm(forms.Form):
+    """My instances: the number of units a running instance should run (each unit holds one licence seat)."""
+
+    units = forms.IntegerField(min_value=1, max_value=1000, label="Units")

@@ -53,13 +53,16 @@ class Edge:
     label: str  # the connection point's name, shortened
     title: str  # "<from> <cp> -> <link>"
 
+    # The connection point sits a third of the way from its owner, not mid-edge: edges of one VNF
+    # fan out from one spot, so their points part before the edges cross. The diagram numbers the
+    # points and the list beside it names them (names do not fit between the columns).
     @property
     def mx(self) -> int:
-        return (self.x1 + self.x2) // 2
+        return self.x1 + (self.x2 - self.x1) // 3
 
     @property
     def my(self) -> int:
-        return (self.y1 + self.y2) // 2
+        return self.y1 + (self.y2 - self.y1) // 3
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from dportal import charts, topology
 from dportal.access import SESSION_ADDRESS, SESSION_CHAIN, require_address, signed_in_address
-from dportal.forms import MetadataForm, SearchForm, UploadForm
+from dportal.forms import MetadataForm, ScaleForm, SearchForm, UploadForm
 from dportal.sections import descriptor_sections
 from ledger.client import get_chain_client
 from ledger.devwallet import DevWalletRefused, DevWalletUnavailable, dev_rpc
 from ledger.exceptions import LedgerError
+from ledger.models import AcquiredLicence
 from ledger.selectors import indexed_through
 from marketplace import licence_selectors, licences, selectors, services
 from marketplace.models import NetworkService, NsInstance, Package, Vnf
@@ -239,12 +240,17 @@ def descriptor_detail(request: HttpRequest, kind: str, descriptor_id: str) -> Ht
     if found is None:
         raise Http404("no such descriptor")
     decision = None
+    trial = None
     actor = signed_in_address(request)
     if isinstance(found, NetworkService) and actor is not None:
         try:
             decision = licences.licence_decide(ns=found, user=actor)
         except LedgerError:
             decision = None
+    offers = selectors.package_offers(found.package)
+    if decision is not None and not decision.permit and decision.trial_available:
+        # An unused trial is activated by the first instantiation itself (static/js/instantiate.js).
+        trial = next((o for o in offers if o.offer_id == decision.offer_id), None)
     graph = selectors.ns_graph(found) if isinstance(found, NetworkService) else None
     diagram = None
     if graph is not None:
@@ -257,13 +263,14 @@ def descriptor_detail(request: HttpRequest, kind: str, descriptor_id: str) -> Ht
     context = {
         "d": found,
         "decision": decision,
+        "trial": trial,
         "kind": kind,
         "sections": descriptor_sections(found.document),
         "resources": selectors.descriptor_resources(found, graph),
         "graph": graph,
         "diagram": diagram,
         "versions": selectors.descriptor_versions(found),
-        "offers": selectors.package_offers(found.package),
+        "offers": offers,
         "proof": proof,
     }
     return render(request, "dportal/descriptor.html", context)
@@ -460,8 +467,7 @@ def my_instances(request: HttpRequest) -> HttpResponse:
     actor = signed_in_address(request)
     if actor is None:
         return redirect(f"{reverse('signin')}?next={reverse('my-instances')}")
-    found = NsInstance.objects.filter(owner=actor).select_related("ns").order_by("-created_at")[:100]
-    return render(request, "dportal/instances.html", {"instances": found})
+    return _instances_page(request, actor)
 
 
 @require_POST
@@ -477,6 +483,141 @@ def instance_terminate(request: HttpRequest, instance_id: str) -> HttpResponse:
     except services.PermissionDeniedError as exc:
         messages.error(request, str(exc))
     return redirect("my-instances")
+
+
+# --- Operation: scale and verify an instance (My instances), transfer a licence (My licences) ---
+
+
+def _instance_of(instance_id: str) -> NsInstance:
+    try:
+        found = NsInstance.objects.select_related("ns").filter(pk=ObjectId(instance_id)).first()
+    except (InvalidId, TypeError):
+        found = None
+    if found is None:
+        raise Http404("no such instance")
+    return found
+
+
+def _scale_preview(instance: NsInstance, units: int) -> licences.Decision | None:
+    """The decision on running `units` units, for showing before the owner submits; None when there is
+    nothing to decide (same number) or the chain cannot be asked now."""
+    if units == instance.units or units < 1:
+        return None
+    try:
+        return licences.scale_decide(instance=instance, change=units - instance.units)
+    except LedgerError:
+        return None
+
+
+def _instances_page(
+    request: HttpRequest, actor: str, bound: tuple[str, ScaleForm, str] | None = None, status: int = 200
+) -> HttpResponse:
+    """My instances; `bound` is (instance id, the submitted form, the refusal) for the row whose scaling was
+    refused, shown beside its field."""
+    found = list(NsInstance.objects.filter(owner=actor).select_related("ns").order_by("-created_at")[:100])
+    for i in found:
+        form, refusal, preview = None, "", None
+        if i.state == "running" and bound is not None and bound[0] == str(i.pk):
+            form, refusal = bound[1], bound[2]
+        elif i.state == "running":
+            form = ScaleForm(initial={"units": i.units + 1}, auto_id=f"id_%s_{i.pk}")
+            preview = _scale_preview(i, i.units + 1)
+        i.scale_form, i.scale_refusal, i.scale_preview = form, refusal, preview  # type: ignore[attr-defined]
+    return render(request, "dportal/instances.html", {"instances": found}, status=status)
+
+
+@require_POST
+def instance_scale(request: HttpRequest, instance_id: str) -> HttpResponse:
+    """Scale an instance to the submitted number of units (the API's service); refusals beside the field."""
+    actor = signed_in_address(request)
+    if actor is None:
+        return redirect(f"{reverse('signin')}?next={reverse('my-instances')}")
+    instance = _instance_of(instance_id)
+    form = ScaleForm(request.POST, auto_id=f"id_%s_{instance.pk}")
+    if not form.is_valid():
+        return _instances_page(request, actor, (instance_id, form, ""), status=400)
+    units = int(form.cleaned_data["units"])
+    try:
+        scaled = licences.instance_scale(instance=instance, actor=actor, target=units)
+    except licences.LicenceDenied as exc:
+        return _instances_page(request, actor, (instance_id, form, f"Not scaled: {exc.decision.reason}."), status=403)
+    except services.PermissionDeniedError as exc:
+        messages.error(request, f"Not scaled: {exc}.")
+        return _instances_page(request, actor, status=403)
+    except services.ValidationFailed as exc:
+        refusal = "; ".join(exc.errors.values())
+        return _instances_page(request, actor, (instance_id, form, f"Not scaled: {refusal}."), status=400)
+    except services.ConflictError as exc:
+        messages.error(request, f"Not scaled: {exc}.")
+        return _instances_page(request, actor, (instance_id, form, f"Not scaled: {exc}."), status=409)
+    except licences.ScaleFailed as exc:
+        messages.error(request, f"Scaling stopped part way: {exc}; instance {instance.pk} runs {exc.instance.units}.")
+        return redirect("my-instances")
+    except LedgerError as exc:
+        messages.error(request, f"Not scaled: the chain is unavailable: {exc}")
+        return redirect("my-instances")
+    messages.success(request, f"Instance {scaled.pk} now runs {scaled.units} unit{'s' if scaled.units > 1 else ''}.")
+    return redirect("my-instances")
+
+
+@require_GET
+def instance_scale_preview(request: HttpRequest, instance_id: str) -> HttpResponse:
+    """The decision on the units typed into the scale form, before submitting (htmx fragment)."""
+    actor = signed_in_address(request)
+    if actor is None:
+        return HttpResponse("sign in with your wallet first", status=401)
+    instance = _instance_of(instance_id)
+    if actor != instance.owner:
+        return HttpResponse(f"only {instance.owner} may scale instance {instance.pk}", status=403)
+    form = ScaleForm(request.GET)
+    preview = _scale_preview(instance, int(form.cleaned_data["units"])) if form.is_valid() else None
+    return render(request, "dportal/instances.html#scale-preview", {"i": instance, "preview": preview})
+
+
+@require_POST
+def instance_verify(request: HttpRequest, instance_id: str) -> HttpResponse:
+    """Verify again: what the orchestrator holds against the chain, now."""
+    actor = signed_in_address(request)
+    if actor is None:
+        return redirect(f"{reverse('signin')}?next={reverse('my-instances')}")
+    instance = _instance_of(instance_id)
+    try:
+        checked = licences.instance_verify(instance=instance, actor=actor)
+    except services.PermissionDeniedError as exc:
+        messages.error(request, f"Not verified: {exc}.")
+        return _instances_page(request, actor, status=403)
+    except LedgerError as exc:
+        messages.error(request, f"Not verified: the chain is unavailable: {exc}")
+        return redirect("my-instances")
+    level = messages.success if checked.integrity == "verified" else messages.warning
+    level(request, f"Instance {checked.pk}: {checked.integrity}; {checked.integrity_detail}.")
+    return redirect("my-instances")
+
+
+@require_POST
+def licence_transfer(request: HttpRequest, licence_id: int) -> JsonResponse:
+    """The decision on transferring a licence to {"to": ADDRESS} and, when permitted, the unsigned
+    transferLicence transaction the holder's wallet sends (static/js/licensing.js)."""
+
+    def work(actor: str, body: dict[str, Any]) -> dict[str, Any]:
+        recipient = body.get("to")
+        try:
+            address = services.normalise_address(recipient.strip()) if isinstance(recipient, str) else ""
+        except PackageRejected:
+            address = ""
+        if not address:
+            raise services.ValidationFailed({"to": f"{recipient!r} is not an Ethereum address"})
+        held = AcquiredLicence.objects.filter(chain_id=get_chain_client().chain_id(), licence_id=licence_id).first()
+        if held is None:
+            raise Http404(f"no licence #{licence_id} on the connected chain")
+        return licences.licence_transfer_prepare(licence=held, holder=actor, recipient=address)
+
+    try:
+        return _json_or_error(request, work)
+    except licences.LicenceDenied as exc:
+        return JsonResponse({"error": exc.decision.reason, "decision": exc.decision.as_dict()}, status=403)
+    except Http404 as exc:
+        return JsonResponse({"error": str(exc)}, status=404)
 
 
 # --- Licensing: my licences, my offers; Provenance: timelines and charts ---

@@ -399,6 +399,25 @@ class PackageRegistry:
         """The highest version number registered in the line (0 when none)."""
         return int(self._read(self.contract.functions.latestVersion(_bytes32(name_hash))))
 
+    def line_registrations(self, name_hash: bytes | str) -> list[tuple[str, str, int]]:
+        """(digest, publisher, version) of every package registered in the line, oldest first, from
+        the PackageRegistered events (the line is their third indexed argument)."""
+        event = self.contract.events.PackageRegistered()
+        params: FilterParams = {
+            "address": self.address,
+            "topics": [event.topic, None, None, _hex32(name_hash)],
+            "fromBlock": 0,
+            "toBlock": "latest",
+        }
+        logs = self.client.call(lambda: self.client.w3.eth.get_logs(params))
+        found: list[tuple[str, str, int]] = []
+        for log in logs:
+            args = event.process_log(log)["args"]
+            found.append(
+                (HexBytes(args["digest"]).to_0x_hex(), to_checksum_address(args["publisher"]), int(args["version"]))
+            )
+        return found
+
     def line_owner(self, name_hash: bytes | str) -> str | None:
         return _address_or_none(self._read(self.contract.functions.lineOwner(_bytes32(name_hash))))
 

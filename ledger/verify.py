@@ -11,6 +11,7 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -31,8 +32,10 @@ from ledger.registry import (
     PackageRegistry,
     PackageStatus,
     Registration,
+    name_hash,
     registration_from_typed_data,
     typed_data_for,
+    version_number,
 )
 
 # The verifier imports neither web3 nor Django: `nfvm verify` hands it a ledger.rpc.RpcClient, which
@@ -229,14 +232,38 @@ def sha256_file(path: Path) -> str:
     return "0x" + hasher.hexdigest()
 
 
+@dataclass(frozen=True)
+class Claim:
+    """What a package file says it is, read from its own descriptors, and what its own manifest or
+    checksums say about its files. Asked for only when the file's digest is not registered."""
+
+    vendor: str | None
+    name: str | None
+    version: str | None
+    integrity_problems: list[str] = field(default_factory=list)
+
+
 def verify_file(
-    path: Path, *, client: ChainClient, registry_address: str, proof: dict[str, Any] | Proof | None = None
+    path: Path,
+    *,
+    client: ChainClient,
+    registry_address: str,
+    proof: dict[str, Any] | Proof | None = None,
+    claim: Callable[[], Claim | None] | None = None,
 ) -> Verdict:
     """Verify a package file. `proof` (the marketplace's proof document) matters only for a batched
-    registration nobody has recorded on chain yet: its inclusion proof then stands in for the record."""
+    registration nobody has recorded on chain yet: its inclusion proof then stands in for the record.
+    `claim` reads what the file says it is; for an unregistered digest it tells a changed copy of a
+    registered package (tampered) from a package never registered (unknown)."""
     parsed = parse_proof(proof) if isinstance(proof, dict) else proof
     return _verify_digest(
-        sha256_file(path), source=str(path), client=client, address=registry_address, proof=parsed, trusted_proof=True
+        sha256_file(path),
+        source=str(path),
+        client=client,
+        address=registry_address,
+        proof=parsed,
+        trusted_proof=True,
+        claim=claim,
     )
 
 
@@ -247,14 +274,16 @@ def verify_marketplace_package(
     client: ChainClient,
     registry_address: str | None = None,
     save_to: Path | None = None,
+    token: str | None = None,
 ) -> Verdict:
     """Download a package from a marketplace and verify the bytes it serves. The marketplace's JSON only
-    says where to look; `save_to` keeps the downloaded bytes, and only when they are verified."""
+    says where to look; `save_to` keeps the downloaded bytes, and only when they are verified. `token`
+    (an API token of the marketplace) is sent for a licensed-only package's download."""
     base = base_url.rstrip("/")
     if urlsplit(base).scheme not in ("http", "https"):
         raise VerifyError(f"the marketplace URL {base_url!r} must be http(s)")
     package_url = f"{base}/api/v1/packages/{quote(package_id, safe='')}"
-    meta = _get_json(package_url)
+    meta = _get_json(package_url, token)
     claimed_raw = meta.get("digest", {}).get("hash") if isinstance(meta.get("digest"), dict) else None
     try:
         claimed = _hex32(str(claimed_raw))
@@ -264,7 +293,7 @@ def verify_marketplace_package(
     findings: list[str] = []
     proof: Proof | None = None
     try:
-        proof = parse_proof(_get_json(f"{package_url}/proof"))
+        proof = parse_proof(_get_json(f"{package_url}/proof", token))
     except MarketplaceUnavailable as exc:
         if exc.status != 404:
             raise
@@ -291,7 +320,7 @@ def verify_marketplace_package(
 
     tampered: list[str] = []
     content_url = f"{package_url}/content"
-    digest, kept = _download(content_url, save_to)
+    digest, kept = _download(content_url, save_to, token)
     try:
         if digest != claimed:
             tampered.append(
@@ -341,6 +370,7 @@ def _verify_digest(
     registry_from_marketplace: bool = False,
     tampered: list[str] | None = None,
     findings: list[str] | None = None,
+    claim: Callable[[], Claim | None] | None = None,
 ) -> Verdict:
     tampered = list(tampered or [])
     registry, impostor = _registry(client, address, from_marketplace=registry_from_marketplace)
@@ -379,7 +409,43 @@ def _verify_digest(
         verdict.findings.append(f"the digest is not registered in {registry.address} on chain {verdict.chain_id}")
         if proof is not None:
             _unbacked_proof(verdict, proof, trusted_proof)
+        if claim is not None:
+            _claimed(verdict, registry, claim(), tampered)
     return _decide(verdict, tampered, revoked_because=revoked_because)
+
+
+def _claimed(verdict: Verdict, registry: PackageRegistry, claim: Claim | None, tampered: list[str]) -> None:
+    """An unregistered digest: is the file a changed copy of a registered package?"""
+    if claim is None:
+        return
+    for problem in claim.integrity_problems:
+        tampered.append(f"the package's own manifest or checksums do not match its content: {problem}")
+    if not (claim.vendor and claim.name and claim.version):
+        verdict.findings.append("the file does not say which package it is (its descriptors could not be read)")
+        return
+    label = f"{claim.vendor}/{claim.name} {claim.version}"
+    try:
+        line, number = name_hash(claim.vendor, claim.name), version_number(claim.version)
+    except LedgerError as exc:
+        verdict.findings.append(f"the file says it is {label}, which cannot be a registered line: {exc}")
+        return
+    registered = registry.line_registrations(line)
+    same = [(digest, publisher) for digest, publisher, version in registered if version == number]
+    for digest, publisher in same:
+        tampered.append(
+            f"the file says it is {label}, which {publisher} registered with digest {digest}; "
+            f"this file's digest is {verdict.digest}: its bytes were changed"
+        )
+    if not same:
+        versions = sorted({version_text(version) for _, _, version in registered})
+        verdict.findings.append(
+            f"the file says it is {label}; "
+            + (
+                f"that line has registered versions {', '.join(versions)}, not this one"
+                if versions
+                else "that line has no registration"
+            )
+        )
 
 
 def _decide(verdict: Verdict, tampered: list[str], *, revoked_because: str | None) -> Verdict:
@@ -666,9 +732,9 @@ def _event_log(registry: PackageRegistry, event: str, indexed: str | int) -> dic
 # ---------------------------------------------------------------- the marketplace, as a pointer
 
 
-def _get_json(url: str) -> dict[str, Any]:
+def _get_json(url: str, token: str | None = None) -> dict[str, Any]:
     try:
-        with _open(url) as response:
+        with _open(url, token) as response:
             body = json.loads(response.read())
     except urllib.error.HTTPError as exc:
         raise MarketplaceUnavailable(_shown(url), f"HTTP {exc.code}", status=exc.code) from exc
@@ -681,7 +747,7 @@ def _get_json(url: str) -> dict[str, Any]:
     return body
 
 
-def _download(url: str, save_to: Path | None) -> tuple[str, Path | None]:
+def _download(url: str, save_to: Path | None, token: str | None = None) -> tuple[str, Path | None]:
     """0x SHA-256 of what `url` serves, hashed while it streams; kept in a temporary file beside `save_to`."""
     hasher = hashlib.sha256()
     kept: Path | None = None
@@ -690,7 +756,7 @@ def _download(url: str, save_to: Path | None) -> tuple[str, Path | None]:
         fd, name = tempfile.mkstemp(prefix=".nfvm-verify-", dir=save_to.parent)
         kept, sink = Path(name), os.fdopen(fd, "wb")
     try:
-        with _open(url) as response:
+        with _open(url, token) as response:
             while chunk := response.read(CHUNK):
                 hasher.update(chunk)
                 if sink is not None:
@@ -713,8 +779,11 @@ def _discard(kept: Path | None, sink: IO[bytes] | None) -> None:
         kept.unlink(missing_ok=True)
 
 
-def _open(url: str) -> Any:
-    request = urllib.request.Request(url, headers={"Accept": "application/json, application/octet-stream"})  # noqa: S310
+def _open(url: str, token: str | None = None) -> Any:
+    headers = {"Accept": "application/json, application/octet-stream"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310
     return urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S)  # noqa: S310
 
 

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 # milliseconds, not load the package validators (jsonschema, YAML) or web3 it never uses.
 if TYPE_CHECKING:
     from ledger.client import ChainClient
+    from ledger.verify import Claim
     from marketplace.packages.inspect import Inspection
     from marketplace.packages.types import ParsedDescriptor, VnfRef
 
@@ -273,6 +274,18 @@ def _print_verdict(verdict: dict[str, Any]) -> None:
         print(f"  - {finding}")
 
 
+def _claim(path: Path) -> Claim:
+    """What the file says it is, for the verifier (imported only for an unregistered digest)."""
+    from ledger.verify import Claim
+    from marketplace.packages.inspect import package_claim
+
+    info, problems = package_claim(path)
+    integrity = [str(p) for p in problems if p.rule.startswith("integrity") and p.severity == "error"]
+    if info is None:
+        return Claim(None, None, None, integrity)
+    return Claim(info.vendor, info.name, info.version, integrity)
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     problem = _verify_usage(args)
     if problem:
@@ -287,7 +300,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
     try:
         if args.file:
             proof = load_proof(Path(args.proof)) if args.proof else None
-            verdict = verify_file(Path(args.file), client=client, registry_address=args.registry, proof=proof)
+            verdict = verify_file(
+                Path(args.file),
+                client=client,
+                registry_address=args.registry,
+                proof=proof,
+                claim=lambda: _claim(Path(args.file)),
+            )
         else:
             verdict = verify_marketplace_package(
                 args.package_id,
@@ -295,6 +314,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 client=client,
                 registry_address=args.registry,
                 save_to=Path(args.output) if args.output else None,
+                token=args.token or os.environ.get("NFVM_TOKEN") or None,
             )
     except VerifyError as exc:
         return _verify_failed(args, str(exc), EXIT_USAGE)
@@ -555,6 +575,10 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--package-id", help="a package id at the marketplace --url")
     v.add_argument("--url", help="the marketplace's base URL")
     v.add_argument("--output", help="with --package-id: keep the downloaded bytes here when they are verified")
+    v.add_argument(
+        "--token",
+        help="with --package-id: an API token of the marketplace (or NFVM_TOKEN), for a licensed-only package",
+    )
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=cmd_verify)
     licence = commands.add_parser("licence", help="buy or activate a licence with your own key")

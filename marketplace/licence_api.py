@@ -141,12 +141,16 @@ def offer_agreement(request: HttpRequest, offer_id: str) -> JsonResponse:
 def licence_status(request: HttpRequest) -> JsonResponse:
     """For orchestrators and portals: may `user` instantiate `ns` now, and why (backed by the chain)."""
     user = request.GET.get("user", "")
-    ns = _ns(request.GET.get("ns"))
+    ns_id = request.GET.get("ns")
+    # The package digest alone: the decision needs no more of the NS, and this is the busiest licence call.
+    digest = licences.ns_package_digest(ns_id)
+    if digest is None:
+        raise Http404(f"no network service {ns_id}")
     try:
         address = services.normalise_address(user) if user else ""
     except PackageRejected:
         raise services.ValidationFailed({"user": f"{user!r} is not an Ethereum address"}) from None
-    decision = licences.licence_decide(ns=ns, user=address)
+    decision = licences.package_licence_decide(digest=digest, user=address)
     return JsonResponse(decision.as_dict())
 
 
@@ -240,6 +244,13 @@ def instance_scale(request: HttpRequest, instance_id: str) -> JsonResponse:
     except licences.ScaleFailed as exc:
         return JsonResponse({"error": str(exc), "instance": _instance_json(exc.instance)}, status=502)
     return JsonResponse(_instance_json(scaled))
+
+
+@api_view(("POST",))
+def instance_verify(request: HttpRequest, instance_id: str) -> JsonResponse:
+    """Recheck the packages the orchestrator holds for the instance against the chain (the owner only)."""
+    actor = _actor(request)
+    return JsonResponse(_instance_json(licences.instance_verify(instance=_instance(instance_id), actor=actor)))
 
 
 @api_view(("POST",))
@@ -491,6 +502,24 @@ def licence_paths() -> dict[str, Any]:
                     "400": _error("bad licence id or recipient address"),
                     "401": _error("not signed in"),
                     "403": _error("denied, with the reason (not the holder, not transferable, instances running...)"),
+                    "404": NOT_FOUND,
+                    "503": chain_down,
+                },
+            },
+        },
+        "/api/v1/instances/{instance_id}/verify": {
+            "parameters": [instance_id],
+            "post": {
+                "summary": "Verify the instance again (the owner only): the packages must still be registered and not "
+                "revoked on chain, and the checksums the orchestrator holds must equal the anchored digests",
+                "security": BEARER,
+                "responses": {
+                    "200": _json(
+                        {"type": "object", "required": ["integrity", "integrity_detail"]},
+                        "the instance with integrity verified, mismatch or unknown",
+                    ),
+                    "401": _error("not signed in"),
+                    "403": _error("not the owner"),
                     "404": NOT_FOUND,
                     "503": chain_down,
                 },

@@ -11,7 +11,6 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from django.db.models import Q
@@ -27,6 +26,7 @@ from marketplace.models import (
     ProvenanceEntry,
     SignedAgreement,
 )
+from marketplace.presenters import ether
 
 ACTIVE = [InstanceState.INSTANTIATING, InstanceState.RUNNING, InstanceState.TERMINATING]
 PER_PAGE = 50
@@ -165,7 +165,7 @@ class OfferView:
     def price_eth(self) -> str:
         """The price in ether (wei / 10**18) without trailing zeros; "" for a free offer."""
         wei = int(self.offer.price or 0)
-        return "" if wei == 0 else f"{Decimal(wei) / Decimal(10**18):f}".rstrip("0").rstrip(".")
+        return "" if wei == 0 else ether(wei)
 
     @property
     def policy_json(self) -> str:

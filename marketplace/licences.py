@@ -5,18 +5,23 @@ seats are reserved atomically; every decision and event goes to the provenance l
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from bson import ObjectId
+from bson.errors import InvalidId
 from django.conf import settings
 from django.db import connection
-from django.db.models import F, Sum
+from django.db.models import F
 
 from ledger.client import get_chain_client
 from ledger.exceptions import LedgerError
-from ledger.models import AcquiredLicence, LicenceOffer, PackageAnchor
+from ledger.models import AcquiredLicence, IndexerState, LicenceOffer, PackageAnchor
 from ledger.registry import PackageRegistry, PackageStatus
 from marketplace import blobs
 from marketplace.models import (
@@ -29,7 +34,8 @@ from marketplace.models import (
     SignedAgreement,
     Vnf,
 )
-from marketplace.policy import PolicyError, compile_policy
+from marketplace.policy import OfferTerms, PolicyError, compile_policy
+from marketplace.presenters import ether
 from marketplace.provenance import provenance_append
 
 log = logging.getLogger(__name__)
@@ -56,7 +62,7 @@ class Decision:
     in_use: int = 0
     trial_available: bool = False
     expires_at: int = 0
-    action: str = "instantiate"  # instantiate, scale, terminate, download or transfer
+    action: str = "instantiate"  # instantiate, scale, terminate, download, transfer or verify
 
     def as_dict(self) -> dict[str, Any]:
         body = asdict(self)
@@ -69,22 +75,49 @@ def _date(timestamp: int) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _policy_blocks(offer: LicenceOffer, action: str, now: int, region: str | None) -> str | None:
-    """Why the offer's policy forbids `action` now (or in `region`), or None when it allows it."""
-    policy = LicencePolicy.objects.filter(terms_hash=offer.terms_hash.lower()).first()
-    if policy is None:
+# Compiled policies by their document's text. The stored document is read for every decision (it can be
+# edited in place), but compiling it again is needed only when its text changed.
+_terms_compiled: dict[str, OfferTerms | str] = {}
+_TERMS_KEPT = 1024
+
+
+def _offer_terms(offer: LicenceOffer) -> OfferTerms | str | None:
+    """The offer's compiled policy, why it cannot be applied, or None for an offer made outside the
+    marketplace (no policy document stored for its terms hash). One point read by the unique terms hash."""
+    policies = connection.database[LicencePolicy._meta.db_table]  # type: ignore[attr-defined]
+    found = policies.find_one({"terms_hash": offer.terms_hash.lower()}, {"document": 1})
+    if found is None:
+        return None
+    document = found.get("document")
+    text = json.dumps(document, sort_keys=True, default=str)
+    compiled = _terms_compiled.get(text)
+    if compiled is None:
+        try:
+            compiled = compile_policy(document)
+        except PolicyError as exc:
+            compiled = f"the offer's policy cannot be applied: {exc}"
+        if len(_terms_compiled) >= _TERMS_KEPT:
+            _terms_compiled.clear()
+        _terms_compiled[text] = compiled
+    return compiled
+
+
+def _policy_blocks(offer: LicenceOffer, action: str, now: int | Callable[[], int], region: str | None) -> str | None:
+    """Why the offer's policy forbids `action` now (or in `region`), or None when it allows it. `now` may be
+    a callable, asked only when the policy has a time window."""
+    terms = _offer_terms(offer)
+    if terms is None:
         return None  # an offer made outside the marketplace: its on-chain terms are all there is
-    try:
-        terms = compile_policy(policy.document)
-    except PolicyError as exc:
-        return f"the offer's policy cannot be applied: {exc}"
+    if isinstance(terms, str):
+        return terms
     if terms.actions and action not in terms.actions and not (action == "instantiate" and "use" in terms.actions):
         return f"the offer's policy does not permit {action}"
-    moment = datetime.fromtimestamp(now, UTC)
-    if terms.not_before and moment < terms.not_before:
-        return f"the offer's policy permits use from {terms.not_before:%Y-%m-%d %H:%M} UTC"
-    if terms.not_after and moment > terms.not_after:
-        return f"the offer's policy ended on {terms.not_after:%Y-%m-%d %H:%M} UTC"
+    if terms.not_before or terms.not_after:
+        moment = datetime.fromtimestamp(now() if callable(now) else now, UTC)
+        if terms.not_before and moment < terms.not_before:
+            return f"the offer's policy permits use from {terms.not_before:%Y-%m-%d %H:%M} UTC"
+        if terms.not_after and moment > terms.not_after:
+            return f"the offer's policy ended on {terms.not_after:%Y-%m-%d %H:%M} UTC"
     if terms.regions and region is not None and region not in terms.regions:
         return f"the offer's policy permits use in {', '.join(terms.regions)} only, not in {region}"
     return None
@@ -104,37 +137,166 @@ LIVE_STATES = (InstanceState.INSTANTIATING, InstanceState.RUNNING, InstanceState
 
 
 def seats_in_use(seat_key: str) -> int:
-    """Seats taken under one licence: every unit of every live instance holds one."""
-    live = NsInstance.objects.filter(seat_key=seat_key, state__in=LIVE_STATES)
-    return int(live.aggregate(units=Sum("units"))["units"] or 0)
+    """Seats taken under one licence: every unit of every live instance holds one. Read afresh every time,
+    as one plain filter (no $and) that the embedded store serves from the (seat_key, state) index."""
+    instances = connection.database[NsInstance._meta.db_table]  # type: ignore[attr-defined]
+    live = instances.find({"seat_key": seat_key, "state": {"$in": [str(s) for s in LIVE_STATES]}}, {"units": 1})
+    return sum(int(doc.get("units") or 0) for doc in live)
+
+
+class _ChainClock:
+    """Chain time for one decision: asked of the node at most once, and only when the decision depends on it
+    (an expiry or a policy's time window)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.value: int | None = None
+
+    def __call__(self) -> int:
+        if self.value is None:
+            self.value = int(self.client.now())
+        return self.value
+
+
+@dataclass
+class _Snapshot:
+    """Offers and licences as the indexer left them at one checkpoint. Only the indexer writes them, and it
+    moves its checkpoint (IndexerState) in the same transaction, so while the checkpoint stays put these
+    are what the store holds; the first decision after it moves starts a new snapshot."""
+
+    checkpoint: tuple[Any, ...]
+    offers: dict[str, list[LicenceOffer]]  # by package digest
+    held: dict[tuple[str, str], list[AcquiredLicence]]  # by (package digest, licensee)
+
+
+_snapshot: _Snapshot | None = None
+_KEPT = 10_000  # packages, and (package, user) pairs, kept per snapshot; more and that part starts afresh
+
+
+def _checkpoint(chain_id: int) -> tuple[Any, ...] | None:
+    """Where the indexer stands on this chain (one point read by its unique chain_id), or None before it
+    first ran. A reorg or reset changes it even when it returns to a block number seen before."""
+    states = connection.database[IndexerState._meta.db_table]  # type: ignore[attr-defined]
+    found = states.find_one(
+        {"chain_id": chain_id}, {"last_block": 1, "reorgs": 1, "updated_at": 1, "genesis_hash": 1, "reset_detected": 1}
+    )
+    if found is None:
+        return None
+    return tuple(
+        found.get(name) for name in ("_id", "last_block", "reorgs", "updated_at", "genesis_hash", "reset_detected")
+    )
+
+
+def _current_snapshot(chain_id: int) -> _Snapshot | None:
+    global _snapshot
+    checkpoint = _checkpoint(chain_id)
+    if checkpoint is None:
+        return None
+    snapshot = _snapshot
+    if snapshot is None or snapshot.checkpoint != (chain_id, *checkpoint):
+        snapshot = _snapshot = _Snapshot((chain_id, *checkpoint), {}, {})
+    return snapshot
+
+
+def _offers_for(chain_id: int, digest: str, snapshot: _Snapshot | None) -> list[LicenceOffer]:
+    """The package's offers on this chain, oldest first (the digest alone is the indexed condition)."""
+    if snapshot is not None and (found := snapshot.offers.get(digest)) is not None:
+        return found
+    offers = sorted(
+        (o for o in LicenceOffer.objects.filter(digest=digest) if o.chain_id == chain_id), key=lambda o: o.offer_id
+    )
+    if snapshot is not None:
+        if len(snapshot.offers) >= _KEPT:
+            snapshot.offers.clear()
+        snapshot.offers[digest] = offers
+    return offers
+
+
+def _held_for(
+    chain_id: int, digest: str, offer_ids: set[int], user: str, snapshot: _Snapshot | None
+) -> list[AcquiredLicence]:
+    """`user`'s licences under these offers, newest first (the licensee alone is the indexed condition)."""
+    key = (digest, user)
+    if snapshot is not None and (found := snapshot.held.get(key)) is not None:
+        return found
+    held = sorted(
+        (
+            lic
+            for lic in AcquiredLicence.objects.filter(licensee=user)
+            if lic.chain_id == chain_id and lic.offer_id in offer_ids
+        ),
+        key=lambda lic: (lic.block_number, lic.licence_id),
+        reverse=True,
+    )
+    if snapshot is not None:
+        if len(snapshot.held) >= _KEPT:
+            snapshot.held.clear()
+        snapshot.held[key] = held
+    return held
 
 
 def licence_decide(
     *, ns: NetworkService, user: str, action: str = "instantiate", region: str | None = None
 ) -> Decision:
     """Permit or deny one usage of `ns` by `user`, from the chain's offers and licences."""
+    return package_licence_decide(digest=ns.package.digest, user=user, action=action, region=region)
+
+
+# Package id -> digest. A digest is the package's content address: it never changes while the package exists.
+_package_digests: dict[Any, str] = {}
+_DIGESTS_KEPT = 10_000
+
+
+def ns_package_digest(ns_id: Any) -> str | None:
+    """The digest of the package that holds network service `ns_id` (an id or its text), or None when
+    there is no such NS: one point read by id, the package's digest remembered."""
+    try:
+        pk = ObjectId(str(ns_id))
+    except (InvalidId, TypeError):
+        return None
+    services = connection.database[NetworkService._meta.db_table]  # type: ignore[attr-defined]
+    found = services.find_one({"_id": pk}, {"package_id": 1})
+    if found is None:
+        return None
+    package_id = found.get("package_id")
+    digest = _package_digests.get(package_id)
+    if digest is None:
+        digest = Package.objects.filter(pk=package_id).values_list("digest", flat=True).first()
+        if digest is None:
+            return None
+        if len(_package_digests) >= _DIGESTS_KEPT:
+            _package_digests.clear()
+        _package_digests[package_id] = digest
+    return digest
+
+
+def package_licence_decide(
+    *, digest: str, user: str, action: str = "instantiate", region: str | None = None
+) -> Decision:
+    """licence_decide for the NS held by the package with this digest (hex, no 0x).
+
+    Offers and licences come from the snapshot of the indexer's current checkpoint (one point read when it
+    has not moved); seats in use are counted afresh; chain time is asked only when an expiry or a policy's
+    time window needs it."""
     client = get_chain_client()
     chain_id = client.chain_id()
-    digest = "0x" + ns.package.digest
-    offers = list(LicenceOffer.objects.filter(chain_id=chain_id, digest=digest).order_by("offer_id"))
+    digest = "0x" + digest
+    snapshot = _current_snapshot(chain_id)
+    offers = _offers_for(chain_id, digest, snapshot)
     if not offers:
         return Decision(False, "nobody offers a licence for this network service yet")
-    now = client.now()
+    now = _ChainClock(client)
     public = next((o for o in offers if o.kind == 0 and not o.closed), None)
     if public is not None:
         blocked = _policy_blocks(public, action, now, region)
         if blocked is None:
             return Decision(True, "public offer: free, no instance limit", offer_id=public.offer_id, kind="public")
     by_id = {o.offer_id: o for o in offers}
-    held = list(
-        AcquiredLicence.objects.filter(chain_id=chain_id, offer_id__in=list(by_id), licensee=user).order_by(
-            "-block_number"
-        )
-    )
+    held = _held_for(chain_id, digest, set(by_id), user, snapshot)
     expired: AcquiredLicence | None = None
     for licence in held:
         offer = by_id[licence.offer_id]
-        if licence.expires_at and licence.expires_at <= now:
+        if licence.expires_at and licence.expires_at <= now():
             expired = expired or licence
             continue
         blocked = _policy_blocks(offer, action, now, region)
@@ -181,7 +343,7 @@ def licence_decide(
         days = trial.duration // 86400
         return Decision(
             False,
-            f"a free trial ({days} days, {trial.seats} instances) is available: sign the licence agreement "
+            f"a free trial ({days} days, {_instances(trial.seats)}) is available: sign the licence agreement "
             "to activate it",
             offer_id=trial.offer_id,
             kind="trial",
@@ -192,7 +354,7 @@ def licence_decide(
     if private is not None:
         return Decision(
             False,
-            f"no licence: buy offer #{private.offer_id} ({private.price} wei, {private.seats} instances)",
+            f"no licence: buy offer #{private.offer_id} ({_price(private)}, {_instances(private.seats)})",
             offer_id=private.offer_id,
             kind="private",
             seats=private.seats,
@@ -319,20 +481,89 @@ def _deploy(instance: NsInstance, ns: NetworkService, orchestrator: Any) -> None
         )
         instance.orchestrator_id = ns_id
         operation = orchestrator.wait(orchestrator.instantiate_ns(ns_id, nsd_id=nsd.id, vim_account=vim).id)
-    mismatched = [p for p, c in checksums if c is not None and c[1].lower().removeprefix("0x") not in (p.digest,)]
-    unknown = [p for p, c in checksums if c is None]
-    instance.integrity = "mismatch" if mismatched else ("unknown" if unknown else "verified")
-    instance.integrity_detail = (
-        "the orchestrator holds other bytes than the anchored digest for: " + ", ".join(str(p) for p in mismatched)
-        if mismatched
-        else "the orchestrator's checksums equal the anchored digests"
-        if not unknown
-        else "the orchestrator reports no SHA-256 checksum for: " + ", ".join(str(p) for p in unknown)
-    )
+    instance.integrity, instance.integrity_detail = _integrity_verdict(checksums)
     instance.state = InstanceState.RUNNING if operation.state == "COMPLETED" else InstanceState.FAILED
     if instance.state == InstanceState.FAILED:
         raise RuntimeError(f"instantiation ended {operation.state}")
     instance.save(update_fields=["state", "orchestrator_id", "integrity", "integrity_detail", "updated_at"])
+
+
+def _integrity_verdict(checksums: list[tuple[Package, tuple[str, str] | None]]) -> tuple[str, str]:
+    """(integrity, detail) from the checksum the orchestrator holds for each package (None: it reports none),
+    compared with the package's anchored digest."""
+    mismatched = [p for p, c in checksums if c is not None and c[1].lower().removeprefix("0x") not in (p.digest,)]
+    unknown = [p for p, c in checksums if c is None]
+    if mismatched:
+        return "mismatch", "the orchestrator holds other bytes than the anchored digest for: " + ", ".join(
+            str(p) for p in mismatched
+        )
+    if unknown:
+        return "unknown", "the orchestrator reports no SHA-256 checksum for: " + ", ".join(str(p) for p in unknown)
+    return "verified", "the orchestrator's checksums equal the anchored digests"
+
+
+def _blob_checksum(package: Package) -> tuple[str, str]:
+    """The SHA-256 of the archive stored for `package`, as the tracking driver reports what it was given."""
+    hasher = hashlib.sha256()
+    with blobs.blob_open(package.digest) as blob:
+        while chunk := blob.read(1024 * 1024):
+            hasher.update(chunk)
+    return "SHA-256", hasher.hexdigest()
+
+
+def _held_checksums(instance: NsInstance, packages: list[Package]) -> list[tuple[Package, tuple[str, str] | None]]:
+    """What the orchestrator of `instance` holds for each VNF package now. The tracking driver keeps nothing
+    between requests, so the bytes it would be given, the stored archives, are hashed again; an orchestrator
+    that deploys is asked for the SOL005 checksums of the packages its NS instance uses."""
+    if not instance.deploys:
+        return [(p, _blob_checksum(p)) for p in packages]
+    orchestrator = driver()
+    if orchestrator.name != instance.driver or not instance.orchestrator_id:
+        return [(p, None) for p in packages]
+    held = {c[1].lower().removeprefix("0x") for c in orchestrator.ns_package_checksums(instance.orchestrator_id)}
+    # A package whose digest the orchestrator holds is verified. Checksums that equal no package's digest are
+    # other bytes held in its place; a package is unknown when the orchestrator names nothing in its place.
+    strangers = sorted(held - {p.digest for p in packages})
+    return [
+        (p, ("SHA-256", p.digest) if p.digest in held else ("SHA-256", strangers[0]) if strangers else None)
+        for p in packages
+    ]
+
+
+def instance_verify(*, instance: NsInstance, actor: str) -> NsInstance:
+    """Recheck, on demand, the packages of `instance` as at deploy: each must still be registered and not
+    revoked on chain (_integrity), and the orchestrator must hold the anchored bytes (_integrity_verdict).
+    Updates instance.integrity and logs the result. Raises PermissionDeniedError for anyone but the owner."""
+    from marketplace.orchestrators import OrchestratorError
+    from marketplace.services import PermissionDeniedError
+
+    subject = f"instance:{instance.pk}"
+    if actor != instance.owner:
+        denied = Decision(False, f"only {instance.owner} may verify instance {instance.pk}", action="verify")
+        provenance_append(kind="decision", actor=actor, subject=subject, payload=denied.as_dict())
+        raise PermissionDeniedError(denied.reason)
+    vnfs = Vnf.objects.filter(pk__in=instance.ns.vnf_ids).select_related("package")
+    packages = list({vnf.package.pk: vnf.package for vnf in vnfs}.values())
+    problems = [(p, why) for p in [*packages, instance.ns.package] if (why := _integrity(p)) is not None]
+    unreadable = [p for p, why in problems if why.startswith("the registry cannot be read")]
+    if problems:
+        integrity = "unknown" if len(unreadable) == len(problems) else "mismatch"
+        detail = "; ".join(f"{p}: {why}" for p, why in problems)
+    else:
+        try:
+            integrity, detail = _integrity_verdict(_held_checksums(instance, [*packages, instance.ns.package]))
+        except OrchestratorError as exc:
+            integrity, detail = "unknown", f"the orchestrator cannot be asked: {exc}"
+    previous = instance.integrity
+    instance.integrity, instance.integrity_detail = integrity, detail
+    instance.save(update_fields=["integrity", "integrity_detail", "updated_at"])
+    provenance_append(
+        kind="verify",
+        actor=actor,
+        subject=subject,
+        payload={"ns": str(instance.ns.pk), "integrity": integrity, "previous": previous, "detail": detail},
+    )
+    return instance
 
 
 def _export(package: Package, folder: Any) -> Any:
@@ -409,6 +640,17 @@ def _held_licences(chain_id: int, offers: list[LicenceOffer], user: str) -> list
     )
 
 
+def _instances(seats: int) -> str:
+    return "unlimited instances" if not seats else f"{seats} instance{'' if seats == 1 else 's'}"
+
+
+def _price(offer: LicenceOffer) -> str:
+    """An offer's price as a user reads it: ether, or units of its ERC-20 token."""
+    if int(offer.token or "0x0", 16) == 0:
+        return f"{ether(offer.price)} ETH"
+    return f"{offer.price} units of token {offer.token}"
+
+
 def _acquire_hint(offers: list[LicenceOffer], held: list[AcquiredLicence]) -> str:
     """What to do to get a licence for one of `offers` (all open, none public)."""
     used = {lic.offer_id for lic in held}
@@ -417,7 +659,7 @@ def _acquire_hint(offers: list[LicenceOffer], held: list[AcquiredLicence]) -> st
         return f"activate the free trial offer #{trial.offer_id} ({trial.duration // 86400} days)"
     private = next((o for o in offers if o.kind == 2), None)
     if private is not None:
-        return f"buy offer #{private.offer_id} ({private.price} wei, {private.seats} instances)"
+        return f"buy offer #{private.offer_id} ({_price(private)}, {_instances(private.seats)})"
     return "no open offer can be licensed"
 
 
@@ -770,7 +1012,7 @@ def transfer_decide(*, licence: AcquiredLicence, holder: str, recipient: str) ->
         names = ", ".join(str(i.pk) for i in running)
         return Decision(
             False,
-            f"{len(running)} instance{'s' if len(running) > 1 else ''} still run under licence "
+            f"{len(running)} instance{'s still run' if len(running) > 1 else ' still runs'} under licence "
             f"#{licence.licence_id}: terminate {names} first",
             action="transfer",
             **facts,

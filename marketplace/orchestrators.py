@@ -56,6 +56,10 @@ class Driver(Protocol):
 
     def vnf_package_checksum(self, package_id: str) -> tuple[str, str] | None: ...
 
+    def ns_package_checksums(self, ns_id: str) -> list[tuple[str, str]]:
+        """The checksums the orchestrator reports now for the packages an NS instance uses."""
+        ...
+
     def create_ns(self, *, nsd_id: str, name: str, description: str, vim_account: str) -> str: ...
 
     def instantiate_ns(self, ns_id: str, *, nsd_id: str, vim_account: str) -> Operation: ...
@@ -241,6 +245,22 @@ class OsmDriver:
     def vnf_package_checksum(self, package_id: str) -> tuple[str, str] | None:
         return _checksum(self._call("GET", f"/vnfpkgm/v1/vnf_packages/{package_id}", expect=(200,)).json())
 
+    def ns_package_checksums(self, ns_id: str) -> list[tuple[str, str]]:
+        """The checksums of the NSD and VNF packages an NS instance uses, read back from the NBI now: OSM's NS
+        record names its NSD (`nsd-id`) and VNF packages (`vnfd-id`, a VNF package's id is its VNFD's)."""
+        record = self._call("GET", f"/nslcm/v1/ns_instances/{ns_id}", expect=(200,)).json()
+        record = record if isinstance(record, dict) else {}
+        found: list[tuple[str, str] | None] = []
+        if isinstance(record.get("nsd-id"), str):
+            found.append(
+                _checksum(self._call("GET", f"/nsd/v1/ns_descriptors/{record['nsd-id']}", expect=(200,)).json())
+            )
+        vnfds = record.get("vnfd-id")
+        for vnfd in vnfds if isinstance(vnfds, list) else []:
+            if isinstance(vnfd, str):
+                found.append(self.vnf_package_checksum(vnfd))
+        return [c for c in found if c is not None]
+
     # --- network services ------------------------------------------------------------------------------------
 
     def create_ns(self, *, nsd_id: str, name: str, description: str, vim_account: str) -> str:
@@ -322,6 +342,9 @@ class TrackingDriver:
 
     def vnf_package_checksum(self, package_id: str) -> tuple[str, str] | None:
         return self._checksums.get(package_id)
+
+    def ns_package_checksums(self, ns_id: str) -> list[tuple[str, str]]:
+        return []  # nothing is kept between requests; licences._held_checksums hashes the stored archives instead
 
     def create_ns(self, *, nsd_id: str, name: str, description: str, vim_account: str) -> str:
         ns_id = str(uuid.uuid4())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import yaml
@@ -145,3 +146,10 @@ def member_response(p: Package, f: PackageFile) -> StreamingHttpResponse:
     response["Content-Disposition"] = f'attachment; filename="{f.path.rsplit("/", 1)[-1]}"'
     response["Digest"] = f"sha-256={f.sha256}"
     return response
+
+
+def ether(wei: int | str) -> str:
+    """An amount of wei as ether without trailing zeros ("0.001"); exact, no float."""
+    amount = Decimal(int(wei)) / Decimal(10**18)
+    text = f"{amount:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text

@@ -769,29 +769,3 @@ def account_roles(*, address: str, chain_id: int) -> AccountRoles:
         licences=AcquiredLicence.objects.filter(chain_id=chain_id, licensee=address).count(),
         instances=NsInstance.objects.filter(owner=address).exclude(state__in=("terminated", "failed")).count(),
     )
-
-
-def trial_offer_for(*, package: Package, user: str | None) -> Any | None:
-    """An open trial offer (as indexed) on `package` that `user` has not used yet: instantiating
-    the package's network service activates it first (once per address per offer)."""
-    from ledger.models import AcquiredLicence, LicenceOffer
-
-    if user is None:
-        return None
-    try:
-        chain_id = get_chain_client().chain_id()
-    except LedgerError:
-        return None
-    trials = list(
-        LicenceOffer.objects.filter(chain_id=chain_id, digest="0x" + package.digest, kind=1, closed=False).order_by(
-            "offer_id"
-        )
-    )
-    if not trials:
-        return None
-    used = set(
-        AcquiredLicence.objects.filter(
-            chain_id=chain_id, licensee=user, offer_id__in=[o.offer_id for o in trials]
-        ).values_list("offer_id", flat=True)
-    )
-    return next((o for o in trials if o.offer_id not in used), None)

@@ -181,7 +181,7 @@ def inspect_package(path: Path, *, lookup: VnfdLookup, limits: ArchiveLimits | N
         if errors(problems) or result.info is None:
             if result.info is None and not errors(problems):
                 problems.append(Problem("package.unnamed", "the package's vendor, name and version could not be read"))
-            raise PackageRejected(problems)
+            raise PackageRejected(problems, info=result.info)
         info = result.info
         by_path = {f.path: f for f in files}
         main = by_path.get(info.main_descriptor)
@@ -224,3 +224,14 @@ def _validate(fmt: Format, archive: Archive, lookup: VnfdLookup, entry: str | No
             None, [], [Problem("tosca-meta.missing-entry", "TOSCA.meta has no Entry-Definitions", file=TOSCA_META)]
         )
     return sol001.validate_etsi(archive, lookup, entry)
+
+
+def package_claim(path: Path, *, limits: ArchiveLimits | None = None) -> tuple[PackageInfo | None, list[Problem]]:
+    """What an archive says it is (vendor, name, version) and every problem found, without rejecting
+    it: the verifier compares that claim with the registry when the archive's digest is unknown.
+    References to VNFDs outside the package are not looked up (there is no repository to ask)."""
+    try:
+        inspection = inspect_package(path, lookup=lambda ref: None, limits=limits)
+    except PackageRejected as exc:
+        return exc.info, exc.problems
+    return inspection.info, inspection.problems

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class Severity(StrEnum):
@@ -36,8 +37,10 @@ class Problem:
 class PackageRejected(Exception):
     """The package cannot be accepted; `problems` lists every reason found (errors first)."""
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], *, info: Any = None) -> None:
         self.problems = sorted(problems, key=lambda p: p.severity != Severity.ERROR)
+        # What the package says it is (a PackageInfo), when its descriptors could be read at all.
+        self.info = info
         super().__init__("; ".join(str(p) for p in self.problems[:5]))
 
 

@@ -80,6 +80,30 @@
       }
     });
   });
+  // "My licences": the holder's wallet sends the transferLicence transaction the marketplace prepared after
+  // deciding the transfer; a refusal (not transferable, instances running, bad address) shows beside the form.
+  document.querySelectorAll("form.licence-transfer").forEach((transfer) => {
+    transfer.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const button = transfer.querySelector("button[type=submit]");
+      const error = transfer.querySelector("[data-fact=transfer-error]");
+      button.disabled = true;
+      error.textContent = "";
+      try {
+        const from = await wallet();
+        const to = transfer.querySelector("[name=to]").value.trim();
+        const prepared = await call(transfer.dataset.url, "POST", { to });
+        say("Allowed: " + prepared.decision.reason + ". Please confirm the transfer in your wallet.");
+        await send(from, prepared.transaction);
+        say("Licence transferred and indexed; reloading…");
+        window.location.reload();
+      } catch (failure) {
+        error.textContent = "Not transferred: " + (failure && failure.message ? failure.message : failure);
+        say("");
+        button.disabled = false;
+      }
+    });
+  });
   // "My offers": the provider's wallet sends the closeOffer transaction the marketplace prepared, then
   // the offer's state fragment polls itself (htmx, every 2 s) until the indexer shows it closed.
   document.querySelectorAll(".offer-close").forEach((button) => {

@@ -172,7 +172,7 @@ def test_a_trial_is_offered_then_activated_once(client, chain, developer, strang
     offer_id = offer(client, chain, developer, network_service, kind="trial", seats=1, duration_days=7)
     status = client.get("/api/v1/licences/status", {"ns": network_service.pk, "user": stranger.address}).json()
     assert status["trial_available"] is True
-    assert "free trial (7 days, 1 instances)" in status["reason"]
+    assert "free trial (7 days, 1 instance)" in status["reason"]
 
     token = buy(client, chain, stranger, offer_id)
 

@@ -102,8 +102,11 @@ def test_an_ns_page_draws_its_topology_as_svg_in_every_format(client, demo, pack
     groups = svg.findall(f"{SVG}g")
     assert len([g for g in groups if "vnf" in g.get("class", "").split()]) == vnfs
     assert len([g for g in groups if "vl" in g.get("class", "").split()]) == links
-    labels = {t.text for t in svg.iter(f"{SVG}text")}
-    assert set(points) <= labels  # each connection point labelled on its edge
+    edges = [g for g in groups if "edge" in g.get("class", "").split()]
+    titles = " ".join(g.find(f"{SVG}title").text or "" for g in edges)  # type: ignore[union-attr]
+    assert all(point in titles for point in points)  # each connection point named on its numbered edge
+    numbers = [t.text for g in edges for t in g.iter(f"{SVG}text")]
+    assert numbers == [str(i) for i in range(1, len(edges) + 1)]
     for vnf in Vnf.objects.filter(pk__in=ns.vnf_ids):
         assert f'href="/vnfs/{vnf.pk}/"' in html  # in the diagram and in the list beside it
     assert "The same in words" in html

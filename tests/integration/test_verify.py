@@ -37,6 +37,14 @@ from ledger.verify import (
 from marketplace.packages.build import build
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli_claim(path: Path) -> Any:
+    from marketplace.cli import _claim
+
+    return _claim(path)
+
+
 LINE = name_hash("acme", "verified-fw")
 HOUR = 3600
 # An address without code: a registry the marketplace made up.
@@ -244,6 +252,67 @@ def test_an_unregistered_file_is_unknown(tmp_path, chain, reg):
     assert result.stdout.startswith("UNKNOWN: ")
 
 
+def registered_demo(tmp_path, chain, reg, developer) -> tuple[Path, Path, str]:
+    """The demo AMF registered under its own line and version, and a copy of its folder to change."""
+    import shutil
+
+    from marketplace.packages.inspect import package_claim
+
+    source = tmp_path / "amf"
+    shutil.copytree(ROOT / "demo/packages/osm/nfvm_demo_amf_vnf", source)
+    path = build(source, "osm", tmp_path / "amf.tar.gz")
+    info, _ = package_claim(path)
+    assert info is not None
+    digest = "0x" + hashlib.sha256(path.read_bytes()).hexdigest()
+    register(chain, reg, developer, digest, info.version, line=name_hash(info.vendor, info.name))
+    return path, source, digest
+
+
+def test_a_changed_copy_of_a_registered_package_is_tampered_not_unknown(tmp_path, chain, reg, developer):
+    original, source, digest = registered_demo(tmp_path, chain, reg, developer)
+    descriptor_file = source / "nfvm_demo_amf_vnfd.yaml"
+    # A consistent, valid package that says it is the registered one, with one word changed.
+    descriptor_file.write_text(descriptor_file.read_text().replace("one VM", "one virtual machine"))
+    changed = build(source, "osm", tmp_path / "changed.tar.gz")
+
+    verdict = verify_file(changed, client=chain, registry_address=reg.address, claim=lambda: cli_claim(changed))
+
+    assert verdict.outcome is Outcome.TAMPERED
+    assert digest in verdict.reason
+    assert developer.address in verdict.reason
+    result = nfvm(str(changed), "--rpc", chain.rpc_url, "--registry", reg.address)
+    assert result.returncode == 13
+    assert result.stdout.startswith("TAMPERED: ")
+    assert nfvm(str(original), "--rpc", chain.rpc_url, "--registry", reg.address).returncode == 0
+
+
+def test_a_package_whose_own_checksums_do_not_match_is_tampered(tmp_path, chain, reg):
+    from tests.factories import shared_package
+
+    bad = shared_package("5gtango/5gtango-ns-package-example-bad-checksum.tgo")
+
+    result = nfvm(str(bad), "--rpc", chain.rpc_url, "--registry", reg.address, "--json")
+
+    assert result.returncode == 13, result.stdout
+    report = json.loads(result.stdout)
+    assert "do not match its content" in report["reason"]
+    assert "Definitions/myvnfd.yaml" in report["reason"]
+
+
+def test_an_unregistered_version_of_a_registered_line_is_unknown_and_says_which_versions_exist(
+    tmp_path, chain, reg, developer
+):
+    _, source, _ = registered_demo(tmp_path, chain, reg, developer)
+    descriptor_file = source / "nfvm_demo_amf_vnfd.yaml"
+    descriptor_file.write_text(descriptor_file.read_text().replace("version: '1.0'", "version: '1.1'"))
+    newer = build(source, "osm", tmp_path / "newer.tar.gz")
+
+    verdict = verify_file(newer, client=chain, registry_address=reg.address, claim=lambda: cli_claim(newer))
+
+    assert verdict.outcome is Outcome.UNKNOWN
+    assert any("registered versions 1.0.0, not this one" in f for f in verdict.findings), verdict.findings
+
+
 def test_a_revoked_package_is_revoked(tmp_path, chain, reg, developer):
     path, digest = package(tmp_path, "revoked")
     register(chain, reg, developer, digest, "1.0")
@@ -409,6 +478,7 @@ class Marketplace:
 
     base_url: str
     routes: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)  # path -> the bearer token it requires
 
     def serve(self, package_id: str, *, claimed: str, content: bytes, proof: dict[str, Any] | None) -> None:
         base = f"/api/v1/packages/{package_id}"
@@ -422,12 +492,16 @@ class Marketplace:
 @pytest.fixture
 def marketplace() -> Iterator[Marketplace]:
     routes: dict[str, tuple[str, bytes]] = {}
+    tokens: dict[str, str] = {}
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             found = routes.get(self.path)
             if found is None:
                 self.send_error(404)
+                return
+            if self.path in tokens and self.headers.get("Authorization") != f"Bearer {tokens[self.path]}":
+                self.send_error(401)
                 return
             kind, body = found
             self.send_response(200)
@@ -443,7 +517,7 @@ def marketplace() -> Iterator[Marketplace]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield Marketplace(f"http://127.0.0.1:{server.server_address[1]}", routes)
+        yield Marketplace(f"http://127.0.0.1:{server.server_address[1]}", routes, tokens)
     finally:
         server.shutdown()
         server.server_close()
@@ -465,6 +539,27 @@ def anchored_proof(chain, reg, digest: str, publisher: str, **changes: Any) -> d
         "batch": None,
         **changes,
     }
+
+
+def test_a_licensed_only_package_is_downloaded_with_the_users_api_token(tmp_path, chain, reg, developer, marketplace):
+    path, digest = package(tmp_path, "licensed")
+    register(chain, reg, developer, digest, "1.0")
+    marketplace.serve(
+        "licensed",
+        claimed=digest,
+        content=path.read_bytes(),
+        proof=anchored_proof(chain, reg, digest, developer.address),
+    )
+    marketplace.tokens["/api/v1/packages/licensed/content"] = "nfvm_secret"
+    args = ("--package-id", "licensed", "--url", marketplace.base_url, "--rpc", chain.rpc_url)
+
+    refused = nfvm(*args)
+    allowed = nfvm(*args, "--token", "nfvm_secret")
+
+    assert refused.returncode == 3
+    assert "HTTP 401" in refused.stderr
+    assert allowed.returncode == 0, allowed.stderr
+    assert allowed.stdout.startswith("VERIFIED: ")
 
 
 def test_a_marketplace_serving_the_anchored_bytes_verifies(tmp_path, chain, reg, developer, operator, marketplace):

@@ -1,0 +1,157 @@
+"""GET /api/v1/licences/status: the decision point's answer for one NS and user, which an orchestrator asks
+before each instantiation. Offers and licences are kept per indexer checkpoint, so these tests check that
+every change the indexer makes, every seat taken and every policy edit shows in the very next answer."""
+
+from __future__ import annotations
+
+import pytest
+
+from ledger.models import IndexerState
+from marketplace.licences import instance_create, instance_terminate
+from marketplace.models import LicencePolicy
+from tests.integration.test_licensing_journey import DAY, buy, index, network_service, offer  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+
+def status(client, ns, user: str):
+    response = client.get("/api/v1/licences/status", {"ns": str(ns.pk), "user": user})
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_it_answers_an_offer_and_a_purchase_made_after_an_earlier_answer(
+    client,
+    chain,
+    developer,
+    stranger,
+    network_service,  # noqa: F811
+):
+    assert status(client, network_service, stranger.address)["reason"] == (
+        "nobody offers a licence for this network service yet"
+    )
+    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=2, duration_days=30)
+    before = status(client, network_service, stranger.address)
+    assert before["allowed_to_instantiate"] is False
+    assert f"buy offer #{offer_id}" in before["reason"]
+
+    buy(client, chain, stranger, offer_id)
+    after = status(client, network_service, stranger.address)
+    assert after["allowed_to_instantiate"] is True
+    assert after["offer_id"] == offer_id
+    assert after["kind"] == "private"
+    assert after["reason"].startswith(f"private licence #{after['licence_id']}: 0 of 2 instances running")
+
+
+def test_it_keeps_out_every_user_without_a_licence(
+    client,
+    chain,
+    developer,
+    operator,
+    stranger,
+    network_service,  # noqa: F811
+):
+    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=1)
+    buy(client, chain, stranger, offer_id)
+    assert status(client, network_service, stranger.address)["allowed_to_instantiate"] is True
+    for outsider in (developer.address, operator.address, ""):  # the provider, another user, nobody
+        answer = status(client, network_service, outsider)
+        assert answer["allowed_to_instantiate"] is False
+        assert f"buy offer #{offer_id}" in answer["reason"]
+        assert answer["licence_id"] is None
+
+
+def test_it_counts_seats_afresh_while_the_indexer_stands_still(
+    client,
+    chain,
+    developer,
+    stranger,
+    network_service,  # noqa: F811
+):
+    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=1)
+    buy(client, chain, stranger, offer_id)
+    checkpoint = IndexerState.objects.get().last_block
+    assert status(client, network_service, stranger.address)["in_use"] == 0
+
+    running = instance_create(ns=network_service, user=stranger.address)
+    full = status(client, network_service, stranger.address)
+    assert full["allowed_to_instantiate"] is False
+    assert full["in_use"] == 1
+    assert full["reason"].startswith("1 of 1 instances running under licence")
+
+    instance_terminate(instance=running, actor=stranger.address)
+    free = status(client, network_service, stranger.address)
+    assert free["allowed_to_instantiate"] is True
+    assert free["in_use"] == 0
+    assert IndexerState.objects.get().last_block == checkpoint  # all of it without the indexer moving
+
+
+def test_it_applies_a_policy_edited_in_place(
+    client,
+    chain,
+    developer,
+    stranger,
+    network_service,  # noqa: F811
+):
+    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=1)
+    buy(client, chain, stranger, offer_id)
+    assert status(client, network_service, stranger.address)["allowed_to_instantiate"] is True
+
+    policy = LicencePolicy.objects.get(package=network_service.package)
+    policy.document["permission"] = [
+        rule for rule in policy.document["permission"] if str(rule["action"]).endswith("download")
+    ]
+    policy.save()
+    answer = status(client, network_service, stranger.address)
+    assert answer["allowed_to_instantiate"] is False  # without its seat count the policy no longer compiles
+    assert answer["reason"].startswith("the offer's policy cannot be applied: invalid licence policy")
+
+
+def test_it_judges_expiry_by_the_chain_time_of_each_request(
+    client,
+    chain,
+    developer,
+    stranger,
+    network_service,  # noqa: F811
+):
+    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=1, duration_days=1)
+    buy(client, chain, stranger, offer_id)
+    assert status(client, network_service, stranger.address)["allowed_to_instantiate"] is True
+
+    chain.w3.provider.make_request("evm_increaseTime", [2 * DAY])
+    chain.w3.provider.make_request("evm_mine", [])
+    answer = status(client, network_service, stranger.address)  # the indexer has not run since
+    assert answer["allowed_to_instantiate"] is False
+    assert "ended on" in answer["reason"]
+
+
+def test_it_answers_after_a_reorg_from_what_the_chain_holds_now(
+    client,
+    chain,
+    developer,
+    stranger,
+    network_service,  # noqa: F811
+):
+    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=1)
+    before_purchase = chain.w3.provider.make_request("evm_snapshot", [])["result"]
+    buy(client, chain, stranger, offer_id)
+    assert status(client, network_service, stranger.address)["allowed_to_instantiate"] is True
+
+    chain.w3.provider.make_request("evm_revert", [before_purchase])  # the purchase's block is gone
+    chain.w3.provider.make_request("evm_mine", [])
+    chain.w3.provider.make_request("evm_mine", [])
+    index(chain)
+    answer = status(client, network_service, stranger.address)
+    assert answer["allowed_to_instantiate"] is False
+    assert f"buy offer #{offer_id}" in answer["reason"]
+
+
+def test_it_refuses_an_unknown_ns_and_a_malformed_user(client, stranger, network_service):  # noqa: F811
+    unknown = client.get("/api/v1/licences/status", {"ns": "0" * 24, "user": stranger.address})
+    assert unknown.status_code == 404
+    assert unknown.json()["error"] == f"no network service {'0' * 24}"
+    assert client.get("/api/v1/licences/status", {"ns": "not-an-id", "user": stranger.address}).status_code == 404
+    assert client.get("/api/v1/licences/status", {"user": stranger.address}).status_code == 404
+    malformed = client.get("/api/v1/licences/status", {"ns": str(network_service.pk), "user": "0x1234"})
+    assert malformed.status_code == 400
+    assert "user" in malformed.json()["fields"]
