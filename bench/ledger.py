@@ -165,6 +165,34 @@ class _Bench:
         results["gas_prove_batched_1024"] = self.gas(self.operator, tx, self.reg.abi)
         return results
 
+    # -- ProvenanceAnchor
+
+    def provenance(self) -> dict[str, float]:
+        """The operator's anchoring of a full default batch of provenance entries, as the worker does it."""
+        from django.conf import settings
+
+        from marketplace.models import ProvenanceEntry
+        from marketplace.provenance import provenance_anchor_pending, provenance_append
+
+        batch = settings.PROVENANCE_BATCH
+        # The anchor's first range writes its counters from zero; anchor one entry before measuring.
+        provenance_append(kind="decision", actor="bench", subject="warm-up", payload={"n": 0})
+        provenance_anchor_pending(max_entries=1)
+        started = time.perf_counter()
+        for i in range(batch):
+            provenance_append(kind="decision", actor="bench", subject=f"pkg-{i % 16}", payload={"permit": True, "n": i})
+        appended_s = time.perf_counter() - started
+        progress(f"appended {batch} provenance entries in {appended_s:.1f} s")
+        assert provenance_anchor_pending(max_entries=batch) == batch
+        first = ProvenanceEntry.objects.get(seq=2)
+        gas = int(self.w3.eth.get_transaction_receipt(first.anchor_tx_hash)["gasUsed"])
+        return {
+            "provenance_anchor_gas": gas,
+            "provenance_anchor_batch": batch,
+            "provenance_anchor_gas_per_event": round(gas / batch, 2),
+            "provenance_append_per_s": round(batch / appended_s, 1),
+        }
+
     # -- LicenseManager
 
     def licences(self) -> dict[str, float]:
@@ -296,6 +324,7 @@ def worker() -> int:
         ("registrations", bench.registrations),
         ("batch", bench.batch),
         ("licences", bench.licences),
+        ("provenance", bench.provenance),
         ("indexer", bench.indexer),
     ):
         progress(f"ledger: {name}")
