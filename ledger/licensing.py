@@ -10,15 +10,16 @@ from typing import Any
 
 from eth_abi.abi import encode as abi_encode
 from eth_account.messages import encode_typed_data
-from eth_typing import HexStr
 from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract.contract import ContractFunction
-from web3.logs import DISCARD
-from web3.types import TxParams, TxReceipt, Wei
+from web3.types import TxParams, TxReceipt
 
 from ledger import artifacts
+from ledger.binding import bytes32 as _bytes32
+from ledger.binding import hex32 as _hex32
+from ledger.binding import named_struct, only_event, receipt_events, unsigned_tx
 from ledger.client import ChainClient
 from ledger.exceptions import LedgerError
 
@@ -310,14 +311,14 @@ class LicenseManager:
             raise LedgerError(f"offer {offer.offer_id} is paid in ether and needs no approval")
         token = self.client.w3.eth.contract(address=Web3.to_checksum_address(offer.token), abi=_ERC20_APPROVE_ABI)
         data = token.encode_abi("approve", args=[self.address, offer.price])
-        return _unsigned(sender, offer.token, data, 0, self.client.chain_id())
+        return unsigned_tx(sender, offer.token, data, self.client.chain_id())
 
     # -- reads
 
     def offer(self, offer_id: int) -> Offer | None:
         """The offer, or None when there is no such offer."""
         raw = self._read(self.contract.functions.offer(offer_id))
-        fields = _named(self.contract.abi, "offer", raw)
+        fields = named_struct(self.contract.abi, "offer", raw, contract=CONTRACT_NAME)
         if int(fields["provider"], 16) == 0:
             return None
         token = Web3.to_checksum_address(fields["token"])
@@ -338,7 +339,7 @@ class LicenseManager:
     def licence(self, licence_id: int) -> Licence | None:
         """The licence with its status now, or None when there is no such licence."""
         raw = self._read(self.contract.functions.licence(licence_id))
-        fields = _named(self.contract.abi, "licence", raw)
+        fields = named_struct(self.contract.abi, "licence", raw, contract=CONTRACT_NAME)
         status = LicenceStatus(fields["status"])
         if status is LicenceStatus.NONE:
             return None
@@ -382,22 +383,15 @@ class LicenseManager:
 
     def events(self, receipt: TxReceipt, name: str) -> list[dict[str, Any]]:
         """The arguments of each `name` event this contract emitted in a mined transaction."""
-        event = self.contract.events[name]()
-        return [dict(log["args"]) for log in event.process_receipt(receipt, errors=DISCARD)]
+        return receipt_events(self.contract, receipt, name)
 
     def transferred_licence_id(self, receipt: TxReceipt) -> int:
         """The id a transferred licence continues under (the recipient's)."""
-        moved = self.events(receipt, "LicenceTransferred")
-        if len(moved) != 1:
-            raise LedgerError(f"expected one LicenceTransferred event, found {len(moved)}")
-        return int(moved[0]["toLicenceId"])
+        return int(only_event(self.contract, receipt, "LicenceTransferred")["toLicenceId"])
 
     def issued_licence_id(self, receipt: TxReceipt) -> int:
         """The id of the licence a purchase or trial activation issued."""
-        issued = self.events(receipt, "LicenceIssued")
-        if len(issued) != 1:
-            raise LedgerError(f"expected one LicenceIssued event, found {len(issued)}")
-        return int(issued[0]["licenceId"])
+        return int(only_event(self.contract, receipt, "LicenceIssued")["licenceId"])
 
     # -- helpers
 
@@ -406,36 +400,4 @@ class LicenseManager:
 
     def _tx(self, sender: str, function: str, *args: Any, value: int = 0) -> TxParams:
         data = self.contract.encode_abi(function, args=list(args))
-        return _unsigned(sender, self.address, data, value, self.client.chain_id())
-
-
-def _unsigned(sender: str, to: str, data: HexStr, value: int, chain_id: int) -> TxParams:
-    # No gas, fees or nonce: the signing wallet (or ChainClient.transact) fills them in and, by
-    # estimating gas, reports a revert before anything is sent.
-    return {
-        "from": Web3.to_checksum_address(sender),
-        "to": Web3.to_checksum_address(to),
-        "data": data,
-        "value": Wei(value),
-        "chainId": chain_id,
-    }
-
-
-def _named(abi: Sequence[Any], function: str, raw: Sequence[Any]) -> dict[str, Any]:
-    """A struct returned by `function`, as a dict keyed by the ABI's component names."""
-    for entry in abi:
-        if entry.get("type") == "function" and entry.get("name") == function:
-            components = entry["outputs"][0]["components"]
-            return {c["name"]: value for c, value in zip(components, raw, strict=True)}
-    raise LedgerError(f"{CONTRACT_NAME} ABI has no function {function}")
-
-
-def _bytes32(value: bytes | str) -> bytes:
-    raw = bytes(HexBytes(value))
-    if len(raw) != 32:
-        raise LedgerError(f"expected 32 bytes, got {len(raw)}")
-    return raw
-
-
-def _hex32(value: bytes | str) -> str:
-    return HexBytes(_bytes32(value)).to_0x_hex()
+        return unsigned_tx(sender, self.address, data, self.client.chain_id(), value)

@@ -10,12 +10,12 @@ from typing import Any
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract.contract import ContractFunction
-from web3.logs import DISCARD
-from web3.types import TxParams, TxReceipt, Wei
+from web3.types import TxParams, TxReceipt
 
 from ledger import artifacts
+from ledger.binding import bytes32 as _bytes32
+from ledger.binding import receipt_events, unsigned_tx
 from ledger.client import ChainClient
-from ledger.exceptions import LedgerError
 
 CONTRACT_NAME = "ProvenanceAnchor"
 # Ranges start at sequence number 1: latest_seq() == 0 means nothing is anchored.
@@ -59,13 +59,7 @@ class ProvenanceAnchor:
     def anchor(self, sender: str, from_seq: int, to_seq: int, root: bytes | str) -> TxParams:
         """Only the operator: anchor entries from_seq..to_seq (from_seq must be latest_seq() + 1)."""
         data = self.client.call(lambda: self.contract.encode_abi("anchor", args=[from_seq, to_seq, _bytes32(root)]))
-        return {
-            "from": Web3.to_checksum_address(sender),
-            "to": self.address,
-            "data": data,
-            "value": Wei(0),
-            "chainId": self.client.chain_id(),
-        }
+        return unsigned_tx(sender, self.address, data, self.client.chain_id())
 
     def latest_seq(self) -> int:
         return int(self._read(self.contract.functions.latestSeq()))
@@ -99,18 +93,7 @@ class ProvenanceAnchor:
 
     def events(self, receipt: TxReceipt, name: str) -> list[dict[str, Any]]:
         """The arguments of each `name` event this contract emitted in a mined transaction."""
-        event = self.contract.events[name]()
-        return [dict(log["args"]) for log in event.process_receipt(receipt, errors=DISCARD)]
+        return receipt_events(self.contract, receipt, name)
 
     def _read(self, fn: ContractFunction) -> Any:
         return self.client.call(fn.call)
-
-
-def _bytes32(value: bytes | str) -> bytes:
-    try:
-        raw = bytes(HexBytes(value))
-    except ValueError as exc:
-        raise LedgerError(f"expected 32 bytes in hex: {exc}") from exc
-    if len(raw) != 32:
-        raise LedgerError(f"expected 32 bytes, got {len(raw)}")
-    return raw

@@ -8,22 +8,24 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from hexbytes import HexBytes
 
 from ledger import artifacts
 from ledger.abi import encode_types as abi_encode
 from ledger.abi import keccak, to_checksum_address
+from ledger.binding import bytes32 as _bytes32
+from ledger.binding import hex32 as _hex32
+from ledger.binding import named_struct, only_event, receipt_events, unsigned_tx
 from ledger.exceptions import LedgerError
 from ledger.merkle import MerkleTree
 
 # web3 and eth-account load lazily, where a write or a signature needs them: the verifier reads the
 # registry through ledger.rpc and starts without them (importing them takes longer than hashing 100 MiB).
 if TYPE_CHECKING:
-    from eth_typing import HexStr
     from web3.contract.contract import ContractFunction
-    from web3.types import FilterParams, TxParams, TxReceipt, Wei
+    from web3.types import FilterParams, TxParams, TxReceipt
 
     from ledger.client import ChainClient
 
@@ -361,7 +363,7 @@ class PackageRegistry:
         The contract keeps the record's block; the line and descriptor digest come from the
         PackageRegistered event in that block, and the time from the block itself."""
         raw = self._read(self.contract.functions.registration(_bytes32(digest)))
-        fields = _named(self.contract.abi, "registration", raw)
+        fields = named_struct(self.contract.abi, "registration", raw, contract=CONTRACT_NAME)
         status = PackageStatus(fields["status"])
         if status is PackageStatus.NONE:
             return None
@@ -441,7 +443,7 @@ class PackageRegistry:
         if not 0 < batch_id <= self.batch_count():
             return None
         raw = self._read(self.contract.functions.batch(batch_id))
-        fields = _named(self.contract.abi, "batch", raw)
+        fields = named_struct(self.contract.abi, "batch", raw, contract=CONTRACT_NAME)
         return Batch(
             batch_id=batch_id,
             root=HexBytes(fields["root"]).to_0x_hex(),
@@ -465,17 +467,11 @@ class PackageRegistry:
 
     def events(self, receipt: TxReceipt, name: str) -> list[dict[str, Any]]:
         """The arguments of each `name` event this contract emitted in a mined transaction."""
-        from web3.logs import DISCARD
-
-        event = self.contract.events[name]()
-        return [dict(log["args"]) for log in event.process_receipt(receipt, errors=DISCARD)]
+        return receipt_events(self.contract, receipt, name)
 
     def anchored_batch_id(self, receipt: TxReceipt) -> int:
         """The id of the batch an `anchor_batch` transaction anchored."""
-        anchored = self.events(receipt, "BatchAnchored")
-        if len(anchored) != 1:
-            raise LedgerError(f"expected one BatchAnchored event, found {len(anchored)}")
-        return int(anchored[0]["batchId"])
+        return int(only_event(self.contract, receipt, "BatchAnchored")["batchId"])
 
     # -- helpers
 
@@ -484,43 +480,8 @@ class PackageRegistry:
 
     def _tx(self, sender: str, function: str, *args: Any) -> TxParams:
         data = self.client.call(lambda: self.contract.encode_abi(function, args=list(args)))
-        return _unsigned(sender, self.address, data, self.client.chain_id())
-
-
-def _unsigned(sender: str, to: str, data: HexStr, chain_id: int) -> TxParams:
-    # No gas, fees or nonce: the signing wallet (or ChainClient.transact) fills them in and, by
-    # estimating gas, reports a revert before anything is sent.
-    return {
-        "from": to_checksum_address(sender),
-        "to": to_checksum_address(to),
-        "data": data,
-        "value": cast("Wei", 0),
-        "chainId": chain_id,
-    }
-
-
-def _named(abi: Sequence[Any], function: str, raw: Sequence[Any]) -> dict[str, Any]:
-    """A struct returned by `function`, as a dict keyed by the ABI's component names."""
-    for entry in abi:
-        if entry.get("type") == "function" and entry.get("name") == function:
-            components = entry["outputs"][0]["components"]
-            return {c["name"]: value for c, value in zip(components, raw, strict=True)}
-    raise LedgerError(f"{CONTRACT_NAME} ABI has no function {function}")
+        return unsigned_tx(sender, self.address, data, self.client.chain_id())
 
 
 def _address_or_none(value: str) -> str | None:
     return None if int(value, 16) == 0 else to_checksum_address(value)
-
-
-def _bytes32(value: bytes | str) -> bytes:
-    try:
-        raw = bytes(HexBytes(value))
-    except ValueError as exc:
-        raise LedgerError(f"expected 32 bytes in hex: {exc}") from exc
-    if len(raw) != 32:
-        raise LedgerError(f"expected 32 bytes, got {len(raw)}")
-    return raw
-
-
-def _hex32(value: bytes | str) -> str:
-    return HexBytes(_bytes32(value)).to_0x_hex()
