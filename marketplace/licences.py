@@ -305,27 +305,21 @@ def package_licence_decide(
         key = seat_key(chain_id, licence)
         used = seats_in_use(key)
         kind = KINDS.get(offer.kind, "private")
+        facts: dict[str, Any] = {
+            "offer_id": offer.offer_id,
+            "licence_id": licence.licence_id,
+            "kind": kind,
+            "seats": offer.seats,
+            "in_use": used,
+            "expires_at": licence.expires_at,
+        }
         if action == "instantiate" and offer.seats and used >= offer.seats:
-            return Decision(
-                False,
-                f"{used} of {offer.seats} instances running under licence #{licence.licence_id}",
-                offer_id=offer.offer_id,
-                licence_id=licence.licence_id,
-                kind=kind,
-                seats=offer.seats,
-                in_use=used,
-                expires_at=licence.expires_at,
-            )
+            return Decision(False, _seats_taken(used, offer.seats, licence.licence_id), **facts)
         until = f", valid until {_date(licence.expires_at)}" if licence.expires_at else ""
         return Decision(
             True,
             f"{kind} licence #{licence.licence_id}: {used} of {offer.seats or 'unlimited'} instances running{until}",
-            offer_id=offer.offer_id,
-            licence_id=licence.licence_id,
-            kind=kind,
-            seats=offer.seats,
-            in_use=used,
-            expires_at=licence.expires_at,
+            **facts,
         )
     trial = next((o for o in offers if o.kind == 1 and not o.closed), None)
     used_trial = trial is not None and any(lic.offer_id == trial.offer_id for lic in held)
@@ -418,7 +412,7 @@ def instance_create(*, ns: NetworkService, user: str, region: str | None = None)
     if seat_key and decision.seats and not _seat_take(seat_key, decision.seats):
         denied = Decision(
             False,
-            f"{decision.seats} of {decision.seats} instances running under licence #{decision.licence_id}",
+            _seats_taken(decision.seats, decision.seats, decision.licence_id),
             offer_id=decision.offer_id,
             licence_id=decision.licence_id,
             kind=decision.kind,
@@ -640,6 +634,11 @@ def _held_licences(chain_id: int, offers: list[LicenceOffer], user: str) -> list
     )
 
 
+def _seats_taken(used: int, seats: int, licence_id: int | None) -> str:
+    """The reason a user reads when a licence's seats are all taken: "2 of 2 instances running ..."."""
+    return f"{used} of {seats} instances running under licence #{licence_id}"
+
+
 def _instances(seats: int) -> str:
     return "unlimited instances" if not seats else f"{seats} instance{'' if seats == 1 else 's'}"
 
@@ -831,8 +830,7 @@ def scale_decide(*, instance: NsInstance, change: int) -> Decision:
     if offer.seats and used + change > offer.seats:
         return Decision(
             False,
-            f"{used} of {offer.seats} instances running under licence #{licence.licence_id}: "
-            f"scaling out by {change} needs {used + change}",
+            f"{_seats_taken(used, offer.seats, licence.licence_id)}: scaling out by {change} needs {used + change}",
             action="scale",
             **facts,
             **seats,
@@ -893,7 +891,7 @@ def instance_scale(
         if instance.seat_key and decision.seats and not _seat_take(instance.seat_key, decision.seats, steps):
             denied = Decision(
                 False,
-                f"{decision.seats} of {decision.seats} instances running under licence #{decision.licence_id}: "
+                f"{_seats_taken(decision.seats, decision.seats, decision.licence_id)}: "
                 f"no {steps} more seat{'s' if steps > 1 else ''} free",
                 offer_id=decision.offer_id,
                 licence_id=decision.licence_id,
