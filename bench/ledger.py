@@ -135,7 +135,40 @@ class _Bench:
         results["gas_register_package"] = self.relay(*self.signed(dev, "fw-4", firewall, 4, nonce + 1, deadline))
         # A new line of an existing owner: the line's slot is a second fresh slot.
         results["gas_register_package_new_line"] = self.relay(*self.signed(dev, "router-1", router, 1, 0, deadline))
+        # The same case on a contract that does only what the rules require (contracts/test/RegistrationFloor.sol).
+        results["gas_register_package_floor"] = self.floor(dev, firewall, deadline)
+        results["gas_register_package_vs_floor"] = round(
+            results["gas_register_package"] / results["gas_register_package_floor"], 3
+        )
         return results
+
+    def floor(self, signer: Any, line: bytes, deadline: int) -> int:
+        """Gas of a relayed signed registration of a line's second version on RegistrationFloor."""
+        from ledger import artifacts
+        from ledger.registry import Registration, typed_data_for
+
+        artifact = artifacts.load("RegistrationFloor")
+        tx = self.chain.factory(artifact).constructor().build_transaction({"from": self.operator.address})
+        floor = self.chain.bound(artifact, str(self.chain.transact(self.operator, tx)["contractAddress"]))
+        gas = 0
+        for nonce, version in enumerate((1, 2)):
+            registration = Registration(
+                digest="0x" + _sha(f"floor-{version}").hex(),
+                name_hash="0x" + line.hex(),
+                version=version,
+                descriptor_digest="0x" + _sha(f"floor-{version}.vnfd").hex(),
+                publisher=signer.address,
+                nonce=nonce,
+                deadline=deadline,
+            )
+            typed = typed_data_for(registration, chain_id=self.chain.chain_id(), registry_address=floor.address)
+            signed = signer.sign_typed_data(full_message=typed)
+            call = floor.functions.register(
+                registration.as_args(), signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big")
+            )
+            receipt = self.chain.transact(self.operator, call.build_transaction({"from": self.operator.address}))
+            gas = int(receipt["gasUsed"])
+        return gas
 
     def batch(self) -> dict[str, float]:
         from ledger.registry import batch_tree, name_hash

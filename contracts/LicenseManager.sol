@@ -38,13 +38,17 @@ interface IPackageRegistry {
 ///         seats, duration and terms. Seat counting (concurrent instances) happens off chain against
 ///         the seat cap recorded here.
 ///
-///         The registry address is immutable (read from the code, not a storage slot): the
+///         The registry address and the EIP-712 domain separator ("NFV Marketplace LicenseManager",
+///         "1", chain id, this contract) are immutables (read from the code, not a storage slot): the
 ///         marketplace tells whether a deployment runs the committed build by hashing its runtime
-///         code with the immutables' bytes zeroed (ledger.artifacts.Artifact.runs_this_build). The
-///         EIP-712 domain ("NFV Marketplace LicenseManager", "1", chain id, this contract) is
-///         computed on each use.
+///         code with the immutables' bytes zeroed (ledger.artifacts.Artifact.runs_this_build).
 ///
-///         Gas: issuing a licence writes one fresh slot. A licence is keyed by its licensee and
+///         Gas: a licensing call carries only the agreement's deadline and signature; the signed
+///         agreement is rebuilt from the offer's slots the call reads anyway, so terms, seats,
+///         duration and nonce cost no calldata. A trial activation reads two slots of its offer
+///         and the licence's slot, and reads nothing from the registry (see `activateTrial`).
+///
+///         Issuing a licence writes one fresh slot. A licence is keyed by its licensee and
 ///         offer: its id is derived from (offerId, licensee), so the same slot answers "does this
 ///         address hold a licence under this offer" (once per address for trials, one valid licence
 ///         for purchases) and `licence(id)`. The agreement nonce is that slot's serial, the number of
@@ -83,7 +87,9 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
     }
 
     /// @notice What the licensee signs (EIP-712). `duration` must equal the offer's: the licence runs
-    ///         from the block that includes it, which a signer cannot know in advance.
+    ///         from the block that includes it, which a signer cannot know in advance. Calls carry
+    ///         only the deadline and the signature: the contract rebuilds the rest from the offer,
+    ///         the licensee and the pair's nonce, so a signature of other terms does not verify.
     struct LicenceAgreement {
         uint256 offerId;
         bytes32 termsHash;
@@ -128,6 +134,11 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
 
     /// @notice The PackageRegistry whose packages are licensed here; set once, at construction.
     IPackageRegistry public immutable registry;
+
+    // The EIP-712 domain separator at deployment, used while the chain id is unchanged (after a
+    // fork it is computed again); an immutable, so it costs no storage read.
+    bytes32 private immutable _cachedDomainSeparator;
+    uint256 private immutable _cachedChainId;
 
     /// @notice Number of offers created; offer ids run from 1 to offerCount.
     uint256 public offerCount;
@@ -211,13 +222,9 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
     error TooManyOffers();
     error OfferNotOpen(uint256 offerId);
     error WrongOfferKind(uint256 offerId, OfferKind kind);
-    error AgreementForOtherOffer(uint256 offerId, uint256 agreementOfferId);
     error AgreementExpired(uint256 deadline, uint256 timestamp);
-    error TermsMismatch(uint256 offerId, bytes32 expected, bytes32 given);
-    error SeatsMismatch(uint256 offerId, uint32 expected, uint32 given);
-    error DurationMismatch(uint256 offerId, uint64 expected, uint64 given);
-    error InvalidSignature(address licensee);
-    error PayerNotLicensee(address payer, address licensee);
+    /// @notice No valid signature by `licensee` of the agreement for this offer's terms with nonce `nonce`.
+    error AgreementNotSigned(uint256 offerId, address licensee, uint256 nonce);
     error WrongPayment(uint256 expected, uint256 sent);
     error TokenAmountMismatch(address token, uint256 expected, uint256 received);
     error AlreadyLicensed(uint256 offerId, address licensee, uint256 licenceId);
@@ -226,7 +233,6 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
     error NotLicensee(uint256 licenceId, address account);
     error NotRenewable(uint256 licenceId);
     error LicenceIdTaken(uint256 licenceId);
-    error InvalidNonce(uint256 offerId, address licensee, uint256 expected, uint256 given);
     error NotTransferable(uint256 offerId);
     error LicenceExpired(uint256 licenceId);
     error InvalidRecipient(address to);
@@ -237,6 +243,8 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
     constructor(IPackageRegistry registry_) {
         if (address(registry_).code.length == 0) revert RegistryNotContract(address(registry_));
         registry = registry_;
+        _cachedChainId = block.chainid;
+        _cachedDomainSeparator = _buildDomainSeparator();
     }
 
     // ------------------------------------------------------------------ providers
@@ -335,13 +343,13 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
     // ------------------------------------------------------------------ licences
 
     /// @notice Buy a licence under a Private offer, paying exactly its price: `msg.value` for ether,
-    ///         or an ERC-20 transfer from the caller (approve this contract first). The caller must be
-    ///         the licensee who signed `agreement`, and must not hold a valid licence under the offer.
+    ///         or an ERC-20 transfer from the caller (approve this contract first). The caller is the
+    ///         licensee: it signed the agreement and must not hold a valid licence under the offer.
     /// @param offerId The Private offer to buy.
-    /// @param agreement The licence agreement; its terms, seats and duration must equal the offer's.
-    /// @param signature The licensee's EIP-712 signature of `agreement`.
+    /// @param deadline The agreement's deadline; the other fields are the offer's and the caller's.
+    /// @param signature The caller's EIP-712 signature of `agreementFor(offerId, msg.sender, deadline)`.
     /// @return licenceId The licence's id, `licenceIdOf(offerId, msg.sender)`.
-    function purchase(uint256 offerId, LicenceAgreement calldata agreement, bytes calldata signature)
+    function purchase(uint256 offerId, uint256 deadline, bytes calldata signature)
         external
         payable
         nonReentrant
@@ -349,43 +357,46 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
     {
         Offer storage offer_ = _sellableOffer(offerId, OfferKind.Private);
         // Only the licensee decides when a paid licence starts, and pays from its own account.
-        if (msg.sender != agreement.licensee) revert PayerNotLicensee(msg.sender, agreement.licensee);
         licenceId = licenceIdOf(offerId, msg.sender);
         Licence memory held = _ownSlot(licenceId, msg.sender);
         if (!held.transferred && _isValid(held)) revert AlreadyLicensed(offerId, msg.sender, licenceId);
-        bytes32 signedHash = _acceptAgreement(offerId, offer_, agreement, signature, held.serial);
+        bytes32 signedHash = _acceptAgreement(offerId, offer_, msg.sender, held.serial, deadline, signature);
         _issue(licenceId, offerId, offer_, msg.sender, held.serial, signedHash);
         _collect(offer_);
     }
 
-    /// @notice Activate a Trial offer for the licensee who signed `agreement`; once per address per
-    ///         offer. Anyone may submit it (the marketplace relays trials activated on first use).
+    /// @notice Activate a Trial offer for the licensee who signed its agreement; once per address
+    ///         per offer. Anyone may submit it (the marketplace relays trials activated on first use).
+    /// @dev    The package's registry status is not read here: a trial costs nothing, so there is no
+    ///         sale to stop, and whether a package may be used (not revoked) is the registry's to
+    ///         answer at use, as for every licence (see `hasValidLicence`). Purchases and renewals,
+    ///         which take payment, refuse revoked packages.
     /// @param offerId The Trial offer.
-    /// @param agreement The licence agreement; its terms, seats and duration must equal the offer's.
-    /// @param signature The licensee's EIP-712 signature of `agreement`.
-    /// @return licenceId The licence's id, `licenceIdOf(offerId, agreement.licensee)`.
-    function activateTrial(uint256 offerId, LicenceAgreement calldata agreement, bytes calldata signature)
+    /// @param licensee The address the trial is for; it signed the agreement.
+    /// @param deadline The agreement's deadline; the other fields are the offer's and the licensee's.
+    /// @param signature The licensee's EIP-712 signature of `agreementFor(offerId, licensee, deadline)`.
+    /// @return licenceId The licence's id, `licenceIdOf(offerId, licensee)`.
+    function activateTrial(uint256 offerId, address licensee, uint256 deadline, bytes calldata signature)
         external
         returns (uint256 licenceId)
     {
-        Offer storage offer_ = _sellableOffer(offerId, OfferKind.Trial);
-        address licensee = agreement.licensee;
+        Offer storage offer_ = _openOffer(offerId, OfferKind.Trial);
         licenceId = licenceIdOf(offerId, licensee);
         Licence memory held = _ownSlot(licenceId, licensee);
         // Trials are not transferable, so a used slot means this address activated the trial before.
         if (held.licensee != address(0)) revert TrialAlreadyUsed(offerId, licensee, licenceId);
-        bytes32 signedHash = _acceptAgreement(offerId, offer_, agreement, signature, 0);
+        bytes32 signedHash = _acceptAgreement(offerId, offer_, licensee, 0, deadline, signature);
         _issue(licenceId, offerId, offer_, licensee, 0, signedHash);
     }
 
     /// @notice Pay again for an expiring Private licence and extend it by the offer's duration,
     ///         from its current expiry or from now if it has lapsed. Caller: the licensee, who signed
-    ///         `agreement`; the offer must still be open.
+    ///         the agreement; the offer must still be open.
     /// @param licenceId The licence to renew (the caller's licence under its offer).
-    /// @param agreement The licence agreement for its offer.
-    /// @param signature The licensee's EIP-712 signature of `agreement`.
+    /// @param deadline The agreement's deadline; the other fields are the offer's and the caller's.
+    /// @param signature The caller's EIP-712 signature of `agreementFor(offerId, msg.sender, deadline)`.
     /// @return expiresAt The new expiry (seconds since the epoch).
-    function renew(uint256 licenceId, LicenceAgreement calldata agreement, bytes calldata signature)
+    function renew(uint256 licenceId, uint256 deadline, bytes calldata signature)
         external
         payable
         nonReentrant
@@ -394,11 +405,10 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
         Licence storage licence_ = _existingLicence(licenceId);
         address licensee = licence_.licensee;
         if (msg.sender != licensee || licence_.transferred) revert NotLicensee(licenceId, msg.sender);
-        if (agreement.licensee != licensee) revert NotLicensee(licenceId, agreement.licensee);
         uint256 offerId = licence_.offerId;
         Offer storage offer_ = _sellableOffer(offerId, OfferKind.Private);
         if (offer_.duration == 0) revert NotRenewable(licenceId);
-        bytes32 signedHash = _acceptAgreement(offerId, offer_, agreement, signature, licence_.serial);
+        bytes32 signedHash = _acceptAgreement(offerId, offer_, licensee, licence_.serial, deadline, signature);
         uint256 from = licence_.expiresAt > block.timestamp ? licence_.expiresAt : block.timestamp;
         expiresAt = SafeCast.toUint40(from + offer_.duration);
         licence_.expiresAt = uint40(expiresAt);
@@ -508,7 +518,40 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
     /// @param agreement The licence agreement.
     /// @return The digest (as emitted in LicenceIssued and LicenceRenewed).
     function agreementHash(LicenceAgreement calldata agreement) external view returns (bytes32) {
-        return _agreementHash(agreement);
+        return _agreementHash(
+            agreement.offerId,
+            agreement.termsHash,
+            agreement.licensee,
+            agreement.seats,
+            agreement.duration,
+            agreement.nonce,
+            agreement.deadline
+        );
+    }
+
+    /// @notice The agreement `licensee` must sign to take a licence under an offer now: the offer's
+    ///         terms hash, seats and duration, and the pair's next nonce. `purchase`, `activateTrial`
+    ///         and `renew` take only its deadline and signature and rebuild the rest from the chain.
+    /// @param offerId The offer.
+    /// @param licensee The would-be licensee.
+    /// @param deadline The last second the signature may be used.
+    /// @return The agreement (zero terms when the offer does not exist).
+    function agreementFor(uint256 offerId, address licensee, uint256 deadline)
+        external
+        view
+        returns (LicenceAgreement memory)
+    {
+        Offer storage offer_ = _offers[offerId];
+        Licence storage record = _licences[licenceIdOf(offerId, licensee)];
+        return LicenceAgreement({
+            offerId: offerId,
+            termsHash: offer_.termsHash,
+            licensee: licensee,
+            seats: offer_.seats,
+            duration: offer_.duration,
+            nonce: record.licensee == licensee ? record.serial : 0,
+            deadline: deadline
+        });
     }
 
     /// @notice The EIP-712 domain separator: it binds agreements to this chain and this contract.
@@ -606,10 +649,14 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
     }
 
     function _sellableOffer(uint256 offerId, OfferKind kind) private view returns (Offer storage offer_) {
+        offer_ = _openOffer(offerId, kind);
+        _requireLive(offer_.digest);
+    }
+
+    function _openOffer(uint256 offerId, OfferKind kind) private view returns (Offer storage offer_) {
         offer_ = _existingOffer(offerId);
         if (offer_.kind != kind) revert WrongOfferKind(offerId, offer_.kind);
         if (offer_.closed) revert OfferNotOpen(offerId);
-        _requireLive(offer_.digest);
     }
 
     function _existingLicence(uint256 licenceId) private view returns (Licence storage licence_) {
@@ -629,42 +676,63 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
     }
 
     function _domainSeparator() private view returns (bytes32) {
+        return block.chainid == _cachedChainId ? _cachedDomainSeparator : _buildDomainSeparator();
+    }
+
+    function _buildDomainSeparator() private view returns (bytes32) {
         return keccak256(abi.encode(_DOMAIN_TYPEHASH, _NAME_HASH, _VERSION_HASH, block.chainid, address(this)));
     }
 
-    function _agreementHash(LicenceAgreement calldata a) private view returns (bytes32) {
+    function _agreementHash(
+        uint256 offerId,
+        bytes32 termsHash,
+        address licensee,
+        uint32 seats,
+        uint64 duration,
+        uint256 nonce,
+        uint256 deadline
+    ) private view returns (bytes32) {
         return MessageHashUtils.toTypedDataHash(
             _domainSeparator(),
-            keccak256(
-                abi.encode(AGREEMENT_TYPEHASH, a.offerId, a.termsHash, a.licensee, a.seats, a.duration, a.nonce, a.deadline)
-            )
+            keccak256(abi.encode(AGREEMENT_TYPEHASH, offerId, termsHash, licensee, seats, duration, nonce, deadline))
         );
     }
 
-    // Checks the agreement against the offer and the licence's serial (its nonce), and its signature.
+    // The licensee's agreement is rebuilt from the chain: the offer's terms hash, seats and duration,
+    // the pair's nonce (the licence's serial) and the given deadline. A signature over anything else
+    // (other terms, a used nonce, another offer, chain or contract) does not verify.
     function _acceptAgreement(
         uint256 offerId,
         Offer storage offer_,
-        LicenceAgreement calldata agreement,
-        bytes calldata signature,
-        uint256 serial
+        address licensee,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
     ) private view returns (bytes32 hash) {
-        if (agreement.offerId != offerId) revert AgreementForOtherOffer(offerId, agreement.offerId);
-        if (block.timestamp > agreement.deadline) revert AgreementExpired(agreement.deadline, block.timestamp);
-        if (agreement.termsHash != offer_.termsHash) revert TermsMismatch(offerId, offer_.termsHash, agreement.termsHash);
-        if (agreement.seats != offer_.seats) revert SeatsMismatch(offerId, offer_.seats, agreement.seats);
-        if (agreement.duration != offer_.duration) revert DurationMismatch(offerId, offer_.duration, agreement.duration);
-        if (agreement.nonce != serial) revert InvalidNonce(offerId, agreement.licensee, serial, agreement.nonce);
-        hash = _agreementHash(agreement);
-        // ecrecover first, then ERC-1271 for contract wallets: SignatureChecker.isValidSignatureNow
-        // would first read the licensee's code size, a cold account access (2,600 gas) in a relayed trial.
-        (address recovered, ECDSA.RecoverError err, ) = ECDSA.tryRecover(hash, signature);
-        if (
-            !(err == ECDSA.RecoverError.NoError && recovered == agreement.licensee) &&
-            !SignatureChecker.isValidERC1271SignatureNow(agreement.licensee, hash, signature)
-        ) {
-            revert InvalidSignature(agreement.licensee);
+        if (block.timestamp > deadline) revert AgreementExpired(deadline, block.timestamp);
+        hash = _agreementHash(offerId, offer_.termsHash, licensee, offer_.seats, offer_.duration, nonce, deadline);
+        // ecrecover first, read straight from calldata, then ERC-1271 for contract wallets:
+        // SignatureChecker.isValidSignatureNow would first read the licensee's code size, a cold
+        // account access (2,600 gas) in a relayed trial.
+        if (!_signedBy(licensee, hash, signature) && !SignatureChecker.isValidERC1271SignatureNow(licensee, hash, signature)) {
+            revert AgreementNotSigned(offerId, licensee, nonce);
         }
+    }
+
+    // Whether `signature` is a 65-byte ECDSA signature of `hash` by `signer` (ECDSA.tryRecover's
+    // checks: low s, v of 27 or 28), without copying it to memory.
+    function _signedBy(address signer, bytes32 hash, bytes calldata signature) private pure returns (bool) {
+        if (signature.length != 65) return false;
+        bytes32 r;
+        bytes32 s;
+        uint8 v;
+        assembly ("memory-safe") {
+            r := calldataload(signature.offset)
+            s := calldataload(add(signature.offset, 0x20))
+            v := byte(0, calldataload(add(signature.offset, 0x40)))
+        }
+        (address recovered, ECDSA.RecoverError err, ) = ECDSA.tryRecover(hash, v, r, s);
+        return err == ECDSA.RecoverError.NoError && recovered == signer;
     }
 
     function _issue(

@@ -198,6 +198,30 @@ def agreement_from_typed_data(payload: dict[str, Any]) -> LicenceAgreement:
     )
 
 
+def agreement_mismatches(agreement: LicenceAgreement, offer: Offer) -> list[str]:
+    """How `agreement` differs from what `offer` requires: the contract rebuilds the signed
+    agreement from the offer, so any difference makes the signature fail to verify on chain."""
+    wanted = {
+        "offerId": (agreement.offer_id, offer.offer_id),
+        "termsHash": (_hex32(agreement.terms_hash), _hex32(offer.terms_hash)),
+        "seats": (agreement.seats, offer.seats),
+        "duration": (agreement.duration, offer.duration),
+    }
+    return [
+        f"{name} is {given}, offer {offer.offer_id} has {expected}"
+        for name, (given, expected) in wanted.items()
+        if given != expected
+    ]
+
+
+def _check_agreement(agreement: LicenceAgreement, offer: Offer, *, payer: str) -> None:
+    problems = agreement_mismatches(agreement, offer)
+    if Web3.to_checksum_address(payer) != Web3.to_checksum_address(agreement.licensee):
+        problems.append(f"the payer {payer} is not the licensee {agreement.licensee}")
+    if problems:
+        raise LedgerError("the licence agreement does not match: " + "; ".join(problems))
+
+
 def licence_id_of(offer_id: int, licensee: str) -> int:
     """The id of `licensee`'s licence under an offer (LicenseManager.licenceIdOf): a hash of the pair
     below 2**63, so that it fits a 64-bit integer field."""
@@ -285,19 +309,28 @@ class LicenseManager:
 
     def purchase(self, sender: str, offer: Offer, agreement: LicenceAgreement, signature: bytes | str) -> TxParams:
         """Buy under `offer`; ether offers carry the exact price as value, token offers need
-        `approve_payment` mined first."""
+        `approve_payment` mined first. `sender` must be the licensee: it pays and it signed."""
+        _check_agreement(agreement, offer, payer=sender)
         value = offer.price if offer.token is None else 0
-        return self._tx(sender, "purchase", offer.offer_id, agreement.as_args(), HexBytes(signature), value=value)
+        return self._tx(sender, "purchase", offer.offer_id, agreement.deadline, HexBytes(signature), value=value)
 
     def activate_trial(self, sender: str, agreement: LicenceAgreement, signature: bytes | str) -> TxParams:
         """`sender` may be the licensee or a relayer (the operator) that pays the gas."""
-        return self._tx(sender, "activateTrial", agreement.offer_id, agreement.as_args(), HexBytes(signature))
+        return self._tx(
+            sender,
+            "activateTrial",
+            agreement.offer_id,
+            Web3.to_checksum_address(agreement.licensee),
+            agreement.deadline,
+            HexBytes(signature),
+        )
 
     def renew(
         self, sender: str, licence_id: int, offer: Offer, agreement: LicenceAgreement, signature: bytes | str
     ) -> TxParams:
+        _check_agreement(agreement, offer, payer=sender)
         value = offer.price if offer.token is None else 0
-        return self._tx(sender, "renew", licence_id, agreement.as_args(), HexBytes(signature), value=value)
+        return self._tx(sender, "renew", licence_id, agreement.deadline, HexBytes(signature), value=value)
 
     def transfer_licence(self, sender: str, licence_id: int, to: str) -> TxParams:
         return self._tx(sender, "transferLicence", licence_id, Web3.to_checksum_address(to))

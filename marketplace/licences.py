@@ -1153,33 +1153,27 @@ def agreement_prepare(*, offer_id: int, licensee: str) -> dict[str, Any]:
 
 def purchase_prepare(*, offer_id: int, licensee: str, typed_data: dict[str, Any], signature: str) -> dict[str, Any]:
     """The unsigned purchase transaction (exact price as value) the licensee's wallet sends itself."""
-    from ledger.licensing import agreement_from_typed_data
-    from marketplace.services import ValidationFailed
-
     manager = _manager()
-    offer = manager.offer(offer_id)
-    if offer is None:
-        raise ValidationFailed({"offer_id": f"offer {offer_id} does not exist"})
-    try:
-        agreement = agreement_from_typed_data(typed_data)
-    except LedgerError as exc:
-        raise ValidationFailed({"typed_data": str(exc)}) from exc
-    _agreement_keep(manager=manager, offer_id=offer_id, agreement=agreement, licensee=licensee, signature=signature)
+    offer, agreement = _signed_agreement(manager, offer_id, licensee, typed_data, signature)
     return {"transaction": _jsonable_tx(manager.purchase(licensee, offer, agreement, signature))}
 
 
 def trial_activate(*, offer_id: int, licensee: str, typed_data: dict[str, Any], signature: str) -> int:
-    """Relay the licensee's signed trial agreement with the operator's key; returns the licence id."""
-    from ledger.licensing import agreement_from_typed_data
+    """Relay the licensee's signed trial agreement with the operator's key; returns the licence id.
+
+    LicenseManager does not ask the registry when a trial is activated (a trial sells nothing); the
+    operator does not relay trials of revoked packages."""
     from ledger.signer import operator_account
-    from marketplace.services import ConflictError, ValidationFailed
+    from marketplace.services import ConflictError
 
     manager = _manager()
+    offer, agreement = _signed_agreement(manager, offer_id, licensee, typed_data, signature)
     try:
-        agreement = agreement_from_typed_data(typed_data)
+        record = PackageRegistry.deployed(get_chain_client()).registration_of(offer.digest)
     except LedgerError as exc:
-        raise ValidationFailed({"typed_data": str(exc)}) from exc
-    _agreement_keep(manager=manager, offer_id=offer_id, agreement=agreement, licensee=licensee, signature=signature)
+        raise ConflictError(f"the registry cannot be read: {exc}") from exc
+    if record is not None and record.status == PackageStatus.REVOKED:
+        raise ConflictError(f"the publisher revoked package {offer.digest} on chain: its trial cannot be activated")
     operator = operator_account()
     try:
         receipt = get_chain_client().transact(
@@ -1195,6 +1189,29 @@ def trial_activate(*, offer_id: int, licensee: str, typed_data: dict[str, Any], 
         payload={"licence_id": licence_id, "kind": "trial", "relayed_by": operator.address},
     )
     return licence_id
+
+
+def _signed_agreement(
+    manager: Any, offer_id: int, licensee: str, typed_data: dict[str, Any], signature: str
+) -> tuple[Any, Any]:
+    """(offer, agreement) once `typed_data` is a signed agreement of `licensee` for the offer's very
+    terms, kept for the portal; LicenseManager rebuilds the agreement from the offer, so an agreement
+    for other terms would only fail on chain."""
+    from ledger.licensing import agreement_from_typed_data, agreement_mismatches
+    from marketplace.services import ValidationFailed
+
+    offer = manager.offer(offer_id)
+    if offer is None:
+        raise ValidationFailed({"offer_id": f"offer {offer_id} does not exist"})
+    try:
+        agreement = agreement_from_typed_data(typed_data)
+    except LedgerError as exc:
+        raise ValidationFailed({"typed_data": str(exc)}) from exc
+    mismatches = agreement_mismatches(agreement, offer)
+    if mismatches:
+        raise ValidationFailed({"typed_data": "the agreement does not match the offer: " + "; ".join(mismatches)})
+    _agreement_keep(manager=manager, offer_id=offer_id, agreement=agreement, licensee=licensee, signature=signature)
+    return offer, agreement
 
 
 def _agreement_keep(*, manager: Any, offer_id: int, agreement: Any, licensee: str, signature: str) -> None:

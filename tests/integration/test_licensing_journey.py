@@ -3,6 +3,7 @@ activate a trial with a wallet signature, instantiate under the licence, termina
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -10,7 +11,9 @@ import pytest
 from django.db import connections
 
 from ledger.indexer import Indexer
+from ledger.licensing import LicenseManager
 from ledger.projections import projections
+from ledger.registry import PackageRegistry
 from marketplace.licences import LicenceDenied, instance_create, instances_flag_expired
 from marketplace.models import NetworkService, NsInstance
 from marketplace.packages.build import build
@@ -193,6 +196,44 @@ def test_a_trial_is_offered_then_activated_once(client, chain, developer, strang
         headers=auth(token),
     )
     assert again.status_code == 409
+
+
+def test_the_marketplace_relays_no_trial_of_a_revoked_package(client, chain, developer, stranger, network_service):
+    offer_id = offer(client, chain, developer, network_service, kind="trial", seats=1, duration_days=7)
+    token = signed_in_token(client, stranger)
+    typed = client.get(f"/api/v1/offers/{offer_id}/agreement", headers=auth(token)).json()["typed_data"]
+    registry = PackageRegistry.deployed(chain)
+    chain.transact(
+        developer, registry.revoke(developer.address, "0x" + network_service.package.digest), abi=registry.abi
+    )
+
+    response = client.post(
+        f"/api/v1/offers/{offer_id}/agreement",
+        {"typed_data": typed, "signature": stranger.sign_typed_data(full_message=typed).signature.to_0x_hex()},
+        content_type="application/json",
+        headers=auth(token),
+    )
+
+    assert response.status_code == 409, response.content
+    assert "revoked" in response.json()["error"]
+    assert LicenseManager.deployed(chain).licence_for(offer_id, stranger.address) is None
+
+
+def test_an_agreement_for_other_terms_is_refused_with_the_field(client, chain, developer, stranger, network_service):
+    offer_id = offer(client, chain, developer, network_service, kind="private", price=10**15, seats=2, duration_days=30)
+    token = signed_in_token(client, stranger)
+    typed = client.get(f"/api/v1/offers/{offer_id}/agreement", headers=auth(token)).json()["typed_data"]
+    typed["message"]["seats"] = 20
+
+    response = client.post(
+        f"/api/v1/offers/{offer_id}/agreement",
+        {"typed_data": typed, "signature": stranger.sign_typed_data(full_message=typed).signature.to_0x_hex()},
+        content_type="application/json",
+        headers=auth(token),
+    )
+
+    assert response.status_code == 400, response.content
+    assert f"seats is 20, offer {offer_id} has 2" in json.dumps(response.json())
 
 
 def test_a_public_offer_needs_no_purchase(client, chain, developer, stranger, network_service):
