@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import io
 import json
 import os
 import sys
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, cast
 from urllib.parse import quote, urlsplit
 
 from hexbytes import HexBytes
@@ -235,12 +236,83 @@ def sha256_file(path: Path) -> str:
 @dataclass(frozen=True)
 class Claim:
     """What a package file says it is, read from its own descriptors, and what its own manifest or
-    checksums say about its files. Asked for only when the file's digest is not registered."""
+    checksums say about its files. For a registered digest it is compared with the registration; for an
+    unregistered one it tells a changed copy of a registered package from a package never registered."""
 
     vendor: str | None
     name: str | None
     version: str | None
     integrity_problems: list[str] = field(default_factory=list)
+    descriptor_digest: str | None = None  # 0x SHA-256 of its main descriptor, when it could be read
+    unreadable: list[str] = field(default_factory=list)  # why its descriptors could not be read
+
+
+# Reads what a package says it is (Claim.integrity_problems left empty) from a seekable stream of its
+# bytes, reading only the parts that name it. The verifier imports no package reader: its caller gives one.
+IdentityReader = Callable[[BinaryIO], Claim]
+
+
+class _HashedFile(io.RawIOBase):
+    """A file whose every byte is hashed once, in order, however a reader moves through it: a read
+    beyond what is hashed first hashes up to where it starts. A reader that only needs a few parts of
+    the file (a zip's central directory, its descriptors) and the hash so share one sequential pass."""
+
+    def __init__(self, handle: io.BufferedReader) -> None:
+        super().__init__()
+        self._handle = handle
+        self._hasher = hashlib.sha256()
+        self._hashed = 0  # bytes [0, _hashed) are in the hash
+        self._position = 0
+        self._size = os.fstat(handle.fileno()).st_size
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET, /) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
+        if base + offset < 0:
+            raise ValueError(f"negative seek position {base + offset}")
+        self._position = base + offset
+        return self._position
+
+    def readinto(self, buffer: Any) -> int:
+        self._hash_to(self._position)
+        view = memoryview(buffer).cast("B")
+        self._handle.seek(self._position)
+        count = self._handle.readinto(view)
+        if self._position == self._hashed:
+            self._hasher.update(view[:count])
+            self._hashed += count
+        self._position += count
+        return count
+
+    def readall(self) -> bytes:
+        parts = []
+        while chunk := self.read(CHUNK):
+            parts.append(chunk)
+        return b"".join(parts)
+
+    def hexdigest(self) -> str:
+        """0x SHA-256 of the whole file: what no reader asked for is hashed now."""
+        self._hash_to(None)
+        return "0x" + self._hasher.hexdigest()
+
+    def _hash_to(self, end: int | None) -> None:
+        if end is not None and end <= self._hashed:
+            return
+        self._handle.seek(self._hashed)
+        while end is None or self._hashed < end:
+            chunk = self._handle.read(CHUNK if end is None else min(CHUNK, end - self._hashed))
+            if not chunk:
+                return
+            self._hasher.update(chunk)
+            self._hashed += len(chunk)
 
 
 def verify_file(
@@ -250,21 +322,44 @@ def verify_file(
     registry_address: str,
     proof: dict[str, Any] | Proof | None = None,
     claim: Callable[[], Claim | None] | None = None,
+    identity: IdentityReader | None = None,
 ) -> Verdict:
     """Verify a package file. `proof` (the marketplace's proof document) matters only for a batched
     registration nobody has recorded on chain yet: its inclusion proof then stands in for the record.
-    `claim` reads what the file says it is; for an unregistered digest it tells a changed copy of a
-    registered package (tampered) from a package never registered (unknown)."""
+    `claim` reads what the file says it is, with its manifest or checksums checked; for an unregistered
+    digest it tells a changed copy of a registered package (tampered) from a package never registered
+    (unknown). `identity` reads what the file says it is, in the pass that hashes it; a registration under
+    another line, version or main descriptor than the file names is tampered. Without `identity`, `claim`
+    is asked for that too; without either, the file's own words are not read."""
     parsed = parse_proof(proof) if isinstance(proof, dict) else proof
+    said: Callable[[], Claim | None] | None = claim
+    if identity is None:
+        digest = sha256_file(path)
+    else:
+        digest, read = _hash_and_read(path, identity)
+        said = lambda: read  # noqa: E731
     return _verify_digest(
-        sha256_file(path),
+        digest,
         source=str(path),
         client=client,
         address=registry_address,
         proof=parsed,
         trusted_proof=True,
         claim=claim,
+        identity=said,
     )
+
+
+def _hash_and_read(path: Path, identity: IdentityReader) -> tuple[str, Claim]:
+    """0x SHA-256 of the file and what it says it is, in one sequential pass over its bytes."""
+    try:
+        with path.open("rb") as handle:
+            hashed = _HashedFile(handle)
+            # Buffered: gzip asks for 8 KiB at a time, each after a seek the buffer answers without a system call.
+            read = identity(cast("BinaryIO", io.BufferedReader(hashed, buffer_size=CHUNK)))
+            return hashed.hexdigest(), read
+    except OSError as exc:
+        raise VerifyError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
 def verify_marketplace_package(
@@ -275,10 +370,12 @@ def verify_marketplace_package(
     registry_address: str | None = None,
     save_to: Path | None = None,
     token: str | None = None,
+    identity: IdentityReader | None = None,
 ) -> Verdict:
     """Download a package from a marketplace and verify the bytes it serves. The marketplace's JSON only
     says where to look; `save_to` keeps the downloaded bytes, and only when they are verified. `token`
-    (an API token of the marketplace) is sent for a licensed-only package's download."""
+    (an API token of the marketplace) is sent for a licensed-only package's download. `identity` reads
+    what the downloaded file says it is, compared with its registration as `verify_file` does."""
     base = base_url.rstrip("/")
     if urlsplit(base).scheme not in ("http", "https"):
         raise VerifyError(f"the marketplace URL {base_url!r} must be http(s)")
@@ -320,8 +417,12 @@ def verify_marketplace_package(
 
     tampered: list[str] = []
     content_url = f"{package_url}/content"
-    digest, kept = _download(content_url, save_to, token)
+    digest, kept = _download(content_url, save_to, token, keep=identity is not None)
     try:
+        said: Callable[[], Claim | None] | None = None
+        if identity is not None and kept is not None:
+            read = _read_identity(kept, identity)
+            said = lambda: read  # noqa: E731
         if digest != claimed:
             tampered.append(
                 f"the marketplace serves bytes that differ from the anchored digest: it claims {claimed}, "
@@ -342,6 +443,7 @@ def verify_marketplace_package(
             registry_from_marketplace=from_marketplace,
             tampered=tampered,
             findings=findings,
+            identity=said,
         )
         if kept is not None and save_to is not None:
             if verdict.outcome is Outcome.VERIFIED:
@@ -371,6 +473,7 @@ def _verify_digest(
     tampered: list[str] | None = None,
     findings: list[str] | None = None,
     claim: Callable[[], Claim | None] | None = None,
+    identity: Callable[[], Claim | None] | None = None,
 ) -> Verdict:
     tampered = list(tampered or [])
     registry, impostor = _registry(client, address, from_marketplace=registry_from_marketplace)
@@ -401,10 +504,14 @@ def _verify_digest(
             revoked_because = "the line owner's key revoked this package"
         if proof is not None:
             _compare_proof(verdict, proof)
+        if identity is not None:
+            _identity(verdict, registry, identity(), tampered)
     elif proof is not None and proof.batch is not None and proof.registration is not None and proof.signature:
         revoked_because = _batched(
             verdict, registry, proof.registration, proof.signature, proof.batch, proof.digest, tampered
         )
+        if identity is not None:
+            _identity(verdict, registry, identity(), tampered)
     else:
         verdict.findings.append(f"the digest is not registered in {registry.address} on chain {verdict.chain_id}")
         if proof is not None:
@@ -421,7 +528,9 @@ def _claimed(verdict: Verdict, registry: PackageRegistry, claim: Claim | None, t
     for problem in claim.integrity_problems:
         tampered.append(f"the package's own manifest or checksums do not match its content: {problem}")
     if not (claim.vendor and claim.name and claim.version):
-        verdict.findings.append("the file does not say which package it is (its descriptors could not be read)")
+        shown = claim.unreadable[:3] + ([f"{len(claim.unreadable) - 3} more"] if len(claim.unreadable) > 3 else [])
+        why = f": {'; '.join(shown)}" if shown else ""
+        verdict.findings.append(f"the file does not say which package it is (its descriptors could not be read){why}")
         return
     label = f"{claim.vendor}/{claim.name} {claim.version}"
     try:
@@ -436,6 +545,7 @@ def _claimed(verdict: Verdict, registry: PackageRegistry, claim: Claim | None, t
             f"the file says it is {label}, which {publisher} registered with digest {digest}; "
             f"this file's digest is {verdict.digest}: its bytes were changed"
         )
+        _compare_descriptor(verdict, registry, digest, claim)
     if not same:
         versions = sorted({version_text(version) for _, _, version in registered})
         verdict.findings.append(
@@ -445,6 +555,93 @@ def _claimed(verdict: Verdict, registry: PackageRegistry, claim: Claim | None, t
                 if versions
                 else "that line has no registration"
             )
+        )
+
+
+def _identity(verdict: Verdict, registry: PackageRegistry, claim: Claim | None, tampered: list[str]) -> None:
+    """A registered digest: the registration must name the package the file says it is. Anyone may register
+    any bytes under a line of their own, so a changed copy that still says "acme/firewall 1.0" could otherwise
+    verify as someone else's registration while it presents itself as acme's."""
+    if claim is None or verdict.name_hash is None or verdict.version is None:
+        return
+    if not (claim.vendor and claim.name and claim.version):
+        # Not tampered: the registry records any bytes, and this reader's rules and limits may be stricter than
+        # those a package met when it was registered (the marketplace's inspection of its day, or none at all).
+        # A file that names no package cannot claim another's identity either; the verdict says whose
+        # registration it is, and this finding that the file's own words were not compared with it.
+        shown = claim.unreadable[:3] + ([f"{len(claim.unreadable) - 3} more"] if len(claim.unreadable) > 3 else [])
+        why = f": {'; '.join(shown)}" if shown else ""
+        verdict.findings.append(
+            "what the file says it is could not be read, so it was not compared with the registration" + why
+        )
+        return
+    label = f"{claim.vendor}/{claim.name} {claim.version}"
+    registered = f"line {verdict.name_hash} version {verdict.version_text} (number {verdict.version})"
+    try:
+        line = "0x" + name_hash(claim.vendor, claim.name).hex()
+    except LedgerError as exc:
+        # name_hash refuses only what no line could be registered from ("/" in the vendor): the file names
+        # a package no registration can be of.
+        tampered.append(
+            f"the file says it is {label}, which cannot be a registered line ({exc}); "
+            f"{verdict.publisher} registered these bytes as {registered}"
+        )
+        return
+    differences = []
+    if line != verdict.name_hash:
+        differences.append(f"its line is {line}, the registration's {verdict.name_hash}")
+    number: int | None = None
+    try:
+        number = version_number(claim.version)
+    except LedgerError as exc:
+        differences.append(f"its version cannot be registered ({exc}), the registration's is {verdict.version_text}")
+    if number is not None and number != verdict.version:
+        differences.append(
+            f"its version number is {number} ({version_text(number)}), the registration's {verdict.version} "
+            f"({verdict.version_text})"
+        )
+    if (
+        claim.descriptor_digest is not None
+        and verdict.descriptor_digest is not None
+        and claim.descriptor_digest != verdict.descriptor_digest
+    ):
+        differences.append(
+            f"its main descriptor's digest is {claim.descriptor_digest}, the registration's {verdict.descriptor_digest}"
+        )
+    if not differences:
+        verdict.findings.append(f"the file says it is {label}, the package this registration names")
+        return
+    tampered.append(
+        f"the file says it is {label}, but {verdict.publisher} registered these bytes as {registered}: "
+        + "; ".join(differences)
+    )
+    if number is None:
+        return
+    same = [
+        (digest, publisher) for digest, publisher, version in registry.line_registrations(line) if version == number
+    ]
+    for digest, publisher in same:
+        if digest != verdict.digest:
+            verdict.findings.append(f"{label} is registered by {publisher} with digest {digest}")
+    if not same:
+        verdict.findings.append(f"nobody has registered {label} (line {line}) in {registry.address}")
+
+
+def _compare_descriptor(verdict: Verdict, registry: PackageRegistry, digest: str, claim: Claim) -> None:
+    """Where a changed copy differs: the record anchors the main descriptor's digest besides the archive's,
+    so a repacked archive (same descriptor, other bytes around it) is told from an edited descriptor."""
+    record = registry.registration_of(digest)
+    if record is None or claim.descriptor_digest is None:
+        return
+    if record.descriptor_digest == claim.descriptor_digest:
+        verdict.findings.append(
+            f"its main descriptor is the one registered with {digest} (descriptor digest {record.descriptor_digest}): "
+            "the change lies in its other files or in how the archive was packed"
+        )
+    else:
+        verdict.findings.append(
+            f"its main descriptor differs from the one registered with {digest}: descriptor digest "
+            f"{claim.descriptor_digest}, registered {record.descriptor_digest}"
         )
 
 
@@ -747,13 +944,16 @@ def _get_json(url: str, token: str | None = None) -> dict[str, Any]:
     return body
 
 
-def _download(url: str, save_to: Path | None, token: str | None = None) -> tuple[str, Path | None]:
-    """0x SHA-256 of what `url` serves, hashed while it streams; kept in a temporary file beside `save_to`."""
+def _download(
+    url: str, save_to: Path | None, token: str | None = None, *, keep: bool = False
+) -> tuple[str, Path | None]:
+    """0x SHA-256 of what `url` serves, hashed while it streams; kept in a temporary file beside `save_to`,
+    or in the system's temporary folder when only `keep` asks for it."""
     hasher = hashlib.sha256()
     kept: Path | None = None
     sink: IO[bytes] | None = None
-    if save_to is not None:
-        fd, name = tempfile.mkstemp(prefix=".nfvm-verify-", dir=save_to.parent)
+    if save_to is not None or keep:
+        fd, name = tempfile.mkstemp(prefix=".nfvm-verify-", dir=save_to.parent if save_to is not None else None)
         kept, sink = Path(name), os.fdopen(fd, "wb")
     try:
         with _open(url, token) as response:
@@ -770,6 +970,15 @@ def _download(url: str, save_to: Path | None, token: str | None = None) -> tuple
     if sink is not None:
         sink.close()
     return "0x" + hasher.hexdigest(), kept
+
+
+def _read_identity(path: Path, identity: IdentityReader) -> Claim:
+    """What a downloaded file says it is; its bytes were hashed as they arrived (`_download`)."""
+    try:
+        with path.open("rb") as handle:
+            return identity(handle)
+    except OSError as exc:
+        raise VerifyError(f"cannot read the downloaded bytes in {path}: {exc.strerror or exc}") from exc
 
 
 def _discard(kept: Path | None, sink: IO[bytes] | None) -> None:

@@ -20,14 +20,16 @@ import urllib.error
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 from urllib.parse import urlsplit
 
 # Each command imports what it needs when it runs: `nfvm verify` should start in a few tens of
-# milliseconds, not load the package validators (jsonschema, YAML) or web3 it never uses.
+# milliseconds, not load web3 it never uses, nor the package validators (jsonschema, YAML) unless the
+# file is an archive whose identity they read (marketplace.packages.identity).
 if TYPE_CHECKING:
     from ledger.client import ChainClient
     from ledger.verify import Claim
+    from marketplace.packages.identity import Claimed
     from marketplace.packages.inspect import Inspection
     from marketplace.packages.types import ParsedDescriptor, VnfRef
 
@@ -275,15 +277,33 @@ def _print_verdict(verdict: dict[str, Any]) -> None:
 
 
 def _claim(path: Path) -> Claim:
-    """What the file says it is, for the verifier (imported only for an unregistered digest)."""
-    from ledger.verify import Claim
-    from marketplace.packages.inspect import package_claim
+    """What the file says it is, with its manifest or checksums checked: the whole package is inspected
+    (asked for only for an unregistered digest)."""
+    from marketplace.packages.inspect import package_claimed
 
-    info, problems = package_claim(path)
-    integrity = [str(p) for p in problems if p.rule.startswith("integrity") and p.severity == "error"]
+    return _as_claim(package_claimed(path))
+
+
+def _identity(stream: BinaryIO) -> Claim:
+    """What the file says it is, read from its listing and descriptors only, in the pass that hashes it."""
+    from marketplace.packages.identity import package_identity
+
+    return _as_claim(package_identity(stream))
+
+
+def _as_claim(claimed: Claimed) -> Claim:
+    from ledger.verify import Claim
+
+    failed = [p for p in claimed.problems if p.severity == "error"]
+    integrity = [str(p) for p in failed if p.rule.startswith("integrity")]
+    info = claimed.info
     if info is None:
-        return Claim(None, None, None, integrity)
-    return Claim(info.vendor, info.name, info.version, integrity)
+        # An archive refused as unsafe or unreadable says nothing about itself: the verdict names why.
+        return Claim(
+            None, None, None, integrity, unreadable=[str(p) for p in failed if not p.rule.startswith("integrity")]
+        )
+    descriptor = "0x" + claimed.descriptor_digest if claimed.descriptor_digest else None
+    return Claim(info.vendor, info.name, info.version, integrity, descriptor_digest=descriptor)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -306,6 +326,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 registry_address=args.registry,
                 proof=proof,
                 claim=lambda: _claim(Path(args.file)),
+                identity=_identity,
             )
         else:
             verdict = verify_marketplace_package(
@@ -315,6 +336,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 registry_address=args.registry,
                 save_to=Path(args.output) if args.output else None,
                 token=args.token or os.environ.get("NFVM_TOKEN") or None,
+                identity=_identity,
             )
     except VerifyError as exc:
         return _verify_failed(args, str(exc), EXIT_USAGE)

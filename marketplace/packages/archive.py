@@ -52,6 +52,8 @@ MAX_TAR_META_HEADER = 64 * KIB
 # tarfile's stream mode reads (and skips) in blocks of this size; larger than its 10 KiB default
 # to cut per-call overhead on big packages.
 _TAR_STREAM_BUFFER = 256 * KIB
+# What a tar.gz listing pass holds in memory for `open_archive(keep=...)`, all files together.
+MAX_KEPT = 16 * MIB
 # Room in a decompressed tar stream for headers and padding, on top of the files themselves.
 TAR_OVERHEAD_PER_ENTRY = 4 * KIB
 
@@ -176,9 +178,17 @@ class Archive:
         self.close()
 
 
-def open_archive(source: Path | str | BinaryIO, limits: ArchiveLimits | None = None) -> Archive:
+def open_archive(
+    source: Path | str | BinaryIO,
+    limits: ArchiveLimits | None = None,
+    *,
+    keep: Callable[[str, int], bool] | None = None,
+) -> Archive:
     """Open and judge the archive at `source` (a path, or a seekable binary stream read from its
-    start and left open for the caller to close). Raises PackageRejected listing every problem."""
+    start and left open for the caller to close). Raises PackageRejected listing every problem.
+
+    `keep(path, size)` names small files of a tar.gz to hold in memory from the listing pass, so
+    reading them later does not decompress the archive again (up to MAX_KEPT bytes in all)."""
     limits = limits or ArchiveLimits()
     if isinstance(source, (str, Path)):
         handle: BinaryIO = Path(source).open("rb")  # noqa: SIM115 - the archive closes it
@@ -194,7 +204,7 @@ def open_archive(source: Path | str | BinaryIO, limits: ArchiveLimits | None = N
         if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
             archive = _open_zip(handle, limits)
         elif head.startswith(b"\x1f\x8b"):
-            archive = _open_tar(handle, limits, gzipped=True)
+            archive = _open_tar(handle, limits, gzipped=True, keep=keep)
         elif head[257:262] == b"ustar":
             archive = _open_tar(handle, limits, gzipped=False)
         else:
@@ -607,10 +617,13 @@ class _TarBackend:
 class _TarGzBackend:
     """A tar.gz: every reader decompresses from the start, with the same guards as the listing."""
 
-    def __init__(self, source: BinaryIO, limits: ArchiveLimits, data_offsets: dict[str, int]) -> None:
+    def __init__(
+        self, source: BinaryIO, limits: ArchiveLimits, data_offsets: dict[str, int], kept: dict[str, bytes]
+    ) -> None:
         self._source = source
         self._limits = limits
         self._data_offsets = data_offsets
+        self._kept = kept  # files held from the listing pass
 
     def _scan(self) -> tuple[_GzipGuard, tarfile.TarFile]:
         guard = _GzipGuard(self._source, self._limits)
@@ -635,6 +648,8 @@ class _TarGzBackend:
             yield member
 
     def open(self, entry: Entry) -> BinaryIO:
+        if entry.path in self._kept:
+            return _checked(io.BytesIO(self._kept[entry.path]), entry)
         guard, tf = self._scan()
 
         def close() -> None:
@@ -873,7 +888,9 @@ def _open_tar_stream(guard: _GzipGuard) -> tarfile.TarFile:
         raise _corrupt("", error) from error
 
 
-def _open_tar(handle: BinaryIO, limits: ArchiveLimits, gzipped: bool) -> Archive:
+def _open_tar(
+    handle: BinaryIO, limits: ArchiveLimits, gzipped: bool, keep: Callable[[str, int], bool] | None = None
+) -> Archive:
     guard: _GzipGuard | None = None
     if gzipped:
         guard = _GzipGuard(handle, limits)
@@ -902,8 +919,9 @@ def _open_tar(handle: BinaryIO, limits: ArchiveLimits, gzipped: bool) -> Archive
             raise
         except _CORRUPTION as error:
             raise _corrupt("", error) from error
+    kept: dict[str, bytes] = {}
     try:
-        listing, members = _list_tar(tf, limits, guard)
+        listing, members = _list_tar(tf, limits, guard, keep, kept)
     except BaseException:
         tf.close()
         raise
@@ -914,16 +932,22 @@ def _open_tar(handle: BinaryIO, limits: ArchiveLimits, gzipped: bool) -> Archive
         # Every later read of a tar.gz starts its own pass; this one is over.
         tf.close()
         offsets = {path: member.offset_data for path, member in members.items()}
-        return Archive("tar", listing.entries, _TarGzBackend(handle, limits, offsets), gzipped=True)
+        return Archive("tar", listing.entries, _TarGzBackend(handle, limits, offsets, kept), gzipped=True)
     return Archive("tar", listing.entries, _TarBackend(tf, members), gzipped=False)
 
 
 def _list_tar(
-    tf: tarfile.TarFile, limits: ArchiveLimits, guard: _GzipGuard | None
+    tf: tarfile.TarFile,
+    limits: ArchiveLimits,
+    guard: _GzipGuard | None,
+    keep: Callable[[str, int], bool] | None = None,
+    kept: dict[str, bytes] | None = None,
 ) -> tuple[_Listing, dict[str, tarfile.TarInfo]]:
+    """Judges every entry. With `guard` (a tar.gz), the files `keep` names are read into `kept` on the way."""
     listing = _Listing(limits)
     members: dict[str, tarfile.TarInfo] = {}
     shown = ""
+    room = MAX_KEPT
     try:
         while True:
             try:
@@ -960,6 +984,15 @@ def _list_tar(
                 members[path] = member
                 if not listing.file(path, shown, member.size, None) and guard is not None:
                     break  # reading on would mean decompressing past a limit
+                if (
+                    guard is not None
+                    and keep is not None
+                    and kept is not None
+                    and member.size <= room
+                    and keep(path, member.size)
+                ):
+                    kept[path] = _read_member(tf, member, shown)
+                    room -= member.size
             elif not member.isdir():
                 listing.problems.append(
                     Problem(
@@ -976,6 +1009,15 @@ def _list_tar(
     listing.check_parents()
     listing.raise_if_any()
     return listing, members
+
+
+def _read_member(tf: tarfile.TarFile, member: tarfile.TarInfo, shown: str) -> bytes:
+    """A file of a tar stream read where the listing stands, checked against its declared size."""
+    source = tf.extractfile(member)
+    if source is None:
+        raise _corrupt(shown, "it is not a regular file")
+    with _checked(source, Entry(shown, member.size, None)) as stream:
+        return stream.read()
 
 
 if TYPE_CHECKING:

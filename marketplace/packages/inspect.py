@@ -10,6 +10,7 @@ from pathlib import Path
 
 from marketplace.packages import manifests, sol001, sol006, tango, yamlsafe
 from marketplace.packages.archive import Archive, ArchiveLimits, open_archive
+from marketplace.packages.identity import Claimed
 from marketplace.packages.problems import PackageRejected, Problem, Severity, errors
 from marketplace.packages.types import Format, FormatResult, PackageInfo, ParsedDescriptor, VnfdLookup
 
@@ -94,9 +95,20 @@ def _declared_digests(
     declared: list[manifests.DeclaredDigest] = []
     must_list: list[str] = []
     entry: str | None = None
+    if fmt == "5gtango" and TOSCA_META not in archive.paths:
+        # detect_format names a zip with a NAPD 5GTANGO whether or not it has the TOSCA.meta 5GTANGO requires.
+        problems.append(
+            Problem(
+                "5gtango.missing-tosca-meta",
+                f"no {TOSCA_META}; a 5GTANGO package carries one beside its NAPD",
+                file=TOSCA_META,
+            )
+        )
     if fmt in ("etsi", "5gtango"):
-        meta, meta_problems = manifests.parse_tosca_meta(archive.read(TOSCA_META), TOSCA_META)
-        problems += meta_problems
+        meta: manifests.ToscaMeta | None = None
+        if TOSCA_META in archive.paths:
+            meta, meta_problems = manifests.parse_tosca_meta(archive.read(TOSCA_META), TOSCA_META)
+            problems += meta_problems
         manifest_path = None
         if meta is not None:
             # 5GTANGO writes placeholders here ("Entry-Definitions: TODO"); its NAPD says what matters.
@@ -226,12 +238,42 @@ def _validate(fmt: Format, archive: Archive, lookup: VnfdLookup, entry: str | No
     return sol001.validate_etsi(archive, lookup, entry)
 
 
-def package_claim(path: Path, *, limits: ArchiveLimits | None = None) -> tuple[PackageInfo | None, list[Problem]]:
-    """What an archive says it is (vendor, name, version) and every problem found, without rejecting
-    it: the verifier compares that claim with the registry when the archive's digest is unknown.
-    References to VNFDs outside the package are not looked up (there is no repository to ask)."""
+def package_claimed(path: Path, *, limits: ArchiveLimits | None = None) -> Claimed:
+    """What an archive says it is (vendor, name, version), its main descriptor's digest and every problem
+    found, without rejecting it: the verifier compares that claim with the registry when the archive's
+    digest is unknown. References to VNFDs outside the package are not looked up (there is no repository
+    to ask)."""
     try:
         inspection = inspect_package(path, lookup=lambda ref: None, limits=limits)
     except PackageRejected as exc:
-        return exc.info, exc.problems
-    return inspection.info, inspection.problems
+        return Claimed(exc.info, None, exc.problems)
+    return Claimed(inspection.info, inspection.descriptor_digest, inspection.problems)
+
+
+def archive_identity(archive: Archive) -> Claimed:
+    """What an opened archive says it is, as `package_claimed` reads it, from only what names it: TOSCA.meta
+    or the NAPD and the descriptors they lead to (an OSM package's descriptor is read where it lies); no file
+    is hashed and no manifest or checksum checked (see `identity.package_identity`). The main descriptor's
+    digest comes from its own bytes."""
+    try:
+        fmt = detect_format(archive)
+        if fmt is None:
+            why = "neither an ETSI, 5GTANGO nor OSM package: no TOSCA.meta, NAPD or single top folder names it"
+            return Claimed(None, None, [Problem("package.unknown-format", why)])
+        entry: str | None = None
+        problems: list[Problem] = []
+        if fmt == "etsi":
+            meta, problems = manifests.parse_tosca_meta(archive.read(TOSCA_META), TOSCA_META)
+            entry = meta.entry_definitions if meta is not None else None
+        result = _validate(fmt, archive, lambda ref: None, entry)
+        problems += result.problems
+        info = result.info
+        if info is None or info.main_descriptor not in archive.paths:
+            return Claimed(info, None, problems)
+        descriptor = hashlib.sha256()
+        with archive.open(info.main_descriptor) as stream:
+            while chunk := stream.read(CHUNK):
+                descriptor.update(chunk)
+        return Claimed(info, descriptor.hexdigest(), problems)
+    except PackageRejected as exc:
+        return Claimed(exc.info, None, exc.problems)

@@ -149,9 +149,20 @@ def nfvm_json(*args: str) -> tuple[int, dict[str, Any]]:
 
 
 def test_a_directly_registered_demo_package_verifies(tmp_path, chain, reg, developer):
+    from marketplace.packages.inspect import package_claimed
+
     path = build(ROOT / "demo/packages/osm/nfvm_demo_amf_vnf", "osm", tmp_path / "amf.tar.gz")
     digest = "0x" + hashlib.sha256(path.read_bytes()).hexdigest()
-    receipt = register(chain, reg, developer, digest, "1.0")
+    # Under the line, version and main descriptor the package names, as the marketplace registers it:
+    # `nfvm verify` compares them with what the file says it is.
+    claimed = package_claimed(path)
+    assert claimed.info is not None
+    assert claimed.descriptor_digest is not None
+    line = name_hash(claimed.info.vendor, claimed.info.name)
+    tx = reg.register(
+        developer.address, digest, line, version_number(claimed.info.version), "0x" + claimed.descriptor_digest
+    )
+    receipt = send(chain, reg, developer, tx)
 
     verdict = verify_file(path, client=chain, registry_address=reg.address)
     assert verdict.outcome is Outcome.VERIFIED
@@ -161,8 +172,8 @@ def test_a_directly_registered_demo_package_verifies(tmp_path, chain, reg, devel
     assert verdict.tx_hash == receipt["transactionHash"].to_0x_hex()
     assert verdict.block_number == receipt["blockNumber"]
     assert (verdict.version, verdict.version_text) == (version_number("1.0"), "1.0.0")
-    assert verdict.name_hash == "0x" + LINE.hex()
-    assert verdict.descriptor_digest == descriptor(digest)
+    assert verdict.name_hash == "0x" + line.hex()
+    assert verdict.descriptor_digest == "0x" + claimed.descriptor_digest
     assert verdict.latest_version == version_number("1.0")
     assert (verdict.chain_id, verdict.registry, verdict.recorded, verdict.status) == (
         31337,
@@ -256,15 +267,24 @@ def registered_demo(tmp_path, chain, reg, developer) -> tuple[Path, Path, str]:
     """The demo AMF registered under its own line and version, and a copy of its folder to change."""
     import shutil
 
-    from marketplace.packages.inspect import package_claim
+    from marketplace.packages.inspect import package_claimed
 
     source = tmp_path / "amf"
     shutil.copytree(ROOT / "demo/packages/osm/nfvm_demo_amf_vnf", source)
     path = build(source, "osm", tmp_path / "amf.tar.gz")
-    info, _ = package_claim(path)
+    claimed = package_claimed(path)
+    info = claimed.info
     assert info is not None
+    assert claimed.descriptor_digest is not None
     digest = "0x" + hashlib.sha256(path.read_bytes()).hexdigest()
-    register(chain, reg, developer, digest, info.version, line=name_hash(info.vendor, info.name))
+    tx = reg.register(
+        developer.address,
+        digest,
+        name_hash(info.vendor, info.name),
+        version_number(info.version),
+        "0x" + claimed.descriptor_digest,
+    )
+    send(chain, reg, developer, tx)
     return path, source, digest
 
 
@@ -668,6 +688,39 @@ def test_a_marketplace_without_a_proof_or_answer(tmp_path, chain, reg, developer
     result = nfvm("--package-id", "p", "--url", closed, "--rpc", chain.rpc_url, "--registry", reg.address)
     assert result.returncode == 3
     assert closed in result.stderr
+
+
+def test_a_marketplace_serving_a_package_registered_as_another_is_tampered(
+    tmp_path, chain, reg, developer, stranger, marketplace
+):
+    from marketplace.cli import _identity
+    from marketplace.packages.inspect import package_claimed
+
+    path = build(ROOT / "demo/packages/osm/nfvm_demo_amf_vnf", "osm", tmp_path / "amf.tar.gz")
+    claimed = package_claimed(path)
+    assert claimed.info is not None
+    assert claimed.descriptor_digest is not None
+    digest = "0x" + hashlib.sha256(path.read_bytes()).hexdigest()
+    # The demo says it is "NFV Marketplace Demo/nfvm-demo-amf 1.0"; the stranger registers it under its own line.
+    line = name_hash("Mallory Networks", claimed.info.name)
+    tx = reg.register(stranger.address, digest, line, version_number("1.0"), "0x" + claimed.descriptor_digest)
+    send(chain, reg, stranger, tx)
+    marketplace.serve(
+        "p", claimed=digest, content=path.read_bytes(), proof=anchored_proof(chain, reg, digest, stranger.address)
+    )
+
+    verdict = verify_marketplace_package("p", base_url=marketplace.base_url, client=chain, identity=_identity)
+    assert verdict.outcome is Outcome.TAMPERED
+    assert verdict.reason.startswith(
+        f"the file says it is NFV Marketplace Demo/nfvm-demo-amf 1.0, but {stranger.address}"
+    )
+    assert "0x" + line.hex() in verdict.reason
+    saved = tmp_path / "saved.tar.gz"
+    result = nfvm("--package-id", "p", "--url", marketplace.base_url, "--rpc", chain.rpc_url, "--output", str(saved))
+    assert result.returncode == 13, result.stdout + result.stderr
+    assert result.stdout.startswith("TAMPERED: the file says it is NFV Marketplace Demo/nfvm-demo-amf 1.0")
+    assert not saved.exists()
+    assert not list(tmp_path.glob(".nfvm-verify-*"))
 
 
 def test_version_numbers_read_back():
