@@ -46,6 +46,21 @@ def _sha(text: str) -> bytes:
     return hashlib.sha256(text.encode()).digest()
 
 
+def _registration(signer: Any, label: str, line: bytes, version: int, nonce: int, deadline: int) -> Any:
+    """A registration of the package labelled `label` (digest and descriptor digest made from it)."""
+    from ledger.registry import Registration
+
+    return Registration(
+        digest="0x" + _sha(label).hex(),
+        name_hash="0x" + line.hex(),
+        version=version,
+        descriptor_digest="0x" + _sha(f"{label}.vnfd").hex(),
+        publisher=signer.address,
+        nonce=nonce,
+        deadline=deadline,
+    )
+
+
 class _Bench:
     def __init__(self) -> None:
         import django
@@ -96,17 +111,7 @@ class _Bench:
     ) -> tuple[Any, bytes]:
         from eth_account import Account
 
-        from ledger.registry import Registration
-
-        registration = Registration(
-            digest="0x" + _sha(label).hex(),
-            name_hash="0x" + line.hex(),
-            version=version,
-            descriptor_digest="0x" + _sha(f"{label}.vnfd").hex(),
-            publisher=signer.address,
-            nonce=nonce,
-            deadline=deadline,
-        )
+        registration = _registration(signer, label, line, version, nonce, deadline)
         signature = Account.sign_typed_data(signer.key, full_message=self.reg.typed_data(registration)).signature
         return registration, bytes(signature)
 
@@ -145,22 +150,14 @@ class _Bench:
     def floor(self, signer: Any, line: bytes, deadline: int) -> int:
         """Gas of a relayed signed registration of a line's second version on RegistrationFloor."""
         from ledger import artifacts
-        from ledger.registry import Registration, typed_data_for
+        from ledger.registry import typed_data_for
 
         artifact = artifacts.load("RegistrationFloor")
         tx = self.chain.factory(artifact).constructor().build_transaction({"from": self.operator.address})
         floor = self.chain.bound(artifact, str(self.chain.transact(self.operator, tx)["contractAddress"]))
         gas = 0
         for nonce, version in enumerate((1, 2)):
-            registration = Registration(
-                digest="0x" + _sha(f"floor-{version}").hex(),
-                name_hash="0x" + line.hex(),
-                version=version,
-                descriptor_digest="0x" + _sha(f"floor-{version}.vnfd").hex(),
-                publisher=signer.address,
-                nonce=nonce,
-                deadline=deadline,
-            )
+            registration = _registration(signer, f"floor-{version}", line, version, nonce, deadline)
             typed = typed_data_for(registration, chain_id=self.chain.chain_id(), registry_address=floor.address)
             signed = signer.sign_typed_data(full_message=typed)
             call = floor.functions.register(

@@ -528,9 +528,9 @@ def _claimed(verdict: Verdict, registry: PackageRegistry, claim: Claim | None, t
     for problem in claim.integrity_problems:
         tampered.append(f"the package's own manifest or checksums do not match its content: {problem}")
     if not (claim.vendor and claim.name and claim.version):
-        shown = claim.unreadable[:3] + ([f"{len(claim.unreadable) - 3} more"] if len(claim.unreadable) > 3 else [])
-        why = f": {'; '.join(shown)}" if shown else ""
-        verdict.findings.append(f"the file does not say which package it is (its descriptors could not be read){why}")
+        verdict.findings.append(
+            "the file does not say which package it is (its descriptors could not be read)" + _unreadable(claim)
+        )
         return
     label = f"{claim.vendor}/{claim.name} {claim.version}"
     try:
@@ -558,6 +558,12 @@ def _claimed(verdict: Verdict, registry: PackageRegistry, claim: Claim | None, t
         )
 
 
+def _unreadable(claim: Claim) -> str:
+    """Why a file's descriptors could not be read, the first three reasons, as a suffix to a finding."""
+    shown = claim.unreadable[:3] + ([f"{len(claim.unreadable) - 3} more"] if len(claim.unreadable) > 3 else [])
+    return f": {'; '.join(shown)}" if shown else ""
+
+
 def _identity(verdict: Verdict, registry: PackageRegistry, claim: Claim | None, tampered: list[str]) -> None:
     """A registered digest: the registration must name the package the file says it is. Anyone may register
     any bytes under a line of their own, so a changed copy that still says "acme/firewall 1.0" could otherwise
@@ -569,10 +575,9 @@ def _identity(verdict: Verdict, registry: PackageRegistry, claim: Claim | None, 
         # those a package met when it was registered (the marketplace's inspection of its day, or none at all).
         # A file that names no package cannot claim another's identity either; the verdict says whose
         # registration it is, and this finding that the file's own words were not compared with it.
-        shown = claim.unreadable[:3] + ([f"{len(claim.unreadable) - 3} more"] if len(claim.unreadable) > 3 else [])
-        why = f": {'; '.join(shown)}" if shown else ""
         verdict.findings.append(
-            "what the file says it is could not be read, so it was not compared with the registration" + why
+            "what the file says it is could not be read, so it was not compared with the registration"
+            + _unreadable(claim)
         )
         return
     label = f"{claim.vendor}/{claim.name} {claim.version}"

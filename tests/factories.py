@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import subprocess
+import sys
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +23,8 @@ from marketplace.packages.build import build_osm
 if TYPE_CHECKING:
     from marketplace.models import Package
 
-TESTDATA = Path(__file__).resolve().parent.parent.parent / "shared" / "testdata"
+ROOT = Path(__file__).resolve().parent.parent
+TESTDATA = ROOT.parent / "shared" / "testdata"
 PACKAGES = TESTDATA / "packages"
 
 
@@ -110,4 +114,19 @@ def package_row(name: str, **fields: object) -> Package:
     ]
     return Package.objects.create(
         name=name, version_key=version_key(str(values["version"])), search_tokens=index_tokens(text), **values
+    )
+
+
+def nfvm_verify(*args: str) -> subprocess.CompletedProcess[str]:
+    """`nfvm verify` as a user runs it: without the marketplace's settings, database or chain
+    configuration, only what is on the command line."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "MONGODB", "ETH_", "OPERATOR"))}
+    return subprocess.run(
+        [sys.executable, "-m", "marketplace.cli", "verify", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=ROOT,
+        env=env,
     )

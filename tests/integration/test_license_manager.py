@@ -169,9 +169,28 @@ def test_the_typed_data_matches_the_contract_domain_and_hash(market, buyer, chai
     assert "0x" + bytes(on_chain).hex() == typed_data_hash(typed)
 
 
+def test_the_agreement_to_sign_is_rebuilt_from_the_offer_and_the_pairs_nonce(market, buyer):
+    offer = market.private()
+    deadline = market.now() + HOUR
+
+    def on_chain() -> LicenceAgreement:
+        fields = market.lm.contract.functions.agreementFor(offer.offer_id, buyer.address, deadline).call()
+        return LicenceAgreement(fields[0], "0x" + bytes(fields[1]).hex(), *fields[2:])
+
+    assert on_chain() == market.lm.agreement(offer, buyer.address, deadline=deadline)
+    assert on_chain().nonce == 0
+    market.buy(buyer, offer)
+    assert on_chain() == market.lm.agreement(offer, buyer.address, deadline=deadline)
+    assert on_chain().nonce == 1
+    # An offer that does not exist has no terms to agree to.
+    missing = market.lm.contract.functions.agreementFor(999, buyer.address, deadline).call()
+    assert (bytes(missing[1]), missing[3], missing[4]) == (bytes(32), 0, 0)
+
+
 def test_a_deployed_manager_is_recognised_as_the_committed_build(market, chain, operator):
-    # Its runtime code varies per deployment only in its immutable registry address, which the check
-    # of the committed build masks; otherwise every start would redeploy it.
+    # Its runtime code varies per deployment only in its immutables (the registry address, the chain id
+    # and EIP-712 domain separator it was deployed with), which the check of the committed build masks;
+    # otherwise every start would redeploy it.
     outcomes = {o.deployment.name: o for o in contracts_deploy(client=chain, deployer=operator)}
     assert not outcomes["LicenseManager"].created
     assert outcomes["LicenseManager"].deployment.address == market.lm.address

@@ -67,16 +67,24 @@ def offer(client, chain, developer, ns, **terms) -> int:
     return int(offers[-1]["offer_id"])
 
 
-def buy(client, chain, account, offer_id):
-    token = signed_in_token(client, account)
-    typed = client.get(f"/api/v1/offers/{offer_id}/agreement", headers=auth(token)).json()["typed_data"]
-    signature = account.sign_typed_data(full_message=typed).signature.to_0x_hex()
-    response = client.post(
+def agreement(client, token, offer_id):
+    """The typed data of the agreement the signed-in user must sign for an offer."""
+    return client.get(f"/api/v1/offers/{offer_id}/agreement", headers=auth(token)).json()["typed_data"]
+
+
+def sign_and_post(client, token, account, offer_id, typed):
+    """POST `typed`, signed by `account`, as the signed-in user's agreement to an offer."""
+    return client.post(
         f"/api/v1/offers/{offer_id}/agreement",
-        {"typed_data": typed, "signature": signature},
+        {"typed_data": typed, "signature": account.sign_typed_data(full_message=typed).signature.to_0x_hex()},
         content_type="application/json",
         headers=auth(token),
     )
+
+
+def buy(client, chain, account, offer_id):
+    token = signed_in_token(client, account)
+    response = sign_and_post(client, token, account, offer_id, agreement(client, token, offer_id))
     assert response.status_code in (200, 201), response.content
     body = response.json()
     if "transaction" in body:  # a private offer: the licensee's own wallet pays
@@ -188,31 +196,20 @@ def test_a_trial_is_offered_then_activated_once(client, chain, developer, strang
     )
     assert second.status_code == 403
     assert "1 of 1 instances running" in second.json()["error"]
-    typed = client.get(f"/api/v1/offers/{offer_id}/agreement", headers=auth(token)).json()["typed_data"]
-    again = client.post(
-        f"/api/v1/offers/{offer_id}/agreement",
-        {"typed_data": typed, "signature": stranger.sign_typed_data(full_message=typed).signature.to_0x_hex()},
-        content_type="application/json",
-        headers=auth(token),
-    )
+    again = sign_and_post(client, token, stranger, offer_id, agreement(client, token, offer_id))
     assert again.status_code == 409
 
 
 def test_the_marketplace_relays_no_trial_of_a_revoked_package(client, chain, developer, stranger, network_service):
     offer_id = offer(client, chain, developer, network_service, kind="trial", seats=1, duration_days=7)
     token = signed_in_token(client, stranger)
-    typed = client.get(f"/api/v1/offers/{offer_id}/agreement", headers=auth(token)).json()["typed_data"]
+    typed = agreement(client, token, offer_id)
     registry = PackageRegistry.deployed(chain)
     chain.transact(
         developer, registry.revoke(developer.address, "0x" + network_service.package.digest), abi=registry.abi
     )
 
-    response = client.post(
-        f"/api/v1/offers/{offer_id}/agreement",
-        {"typed_data": typed, "signature": stranger.sign_typed_data(full_message=typed).signature.to_0x_hex()},
-        content_type="application/json",
-        headers=auth(token),
-    )
+    response = sign_and_post(client, token, stranger, offer_id, typed)
 
     assert response.status_code == 409, response.content
     assert "revoked" in response.json()["error"]
@@ -222,15 +219,10 @@ def test_the_marketplace_relays_no_trial_of_a_revoked_package(client, chain, dev
 def test_an_agreement_for_other_terms_is_refused_with_the_field(client, chain, developer, stranger, network_service):
     offer_id = offer(client, chain, developer, network_service, kind="private", price=10**15, seats=2, duration_days=30)
     token = signed_in_token(client, stranger)
-    typed = client.get(f"/api/v1/offers/{offer_id}/agreement", headers=auth(token)).json()["typed_data"]
+    typed = agreement(client, token, offer_id)
     typed["message"]["seats"] = 20
 
-    response = client.post(
-        f"/api/v1/offers/{offer_id}/agreement",
-        {"typed_data": typed, "signature": stranger.sign_typed_data(full_message=typed).signature.to_0x_hex()},
-        content_type="application/json",
-        headers=auth(token),
-    )
+    response = sign_and_post(client, token, stranger, offer_id, typed)
 
     assert response.status_code == 400, response.content
     assert f"seats is 20, offer {offer_id} has 2" in json.dumps(response.json())

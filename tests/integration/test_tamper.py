@@ -4,8 +4,6 @@ the app and by the independent verifier."""
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -26,6 +24,7 @@ from marketplace.services import (
     registration_prepare,
     registration_submit,
 )
+from tests.factories import nfvm_verify
 
 DEMO = Path(__file__).resolve().parents[2] / "demo" / "packages" / "osm" / "nfvm_demo_amf_vnf"
 
@@ -57,16 +56,6 @@ def corrupt_blob(digest: str) -> None:
 
 def failed(record) -> set[str]:
     return {c["check"] for c in record.checks if c["result"] == "fail"}
-
-
-def nfvm_verify(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "marketplace.cli", "verify", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.mark.django_db

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,6 +33,7 @@ from ledger.verify import (
     version_text,
 )
 from marketplace.packages.build import build
+from tests.factories import nfvm_verify
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -126,22 +125,8 @@ def proof_document(
     }
 
 
-def nfvm(*args: str) -> subprocess.CompletedProcess[str]:
-    # Without the marketplace's settings, database or chain configuration: only what is on the command line.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "MONGODB", "ETH_", "OPERATOR"))}
-    return subprocess.run(
-        [sys.executable, "-m", "marketplace.cli", "verify", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=ROOT,
-        env=env,
-    )
-
-
 def nfvm_json(*args: str) -> tuple[int, dict[str, Any]]:
-    result = nfvm(*args, "--json")
+    result = nfvm_verify(*args, "--json")
     return result.returncode, json.loads(result.stdout)
 
 
@@ -186,7 +171,7 @@ def test_a_directly_registered_demo_package_verifies(tmp_path, chain, reg, devel
     assert code == 0, report
     assert report["outcome"] == "verified"
     assert (report["mode"], report["signer"], report["tx_hash"]) == ("direct", developer.address, verdict.tx_hash)
-    human = nfvm(str(path), "--rpc", chain.rpc_url, "--registry", reg.address)
+    human = nfvm_verify(str(path), "--rpc", chain.rpc_url, "--registry", reg.address)
     assert human.returncode == 0
     assert human.stdout.startswith("VERIFIED: ")
     assert verdict.tx_hash in human.stdout
@@ -232,7 +217,7 @@ def test_a_batched_registration_verifies_by_its_inclusion_proof_then_by_its_reco
     assert "not recorded on chain yet" in verdict.reason
 
     args = (str(path), "--rpc", chain.rpc_url, "--registry", reg.address)
-    assert nfvm(*args).returncode == 10
+    assert nfvm_verify(*args).returncode == 10
     code, report = nfvm_json(*args, "--proof", str(proof_path))
     assert (code, report["mode"], report["recorded"], report["batch"]["index"]) == (0, "batch", False, 2)
 
@@ -247,7 +232,7 @@ def test_a_batched_registration_verifies_by_its_inclusion_proof_then_by_its_reco
     assert (verdict.mode, verdict.recorded, verdict.batch_id, verdict.batch_index) == (Mode.BATCH, True, batch_id, 2)
     assert verdict.signer == developer.address
     assert verdict.tx_hash == receipt["transactionHash"].to_0x_hex()
-    assert nfvm(*args).returncode == 0
+    assert nfvm_verify(*args).returncode == 0
 
 
 # ---------------------------------------------------------------- UNKNOWN, REVOKED, SUPERSEDED
@@ -258,7 +243,7 @@ def test_an_unregistered_file_is_unknown(tmp_path, chain, reg):
     verdict = verify_file(path, client=chain, registry_address=reg.address)
     assert verdict.outcome is Outcome.UNKNOWN
     assert (verdict.publisher, verdict.mode, verdict.tx_hash) == (None, None, None)
-    result = nfvm(str(path), "--rpc", chain.rpc_url, "--registry", reg.address)
+    result = nfvm_verify(str(path), "--rpc", chain.rpc_url, "--registry", reg.address)
     assert result.returncode == 10
     assert result.stdout.startswith("UNKNOWN: ")
 
@@ -300,10 +285,10 @@ def test_a_changed_copy_of_a_registered_package_is_tampered_not_unknown(tmp_path
     assert verdict.outcome is Outcome.TAMPERED
     assert digest in verdict.reason
     assert developer.address in verdict.reason
-    result = nfvm(str(changed), "--rpc", chain.rpc_url, "--registry", reg.address)
+    result = nfvm_verify(str(changed), "--rpc", chain.rpc_url, "--registry", reg.address)
     assert result.returncode == 13
     assert result.stdout.startswith("TAMPERED: ")
-    assert nfvm(str(original), "--rpc", chain.rpc_url, "--registry", reg.address).returncode == 0
+    assert nfvm_verify(str(original), "--rpc", chain.rpc_url, "--registry", reg.address).returncode == 0
 
 
 def test_a_package_whose_own_checksums_do_not_match_is_tampered(tmp_path, chain, reg):
@@ -311,7 +296,7 @@ def test_a_package_whose_own_checksums_do_not_match_is_tampered(tmp_path, chain,
 
     bad = shared_package("5gtango/5gtango-ns-package-example-bad-checksum.tgo")
 
-    result = nfvm(str(bad), "--rpc", chain.rpc_url, "--registry", reg.address, "--json")
+    result = nfvm_verify(str(bad), "--rpc", chain.rpc_url, "--registry", reg.address, "--json")
 
     assert result.returncode == 13, result.stdout
     report = json.loads(result.stdout)
@@ -339,7 +324,7 @@ def test_a_revoked_package_is_revoked(tmp_path, chain, reg, developer):
     send(chain, reg, developer, reg.revoke(developer.address, digest))
     verdict = verify_file(path, client=chain, registry_address=reg.address)
     assert (verdict.outcome, verdict.status, verdict.publisher) == (Outcome.REVOKED, "revoked", developer.address)
-    assert nfvm(str(path), "--rpc", chain.rpc_url, "--registry", reg.address).returncode == 11
+    assert nfvm_verify(str(path), "--rpc", chain.rpc_url, "--registry", reg.address).returncode == 11
 
 
 def test_an_older_version_is_superseded_and_a_deprecated_one_still_verifies(tmp_path, chain, reg, developer):
@@ -350,7 +335,7 @@ def test_an_older_version_is_superseded_and_a_deprecated_one_still_verifies(tmp_
     assert verdict.outcome is Outcome.SUPERSEDED
     assert (verdict.version_text, verdict.latest_version_text) == ("1.0.0", "1.1.0")
     assert "1.1.0" in verdict.reason
-    assert nfvm(str(old), "--rpc", chain.rpc_url, "--registry", reg.address).returncode == 12
+    assert nfvm_verify(str(old), "--rpc", chain.rpc_url, "--registry", reg.address).returncode == 12
 
     send(chain, reg, developer, reg.deprecate(developer.address, new_digest))
     verdict = verify_file(new, client=chain, registry_address=reg.address)
@@ -402,7 +387,7 @@ def tampered(chain, reg, tmp_path, path: Path, proof: dict[str, Any]) -> tuple[s
     assert verdict.outcome is Outcome.TAMPERED, verdict
     proof_path = tmp_path / "tampered-proof.json"
     proof_path.write_text(json.dumps(proof))
-    return verdict.reason, nfvm(
+    return verdict.reason, nfvm_verify(
         str(path), "--rpc", chain.rpc_url, "--registry", reg.address, "--proof", str(proof_path)
     )
 
@@ -461,7 +446,7 @@ def test_a_batched_signature_for_a_line_someone_else_owns_is_tampered(
 def test_an_unreachable_node_exits_3_naming_it(tmp_path, reg):
     path, _ = package(tmp_path, "any")
     url = f"http://127.0.0.1:{free_port()}"
-    result = nfvm(str(path), "--rpc", url, "--registry", reg.address)
+    result = nfvm_verify(str(path), "--rpc", url, "--registry", reg.address)
     assert result.returncode == 3
     assert url in result.stderr
     with pytest.raises(ChainUnavailable, match=re.escape(url)):
@@ -482,7 +467,7 @@ def test_usage_errors_exit_2(tmp_path, chain, reg, deployed):
         (str(path), "--rpc", "ftp://node", "--registry", reg.address),
     ]
     for args in cases:
-        result = nfvm(*args)
+        result = nfvm_verify(*args)
         assert result.returncode == 2, (args, result.stdout, result.stderr)
         assert result.stderr.startswith("nfvm verify: ")
     with pytest.raises(VerifyError, match="does not run the PackageRegistry code"):
@@ -573,8 +558,8 @@ def test_a_licensed_only_package_is_downloaded_with_the_users_api_token(tmp_path
     marketplace.tokens["/api/v1/packages/licensed/content"] = "nfvm_secret"
     args = ("--package-id", "licensed", "--url", marketplace.base_url, "--rpc", chain.rpc_url)
 
-    refused = nfvm(*args)
-    allowed = nfvm(*args, "--token", "nfvm_secret")
+    refused = nfvm_verify(*args)
+    allowed = nfvm_verify(*args, "--token", "nfvm_secret")
 
     assert refused.returncode == 3
     assert "HTTP 401" in refused.stderr
@@ -639,7 +624,7 @@ def test_a_marketplace_serving_other_bytes_is_tampered(tmp_path, chain, reg, dev
     assert "serves bytes that differ from the anchored digest" in verdict.reason
     assert not saved.exists()
     assert list(tmp_path.glob(".nfvm-verify-*")) == []
-    result = nfvm("--package-id", "swap", "--url", marketplace.base_url, "--rpc", chain.rpc_url)
+    result = nfvm_verify("--package-id", "swap", "--url", marketplace.base_url, "--rpc", chain.rpc_url)
     assert result.returncode == 13
     assert "serves bytes that differ" in result.stdout
 
@@ -665,7 +650,7 @@ def test_the_registry_is_not_taken_from_a_marketplace_on_another_chain(tmp_path,
     marketplace.serve("p", claimed=digest, content=path.read_bytes(), proof=proof)
     with pytest.raises(VerifyError, match="chain 1"):
         verify_marketplace_package("p", base_url=marketplace.base_url, client=chain)
-    assert nfvm("--package-id", "p", "--url", marketplace.base_url, "--rpc", chain.rpc_url).returncode == 2
+    assert nfvm_verify("--package-id", "p", "--url", marketplace.base_url, "--rpc", chain.rpc_url).returncode == 2
     # Given the registry, the node alone decides; the mismatch is reported.
     verdict = verify_marketplace_package("p", base_url=marketplace.base_url, client=chain, registry_address=reg.address)
     assert verdict.outcome is Outcome.VERIFIED
@@ -685,7 +670,7 @@ def test_a_marketplace_without_a_proof_or_answer(tmp_path, chain, reg, developer
     with pytest.raises(MarketplaceUnavailable, match="HTTP 404"):
         verify_marketplace_package("absent", base_url=marketplace.base_url, client=chain, registry_address=reg.address)
     closed = f"http://127.0.0.1:{free_port()}"
-    result = nfvm("--package-id", "p", "--url", closed, "--rpc", chain.rpc_url, "--registry", reg.address)
+    result = nfvm_verify("--package-id", "p", "--url", closed, "--rpc", chain.rpc_url, "--registry", reg.address)
     assert result.returncode == 3
     assert closed in result.stderr
 
@@ -716,7 +701,9 @@ def test_a_marketplace_serving_a_package_registered_as_another_is_tampered(
     )
     assert "0x" + line.hex() in verdict.reason
     saved = tmp_path / "saved.tar.gz"
-    result = nfvm("--package-id", "p", "--url", marketplace.base_url, "--rpc", chain.rpc_url, "--output", str(saved))
+    result = nfvm_verify(
+        "--package-id", "p", "--url", marketplace.base_url, "--rpc", chain.rpc_url, "--output", str(saved)
+    )
     assert result.returncode == 13, result.stdout + result.stderr
     assert result.stdout.startswith("TAMPERED: the file says it is NFV Marketplace Demo/nfvm-demo-amf 1.0")
     assert not saved.exists()

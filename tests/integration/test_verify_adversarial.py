@@ -12,7 +12,6 @@ import io
 import os
 import shutil
 import subprocess
-import sys
 import tarfile
 import zipfile
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from marketplace.packages.build import build
 from marketplace.packages.identity import package_identity
 from marketplace.packages.inspect import package_claimed
 from marketplace.packages.types import Format
+from tests.factories import nfvm_verify
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMOS: dict[Format, str] = {
@@ -122,27 +122,7 @@ def evidence(verdict: Verdict) -> str:
 
 
 def nfvm(path: Path, chain: ChainClient, reg: PackageRegistry) -> subprocess.CompletedProcess[str]:
-    # Without the marketplace's settings, database or chain configuration: only what is on the command line.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "MONGODB", "ETH_", "OPERATOR"))}
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "marketplace.cli",
-            "verify",
-            str(path),
-            "--rpc",
-            chain.rpc_url,
-            "--registry",
-            reg.address,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=ROOT,
-        env=env,
-    )
+    return nfvm_verify(str(path), "--rpc", chain.rpc_url, "--registry", reg.address)
 
 
 # ---------------------------------------------------------------- rewriting archives
@@ -337,19 +317,26 @@ def test_the_same_version_written_another_way_is_tampered(tmp_path, chain, reg, 
     assert package.digest in verdict.reason
 
 
-def test_a_copy_relabelled_into_another_vendors_registered_line_is_tampered_naming_that_registration(
-    tmp_path, chain, reg, developer, stranger
-):
-    mine = register_demo(tmp_path, chain, reg, developer, "osm")
-    theirs = register_demo(
+def register_other_vendors(
+    tmp_path: Path, chain: ChainClient, reg: PackageRegistry, account: LocalAccount
+) -> Registered:
+    """The demo OSM package as another vendor ("Other Networks") publishes it under its own line."""
+    return register_demo(
         tmp_path,
         chain,
         reg,
-        stranger,
+        account,
         "osm",
         edit=("provider: NFV Marketplace Demo", "provider: Other Networks"),
         label="theirs",
     )
+
+
+def test_a_copy_relabelled_into_another_vendors_registered_line_is_tampered_naming_that_registration(
+    tmp_path, chain, reg, developer, stranger
+):
+    mine = register_demo(tmp_path, chain, reg, developer, "osm")
+    theirs = register_other_vendors(tmp_path, chain, reg, stranger)
     change(mine.source, "osm", "provider: NFV Marketplace Demo", "provider: Other Networks")
     relabelled = build(mine.source, "osm", tmp_path / "relabelled.tar.gz")
 
@@ -365,15 +352,7 @@ def test_a_package_of_another_vendor_with_the_same_name_verifies_as_its_own_publ
     tmp_path, chain, reg, developer, stranger
 ):
     mine = register_demo(tmp_path, chain, reg, developer, "osm")
-    theirs = register_demo(
-        tmp_path,
-        chain,
-        reg,
-        stranger,
-        "osm",
-        edit=("provider: NFV Marketplace Demo", "provider: Other Networks"),
-        label="theirs",
-    )
+    theirs = register_other_vendors(tmp_path, chain, reg, stranger)
 
     for package, publisher, vendor in ((mine, developer, "NFV Marketplace Demo"), (theirs, stranger, "Other Networks")):
         verdict = verify(package.path, chain, reg)
