@@ -209,7 +209,7 @@ def write_image(path: Path, size: int) -> None:
 
 def build_csar(workdir: Path, name: str, image_size: int) -> Path:
     """An ETSI SOL004 CSAR of one VNFD and one image of `image_size` bytes, via the project's builder."""
-    from marketplace.packages.build import build
+    from marketplace.repository.packages.build import build
 
     folder = workdir / name
     (folder / "Definitions").mkdir(parents=True)
@@ -366,8 +366,8 @@ def _worker_one(path: Path) -> dict[str, Any]:
     import django
 
     django.setup()
-    from marketplace import blobs, services
-    from marketplace.packages import inspect
+    from marketplace.repository import blobs, services
+    from marketplace.repository.packages import inspect
 
     phases = _PhaseTimer()
     phases.wrap(services, "_spool", "spool")
@@ -395,8 +395,8 @@ def _worker_tango(path: Path, runs: int) -> dict[str, Any]:
     import django
 
     django.setup()
-    from marketplace import services
-    from marketplace.packages.inspect import inspect_package
+    from marketplace.repository import services
+    from marketplace.repository.packages.inspect import inspect_package
 
     uploader = _uploader()
 

@@ -201,8 +201,8 @@ class _Bench:
         """The operator's anchoring of a full default batch of provenance entries, as the worker does it."""
         from django.conf import settings
 
+        from marketplace.contract_manager.provenance import provenance_anchor_pending, provenance_append
         from marketplace.models import ProvenanceEntry
-        from marketplace.provenance import provenance_anchor_pending, provenance_append
 
         batch = settings.PROVENANCE_BATCH
         # The anchor's first range writes its counters from zero; anchor one entry before measuring.
@@ -329,8 +329,8 @@ class _Bench:
         import shutil
 
         from ledger.registry import name_hash, version_number
-        from marketplace.packages.build import build
-        from marketplace.packages.identity import package_identity
+        from marketplace.repository.packages.build import build
+        from marketplace.repository.packages.identity import package_identity
 
         source = tmp / "verify" / Path(folder).name
         shutil.rmtree(source.parent, ignore_errors=True)

@@ -105,8 +105,8 @@ def _serve_and_measure() -> dict[str, float]:
     from ledger.client import get_chain_client
     from ledger.services import contracts_deploy
     from ledger.signer import operator_account
-    from marketplace import services
     from marketplace.models import Package
+    from marketplace.repository import services
 
     contracts_deploy(client=get_chain_client(), deployer=operator_account())
     progress(f"portal: inserting {ENTRIES} catalogue entries and ingesting the demo packages")

@@ -34,15 +34,15 @@ def bench_portal_sections() -> dict[str, float]:
 
 
 def _log(ns_id: str, licensee: str) -> tuple[str, int]:
-    """ENTRIES hash-chained provenance entries for the NS in the shapes marketplace.licences writes,
+    """ENTRIES hash-chained provenance entries for the NS in the shapes marketplace.licensing.licences writes,
     inserted in batches (appending them one by one would dominate the run); returns the package id and
     the licence id."""
     from django.utils import timezone
 
     from ledger.models import AcquiredLicence
     from ledger.provenance_verify import GENESIS_PREV_HASH, entry_hash
+    from marketplace.contract_manager.provenance import entry_fields
     from marketplace.models import NetworkService, ProvenanceEntry
-    from marketplace.provenance import entry_fields
 
     ns = NetworkService.objects.select_related("package").get(pk=ns_id)
     licence = AcquiredLicence.objects.get(licensee=licensee)

@@ -179,8 +179,8 @@ def _worker_seed(count: int) -> dict[str, Any]:
 
     django.setup()
     from marketplace.models import Package, PackageFile
-    from marketplace.search import index_tokens
-    from marketplace.versions import version_key
+    from marketplace.repository.search import index_tokens
+    from marketplace.repository.versions import version_key
 
     # Spread creation times like a catalogue that grew over two years; the default sort uses them.
     Package._meta.get_field("created_at").auto_now_add = False

@@ -41,7 +41,7 @@ def _timed(fn: Callable[[], object], n: int) -> list[float]:
 def worker() -> int:
     ns_id, licensee, outsider = _setup(Path(os.environ["NFVM_BENCH_TMP"]))  # runs django.setup()
     from ledger.models import AcquiredLicence
-    from marketplace import licences
+    from marketplace.licensing import licences
     from marketplace.models import NetworkService
 
     ns = NetworkService.objects.select_related("package").get(pk=ns_id)

@@ -4,7 +4,10 @@ from django.contrib import admin
 from django.urls import include, path
 
 from dportal import views as portal
-from marketplace import apis, licence_api, provenance_api, sol005
+from marketplace.api import licences as licence_api
+from marketplace.api import packages as apis
+from marketplace.api import provenance as provenance_api
+from marketplace.api import sol005
 
 api = [
     path("auth/nonce", apis.auth_nonce, name="api-auth-nonce"),

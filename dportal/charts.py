@@ -1,6 +1,6 @@
 """Geometry of the portal's charts, drawn by the templates as inline SVG (no script, no chart
 library): series in, rectangles, axis ticks and labels with their coordinates out. Pure and
-unit-tested; the data comes from marketplace.licence_selectors."""
+unit-tested; the data comes from marketplace.licensing.selectors."""
 
 from __future__ import annotations
 
@@ -162,7 +162,7 @@ def bar_chart(
     )
 
 
-# --- the portal's three charts, from the series marketplace.licence_selectors gives ---
+# --- the portal's three charts, from the series marketplace.licensing.selectors gives ---
 
 
 def sales_chart(rows: Sequence[tuple[date, int]]) -> Chart:

@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 
-from marketplace import selectors
+from marketplace.repository import selectors
 
 
 class SearchForm(forms.Form):
@@ -49,7 +49,7 @@ class SearchForm(forms.Form):
     page = forms.IntegerField(required=False, min_value=1, max_value=10_000)
 
     # Package states behind the on-chain and deprecated filters: the indexer marks a package
-    # "published" once its registration is seen on chain (marketplace.projections).
+    # "published" once its registration is seen on chain (marketplace.repository.projections).
     _REGISTERED = {"yes": {"published"}, "no": {"uploaded", "validated"}}
     _DEPRECATED = {"hide": {"uploaded", "validated", "published"}, "only": {"deprecated"}}
     _ANY = frozenset({"uploaded", "validated", "published", "deprecated"})

@@ -1,7 +1,7 @@
 """Positions for the NS topology diagram: VNFs in the left column, virtual links in the middle,
 the NS's own connection points on the right, one edge per attached connection point with the
 point's name as a small labelled node on it. Pure presentation over ns_graph's dict (see
-marketplace.selectors.ns_graph); the template draws it as SVG and escapes every label."""
+marketplace.repository.selectors.ns_graph); the template draws it as SVG and escapes every label."""
 
 from __future__ import annotations
 

@@ -27,10 +27,12 @@ from ledger.devwallet import DevWalletRefused, DevWalletUnavailable, dev_rpc
 from ledger.exceptions import LedgerError
 from ledger.models import AcquiredLicence
 from ledger.selectors import indexed_through
-from marketplace import licence_selectors, licences, selectors, services
+from marketplace.licensing import licences
+from marketplace.licensing import selectors as licence_selectors
 from marketplace.models import NetworkService, NsInstance, Package, Vnf
-from marketplace.packages.problems import PackageRejected
-from marketplace.selectors import system_status
+from marketplace.repository import selectors, services
+from marketplace.repository.packages.problems import PackageRejected
+from marketplace.repository.selectors import system_status
 
 
 def _is_htmx(request: HttpRequest) -> bool:

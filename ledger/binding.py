@@ -1,6 +1,6 @@
 """What the contract bindings (registry, licensing, provenance_anchor) share: unsigned transactions
 for a wallet, 32-byte values, ABI structs and receipt events. Imports no web3 at load, so the
-verifier's light path (ledger.registry through ledger.rpc) stays light."""
+verifier's light path (ledger.registry through ledger.offline.rpc) stays light."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from hexbytes import HexBytes
 
-from ledger.abi import to_checksum_address
 from ledger.exceptions import LedgerError
+from ledger.offline.abi import to_checksum_address
 
 if TYPE_CHECKING:
     from eth_typing import HexStr

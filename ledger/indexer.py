@@ -20,10 +20,10 @@ from web3.exceptions import BlockNotFound
 from web3.types import RPCEndpoint
 
 from ledger import artifacts
-from ledger.abi import AbiError, ContractAbi, to_checksum_address
 from ledger.client import ChainClient
 from ledger.exceptions import ChainUnavailable, LedgerError
 from ledger.models import ChainEvent, IndexedBlock, IndexerState
+from ledger.offline.abi import AbiError, ContractAbi, to_checksum_address
 from ledger.selectors import deployments_for
 
 log = logging.getLogger(__name__)
@@ -152,7 +152,7 @@ class Indexer:
         self.projections = projections
         self.confirmations = confirmations
         self.batch_blocks = batch_blocks
-        # Logs are decoded with ledger.abi from the node's raw answer: web3's formatters and event
+        # Logs are decoded with ledger.offline.abi from the node's raw answer: web3's formatters and event
         # objects cost milliseconds per log, more than storing it.
         self._abis: dict[str, ContractAbi] = {}
 

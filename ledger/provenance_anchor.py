@@ -36,7 +36,7 @@ class Anchor:
 
 
 class ProvenanceAnchor:
-    """One deployed ProvenanceAnchor. Leaves are log entry hashes (32 bytes, see ledger.merkle): the
+    """One deployed ProvenanceAnchor. Leaves are log entry hashes (32 bytes, see ledger.offline.merkle): the
     entry with sequence number s is leaf s - from_seq of its range."""
 
     def __init__(self, client: ChainClient, address: str) -> None:

@@ -12,9 +12,9 @@ from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from web3 import Web3
 
-from ledger import merkle
 from ledger.client import ChainClient
 from ledger.exceptions import LedgerError
+from ledger.offline import merkle
 from ledger.provenance_anchor import ProvenanceAnchor
 
 # prev_hash of the first entry (seq 1): there is no previous entry.

@@ -13,16 +13,16 @@ from typing import TYPE_CHECKING, Any
 from hexbytes import HexBytes
 
 from ledger import artifacts
-from ledger.abi import encode_types as abi_encode
-from ledger.abi import keccak, to_checksum_address
 from ledger.binding import bytes32 as _bytes32
 from ledger.binding import hex32 as _hex32
 from ledger.binding import named_struct, only_event, receipt_events, unsigned_tx
 from ledger.exceptions import LedgerError
-from ledger.merkle import MerkleTree
+from ledger.offline.abi import encode_types as abi_encode
+from ledger.offline.abi import keccak, to_checksum_address
+from ledger.offline.merkle import MerkleTree
 
 # web3 and eth-account load lazily, where a write or a signature needs them: the verifier reads the
-# registry through ledger.rpc and starts without them (importing them takes longer than hashing 100 MiB).
+# registry through ledger.offline.rpc and starts without them (importing them takes longer than hashing 100 MiB).
 if TYPE_CHECKING:
     from web3.contract.contract import ContractFunction
     from web3.types import FilterParams, TxParams, TxReceipt

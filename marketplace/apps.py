@@ -9,9 +9,8 @@ class MarketplaceConfig(AppConfig):
 
     def ready(self) -> None:
         # The indexer folds registry events into the repository through these handlers.
-        from marketplace import projections  # noqa: F401
 
         # Saves and deletes of packages mark the catalogue's search index stale.
-        from marketplace.catalogue import connect_signals
+        from marketplace.repository.catalogue import connect_signals
 
         connect_signals()

@@ -25,18 +25,18 @@ from urllib.parse import urlsplit
 
 # Each command imports what it needs when it runs: `nfvm verify` should start in a few tens of
 # milliseconds, not load web3 it never uses, nor the package validators (jsonschema, YAML) unless the
-# file is an archive whose identity they read (marketplace.packages.identity).
+# file is an archive whose identity they read (marketplace.repository.packages.identity).
 if TYPE_CHECKING:
     from ledger.client import ChainClient
-    from ledger.verify import Claim
-    from marketplace.packages.identity import Claimed
-    from marketplace.packages.inspect import Inspection
-    from marketplace.packages.types import ParsedDescriptor, VnfRef
+    from ledger.offline.verify import Claim
+    from marketplace.repository.packages.identity import Claimed
+    from marketplace.repository.packages.inspect import Inspection
+    from marketplace.repository.packages.types import ParsedDescriptor, VnfRef
 
 
 def _local_lookup(paths: list[Path]) -> Any:
     """Resolves NSD references against VNF packages given on the command line."""
-    from marketplace.packages.inspect import inspect_package
+    from marketplace.repository.packages.inspect import inspect_package
 
     known: list[ParsedDescriptor] = []
     for path in paths:
@@ -83,8 +83,8 @@ def _report(inspection: Inspection) -> dict[str, Any]:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from marketplace.packages.build import BuildError, build
-    from marketplace.packages.problems import PackageRejected
+    from marketplace.repository.packages.build import BuildError, build
+    from marketplace.repository.packages.problems import PackageRejected
 
     try:
         out = build(Path(args.dir), args.format, Path(args.output) if args.output else None, entry=args.entry)
@@ -96,8 +96,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from marketplace.packages.inspect import inspect_package
-    from marketplace.packages.problems import PackageRejected, Severity
+    from marketplace.repository.packages.inspect import inspect_package
+    from marketplace.repository.packages.problems import PackageRejected, Severity
 
     try:
         lookup = _local_lookup([Path(p) for p in args.vnf])
@@ -279,20 +279,20 @@ def _print_verdict(verdict: dict[str, Any]) -> None:
 def _claim(path: Path) -> Claim:
     """What the file says it is, with its manifest or checksums checked: the whole package is inspected
     (asked for only for an unregistered digest)."""
-    from marketplace.packages.inspect import package_claimed
+    from marketplace.repository.packages.inspect import package_claimed
 
     return _as_claim(package_claimed(path))
 
 
 def _identity(stream: BinaryIO) -> Claim:
     """What the file says it is, read from its listing and descriptors only, in the pass that hashes it."""
-    from marketplace.packages.identity import package_identity
+    from marketplace.repository.packages.identity import package_identity
 
     return _as_claim(package_identity(stream))
 
 
 def _as_claim(claimed: Claimed) -> Claim:
-    from ledger.verify import Claim
+    from ledger.offline.verify import Claim
 
     failed = [p for p in claimed.problems if p.severity == "error"]
     integrity = [str(p) for p in failed if p.rule.startswith("integrity")]
@@ -312,10 +312,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(f"nfvm verify: {problem}", file=sys.stderr)
         return EXIT_USAGE
     from ledger.exceptions import LedgerError
-    from ledger.rpc import RpcClient
-    from ledger.verify import MarketplaceUnavailable, VerifyError, load_proof, verify_file, verify_marketplace_package
+    from ledger.offline.rpc import RpcClient
+    from ledger.offline.verify import (
+        MarketplaceUnavailable,
+        VerifyError,
+        load_proof,
+        verify_file,
+        verify_marketplace_package,
+    )
 
-    # The light client answers every read the verifier makes, without web3's start-up (ledger.rpc).
+    # The light client answers every read the verifier makes, without web3's start-up (ledger.offline.rpc).
     client = cast("ChainClient", RpcClient(args.rpc, timeout=30.0))
     try:
         if args.file:

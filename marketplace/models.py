@@ -44,7 +44,7 @@ class PackageFile(EmbeddedModel):  # type: ignore[misc]  # the backend ships no 
 
 
 class PackageQuerySet(models.QuerySet["Package"]):
-    """Bulk writes to packages tell the catalogue's search index (marketplace.catalogue) which
+    """Bulk writes to packages tell the catalogue's search index (marketplace.repository.catalogue) which
     packages changed; single saves and deletes do so through signals registered there."""
 
     def update(self, **kwargs: Any) -> int:
@@ -74,7 +74,7 @@ class PackageQuerySet(models.QuerySet["Package"]):
 
 
 def _catalogue_changed(package_ids: list[Any] | None) -> None:
-    from marketplace.catalogue import catalogue_changed
+    from marketplace.repository.catalogue import catalogue_changed
 
     catalogue_changed(package_ids)
 
@@ -85,7 +85,7 @@ class Package(models.Model):
     vendor = models.CharField(max_length=255)
     name = models.CharField(max_length=255)
     version = models.CharField(max_length=128)
-    # Orders versions of one vendor/name line (see marketplace.versions.version_key).
+    # Orders versions of one vendor/name line (see marketplace.repository.versions.version_key).
     version_key = models.CharField(max_length=255)
     is_latest = models.BooleanField(default=False)
     state = models.CharField(max_length=16, choices=PackageState.choices, default=PackageState.VALIDATED)
@@ -370,7 +370,7 @@ class ProvenanceEntry(models.Model):
     """One entry of the append-only, hash-chained provenance log (licence decisions, usage events).
 
     entry_hash is defined in ledger.provenance_verify.entry_hash; ranges of entry hashes are anchored
-    on chain by ProvenanceAnchor. Only marketplace.provenance writes these."""
+    on chain by ProvenanceAnchor. Only marketplace.contract_manager.provenance writes these."""
 
     seq = models.BigIntegerField(unique=True)  # 1, 2, 3, ... without gaps
     kind = models.CharField(max_length=32)

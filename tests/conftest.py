@@ -62,10 +62,10 @@ def _clean_blobs(request: pytest.FixtureRequest) -> Iterator[None]:
     if {"db", "transactional_db"} & set(request.fixturenames) or request.node.get_closest_marker("django_db"):
         from django.db import connection
 
-        from marketplace import blobs
-        from marketplace.catalogue import STAMP_COLLECTION
-        from marketplace.licences import SEATS
-        from marketplace.provenance import HEAD
+        from marketplace.contract_manager.provenance import HEAD
+        from marketplace.licensing.licences import SEATS
+        from marketplace.repository import blobs
+        from marketplace.repository.catalogue import STAMP_COLLECTION
 
         # The flush empties the packages without telling the catalogue index: a missing stamp does.
         for name in (f"{blobs.BUCKET}.files", f"{blobs.BUCKET}.chunks", blobs.LOCKS, SEATS, HEAD, STAMP_COLLECTION):

@@ -18,7 +18,7 @@ from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 
 from ledger.siwe import SiweMessage
-from marketplace.packages.build import build_osm
+from marketplace.repository.packages.build import build_osm
 
 if TYPE_CHECKING:
     from marketplace.models import Package
@@ -86,8 +86,8 @@ def package_row(name: str, **fields: object) -> Package:
     """A catalogue entry without an archive behind it (listing, search and paging tests): the
     fields a card shows, with the search words the ingest would index."""
     from marketplace.models import Package
-    from marketplace.search import index_tokens
-    from marketplace.versions import version_key
+    from marketplace.repository.search import index_tokens
+    from marketplace.repository.versions import version_key
 
     values: dict[str, object] = {
         "format": "osm",

@@ -8,7 +8,7 @@ import zipfile
 from pathlib import Path
 from typing import BinaryIO
 
-from marketplace.packages.problems import PackageRejected, Problem
+from marketplace.repository.packages.problems import PackageRejected, Problem
 
 
 class MemoryView:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from marketplace.presenters import ether as ether_text
+from marketplace.repository.presenters import ether as ether_text
 
 register = template.Library()
 

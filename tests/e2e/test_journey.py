@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from marketplace.packages.build import build
+from marketplace.repository.packages.build import build
 from tests.e2e.conftest import screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

@@ -10,8 +10,8 @@ import pytest
 from ledger.indexer import Indexer
 from ledger.projections import projections
 from marketplace.models import NetworkService
-from marketplace.packages.build import build
-from marketplace.services import package_ingest, registration_prepare, registration_submit
+from marketplace.repository.packages.build import build
+from marketplace.repository.services import package_ingest, registration_prepare, registration_submit
 from tests.e2e.conftest import screenshot
 from tests.e2e.wallet import install
 

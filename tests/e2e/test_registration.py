@@ -8,8 +8,8 @@ import pytest
 
 from ledger.indexer import Indexer
 from ledger.projections import projections
-from marketplace.packages.build import build
-from marketplace.services import package_ingest
+from marketplace.repository.packages.build import build
+from marketplace.repository.services import package_ingest
 from tests.e2e.conftest import screenshot
 from tests.e2e.wallet import install
 

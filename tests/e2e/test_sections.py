@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from marketplace.licences import agreement_prepare, instance_create, offer_prepare, purchase_prepare
+from marketplace.licensing.licences import agreement_prepare, instance_create, offer_prepare, purchase_prepare
 from marketplace.models import Vnf
 from tests.e2e.conftest import screenshot
 from tests.e2e.test_licensing import published_ns, sign_in

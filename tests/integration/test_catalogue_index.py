@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from marketplace import catalogue, selectors, services
 from marketplace.models import Package
+from marketplace.repository import catalogue, selectors, services
 from tests.factories import package_row
 
 pytestmark = pytest.mark.django_db

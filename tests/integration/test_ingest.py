@@ -10,10 +10,10 @@ import zipfile
 
 import pytest
 
-from marketplace import blobs
 from marketplace.models import MetadataChange, NetworkService, Package, VerificationRecord, Vnf
-from marketplace.packages.problems import PackageRejected
-from marketplace.services import package_ingest
+from marketplace.repository import blobs
+from marketplace.repository.packages.problems import PackageRejected
+from marketplace.repository.services import package_ingest
 from tests.factories import osm_package, shared_package, zip_bytes, zip_folder
 
 pytestmark = pytest.mark.django_db
@@ -207,7 +207,7 @@ def test_the_uploader_must_be_an_address():
 def test_the_sweep_removes_blobs_no_package_refers_to(settings):
     from datetime import timedelta
 
-    from marketplace.services import blobs_sweep
+    from marketplace.repository.services import blobs_sweep
 
     kept = ingest(shared_package("5gtango/eu.5gtango.vnf-package-example.0.1.tgo")).package
     blobs.blob_put(digest=hashlib.sha256(b"orphan").hexdigest(), source=io.BytesIO(b"orphan"))

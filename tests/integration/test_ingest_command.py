@@ -11,7 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from marketplace.models import Package
-from marketplace.services import demo_packages
+from marketplace.repository.services import demo_packages
 from tests.factories import osm_package, shared_package
 
 pytestmark = pytest.mark.django_db

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from marketplace.orchestrators import OsmDriver, TrackingDriver
-from marketplace.packages.build import build
+from marketplace.licensing.orchestrators import OsmDriver, TrackingDriver
+from marketplace.repository.packages.build import build
 from tests import osm_nbi
 
 DEMO = Path(__file__).resolve().parent.parent.parent / "demo" / "packages" / "osm"
@@ -54,7 +54,7 @@ def test_it_reports_a_scale_in_with_nothing_scaled_out_as_failed(nbi: osm_nbi.Os
 
 
 def test_it_refuses_to_scale_without_an_aspect(nbi: osm_nbi.OsmNbi) -> None:
-    from marketplace.orchestrators import OrchestratorError
+    from marketplace.licensing.orchestrators import OrchestratorError
 
     driver = OsmDriver(nbi.url, "admin", "admin", timeout_s=5)
     with pytest.raises(OrchestratorError, match="scaling aspect"):
@@ -88,7 +88,7 @@ def _ingest_ns(chain, developer, tmp_path: Path, *, scalable: bool):
     import shutil
 
     from marketplace.models import NetworkService
-    from marketplace.services import package_ingest, registration_prepare, registration_submit
+    from marketplace.repository.services import package_ingest, registration_prepare, registration_submit
     from tests.integration.test_licensing_journey import index
 
     packages = []
@@ -116,7 +116,7 @@ def _ingest_ns(chain, developer, tmp_path: Path, *, scalable: bool):
 def test_it_scales_an_instance_on_osm_one_step_per_unit(
     settings, nbi, client, deployed, chain, snapshot, developer, stranger, tmp_path
 ):
-    from marketplace.licences import instance_create, instance_scale
+    from marketplace.licensing.licences import instance_create, instance_scale
     from tests.integration.test_licensing_journey import buy, offer
 
     settings.OSM_NBI_URL, settings.OSM_USERNAME, settings.OSM_PASSWORD = nbi.url, "admin", "admin"
@@ -136,8 +136,8 @@ def test_it_scales_an_instance_on_osm_one_step_per_unit(
 def test_it_refuses_to_scale_on_osm_an_ns_without_a_scaling_aspect(
     settings, nbi, client, deployed, chain, snapshot, developer, stranger, tmp_path
 ):
-    from marketplace.licences import instance_create, instance_scale
-    from marketplace.services import ConflictError
+    from marketplace.licensing.licences import instance_create, instance_scale
+    from marketplace.repository.services import ConflictError
     from tests.integration.test_licensing_journey import offer
 
     settings.OSM_NBI_URL, settings.OSM_USERNAME, settings.OSM_PASSWORD = nbi.url, "admin", "admin"
@@ -153,7 +153,7 @@ def test_it_refuses_to_scale_on_osm_an_ns_without_a_scaling_aspect(
 def test_it_releases_the_seats_of_steps_the_orchestrator_failed(
     settings, nbi, client, deployed, chain, snapshot, developer, stranger, tmp_path
 ):
-    from marketplace.licences import ScaleFailed, instance_create, instance_scale
+    from marketplace.licensing.licences import ScaleFailed, instance_create, instance_scale
     from marketplace.models import ProvenanceEntry
     from tests.integration.test_licensing_journey import buy, offer
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from marketplace.orchestrators import Driver, OrchestratorError, OsmDriver, TrackingDriver
-from marketplace.packages.build import build
+from marketplace.licensing.orchestrators import Driver, OrchestratorError, OsmDriver, TrackingDriver
+from marketplace.repository.packages.build import build
 from tests import osm_nbi
 
 DEMO = Path(__file__).resolve().parent.parent.parent / "demo" / "packages" / "osm"

@@ -13,9 +13,9 @@ from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
-from ledger import merkle
 from ledger.client import ChainClient
 from ledger.exceptions import LedgerError, TransactionFailed
+from ledger.offline import merkle
 from ledger.provenance_anchor import ProvenanceAnchor
 from ledger.registry import (
     PackageRegistry,

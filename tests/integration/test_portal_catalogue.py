@@ -9,8 +9,8 @@ import pytest
 from django.db import connection
 
 from dportal.access import SESSION_ADDRESS
-from marketplace import selectors, services
 from marketplace.models import Package
+from marketplace.repository import selectors, services
 from tests.factories import package_row
 
 pytestmark = pytest.mark.django_db
@@ -62,7 +62,7 @@ def test_it_filters_by_kind_format_and_vendor(client, demo):
 
 
 def test_it_filters_registered_and_deprecated_packages(client, demo, developer):
-    # The indexer marks a package published once it sees its registration (marketplace.projections).
+    # The indexer marks a package published once it sees its registration (marketplace.repository.projections).
     Package.objects.filter(pk=demo["nfvm-demo-amf"].pk).update(state="published")
     services.package_deprecate(package=demo["nfvm-demo-upf"], actor=developer.address)
     assert names(client.get("/packages/", {"registered": "yes"}).content.decode()) == ["nfvm-demo-amf"]

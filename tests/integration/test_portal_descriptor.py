@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from dportal.access import SESSION_ADDRESS
-from marketplace import services
 from marketplace.models import NetworkService, Vnf
-from marketplace.packages.build import build_osm
+from marketplace.repository import services
+from marketplace.repository.packages.build import build_osm
 
 pytestmark = pytest.mark.django_db
 SVG = "{http://www.w3.org/2000/svg}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dportal.access import SESSION_ADDRESS
-from marketplace.services import package_ingest
+from marketplace.repository.services import package_ingest
 from tests.factories import shared_package
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from ledger.models import AcquiredLicence
-from marketplace.licences import instance_create, instance_terminate
+from marketplace.licensing.licences import instance_create, instance_terminate
 from marketplace.models import NsInstance, ProvenanceEntry, Vnf
 from tests.factories import signed_in_token
 from tests.integration.test_licensing_journey import auth, buy, index, network_service, offer  # noqa: F401

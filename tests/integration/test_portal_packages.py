@@ -10,7 +10,7 @@ from eth_account.messages import encode_defunct
 
 from dportal.access import SESSION_ADDRESS
 from marketplace.models import MetadataChange, Package
-from marketplace.services import package_ingest
+from marketplace.repository.services import package_ingest
 from tests.factories import shared_package
 
 pytestmark = pytest.mark.django_db

@@ -13,8 +13,7 @@ from ledger.models import ProvenanceRange
 from ledger.projections import projections
 from ledger.provenance_anchor import ProvenanceAnchor
 from ledger.provenance_verify import GENESIS_PREV_HASH, entry_hash, verify_entry_proof
-from marketplace.models import ProvenanceEntry
-from marketplace.provenance import (
+from marketplace.contract_manager.provenance import (
     HEAD,
     entry_fields,
     provenance_anchor_due,
@@ -23,6 +22,7 @@ from marketplace.provenance import (
     provenance_proof,
     provenance_verify_chain,
 )
+from marketplace.models import ProvenanceEntry
 
 pytestmark = pytest.mark.django_db
 

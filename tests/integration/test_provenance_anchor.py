@@ -1,5 +1,5 @@
 """ProvenanceAnchor on a real anvil node: contiguous ranges anchored by the operator only, and entry
-proofs that the contract and ledger.merkle judge alike for trees of 1 to 9 entries."""
+proofs that the contract and ledger.offline.merkle judge alike for trees of 1 to 9 entries."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import hashlib
 
 import pytest
 
-from ledger import merkle
 from ledger.client import ChainClient
 from ledger.exceptions import TransactionFailed
+from ledger.offline import merkle
 from ledger.provenance_anchor import FIRST_SEQ, ProvenanceAnchor
 
 

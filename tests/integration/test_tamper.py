@@ -13,10 +13,10 @@ from django.db import connection
 from ledger.indexer import Indexer
 from ledger.projections import projections
 from ledger.registry import PackageRegistry
-from marketplace import blobs
 from marketplace.models import Vnf
-from marketplace.packages.build import build
-from marketplace.services import (
+from marketplace.repository import blobs
+from marketplace.repository.packages.build import build
+from marketplace.repository.services import (
     AuthenticationError,
     ConflictError,
     package_ingest,

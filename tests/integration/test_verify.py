@@ -1,4 +1,4 @@
-"""`nfvm verify` and ledger.verify on anvil: direct, relayed and batched registrations, each outcome, and a
+"""`nfvm verify` and ledger.offline.verify on anvil: direct, relayed and batched registrations, each outcome, and a
 stand-in marketplace over http.server that the verifier must not trust."""
 
 from __future__ import annotations
@@ -21,9 +21,8 @@ from eth_account.signers.local import LocalAccount
 from config.embedded import free_port
 from ledger.client import ChainClient
 from ledger.exceptions import ChainUnavailable
-from ledger.merkle import MerkleTree
-from ledger.registry import PackageRegistry, Registration, batch_tree, name_hash, version_number
-from ledger.verify import (
+from ledger.offline.merkle import MerkleTree
+from ledger.offline.verify import (
     MarketplaceUnavailable,
     Mode,
     Outcome,
@@ -32,7 +31,8 @@ from ledger.verify import (
     verify_marketplace_package,
     version_text,
 )
-from marketplace.packages.build import build
+from ledger.registry import PackageRegistry, Registration, batch_tree, name_hash, version_number
+from marketplace.repository.packages.build import build
 from tests.factories import nfvm_verify
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -134,7 +134,7 @@ def nfvm_json(*args: str) -> tuple[int, dict[str, Any]]:
 
 
 def test_a_directly_registered_demo_package_verifies(tmp_path, chain, reg, developer):
-    from marketplace.packages.inspect import package_claimed
+    from marketplace.repository.packages.inspect import package_claimed
 
     path = build(ROOT / "demo/packages/osm/nfvm_demo_amf_vnf", "osm", tmp_path / "amf.tar.gz")
     digest = "0x" + hashlib.sha256(path.read_bytes()).hexdigest()
@@ -252,7 +252,7 @@ def registered_demo(tmp_path, chain, reg, developer) -> tuple[Path, Path, str]:
     """The demo AMF registered under its own line and version, and a copy of its folder to change."""
     import shutil
 
-    from marketplace.packages.inspect import package_claimed
+    from marketplace.repository.packages.inspect import package_claimed
 
     source = tmp_path / "amf"
     shutil.copytree(ROOT / "demo/packages/osm/nfvm_demo_amf_vnf", source)
@@ -679,7 +679,7 @@ def test_a_marketplace_serving_a_package_registered_as_another_is_tampered(
     tmp_path, chain, reg, developer, stranger, marketplace
 ):
     from marketplace.cli import _identity
-    from marketplace.packages.inspect import package_claimed
+    from marketplace.repository.packages.inspect import package_claimed
 
     path = build(ROOT / "demo/packages/osm/nfvm_demo_amf_vnf", "osm", tmp_path / "amf.tar.gz")
     claimed = package_claimed(path)

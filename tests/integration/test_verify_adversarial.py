@@ -1,4 +1,4 @@
-"""`nfvm verify` and ledger.verify against copies of registered demo packages changed after the fact: files
+"""`nfvm verify` and ledger.offline.verify against copies of registered demo packages changed after the fact: files
 added, removed or renamed, archives repacked, truncated or padded, consistent forgeries, hostile archives, and
 identities borrowed from other lines. None of them may verify; a changed copy that says it is a registered
 package is tampered, naming the registration it conflicts with; an archive the verifier refuses to read is
@@ -22,13 +22,13 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from ledger.client import ChainClient
+from ledger.offline.verify import Outcome, Verdict, verify_file
 from ledger.registry import PackageRegistry, name_hash, version_number
-from ledger.verify import Outcome, Verdict, verify_file
 from marketplace.cli import _claim, _identity
-from marketplace.packages.build import build
-from marketplace.packages.identity import package_identity
-from marketplace.packages.inspect import package_claimed
-from marketplace.packages.types import Format
+from marketplace.repository.packages.build import build
+from marketplace.repository.packages.identity import package_identity
+from marketplace.repository.packages.inspect import package_claimed
+from marketplace.repository.packages.types import Format
 from tests.factories import nfvm_verify
 
 ROOT = Path(__file__).resolve().parents[2]

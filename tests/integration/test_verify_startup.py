@@ -1,4 +1,4 @@
-"""`nfvm verify FILE` reads the chain with ledger.rpc: it starts without web3, eth-account, eth-abi or a
+"""`nfvm verify FILE` reads the chain with ledger.offline.rpc: it starts without web3, eth-account, eth-abi or a
 configured Django, whichever way the package was registered (its speed is measured in bench/ledger.py),
 and the light client reads what web3 reads."""
 
@@ -17,8 +17,8 @@ from eth_account import Account
 
 from config.embedded import free_port
 from ledger.exceptions import ChainUnavailable
+from ledger.offline.rpc import NodeError, RpcClient
 from ledger.registry import PackageRegistry, name_hash, version_number
-from ledger.rpc import NodeError, RpcClient
 
 if TYPE_CHECKING:
     from ledger.client import ChainClient
@@ -71,7 +71,7 @@ def test_it_verifies_a_direct_registration_without_web3(tmp_path, chain, reg, de
 
     assert done.returncode == 0, done.stdout
     assert done.stdout.startswith("VERIFIED: ")
-    assert "ledger.rpc" in modules
+    assert "ledger.offline.rpc" in modules
     assert heavy(modules) == set()
 
 

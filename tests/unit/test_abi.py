@@ -11,7 +11,16 @@ from eth_abi.abi import encode as eth_encode
 from eth_utils.address import to_checksum_address as eth_checksum
 from web3 import Web3
 
-from ledger.abi import AbiError, ContractAbi, canonical_type, decode, encode, is_address, keccak, to_checksum_address
+from ledger.offline.abi import (
+    AbiError,
+    ContractAbi,
+    canonical_type,
+    decode,
+    encode,
+    is_address,
+    keccak,
+    to_checksum_address,
+)
 
 BUILD = Path(__file__).resolve().parents[2] / "contracts" / "build"
 ALICE = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from marketplace.packages.archive import CHUNK, ArchiveLimits, Entry, open_archive
-from marketplace.packages.problems import PackageRejected
+from marketplace.repository.packages.archive import CHUNK, ArchiveLimits, Entry, open_archive
+from marketplace.repository.packages.problems import PackageRejected
 
 MIB = 1024 * 1024
 Member = tuple[tarfile.TarInfo, bytes]

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from marketplace.descriptor_facts import Connection, Vdu, ns_connections, size_mb, vnf_vdus
+from marketplace.repository.descriptor_facts import Connection, Vdu, ns_connections, size_mb, vnf_vdus
 
 DEMO = Path(__file__).resolve().parents[2] / "demo" / "packages"
 

@@ -8,8 +8,8 @@ import pytest
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 
-from ledger.eip712 import recover_typed_data_signer, typed_data_digest
 from ledger.exceptions import LedgerError
+from ledger.offline.eip712 import recover_typed_data_signer, typed_data_digest
 from ledger.registry import Registration, typed_data_for
 
 REGISTRY = "0x5FbDB2315678afecb367f032d93F642f64180aa3"

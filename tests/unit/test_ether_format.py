@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dportal.templatetags.portal import ether as ether_filter
-from marketplace.presenters import ether
+from marketplace.repository.presenters import ether
 
 
 @pytest.mark.parametrize(

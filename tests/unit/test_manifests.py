@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from marketplace.packages import yamlsafe
-from marketplace.packages.manifests import (
+from marketplace.repository.packages import yamlsafe
+from marketplace.repository.packages.manifests import (
     DeclaredDigest,
     normalise_algorithm,
     normalise_path,
@@ -18,7 +18,7 @@ from marketplace.packages.manifests import (
     parse_tosca_meta,
     verify,
 )
-from marketplace.packages.problems import Problem, Severity
+from marketplace.repository.packages.problems import Problem, Severity
 from tests.memory_view import MemoryView, folder_view, tar_view, zip_view
 
 PACKAGES = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "packages"

@@ -1,11 +1,11 @@
-"""ledger.merkle builds RFC 6962's trees (keccak256, 0x00/0x01 prefixes) and checks their proofs."""
+"""ledger.offline.merkle builds RFC 6962's trees (keccak256, 0x00/0x01 prefixes) and checks their proofs."""
 
 from __future__ import annotations
 
 import pytest
 from eth_utils.crypto import keccak
 
-from ledger import merkle
+from ledger.offline import merkle
 
 
 def rfc_leaf(data: bytes) -> bytes:

@@ -1,4 +1,4 @@
-"""marketplace.policy: ODRL licence policies compiled to LicenseManager offer terms, and their canonical hash."""
+"""ODRL licence policies compiled to LicenseManager offer terms, and their canonical hash."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from marketplace.policy import (
+from marketplace.contract_manager.policy import (
     MAX_DEPTH,
     MAX_RULES,
     OfferTerms,

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
-from marketplace.packages.problems import Problem, Severity, errors
-from marketplace.packages.sol001 import validate_etsi
-from marketplace.packages.types import FormatResult, ParsedDescriptor, VnfRef
+from marketplace.repository.packages.problems import Problem, Severity, errors
+from marketplace.repository.packages.sol001 import validate_etsi
+from marketplace.repository.packages.types import FormatResult, ParsedDescriptor, VnfRef
 from tests.memory_view import MemoryView, folder_view
 
 TESTDATA = Path(__file__).resolve().parents[2].parent / "shared" / "testdata"

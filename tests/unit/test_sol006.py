@@ -14,10 +14,10 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from marketplace.packages import sol006
-from marketplace.packages.problems import Problem, Severity, errors
-from marketplace.packages.sol006 import schema_problems, validate_osm
-from marketplace.packages.types import FormatResult, Kind, ParsedDescriptor, VnfRef
+from marketplace.repository.packages import sol006
+from marketplace.repository.packages.problems import Problem, Severity, errors
+from marketplace.repository.packages.sol006 import schema_problems, validate_osm
+from marketplace.repository.packages.types import FormatResult, Kind, ParsedDescriptor, VnfRef
 from tests.memory_view import MemoryView, folder_view, tar_view
 
 TESTDATA = Path(__file__).resolve().parents[2].parent / "shared" / "testdata"

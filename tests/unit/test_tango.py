@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
-from marketplace.packages import tango
-from marketplace.packages.problems import Problem, Severity, errors
-from marketplace.packages.types import FormatResult, ParsedDescriptor, VnfRef
+from marketplace.repository.packages import tango
+from marketplace.repository.packages.problems import Problem, Severity, errors
+from marketplace.repository.packages.types import FormatResult, ParsedDescriptor, VnfRef
 from tests.memory_view import MemoryView, zip_view
 
 TESTDATA = Path(__file__).resolve().parents[2].parent / "shared" / "testdata"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from marketplace.versions import version_key
+from marketplace.repository.versions import version_key
 
 ORDERED = ["0.1", "0.9", "0.10", "1.0-alpha", "1.0-rc1", "1.0-rc2", "1.0", "1.0.1", "1.0.10", "1.1", "2", "10.0"]
 

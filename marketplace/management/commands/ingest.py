@@ -10,8 +10,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from config.embedded import ANVIL_DEV_KEYS
-from marketplace.packages.problems import PackageRejected
-from marketplace.services import package_ingest
+from marketplace.repository.packages.problems import PackageRejected
+from marketplace.repository.services import package_ingest
 
 
 def _default_uploader() -> str:

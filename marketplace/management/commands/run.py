@@ -14,9 +14,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from marketplace.catalogue import catalogue_index
-from marketplace.selectors import system_status
-from marketplace.services import blobs_sweep
+from marketplace.repository.catalogue import catalogue_index
+from marketplace.repository.selectors import system_status
+from marketplace.repository.services import blobs_sweep
 
 
 class Command(BaseCommand):

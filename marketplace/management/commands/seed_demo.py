@@ -9,8 +9,8 @@ from eth_account import Account
 
 from config.embedded import ANVIL_DEV_KEYS
 from marketplace.models import Package
-from marketplace.packages.problems import PackageRejected
-from marketplace.services import catalogue_seed_demo
+from marketplace.repository.packages.problems import PackageRejected
+from marketplace.repository.services import catalogue_seed_demo
 
 
 class Command(BaseCommand):

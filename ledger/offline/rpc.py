@@ -1,9 +1,9 @@
 """A read-only JSON-RPC client that starts fast, for the independent verifier (`nfvm verify`).
 
 web3 takes ~0.7 s to import, several times the hashing of a 100 MiB package. This client talks to the
-node with urllib and decodes with `ledger.abi`, and offers the part of `ChainClient` and of web3's
+node with urllib and decodes with `ledger.offline.abi`, and offers the part of `ChainClient` and of web3's
 contract and `eth` API that the registry's read bindings (`ledger.registry.PackageRegistry` reads,
-`ledger.verify`) use: `call`, `chain_id`, `code_at`, `bound(...)` contracts with `functions.X(...).call()`,
+`ledger.offline.verify`) use: `call`, `chain_id`, `code_at`, `bound(...)` contracts with `functions.X(...).call()`,
 `events.X().topic` / `.process_log`, `decode_function_input`, and `w3.eth.get_logs` / `get_block` /
 `get_transaction` answering with web3's value types. It sends no transactions."""
 
@@ -21,9 +21,9 @@ from typing import Any, TypeVar
 from hexbytes import HexBytes
 
 from config.env import redact_url
-from ledger.abi import AbiError, ContractAbi, to_checksum_address
 from ledger.artifacts import Artifact
 from ledger.exceptions import ChainUnavailable, LedgerError
+from ledger.offline.abi import AbiError, ContractAbi, to_checksum_address
 
 T = TypeVar("T")
 

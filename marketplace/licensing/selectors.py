@@ -16,7 +16,7 @@ from typing import Any
 from django.db.models import Q
 
 from ledger.models import AcquiredLicence, ChainEvent, LicenceOffer, PackageAnchor, ProvenanceRange
-from marketplace.licences import KINDS, seat_key
+from marketplace.licensing.licences import KINDS, seat_key
 from marketplace.models import (
     InstanceState,
     LicencePolicy,
@@ -26,7 +26,7 @@ from marketplace.models import (
     ProvenanceEntry,
     SignedAgreement,
 )
-from marketplace.presenters import ether
+from marketplace.repository.presenters import ether
 
 ACTIVE = [InstanceState.INSTANTIATING, InstanceState.RUNNING, InstanceState.TERMINATING]
 PER_PAGE = 50
@@ -47,7 +47,7 @@ def _moment(timestamp: int) -> datetime | None:
 
 
 def _seats_taken(keys: list[str]) -> Counter[str]:
-    """Seats taken per seat counter, as marketplace.licences.seats_in_use counts them: every unit of
+    """Seats taken per seat counter, as marketplace.licensing.licences.seats_in_use counts them: every unit of
     every live instance holds one."""
     taken: Counter[str] = Counter()
     live = NsInstance.objects.filter(seat_key__in=keys, state__in=ACTIVE)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from marketplace.provenance_api import provenance_paths
-from marketplace.sol005 import sol005_paths, sol005_schemas
+from marketplace.api.provenance import provenance_paths
+from marketplace.api.sol005 import sol005_paths, sol005_schemas
 
 JSON = "application/json"
 
@@ -535,7 +535,7 @@ def document() -> dict[str, Any]:
             "responses": {"200": _json(_ref("Graph"), "graph"), "404": NOT_FOUND},
         },
     }
-    from marketplace.licence_api import licence_paths
+    from marketplace.api.licences import licence_paths
 
     paths.update(licence_paths())
     paths.update(sol005_paths())

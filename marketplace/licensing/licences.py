@@ -23,7 +23,8 @@ from ledger.client import get_chain_client
 from ledger.exceptions import LedgerError
 from ledger.models import AcquiredLicence, IndexerState, LicenceOffer, PackageAnchor
 from ledger.registry import PackageRegistry, PackageStatus
-from marketplace import blobs
+from marketplace.contract_manager.policy import OfferTerms, PolicyError, compile_policy
+from marketplace.contract_manager.provenance import provenance_append
 from marketplace.models import (
     InstanceState,
     LicencePolicy,
@@ -34,9 +35,8 @@ from marketplace.models import (
     SignedAgreement,
     Vnf,
 )
-from marketplace.policy import OfferTerms, PolicyError, compile_policy
-from marketplace.presenters import ether
-from marketplace.provenance import provenance_append
+from marketplace.repository import blobs
+from marketplace.repository.presenters import ether
 
 log = logging.getLogger(__name__)
 SEATS = "licence_seats"
@@ -387,7 +387,7 @@ def _integrity(package: Package) -> str | None:
 
 
 def driver() -> Any:
-    from marketplace.orchestrators import OsmDriver, TrackingDriver
+    from marketplace.licensing.orchestrators import OsmDriver, TrackingDriver
 
     if settings.OSM_NBI_URL:
         return OsmDriver(
@@ -528,8 +528,8 @@ def instance_verify(*, instance: NsInstance, actor: str) -> NsInstance:
     """Recheck, on demand, the packages of `instance` as at deploy: each must still be registered and not
     revoked on chain (_integrity), and the orchestrator must hold the anchored bytes (_integrity_verdict).
     Updates instance.integrity and logs the result. Raises PermissionDeniedError for anyone but the owner."""
-    from marketplace.orchestrators import OrchestratorError
-    from marketplace.services import PermissionDeniedError
+    from marketplace.licensing.orchestrators import OrchestratorError
+    from marketplace.repository.services import PermissionDeniedError
 
     subject = f"instance:{instance.pk}"
     if actor != instance.owner:
@@ -573,7 +573,7 @@ def _content_type(package: Package) -> str:
 
 
 def instance_terminate(*, instance: NsInstance, actor: str) -> NsInstance:
-    from marketplace.services import PermissionDeniedError
+    from marketplace.repository.services import PermissionDeniedError
 
     subject = f"instance:{instance.pk}"
     if actor != instance.owner:
@@ -851,8 +851,8 @@ def instance_scale(
     """Scale `instance` by `change` units, or to `target` units: decided against the licence's seats (scaling
     out takes the extra seats in one atomic update, scaling in releases them), then done by the orchestrator
     one scaling step per unit. Raises LicenceDenied, PermissionDeniedError, ConflictError, ValidationFailed."""
-    from marketplace.orchestrators import OrchestratorError
-    from marketplace.services import ConflictError, PermissionDeniedError, ValidationFailed
+    from marketplace.licensing.orchestrators import OrchestratorError
+    from marketplace.repository.services import ConflictError, PermissionDeniedError, ValidationFailed
 
     subject = f"instance:{instance.pk}"
     if actor != instance.owner:
@@ -1084,8 +1084,8 @@ def offer_prepare(
     """Write the ODRL policy for an offer, keep it (its hash is the on-chain terms hash) and return
     the unsigned createOffer transaction for the provider's wallet."""
     from ledger.licensing import OfferKind
-    from marketplace.policy import generate_policy, terms_hash
-    from marketplace.services import PermissionDeniedError, ValidationFailed
+    from marketplace.contract_manager.policy import generate_policy, terms_hash
+    from marketplace.repository.services import PermissionDeniedError, ValidationFailed
 
     registry = PackageRegistry.deployed(get_chain_client())
     key = registry.publishing_key_for("0x" + package.digest)
@@ -1132,7 +1132,7 @@ def offer_prepare(
 
 def agreement_prepare(*, offer_id: int, licensee: str) -> dict[str, Any]:
     """The EIP-712 licence agreement the end-user's wallet signs for `offer_id`."""
-    from marketplace.services import ValidationFailed
+    from marketplace.repository.services import ValidationFailed
 
     manager = _manager()
     offer = manager.offer(offer_id)
@@ -1164,7 +1164,7 @@ def trial_activate(*, offer_id: int, licensee: str, typed_data: dict[str, Any], 
     LicenseManager does not ask the registry when a trial is activated (a trial sells nothing); the
     operator does not relay trials of revoked packages."""
     from ledger.signer import operator_account
-    from marketplace.services import ConflictError
+    from marketplace.repository.services import ConflictError
 
     manager = _manager()
     offer, agreement = _signed_agreement(manager, offer_id, licensee, typed_data, signature)
@@ -1198,7 +1198,7 @@ def _signed_agreement(
     terms, kept for the portal; LicenseManager rebuilds the agreement from the offer, so an agreement
     for other terms would only fail on chain."""
     from ledger.licensing import agreement_from_typed_data, agreement_mismatches
-    from marketplace.services import ValidationFailed
+    from marketplace.repository.services import ValidationFailed
 
     offer = manager.offer(offer_id)
     if offer is None:
@@ -1225,7 +1225,7 @@ def _agreement_keep(*, manager: Any, offer_id: int, agreement: Any, licensee: st
     from eth_account.messages import encode_typed_data
 
     from ledger.licensing import typed_data_hash
-    from marketplace.services import AuthenticationError, ValidationFailed
+    from marketplace.repository.services import AuthenticationError, ValidationFailed
 
     if agreement.offer_id != offer_id or agreement.licensee != licensee:
         raise ValidationFailed({"typed_data": "the agreement is for another offer or another licensee"})
@@ -1251,7 +1251,7 @@ def _agreement_keep(*, manager: Any, offer_id: int, agreement: Any, licensee: st
 def offer_close_prepare(*, offer_id: int, actor: str) -> dict[str, Any]:
     """The unsigned closeOffer transaction for the provider's wallet (or the package's publishing key,
     which LicenseManager.closeOffer also accepts); anyone else is refused with the reason."""
-    from marketplace.services import ConflictError, PermissionDeniedError, ValidationFailed
+    from marketplace.repository.services import ConflictError, PermissionDeniedError, ValidationFailed
 
     manager = _manager()
     offer = manager.offer(offer_id)

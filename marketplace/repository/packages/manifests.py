@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, BinaryIO, Literal
 
-from marketplace.packages.problems import PackageRejected, Problem, Severity
-from marketplace.packages.types import PackageView
+from marketplace.repository.packages.problems import PackageRejected, Problem, Severity
+from marketplace.repository.packages.types import PackageView
 
 CHUNK = 1024 * 1024  # streamed hashing reads this much at a time
 

@@ -17,9 +17,9 @@ from jsonschema import Draft202012Validator, TypeChecker, ValidationError
 from jsonschema.protocols import Validator
 from jsonschema.validators import extend
 
-from marketplace.packages import yamlsafe
-from marketplace.packages.problems import PackageRejected, Problem, Severity
-from marketplace.packages.types import (
+from marketplace.repository.packages import yamlsafe
+from marketplace.repository.packages.problems import PackageRejected, Problem, Severity
+from marketplace.repository.packages.types import (
     DescriptorSummary,
     FormatResult,
     Kind,

@@ -10,9 +10,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from marketplace.packages import yamlsafe
-from marketplace.packages.problems import PackageRejected, Problem, Severity
-from marketplace.packages.types import (
+from marketplace.repository.packages import yamlsafe
+from marketplace.repository.packages.problems import PackageRejected, Problem, Severity
+from marketplace.repository.packages.types import (
     DescriptorSummary,
     FormatResult,
     PackageInfo,

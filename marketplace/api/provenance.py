@@ -6,8 +6,9 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, JsonResponse
 
-from marketplace import provenance, services
-from marketplace.apis import api_view
+from marketplace.api.packages import api_view
+from marketplace.contract_manager import provenance
+from marketplace.repository import services
 
 JSON = "application/json"
 SEQ_MAX = 2**63 - 1  # the database's integers
@@ -122,7 +123,7 @@ PROOF = _obj(
 
 
 def provenance_paths() -> dict[str, Any]:
-    """The provenance endpoints for marketplace.openapi.document()."""
+    """The provenance endpoints for marketplace.api.openapi.document()."""
     seq = {
         "name": "seq",
         "in": "path",

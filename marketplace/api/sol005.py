@@ -23,10 +23,10 @@ from django.http.request import MediaType
 from django.urls import path, reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from marketplace import blobs, selectors
 from marketplace.models import NetworkService, Package, PackageState, Vnf
-from marketplace.packages.archive import open_archive
-from marketplace.selectors import NsVnfPackages, VnfPackageUsage
+from marketplace.repository import blobs, selectors
+from marketplace.repository.packages.archive import open_archive
+from marketplace.repository.selectors import NsVnfPackages, VnfPackageUsage
 
 JSON = "application/json"
 PROBLEM = "application/problem+json"
@@ -729,7 +729,7 @@ def _download_authorise(request: HttpRequest, package: Package, what: str) -> No
     (Authorization: Bearer, from /api/v1/auth/token); a licensed-only package needs it (401 without, 403
     when its holder may not download), with the reason."""
     from ledger.exceptions import LedgerError
-    from marketplace import licences
+    from marketplace.licensing import licences
 
     user = None
     header = request.headers.get("Authorization", "")

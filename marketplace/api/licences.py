@@ -10,10 +10,11 @@ from django.http import Http404, HttpRequest, JsonResponse
 
 from ledger.client import get_chain_client
 from ledger.models import AcquiredLicence, LicenceOffer
-from marketplace import licences, services
-from marketplace.apis import _actor, _json_body, _package, api_view
+from marketplace.api.packages import _actor, _json_body, _package, api_view
+from marketplace.licensing import licences
 from marketplace.models import LicencePolicy, NetworkService, NsInstance
-from marketplace.packages.problems import PackageRejected
+from marketplace.repository import services
+from marketplace.repository.packages.problems import PackageRejected
 
 
 def _ns(ns_id: Any) -> NetworkService:
@@ -273,8 +274,8 @@ def licence_transfer(request: HttpRequest, licence_id: str) -> JsonResponse:
 
 
 def licence_paths() -> dict[str, Any]:
-    """The OpenAPI description of these endpoints (merged into marketplace.openapi.document)."""
-    from marketplace.openapi import BEARER, JSON, NOT_FOUND, PACKAGE_ID, _error, _json
+    """The OpenAPI description of these endpoints (merged into marketplace.api.openapi.document)."""
+    from marketplace.api.openapi import BEARER, JSON, NOT_FOUND, PACKAGE_ID, _error, _json
 
     obj: dict[str, Any] = {"type": "object"}
     items = {"type": "object", "required": ["items"], "properties": {"items": {"type": "array"}}}

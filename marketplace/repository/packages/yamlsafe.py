@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from marketplace.packages.problems import PackageRejected, Problem
+from marketplace.repository.packages.problems import PackageRejected, Problem
 
 
 @dataclass(frozen=True)

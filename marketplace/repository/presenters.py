@@ -10,9 +10,9 @@ from typing import Any
 import yaml
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 
-from marketplace import blobs
 from marketplace.models import MetadataChange, NetworkService, Package, PackageFile, VerificationRecord, Vnf
-from marketplace.packages.archive import open_archive
+from marketplace.repository import blobs
+from marketplace.repository.packages.archive import open_archive
 
 CHUNK = 256 * 1024
 

@@ -18,11 +18,11 @@ from django.views.decorators.http import require_GET
 
 from ledger.client import get_chain_client
 from ledger.exceptions import LedgerError
-from marketplace import blobs, presenters, selectors, services
-from marketplace.licences import LicenceDenied
+from marketplace.licensing.licences import LicenceDenied
 from marketplace.models import NetworkService, Package, Vnf
-from marketplace.packages.problems import PackageRejected
-from marketplace.selectors import PackageQuery, system_status
+from marketplace.repository import blobs, presenters, selectors, services
+from marketplace.repository.packages.problems import PackageRejected
+from marketplace.repository.selectors import PackageQuery, system_status
 
 log = logging.getLogger(__name__)
 View = Callable[..., HttpResponse | StreamingHttpResponse]
@@ -109,7 +109,7 @@ def _requester(request: HttpRequest) -> str | None:
 
 def _download_authorise(request: HttpRequest, package: Package, what: str) -> None:
     """The decision point on a download of `package`: 401 for anonymous, 403 for others, with the reason."""
-    from marketplace import licences
+    from marketplace.licensing import licences
 
     user = _requester(request)
     try:
@@ -375,7 +375,7 @@ def ns_graph(request: HttpRequest, ns_id: str) -> JsonResponse:
 
 @require_GET
 def schema(request: HttpRequest) -> JsonResponse:
-    from marketplace.openapi import document
+    from marketplace.api.openapi import document
 
     return JsonResponse(document())
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ledger.abi import AbiError, encode, keccak, to_checksum_address
 from ledger.exceptions import LedgerError
+from ledger.offline.abi import AbiError, encode, keccak, to_checksum_address
 
 # secp256k1: y^2 = x^3 + 7 over F_P, generator G of prime order N.
 P = 2**256 - 2**32 - 977

@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from marketplace.packages.archive import ArchiveLimits, open_archive
-from marketplace.packages.problems import PackageRejected, Problem
-from marketplace.packages.types import PackageInfo
+from marketplace.repository.packages.archive import ArchiveLimits, open_archive
+from marketplace.repository.packages.problems import PackageRejected, Problem
+from marketplace.repository.packages.types import PackageInfo
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ def package_identity(source: BinaryIO, *, limits: ArchiveLimits | None = None) -
         archive = open_archive(source, limits, keep=_names_an_osm_package)
     except PackageRejected as exc:
         return Claimed(exc.info, None, exc.problems)
-    from marketplace.packages.inspect import archive_identity
+    from marketplace.repository.packages.inspect import archive_identity
 
     with archive:
         return archive_identity(archive)

@@ -17,10 +17,10 @@ from ledger.client import ChainStatus, get_chain_client
 from ledger.exceptions import LedgerError
 from ledger.models import ContractDeployment, IndexerState
 from ledger.selectors import deployments_for
-from marketplace.descriptor_facts import Vdu, ns_connections, vnf_vdus
 from marketplace.models import ApiToken, NetworkService, Package, PackageState, Vnf
-from marketplace.packages.types import DescriptorSummary, ParsedDescriptor, VnfRef
-from marketplace.search import query_tokens
+from marketplace.repository.descriptor_facts import Vdu, ns_connections, vnf_vdus
+from marketplace.repository.packages.types import DescriptorSummary, ParsedDescriptor, VnfRef
+from marketplace.repository.search import query_tokens
 
 
 @dataclass(frozen=True)
@@ -343,8 +343,8 @@ def package_search(query: PackageQuery) -> PackagePage:
 
 def package_matches(query: PackageQuery) -> list[Any]:
     """The ids of every package `query` matches, in its sort order, from the process's catalogue
-    index (marketplace.catalogue); the same rules as the store query of _search_stages."""
-    from marketplace.catalogue import catalogue_index, catalogue_match
+    index (marketplace.repository.catalogue); the same rules as the store query of _search_stages."""
+    from marketplace.repository.catalogue import catalogue_index, catalogue_match
 
     states: set[str] | None = None
     exclude: set[str] = set()
@@ -402,7 +402,7 @@ def package_descriptors(package: Package) -> tuple[list[Vnf], list[NetworkServic
 def ns_graph(ns: NetworkService) -> dict[str, Any]:
     """The NS-to-VNF dependency graph: nodes (the NS and its VNFs) and edges, and the NSD's
     virtual links with which connection points attach to them (`links`, read from the stored
-    descriptor by marketplace.descriptor_facts)."""
+    descriptor by marketplace.repository.descriptor_facts)."""
     vnfs = {v.pk: v for v in Vnf.objects.filter(pk__in=ns.vnf_ids).select_related("package")}
     nodes: list[dict[str, Any]] = [{"id": str(ns.pk), "kind": "ns", "label": f"{ns.vendor}/{ns.name} {ns.version}"}]
     edges: list[dict[str, str]] = []

@@ -17,8 +17,8 @@ from django.utils import timezone
 from hexbytes import HexBytes
 
 from ledger.client import get_chain_client
-from ledger.merkle import MerkleTree
 from ledger.models import ContractDeployment, ProvenanceRange
+from ledger.offline.merkle import MerkleTree
 from ledger.provenance_anchor import CONTRACT_NAME, FIRST_SEQ, ProvenanceAnchor
 from ledger.provenance_verify import GENESIS_PREV_HASH, canonical_json, entry_hash
 from ledger.signer import operator_account

@@ -14,9 +14,9 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from marketplace.packages import yamlsafe
-from marketplace.packages.problems import PackageRejected, Problem, Severity, errors
-from marketplace.packages.types import (
+from marketplace.repository.packages import yamlsafe
+from marketplace.repository.packages.problems import PackageRejected, Problem, Severity, errors
+from marketplace.repository.packages.types import (
     DescriptorSummary,
     FormatResult,
     Kind,

@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from marketplace.packages import yamlsafe
-from marketplace.packages.types import Format
+from marketplace.repository.packages import yamlsafe
+from marketplace.repository.packages.types import Format
 
 FIXED_TIME = (2020, 1, 1, 0, 0, 0)
 FIXED_EPOCH = int(datetime(*FIXED_TIME, tzinfo=UTC).timestamp())

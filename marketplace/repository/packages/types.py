@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from marketplace.packages.problems import Problem
+from marketplace.repository.packages.problems import Problem
 
 Kind = Literal["vnf", "ns"]
 Format = Literal["etsi", "osm", "5gtango"]

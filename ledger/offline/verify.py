@@ -23,9 +23,9 @@ from hexbytes import HexBytes
 
 from config.env import redact_url
 from ledger import artifacts
-from ledger.abi import is_address, to_checksum_address
-from ledger.eip712 import recover_typed_data_signer
 from ledger.exceptions import ChainUnavailable, LedgerError
+from ledger.offline.abi import is_address, to_checksum_address
+from ledger.offline.eip712 import recover_typed_data_signer
 from ledger.registry import (
     CONTRACT_NAME,
     Batch,
@@ -39,7 +39,7 @@ from ledger.registry import (
     version_number,
 )
 
-# The verifier imports neither web3 nor Django: `nfvm verify` hands it a ledger.rpc.RpcClient, which
+# The verifier imports neither web3 nor Django: `nfvm verify` hands it a ledger.offline.rpc.RpcClient, which
 # answers every read made here and in PackageRegistry; the marketplace hands it its ChainClient.
 if TYPE_CHECKING:
     from web3.types import FilterParams
@@ -1036,7 +1036,7 @@ def _registration_arg(value: dict[str, Any]) -> Registration:
 
 
 def _decoding_errors() -> tuple[type[Exception], ...]:
-    """What decoding a transaction's input raises: ValueError (ledger.abi's AbiError is one), and
+    """What decoding a transaction's input raises: ValueError (ledger.offline.abi's AbiError is one), and
     eth_abi's DecodingError when web3 decoded it (imported only then: the light path has no eth_abi)."""
     if "eth_abi" not in sys.modules:
         return (ValueError,)

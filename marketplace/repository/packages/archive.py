@@ -34,12 +34,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, BinaryIO, Literal, Protocol, Self
 
-from marketplace.packages.problems import PackageRejected, Problem
+from marketplace.repository.packages.problems import PackageRejected, Problem
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
-    from marketplace.packages.types import PackageView
+    from marketplace.repository.packages.types import PackageView
 
 KIB = 1024
 MIB = 1024 * KIB

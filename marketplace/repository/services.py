@@ -34,7 +34,6 @@ from ledger.registry import (
     version_number,
 )
 from ledger.signer import operator_account
-from marketplace import blobs
 from marketplace.models import (
     ApiToken,
     MetadataChange,
@@ -48,14 +47,15 @@ from marketplace.models import (
     VerificationRecord,
     Vnf,
 )
-from marketplace.packages import yamlsafe
-from marketplace.packages.archive import ArchiveLimits
-from marketplace.packages.inspect import Inspection, inspect_package
-from marketplace.packages.problems import PackageRejected, Problem
-from marketplace.packages.types import ParsedDescriptor, VnfRef
-from marketplace.search import index_tokens
-from marketplace.selectors import package_references, vnf_for_ref, vnf_lookup
-from marketplace.versions import version_key
+from marketplace.repository import blobs
+from marketplace.repository.packages import yamlsafe
+from marketplace.repository.packages.archive import ArchiveLimits
+from marketplace.repository.packages.inspect import Inspection, inspect_package
+from marketplace.repository.packages.problems import PackageRejected, Problem
+from marketplace.repository.packages.types import ParsedDescriptor, VnfRef
+from marketplace.repository.search import index_tokens
+from marketplace.repository.selectors import package_references, vnf_for_ref, vnf_lookup
+from marketplace.repository.versions import version_key
 
 log = logging.getLogger(__name__)
 CHUNK = 1024 * 1024
@@ -474,7 +474,7 @@ def package_delete(*, package: Package, actor: str) -> None:
 
 # --- Demo catalogue ---
 
-DEMO_DIR = Path(__file__).resolve().parent.parent / "demo" / "packages"
+DEMO_DIR = Path(__file__).resolve().parents[2] / "demo" / "packages"
 
 
 def demo_packages() -> list[tuple[Path, str]]:
@@ -490,7 +490,7 @@ def demo_packages() -> list[tuple[Path, str]]:
 
 def catalogue_seed_demo(*, uploader: str) -> list[IngestResult]:
     """Build every demo package and ingest it through the ordinary ingest path."""
-    from marketplace.packages.build import build
+    from marketplace.repository.packages.build import build
 
     results = []
     with tempfile.TemporaryDirectory(prefix="nfvm-demo-") as tmp:
@@ -694,7 +694,7 @@ def package_reverify(*, package: Package) -> VerificationRecord:
 
 
 def _reverify_contents(package: Package, check: Callable[..., None]) -> None:
-    from marketplace.packages.archive import open_archive
+    from marketplace.repository.packages.archive import open_archive
 
     index = {f.path: f.sha256 for f in package.files}
     seen: dict[str, str] = {}

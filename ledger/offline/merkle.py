@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ledger.abi import keccak
+from ledger.offline.abi import keccak
 
 LEAF_PREFIX = b"\x00"
 NODE_PREFIX = b"\x01"
