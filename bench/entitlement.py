@@ -91,10 +91,11 @@ def _setup(tmp: Path) -> tuple[str, str, str]:
     from ledger.models import LicenceOffer
     from ledger.services import contracts_deploy
     from ledger.signer import operator_account
-    from marketplace.licensing.licences import agreement_prepare, offer_prepare, purchase_prepare
-    from marketplace.models import NetworkService
+    from marketplace.licensing.offers import agreement_prepare, offer_prepare, purchase_prepare
+    from marketplace.repository.models import NetworkService
     from marketplace.repository.packages.build import build
-    from marketplace.repository.services import package_ingest, registration_prepare, registration_submit
+    from marketplace.repository.registration import registration_prepare, registration_submit
+    from marketplace.repository.services import package_ingest
 
     chain = get_chain_client()
     contracts_deploy(client=chain, deployer=operator_account())
@@ -210,8 +211,8 @@ def _measure(base: str, ns: str, allowed: str, denied: str, prefix: str) -> dict
 
 def _profile(ns_id: str, allowed: str, denied: str) -> None:
     """Print where one decision's time goes, in this process: the target is a p95 of 20 ms."""
-    from marketplace.licensing.licences import licence_decide
-    from marketplace.models import NetworkService
+    from marketplace.contract_manager.decisions import licence_decide
+    from marketplace.repository.models import NetworkService
 
     ns = NetworkService.objects.select_related("package").get(pk=ns_id)
     for user in (allowed, denied):

@@ -201,8 +201,8 @@ class _Bench:
         """The operator's anchoring of a full default batch of provenance entries, as the worker does it."""
         from django.conf import settings
 
+        from marketplace.contract_manager.models import ProvenanceEntry
         from marketplace.contract_manager.provenance import provenance_anchor_pending, provenance_append
-        from marketplace.models import ProvenanceEntry
 
         batch = settings.PROVENANCE_BATCH
         # The anchor's first range writes its counters from zero; anchor one entry before measuring.

@@ -81,7 +81,7 @@ def bench_portal() -> dict[str, float]:
 
 def _pages() -> dict[str, list[str]]:
     """The pages measured: every demo package and three seeded ones; every demo VNF and NS."""
-    from marketplace.models import NetworkService, Package, Vnf
+    from marketplace.repository.models import NetworkService, Package, Vnf
 
     demo = list(
         Package.objects.filter(vendor__in=["NFV Marketplace Demo", "eu.nfvm.demo"]).values_list("pk", flat=True)
@@ -105,8 +105,8 @@ def _serve_and_measure() -> dict[str, float]:
     from ledger.client import get_chain_client
     from ledger.services import contracts_deploy
     from ledger.signer import operator_account
-    from marketplace.models import Package
     from marketplace.repository import services
+    from marketplace.repository.models import Package
 
     contracts_deploy(client=get_chain_client(), deployer=operator_account())
     progress(f"portal: inserting {ENTRIES} catalogue entries and ingesting the demo packages")

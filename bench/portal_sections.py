@@ -41,8 +41,9 @@ def _log(ns_id: str, licensee: str) -> tuple[str, int]:
 
     from ledger.models import AcquiredLicence
     from ledger.provenance_verify import GENESIS_PREV_HASH, entry_hash
+    from marketplace.contract_manager.models import ProvenanceEntry
     from marketplace.contract_manager.provenance import entry_fields
-    from marketplace.models import NetworkService, ProvenanceEntry
+    from marketplace.repository.models import NetworkService
 
     ns = NetworkService.objects.select_related("package").get(pk=ns_id)
     licence = AcquiredLicence.objects.get(licensee=licensee)

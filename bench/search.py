@@ -178,7 +178,7 @@ def _worker_seed(count: int) -> dict[str, Any]:
     import django
 
     django.setup()
-    from marketplace.models import Package, PackageFile
+    from marketplace.repository.models import Package, PackageFile
     from marketplace.repository.search import index_tokens
     from marketplace.repository.versions import version_key
 

@@ -41,32 +41,34 @@ def _timed(fn: Callable[[], object], n: int) -> list[float]:
 def worker() -> int:
     ns_id, licensee, outsider = _setup(Path(os.environ["NFVM_BENCH_TMP"]))  # runs django.setup()
     from ledger.models import AcquiredLicence
-    from marketplace.licensing import licences
-    from marketplace.models import NetworkService
+    from marketplace.contract_manager import decisions
+    from marketplace.licensing import instances as ns_instances
+    from marketplace.licensing import offers as licence_offers
+    from marketplace.repository.models import NetworkService
 
     ns = NetworkService.objects.select_related("package").get(pk=ns_id)
     package = ns.package
     licence = AcquiredLicence.objects.get(licensee=licensee)
 
     def download(user: str) -> None:
-        with contextlib.suppress(licences.LicenceDenied):
-            licences.package_download_authorise(package=package, user=user, what="archive")
+        with contextlib.suppress(decisions.LicenceDenied):
+            decisions.package_download_authorise(package=package, user=user, what="archive")
 
     for user in (licensee, outsider):  # first queries and caches out of the numbers
         download(user)
     permit = _timed(lambda: download(licensee), SAMPLES)
     deny = _timed(lambda: download(outsider), SAMPLES)
-    decide_only = _timed(lambda: licences.download_decide(package=package, user=licensee), SAMPLES)
+    decide_only = _timed(lambda: decisions.download_decide(package=package, user=licensee), SAMPLES)
     progress(
         f"usage: download decisions, permit p50 {statistics.median(permit):.2f} ms with its two log entries, "
         f"{statistics.median(decide_only):.2f} ms without"
     )
 
-    instance = licences.instance_create(ns=ns, user=licensee)
+    instance = ns_instances.instance_create(ns=ns, user=licensee)
 
     def cycle() -> None:
-        licences.instance_scale(instance=instance, actor=licensee, change=1)
-        licences.instance_scale(instance=instance, actor=licensee, change=-1)
+        ns_instances.instance_scale(instance=instance, actor=licensee, change=1)
+        ns_instances.instance_scale(instance=instance, actor=licensee, change=-1)
 
     cycle()
     scale = [ms / 2 for ms in _timed(cycle, SCALE_CYCLES)]
@@ -74,8 +76,8 @@ def worker() -> int:
 
     def transfer() -> None:
         # The bench offer is not transferable: the decision and its log entry are what is timed.
-        with contextlib.suppress(licences.LicenceDenied):
-            licences.licence_transfer_prepare(licence=licence, holder=licensee, recipient=outsider)
+        with contextlib.suppress(decisions.LicenceDenied):
+            licence_offers.licence_transfer_prepare(licence=licence, holder=licensee, recipient=outsider)
 
     transfers = _timed(transfer, SAMPLES)
     results = {

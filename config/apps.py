@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-from django.contrib.admin.apps import AdminConfig
 from django.contrib.auth.apps import AuthConfig
 from django.contrib.contenttypes.apps import ContentTypesConfig
-
-
-class MongoAdminConfig(AdminConfig):
-    default_auto_field = "django_mongodb_backend.fields.ObjectIdAutoField"
 
 
 class MongoAuthConfig(AuthConfig):

@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
+from ledger.offline.redact import redact_url
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -96,12 +98,3 @@ def env_file(name: str, why: str) -> Path:
     if not path.is_file():
         raise ImproperlyConfigured(f"{name}={str(path)!r} does not name a readable file: {why}")
     return path
-
-
-def redact_url(url: str) -> str:
-    """The URL with any password replaced, for messages and status pages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()

@@ -93,7 +93,6 @@ ALLOWED_HOSTS = env.env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", 
 CSRF_TRUSTED_ORIGINS = env.env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "config.apps.MongoAdminConfig",
     "config.apps.MongoAuthConfig",
     "config.apps.MongoContentTypesConfig",
     "django.contrib.sessions",
@@ -153,7 +152,6 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django_mongodb_backend.fields.ObjectIdAutoField"
 MIGRATION_MODULES = {
-    "admin": "mongo_migrations.admin",
     "auth": "mongo_migrations.auth",
     "contenttypes": "mongo_migrations.contenttypes",
 }

@@ -18,9 +18,9 @@ from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, Web3Exception
 from web3.types import TxParams, TxReceipt, Wei
 
-from config.env import redact_url
 from ledger.artifacts import Artifact
 from ledger.exceptions import ChainUnavailable, LedgerError, TransactionFailed
+from ledger.offline.redact import redact_url
 
 T = TypeVar("T")
 

@@ -28,10 +28,9 @@ from urllib.parse import urlsplit
 # file is an archive whose identity they read (marketplace.repository.packages.identity).
 if TYPE_CHECKING:
     from ledger.client import ChainClient
-    from ledger.offline.verify import Claim
-    from marketplace.repository.packages.identity import Claimed
+    from ledger.offline.verdict import Claim
     from marketplace.repository.packages.inspect import Inspection
-    from marketplace.repository.packages.types import ParsedDescriptor, VnfRef
+    from marketplace.repository.packages.types import Claimed, ParsedDescriptor, VnfRef
 
 
 def _local_lookup(paths: list[Path]) -> Any:
@@ -292,7 +291,7 @@ def _identity(stream: BinaryIO) -> Claim:
 
 
 def _as_claim(claimed: Claimed) -> Claim:
-    from ledger.offline.verify import Claim
+    from ledger.offline.verdict import Claim
 
     failed = [p for p in claimed.problems if p.severity == "error"]
     integrity = [str(p) for p in failed if p.rule.startswith("integrity")]
@@ -313,13 +312,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     from ledger.exceptions import LedgerError
     from ledger.offline.rpc import RpcClient
-    from ledger.offline.verify import (
-        MarketplaceUnavailable,
-        VerifyError,
-        load_proof,
-        verify_file,
-        verify_marketplace_package,
-    )
+    from ledger.offline.verdict import MarketplaceUnavailable, VerifyError, load_proof
+    from ledger.offline.verify import verify_file, verify_marketplace_package
 
     # The light client answers every read the verifier makes, without web3's start-up (ledger.offline.rpc).
     client = cast("ChainClient", RpcClient(args.rpc, timeout=30.0))

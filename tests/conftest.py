@@ -63,9 +63,9 @@ def _clean_blobs(request: pytest.FixtureRequest) -> Iterator[None]:
         from django.db import connection
 
         from marketplace.contract_manager.provenance import HEAD
-        from marketplace.licensing.licences import SEATS
+        from marketplace.licensing.seats import SEATS
         from marketplace.repository import blobs
-        from marketplace.repository.catalogue import STAMP_COLLECTION
+        from marketplace.repository.catalogue_stamp import STAMP_COLLECTION
 
         # The flush empties the packages without telling the catalogue index: a missing stamp does.
         for name in (f"{blobs.BUCKET}.files", f"{blobs.BUCKET}.chunks", blobs.LOCKS, SEATS, HEAD, STAMP_COLLECTION):

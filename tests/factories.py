@@ -21,7 +21,7 @@ from ledger.siwe import SiweMessage
 from marketplace.repository.packages.build import build_osm
 
 if TYPE_CHECKING:
-    from marketplace.models import Package
+    from marketplace.repository.models import Package
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTDATA = ROOT.parent / "shared" / "testdata"
@@ -85,7 +85,7 @@ def new_account() -> LocalAccount:
 def package_row(name: str, **fields: object) -> Package:
     """A catalogue entry without an archive behind it (listing, search and paging tests): the
     fields a card shows, with the search words the ingest would index."""
-    from marketplace.models import Package
+    from marketplace.repository.models import Package
     from marketplace.repository.search import index_tokens
     from marketplace.repository.versions import version_key
 

@@ -20,10 +20,10 @@ from typing import Any, TypeVar
 
 from hexbytes import HexBytes
 
-from config.env import redact_url
 from ledger.artifacts import Artifact
 from ledger.exceptions import ChainUnavailable, LedgerError
 from ledger.offline.abi import AbiError, ContractAbi, to_checksum_address
+from ledger.offline.redact import redact_url
 
 T = TypeVar("T")
 

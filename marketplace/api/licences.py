@@ -10,10 +10,14 @@ from django.http import Http404, HttpRequest, JsonResponse
 
 from ledger.client import get_chain_client
 from ledger.models import AcquiredLicence, LicenceOffer
+from marketplace.accounts import services as accounts
 from marketplace.api.packages import _actor, _json_body, _package, api_view
-from marketplace.licensing import licences
-from marketplace.models import LicencePolicy, NetworkService, NsInstance
-from marketplace.repository import services
+from marketplace.contract_manager import decisions
+from marketplace.errors import ValidationFailed
+from marketplace.licensing import instances as ns_instances
+from marketplace.licensing import offers as licence_offers
+from marketplace.licensing.models import LicencePolicy, NsInstance
+from marketplace.repository.models import NetworkService
 from marketplace.repository.packages.problems import PackageRejected
 
 
@@ -31,9 +35,9 @@ def _int(value: Any, name: str) -> int:
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise services.ValidationFailed({name: "must be an integer"}) from None
+        raise ValidationFailed({name: "must be an integer"}) from None
     if number < 0:
-        raise services.ValidationFailed({name: "must not be negative"})
+        raise ValidationFailed({name: "must not be negative"})
     return number
 
 
@@ -62,7 +66,7 @@ def _offer_json(o: LicenceOffer) -> dict[str, Any]:
         "offer_id": o.offer_id,
         "digest": o.digest,
         "provider": o.provider,
-        "kind": licences.KINDS.get(o.kind),
+        "kind": decisions.KINDS.get(o.kind),
         "price": o.price,
         "token": o.token,
         "duration": o.duration,
@@ -87,11 +91,11 @@ def package_offers(request: HttpRequest, package_id: str) -> JsonResponse:
     body = _json_body(request)
     kind = body.get("kind")
     if kind not in ("public", "trial", "private"):
-        raise services.ValidationFailed({"kind": "public, trial or private"})
+        raise ValidationFailed({"kind": "public, trial or private"})
     regions = body.get("regions") or []
     if not isinstance(regions, list) or not all(isinstance(r, str) for r in regions):
-        raise services.ValidationFailed({"regions": "a list of region codes"})
-    prepared = licences.offer_prepare(
+        raise ValidationFailed({"regions": "a list of region codes"})
+    prepared = licence_offers.offer_prepare(
         package=package,
         provider=provider,
         kind=kind,
@@ -124,17 +128,19 @@ def offer_agreement(request: HttpRequest, offer_id: str) -> JsonResponse:
     user = _actor(request)
     number = _int(offer_id, "offer_id")
     if request.method == "GET":
-        return JsonResponse(licences.agreement_prepare(offer_id=number, licensee=user))
+        return JsonResponse(licence_offers.agreement_prepare(offer_id=number, licensee=user))
     body = _json_body(request)
     typed, signature = body.get("typed_data"), body.get("signature")
     if not isinstance(typed, dict) or not isinstance(signature, str):
-        raise services.ValidationFailed({"typed_data": "the signed agreement", "signature": "its 0x-hex signature"})
+        raise ValidationFailed({"typed_data": "the signed agreement", "signature": "its 0x-hex signature"})
     offer = LicenceOffer.objects.filter(chain_id=get_chain_client().chain_id(), offer_id=number).first()
     if offer is not None and offer.kind == 1:
-        licence_id = licences.trial_activate(offer_id=number, licensee=user, typed_data=typed, signature=signature)
+        licence_id = licence_offers.trial_activate(
+            offer_id=number, licensee=user, typed_data=typed, signature=signature
+        )
         return JsonResponse({"licence_id": licence_id}, status=201)
     return JsonResponse(
-        licences.purchase_prepare(offer_id=number, licensee=user, typed_data=typed, signature=signature)
+        licence_offers.purchase_prepare(offer_id=number, licensee=user, typed_data=typed, signature=signature)
     )
 
 
@@ -144,14 +150,14 @@ def licence_status(request: HttpRequest) -> JsonResponse:
     user = request.GET.get("user", "")
     ns_id = request.GET.get("ns")
     # The package digest alone: the decision needs no more of the NS, and this is the busiest licence call.
-    digest = licences.ns_package_digest(ns_id)
+    digest = decisions.ns_package_digest(ns_id)
     if digest is None:
         raise Http404(f"no network service {ns_id}")
     try:
-        address = services.normalise_address(user) if user else ""
+        address = accounts.normalise_address(user) if user else ""
     except PackageRejected:
-        raise services.ValidationFailed({"user": f"{user!r} is not an Ethereum address"}) from None
-    decision = licences.package_licence_decide(digest=digest, user=address)
+        raise ValidationFailed({"user": f"{user!r} is not an Ethereum address"}) from None
+    decision = decisions.package_licence_decide(digest=digest, user=address)
     return JsonResponse(decision.as_dict())
 
 
@@ -186,8 +192,8 @@ def instances(request: HttpRequest) -> JsonResponse:
         )
     body = _json_body(request)
     try:
-        instance = licences.instance_create(ns=_ns(body.get("ns_id")), user=user, region=body.get("region"))
-    except licences.LicenceDenied as exc:
+        instance = ns_instances.instance_create(ns=_ns(body.get("ns_id")), user=user, region=body.get("region"))
+    except decisions.LicenceDenied as exc:
         return JsonResponse({"error": exc.decision.reason, "decision": exc.decision.as_dict()}, status=403)
     return JsonResponse(_instance_json(instance), status=201 if instance.state != "failed" else 502)
 
@@ -210,14 +216,14 @@ def instance(request: HttpRequest, instance_id: str) -> JsonResponse:
 @api_view(("POST",))
 def instance_terminate(request: HttpRequest, instance_id: str) -> JsonResponse:
     return JsonResponse(
-        _instance_json(licences.instance_terminate(instance=_instance(instance_id), actor=_actor(request)))
+        _instance_json(ns_instances.instance_terminate(instance=_instance(instance_id), actor=_actor(request)))
     )
 
 
 def _scale_request(body: dict[str, Any]) -> tuple[int | None, int | None]:
     """(change, target) from {"instances": N} (the target) or {"instances": "+N" / "-N"} (the change)."""
     value = body.get("instances")
-    wrong = services.ValidationFailed({"instances": 'a target number of units (1 or more), or "+N" / "-N"'})
+    wrong = ValidationFailed({"instances": 'a target number of units (1 or more), or "+N" / "-N"'})
     if isinstance(value, bool):
         raise wrong
     if isinstance(value, int):
@@ -241,8 +247,8 @@ def instance_scale(request: HttpRequest, instance_id: str) -> JsonResponse:
     found = _instance(instance_id)
     change, target = _scale_request(_json_body(request))
     try:
-        scaled = licences.instance_scale(instance=found, actor=actor, change=change, target=target)
-    except licences.ScaleFailed as exc:
+        scaled = ns_instances.instance_scale(instance=found, actor=actor, change=change, target=target)
+    except ns_instances.ScaleFailed as exc:
         return JsonResponse({"error": str(exc), "instance": _instance_json(exc.instance)}, status=502)
     return JsonResponse(_instance_json(scaled))
 
@@ -251,7 +257,7 @@ def instance_scale(request: HttpRequest, instance_id: str) -> JsonResponse:
 def instance_verify(request: HttpRequest, instance_id: str) -> JsonResponse:
     """Recheck the packages the orchestrator holds for the instance against the chain (the owner only)."""
     actor = _actor(request)
-    return JsonResponse(_instance_json(licences.instance_verify(instance=_instance(instance_id), actor=actor)))
+    return JsonResponse(_instance_json(ns_instances.instance_verify(instance=_instance(instance_id), actor=actor)))
 
 
 @api_view(("POST",))
@@ -262,15 +268,15 @@ def licence_transfer(request: HttpRequest, licence_id: str) -> JsonResponse:
     number = _int(licence_id, "licence_id")
     recipient = _json_body(request).get("to")
     try:
-        address = services.normalise_address(recipient) if isinstance(recipient, str) else ""
+        address = accounts.normalise_address(recipient) if isinstance(recipient, str) else ""
     except PackageRejected:
         address = ""
     if not address:
-        raise services.ValidationFailed({"to": f"{recipient!r} is not an Ethereum address"})
+        raise ValidationFailed({"to": f"{recipient!r} is not an Ethereum address"})
     licence = AcquiredLicence.objects.filter(chain_id=get_chain_client().chain_id(), licence_id=number).first()
     if licence is None:
         raise Http404(f"no licence #{number} on the connected chain")
-    return JsonResponse(licences.licence_transfer_prepare(licence=licence, holder=holder, recipient=address))
+    return JsonResponse(licence_offers.licence_transfer_prepare(licence=licence, holder=holder, recipient=address))
 
 
 def licence_paths() -> dict[str, Any]:

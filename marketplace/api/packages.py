@@ -18,9 +18,11 @@ from django.views.decorators.http import require_GET
 
 from ledger.client import get_chain_client
 from ledger.exceptions import LedgerError
-from marketplace.licensing.licences import LicenceDenied
-from marketplace.models import NetworkService, Package, Vnf
-from marketplace.repository import blobs, presenters, selectors, services
+from marketplace.accounts import services as accounts
+from marketplace.contract_manager.decisions import LicenceDenied
+from marketplace.errors import AuthenticationError, ConflictError, PermissionDeniedError, ValidationFailed
+from marketplace.repository import blobs, presenters, registration, selectors, services
+from marketplace.repository.models import NetworkService, Package, Vnf
 from marketplace.repository.packages.problems import PackageRejected
 from marketplace.repository.selectors import PackageQuery, system_status
 
@@ -59,15 +61,15 @@ def api_view(methods: tuple[str, ...]) -> Callable[[View], View]:
             except PackageRejected as exc:
                 status = 413 if any(p.rule == "upload.too-large" for p in exc.problems) else 422
                 return _error(status, "the package was rejected", problems=[p.as_dict() for p in exc.problems])
-            except services.ValidationFailed as exc:
+            except ValidationFailed as exc:
                 return _error(400, "invalid input", fields=exc.errors)
-            except services.AuthenticationError as exc:
+            except AuthenticationError as exc:
                 return _error(401, str(exc))
-            except services.PermissionDeniedError as exc:
+            except PermissionDeniedError as exc:
                 return _error(403, str(exc))
             except Http404 as exc:
                 return _error(404, str(exc) or "not found")
-            except services.ConflictError as exc:
+            except ConflictError as exc:
                 return _error(409, str(exc))
             except LicenceDenied as exc:
                 return _error(403, exc.decision.reason, decision=exc.decision.as_dict())
@@ -109,11 +111,11 @@ def _requester(request: HttpRequest) -> str | None:
 
 def _download_authorise(request: HttpRequest, package: Package, what: str) -> None:
     """The decision point on a download of `package`: 401 for anonymous, 403 for others, with the reason."""
-    from marketplace.licensing import licences
+    from marketplace.contract_manager import decisions
 
     user = _requester(request)
     try:
-        licences.package_download_authorise(package=package, user=user, what=what)
+        decisions.package_download_authorise(package=package, user=user, what=what)
     except LicenceDenied as exc:
         raise ApiError(401 if user is None else 403, exc.decision.reason, decision=exc.decision.as_dict()) from None
 
@@ -160,7 +162,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 def auth_nonce(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {
-            "nonce": services.signin_nonce_issue(),
+            "nonce": accounts.signin_nonce_issue(),
             "domain": request.get_host(),
             "uri": request.build_absolute_uri("/"),
             "chain_id": get_chain_client().chain_id(),
@@ -174,9 +176,9 @@ def auth_token(request: HttpRequest) -> JsonResponse:
     body = _json_body(request)
     message, signature = body.get("message"), body.get("signature")
     if not isinstance(message, str) or not isinstance(signature, str):
-        raise services.ValidationFailed({"message": "the signed EIP-4361 text", "signature": "its 0x-hex signature"})
-    address = services.signin_verify(message=message, signature=signature, domain=request.get_host())
-    token, record = services.api_token_issue(address=address)
+        raise ValidationFailed({"message": "the signed EIP-4361 text", "signature": "its 0x-hex signature"})
+    address = accounts.signin_verify(message=message, signature=signature, domain=request.get_host())
+    token, record = accounts.api_token_issue(address=address)
     return JsonResponse({"token": token, "address": address, "expires_at": record.expires_at.isoformat()}, status=201)
 
 
@@ -241,7 +243,7 @@ def parse_query(params: Any) -> PackageQuery:
         else:
             values["all_versions"] = BOOLEANS[flag.lower()]
     if errors:
-        raise services.ValidationFailed(errors)
+        raise ValidationFailed(errors)
     return PackageQuery(**values)
 
 
@@ -266,7 +268,7 @@ def _upload(request: HttpRequest) -> JsonResponse:
     if request.content_type == "multipart/form-data":
         upload = request.FILES.get("package")
         if upload is None:
-            raise services.ValidationFailed({"package": "attach the archive as the multipart field 'package'"})
+            raise ValidationFailed({"package": "attach the archive as the multipart field 'package'"})
         result = services.package_ingest(source=upload, uploader=uploader, filename=upload.name or "")  # type: ignore[arg-type]
     else:
         filename = request.headers.get("X-Filename", "") or request.GET.get("filename", "")
@@ -390,7 +392,7 @@ def package_registration(request: HttpRequest, package_id: str) -> JsonResponse:
     pkg = _package(package_id)
     actor = _actor(request)
     if request.method == "GET":
-        return JsonResponse({"typed_data": services.registration_prepare(package=pkg, actor=actor)})
+        return JsonResponse({"typed_data": registration.registration_prepare(package=pkg, actor=actor)})
     body = _json_body(request)
     typed_data, signature, mode = body.get("typed_data"), body.get("signature"), body.get("mode", "relay")
     errors: dict[str, str] = {}
@@ -401,8 +403,8 @@ def package_registration(request: HttpRequest, package_id: str) -> JsonResponse:
     if not isinstance(mode, str):
         errors["mode"] = "relay or batch"
     if errors or not isinstance(typed_data, dict) or not isinstance(signature, str) or not isinstance(mode, str):
-        raise services.ValidationFailed(errors)
-    services.registration_submit(package=pkg, actor=actor, typed_data=typed_data, signature=signature, mode=mode)
+        raise ValidationFailed(errors)
+    registration.registration_submit(package=pkg, actor=actor, typed_data=typed_data, signature=signature, mode=mode)
     return JsonResponse(selectors.package_proof(pkg), status=202)
 
 
@@ -415,5 +417,5 @@ def package_proof(request: HttpRequest, package_id: str) -> JsonResponse:
 @api_view(("POST",))
 def package_verify(request: HttpRequest, package_id: str) -> JsonResponse:
     """Check the stored package against its digests and the chain again; the record is kept."""
-    record = services.package_reverify(package=_package(package_id))
+    record = registration.package_reverify(package=_package(package_id))
     return JsonResponse(presenters.verification(record))

@@ -8,7 +8,7 @@ from django.http import Http404, HttpRequest, JsonResponse
 
 from marketplace.api.packages import api_view
 from marketplace.contract_manager import provenance
-from marketplace.repository import services
+from marketplace.errors import ValidationFailed
 
 JSON = "application/json"
 SEQ_MAX = 2**63 - 1  # the database's integers
@@ -23,7 +23,7 @@ def _seq(value: str) -> int:
 def _text(request: HttpRequest, name: str, limit: int) -> str | None:
     value = request.GET.get(name)
     if value is not None and len(value) > limit:
-        raise services.ValidationFailed({name: f"at most {limit} characters"})
+        raise ValidationFailed({name: f"at most {limit} characters"})
     return value or None
 
 
@@ -31,7 +31,7 @@ def _text(request: HttpRequest, name: str, limit: int) -> str | None:
 def provenance_list(request: HttpRequest) -> JsonResponse:
     raw_page = request.GET.get("page", "1")
     if not raw_page.isascii() or not raw_page.isdigit() or len(raw_page) > 9 or int(raw_page) < 1:
-        raise services.ValidationFailed({"page": "a whole number from 1"})
+        raise ValidationFailed({"page": "a whole number from 1"})
     subject = _text(request, "subject", provenance.SUBJECT_MAX)
     kind = _text(request, "kind", provenance.KIND_MAX)
     return JsonResponse(provenance.provenance_page(subject=subject, kind=kind, page=int(raw_page)))

@@ -23,8 +23,8 @@ from django.http.request import MediaType
 from django.urls import path, reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from marketplace.models import NetworkService, Package, PackageState, Vnf
 from marketplace.repository import blobs, selectors
+from marketplace.repository.models import NetworkService, Package, PackageState, Vnf
 from marketplace.repository.packages.archive import open_archive
 from marketplace.repository.selectors import NsVnfPackages, VnfPackageUsage
 
@@ -729,7 +729,7 @@ def _download_authorise(request: HttpRequest, package: Package, what: str) -> No
     (Authorization: Bearer, from /api/v1/auth/token); a licensed-only package needs it (401 without, 403
     when its holder may not download), with the reason."""
     from ledger.exceptions import LedgerError
-    from marketplace.licensing import licences
+    from marketplace.contract_manager import decisions
 
     user = None
     header = request.headers.get("Authorization", "")
@@ -739,8 +739,8 @@ def _download_authorise(request: HttpRequest, package: Package, what: str) -> No
         if user is None:
             raise Problem(401, "the bearer token is unknown or expired: sign in again", {"WWW-Authenticate": "Bearer"})
     try:
-        licences.package_download_authorise(package=package, user=user, what=what)
-    except licences.LicenceDenied as exc:
+        decisions.package_download_authorise(package=package, user=user, what=what)
+    except decisions.LicenceDenied as exc:
         if user is None:
             raise Problem(401, exc.decision.reason, {"WWW-Authenticate": "Bearer"}) from None
         raise Problem(403, exc.decision.reason) from None

@@ -22,7 +22,7 @@ from ledger.offline.merkle import MerkleTree
 from ledger.provenance_anchor import CONTRACT_NAME, FIRST_SEQ, ProvenanceAnchor
 from ledger.provenance_verify import GENESIS_PREV_HASH, canonical_json, entry_hash
 from ledger.signer import operator_account
-from marketplace.models import ProvenanceEntry
+from marketplace.contract_manager.models import ProvenanceEntry
 
 log = logging.getLogger(__name__)
 

@@ -16,16 +16,11 @@ from typing import Any
 from django.db.models import Q
 
 from ledger.models import AcquiredLicence, ChainEvent, LicenceOffer, PackageAnchor, ProvenanceRange
-from marketplace.licensing.licences import KINDS, seat_key
-from marketplace.models import (
-    InstanceState,
-    LicencePolicy,
-    NetworkService,
-    NsInstance,
-    Package,
-    ProvenanceEntry,
-    SignedAgreement,
-)
+from marketplace.contract_manager.decisions import KINDS
+from marketplace.contract_manager.models import ProvenanceEntry
+from marketplace.licensing.models import InstanceState, LicencePolicy, NsInstance, SignedAgreement
+from marketplace.licensing.seats import seat_key
+from marketplace.repository.models import NetworkService, Package
 from marketplace.repository.presenters import ether
 
 ACTIVE = [InstanceState.INSTANTIATING, InstanceState.RUNNING, InstanceState.TERMINATING]
@@ -47,7 +42,7 @@ def _moment(timestamp: int) -> datetime | None:
 
 
 def _seats_taken(keys: list[str]) -> Counter[str]:
-    """Seats taken per seat counter, as marketplace.licensing.licences.seats_in_use counts them: every unit of
+    """Seats taken per seat counter, as marketplace.licensing.seats.seats_in_use counts them: every unit of
     every live instance holds one."""
     taken: Counter[str] = Counter()
     live = NsInstance.objects.filter(seat_key__in=keys, state__in=ACTIVE)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,11 +26,9 @@ from typing import Any
 
 from django.db import connection
 
-from marketplace.models import Package
+from marketplace.repository.catalogue_stamp import Stamp, catalogue_changed, stamp_read, stamp_read_with_recent
+from marketplace.repository.models import Package
 
-STAMP_COLLECTION = "catalogue_stamp"
-_STAMP_ID = "packages"
-RECENT = 500  # changes the stamp remembers; a reader further behind rebuilds
 _FIELDS = (
     "kind",
     "format",
@@ -50,56 +47,12 @@ _FIELDS = (
 )
 
 
-def catalogue_changed(package_ids: Iterable[Any] | None = None) -> None:
-    """Record that these packages changed (None: some packages, unknown which), once the current
-    transaction (if any) commits; every process's index catches up on its next read."""
-    ids = None if package_ids is None else [pk for pk in package_ids if pk is not None]
-
-    def bump() -> None:
-        stamps = connection.database[STAMP_COLLECTION]  # type: ignore[attr-defined]
-        if ids is None or len(ids) > RECENT:
-            stamps.update_one(
-                {"_id": _STAMP_ID}, {"$set": {"epoch": uuid.uuid4().hex, "recent": []}, "$inc": {"seq": 1}}, upsert=True
-            )
-        elif ids:
-            stamps.update_one(
-                {"_id": _STAMP_ID},
-                {
-                    "$inc": {"seq": len(ids)},
-                    "$push": {"recent": {"$each": ids, "$slice": -RECENT}},
-                    "$setOnInsert": {"epoch": uuid.uuid4().hex},
-                },
-                upsert=True,
-            )
-
-    connection.on_commit(bump)
-
-
-@dataclass(frozen=True)
-class _Stamp:
-    epoch: str | None
-    seq: int
-
-
-def _stamp() -> _Stamp:
-    found = connection.database[STAMP_COLLECTION].find_one({"_id": _STAMP_ID}, {"epoch": 1, "seq": 1})  # type: ignore[attr-defined]
-    return _Stamp(str(found["epoch"]), int(found.get("seq", 0))) if found else _Stamp(None, 0)
-
-
-def _stamp_with_recent() -> tuple[_Stamp, list[Any]]:
-    """The counter and the ids of the changes it remembers, the last one last, in one read."""
-    found = connection.database[STAMP_COLLECTION].find_one({"_id": _STAMP_ID})  # type: ignore[attr-defined]
-    if not found:
-        return _Stamp(None, 0), []
-    return _Stamp(str(found["epoch"]), int(found.get("seq", 0))), list(found.get("recent", []))
-
-
 @dataclass
 class CatalogueIndex:
     """Columns of every package (one position per package) and the search words' postings. A
     changed package gets a new position; its old one is marked dead."""
 
-    stamp: _Stamp
+    stamp: Stamp
     ids: list[Any]
     alive: list[bool]
     columns: dict[str, list[Any]]
@@ -149,7 +102,7 @@ class CatalogueIndex:
         if old is not None:
             self.alive[old] = False
 
-    def patched(self, stamp: _Stamp, docs: dict[Any, dict[str, Any]], changed: set[Any]) -> CatalogueIndex:
+    def patched(self, stamp: Stamp, docs: dict[Any, dict[str, Any]], changed: set[Any]) -> CatalogueIndex:
         """This index with `changed` packages replaced by `docs` (absent: deleted), as a new
         object: readers of this one keep their consistent view (new positions are only appended)."""
         index = CatalogueIndex(
@@ -188,7 +141,7 @@ def _sort_value(value: Any) -> tuple[int, Any]:
 _PROJECTION = dict.fromkeys(_FIELDS, 1)
 
 
-def _load(stamp: _Stamp) -> CatalogueIndex:
+def _load(stamp: Stamp) -> CatalogueIndex:
     started = time.perf_counter()
     collection = connection.database[Package._meta.db_table]  # type: ignore[attr-defined]
     index = CatalogueIndex(
@@ -208,13 +161,15 @@ def _load(stamp: _Stamp) -> CatalogueIndex:
 
 
 _lock = threading.Lock()
+
+
 _current: CatalogueIndex | None = None
 
 
 def catalogue_index() -> CatalogueIndex:
     """This process's index, caught up with every write recorded since it was built."""
     global _current
-    stamp = _stamp()  # read before fetching: a change after this point moves the counter again
+    stamp = stamp_read()  # read before fetching: a change after this point moves the counter again
     index = _current
     if index is not None and index.stamp == stamp:
         return index
@@ -227,7 +182,7 @@ def catalogue_index() -> CatalogueIndex:
 
 def _catch_up(index: CatalogueIndex | None) -> CatalogueIndex:
     # The counter and the ids read together: the last (counter - ours) ids are what we missed.
-    stamp, recent = _stamp_with_recent()
+    stamp, recent = stamp_read_with_recent()
     if index is None or index.stamp.epoch != stamp.epoch or len(index.ids) > 2 * max(len(index), 1000):
         return _load(stamp)  # new, told "something changed", or mostly dead positions
     behind = stamp.seq - index.stamp.seq

@@ -10,8 +10,8 @@ from typing import Any
 import yaml
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 
-from marketplace.models import MetadataChange, NetworkService, Package, PackageFile, VerificationRecord, Vnf
 from marketplace.repository import blobs
+from marketplace.repository.models import MetadataChange, NetworkService, Package, PackageFile, VerificationRecord, Vnf
 from marketplace.repository.packages.archive import open_archive
 
 CHUNK = 256 * 1024

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ledger.models import ChainEvent
 from ledger.projections import projections
 from marketplace.contract_manager.provenance import provenance_anchor_tick
-from marketplace.models import Package, PackageState, RegistrationRequest
+from marketplace.repository.models import Package, PackageState, RegistrationRequest
 
 ON_CHAIN_STATES = {1: PackageState.PUBLISHED, 2: PackageState.DEPRECATED, 3: PackageState.REVOKED}
 
@@ -40,7 +40,7 @@ def _batch_published(event: ChainEvent) -> None:
 
 @projections.on("LicenseManager", "LicenceTransferred")
 def _transferred(event: ChainEvent) -> None:
-    from marketplace.licensing.licences import licence_transfer_record
+    from marketplace.licensing.offers import licence_transfer_record
 
     licence_transfer_record(
         chain_id=event.chain_id,
@@ -53,7 +53,7 @@ def _transferred(event: ChainEvent) -> None:
 
 
 def _anchor_due_batches() -> None:
-    from marketplace.repository.services import registration_batches_due
+    from marketplace.repository.registration import registration_batches_due
 
     registration_batches_due()
 
@@ -63,7 +63,7 @@ projections.ticks.append(provenance_anchor_tick)  # anchor the provenance log wh
 
 
 def _flag_expired_instances() -> None:
-    from marketplace.licensing.licences import instances_flag_expired
+    from marketplace.licensing.instances import instances_flag_expired
 
     instances_flag_expired()
 

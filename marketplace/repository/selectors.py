@@ -12,13 +12,14 @@ from django.db import connection
 from django.utils import timezone
 from pymongo.errors import PyMongoError
 
-from config.env import redact_url
 from ledger.client import ChainStatus, get_chain_client
 from ledger.exceptions import LedgerError
 from ledger.models import ContractDeployment, IndexerState
+from ledger.offline.redact import redact_url
 from ledger.selectors import deployments_for
-from marketplace.models import ApiToken, NetworkService, Package, PackageState, Vnf
+from marketplace.accounts.models import ApiToken
 from marketplace.repository.descriptor_facts import Vdu, ns_connections, vnf_vdus
+from marketplace.repository.models import NetworkService, Package, PackageState, Vnf
 from marketplace.repository.packages.types import DescriptorSummary, ParsedDescriptor, VnfRef
 from marketplace.repository.search import query_tokens
 
@@ -540,7 +541,7 @@ def package_proof(package: Package) -> dict[str, Any]:
     "anchored" only from the indexer's records (a registry event, or an indexed batch root),
     never from a transaction the marketplace sent."""
     from ledger.models import PackageAnchor, RegistryBatch
-    from marketplace.models import RegistrationRequest, RegistrationState
+    from marketplace.repository.models import RegistrationRequest, RegistrationState
 
     client = get_chain_client()
     chain_id = client.chain_id()
@@ -761,7 +762,7 @@ class AccountRoles:
 
 def account_roles(*, address: str, chain_id: int) -> AccountRoles:
     from ledger.models import AcquiredLicence, LicenceOffer
-    from marketplace.models import NsInstance
+    from marketplace.licensing.models import NsInstance
 
     return AccountRoles(
         packages=Package.objects.filter(uploader=address).count(),

@@ -3,52 +3,32 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import re
-import secrets
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from django.conf import settings
 from django.db import IntegrityError
-from django.utils import timezone
 from django_mongodb_backend import transaction
-from eth_utils.address import is_address, to_checksum_address
 
-from ledger import siwe
-from ledger.client import get_chain_client
-from ledger.exceptions import LedgerError
-from ledger.registry import (
-    PackageRegistry,
-    Registration,
-    batch_tree,
-    name_hash,
-    registration_from_typed_data,
-    signer_of,
-    version_number,
-)
-from ledger.signer import operator_account
-from marketplace.models import (
-    ApiToken,
+from marketplace.accounts.services import normalise_address
+from marketplace.errors import ConflictError, PermissionDeniedError, ValidationFailed
+from marketplace.repository import blobs
+from marketplace.repository.models import (
     MetadataChange,
     NetworkService,
     Package,
     PackageFile,
     PackageState,
-    RegistrationRequest,
-    RegistrationState,
-    SignInNonce,
     VerificationRecord,
     Vnf,
 )
-from marketplace.repository import blobs
-from marketplace.repository.packages import yamlsafe
 from marketplace.repository.packages.archive import ArchiveLimits
 from marketplace.repository.packages.inspect import Inspection, inspect_package
 from marketplace.repository.packages.problems import PackageRejected, Problem
@@ -58,27 +38,9 @@ from marketplace.repository.selectors import package_references, vnf_for_ref, vn
 from marketplace.repository.versions import version_key
 
 log = logging.getLogger(__name__)
+
+
 CHUNK = 1024 * 1024
-
-
-class PermissionDeniedError(Exception):
-    """The actor may not do this to this object."""
-
-
-class ConflictError(Exception):
-    """The request conflicts with the repository's state (HTTP 409)."""
-
-
-class AuthenticationError(Exception):
-    """A sign-in or token could not be verified (HTTP 401)."""
-
-
-class ValidationFailed(Exception):
-    """Input fields are wrong; `errors` maps each field to what is wrong with it (HTTP 400)."""
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        self.errors = errors
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
 
 
 TAG = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
@@ -98,12 +60,6 @@ def archive_limits() -> ArchiveLimits:
         max_entry_size=settings.PACKAGE_MAX_BYTES,
         max_ratio=settings.PACKAGE_MAX_RATIO,
     )
-
-
-def normalise_address(address: str) -> str:
-    if not is_address(address):
-        raise PackageRejected([Problem("upload.uploader", f"{address!r} is not an Ethereum address")])
-    return str(to_checksum_address(address))
 
 
 def _spool(source: BinaryIO, limit: int, progress: Callable[[int], None] | None) -> tuple[Path, str, int]:
@@ -300,79 +256,17 @@ def _ref_dict(ref: VnfRef) -> dict[str, Any]:
     return {k: v for k, v in vars(ref).items() if v is not None}
 
 
-# --- Sign-in and API tokens ---
-
-
-def signin_nonce_issue() -> str:
-    nonce = secrets.token_hex(12)
-    SignInNonce.objects.create(nonce=nonce, issued_at=timezone.now())
-    return nonce
-
-
-def signin_message(*, address: str, domain: str, uri: str) -> str:
-    """The EIP-4361 text a wallet is asked to sign, with a fresh one-time nonce."""
-    return siwe.SiweMessage(
-        domain=domain,
-        address=normalise_address(address),
-        statement="Sign in to the NFV marketplace. This request costs nothing and sends no transaction.",
-        uri=uri,
-        chain_id=get_chain_client().chain_id(),
-        nonce=signin_nonce_issue(),
-        issued_at=timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
-    ).to_text()
-
-
-def signin_verify(*, message: str, signature: str, domain: str) -> str:
-    """Check a signed EIP-4361 message against a nonce this server issued; returns the address.
-
-    The nonce is consumed whether or not the signature holds, so a message is usable once."""
-    try:
-        nonce = siwe.parse(message).nonce
-    except siwe.SiweError as exc:
-        raise AuthenticationError(str(exc)) from exc
-    cutoff = timezone.now() - timedelta(seconds=settings.SIGNIN_NONCE_TTL_S)
-    consumed = SignInNonce.objects.filter(nonce=nonce, used_at=None, issued_at__gte=cutoff).update(
-        used_at=timezone.now()
-    )
-    if consumed != 1:
-        raise AuthenticationError("the sign-in nonce is unknown, expired or already used; ask for a new one")
-    try:
-        verified = siwe.verify(
-            message,
-            signature,
-            domain=domain,
-            chain_id=get_chain_client().chain_id(),
-            nonce=nonce,
-            max_age_s=settings.SIGNIN_NONCE_TTL_S,
-        )
-    except siwe.SiweError as exc:
-        raise AuthenticationError(str(exc)) from exc
-    return verified.address
-
-
-def api_token_issue(*, address: str) -> tuple[str, ApiToken]:
-    token = secrets.token_urlsafe(32)
-    record = ApiToken.objects.create(
-        token_sha256=hashlib.sha256(token.encode()).hexdigest(),
-        address=normalise_address(address),
-        expires_at=timezone.now() + timedelta(seconds=settings.API_TOKEN_TTL_S),
-    )
-    return token, record
-
-
-# --- Metadata and lifecycle ---
-
 METADATA_FIELDS = ("description", "category", "tags", "links")
 
 
-def _require_uploader(package: Package, actor: str) -> None:
+def require_uploader(package: Package, actor: str) -> None:
     if normalise_address(actor) != package.uploader:
         raise PermissionDeniedError(f"only the uploader {package.uploader} may change package {package.pk}")
 
 
 def package_metadata_update(*, package: Package, actor: str, changes: dict[str, Any]) -> Package:
     """Change description, category, tags or links; the digest is untouched and the change recorded."""
-    _require_uploader(package, actor)
+    require_uploader(package, actor)
     unknown = set(changes) - set(METADATA_FIELDS)
     if unknown:
         raise ValidationFailed({k: "not a metadata field; editable: " + ", ".join(METADATA_FIELDS) for k in unknown})
@@ -440,7 +334,7 @@ def clean_metadata(changes: dict[str, Any]) -> dict[str, Any]:
 
 
 def package_deprecate(*, package: Package, actor: str) -> Package:
-    _require_uploader(package, actor)
+    require_uploader(package, actor)
     if package.state == PackageState.REVOKED:
         raise ConflictError(f"package {package.pk} is revoked; it cannot become deprecated")
     if package.state != PackageState.DEPRECATED:
@@ -451,7 +345,7 @@ def package_deprecate(*, package: Package, actor: str) -> Package:
 
 def package_delete(*, package: Package, actor: str) -> None:
     """Delete a package nothing refers to; otherwise ConflictError says what refers to it."""
-    _require_uploader(package, actor)
+    require_uploader(package, actor)
     reasons = package_references(package)
     if reasons:
         raise ConflictError(f"package {package.pk} cannot be deleted, only deprecated: " + "; ".join(reasons))
@@ -471,8 +365,6 @@ def package_delete(*, package: Package, actor: str) -> None:
     if not Package.objects.filter(digest=digest).exists():
         blobs.blob_delete(digest)
 
-
-# --- Demo catalogue ---
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo" / "packages"
 
@@ -510,278 +402,3 @@ def blobs_sweep(*, older_than: timedelta = timedelta(hours=1)) -> list[str]:
         blobs.blob_delete(digest)
         log.warning("deleted orphan blob %s (no package refers to it)", digest)
     return orphans
-
-
-# --- On-chain registration (the developer signs, the operator relays or batches) ---
-
-REGISTRATION_DEADLINE_S = 3600
-
-
-def _registry() -> PackageRegistry:
-    return PackageRegistry.deployed(get_chain_client())
-
-
-def _expected_registration(package: Package, publisher: str, nonce: int, deadline: int) -> Registration:
-    try:
-        return Registration(
-            digest="0x" + package.digest,
-            name_hash="0x" + name_hash(package.vendor, package.name).hex(),
-            version=version_number(package.version),
-            descriptor_digest="0x" + package.descriptor_digest,
-            publisher=publisher,
-            nonce=nonce,
-            deadline=deadline,
-        )
-    except LedgerError as exc:
-        raise ConflictError(f"package {package.pk} cannot be registered on chain: {exc}") from exc
-
-
-def registration_prepare(*, package: Package, actor: str) -> dict[str, Any]:
-    """The EIP-712 payload the uploader's wallet signs to register `package` on chain."""
-    _require_uploader(package, actor)
-    registry = _registry()
-    publisher = normalise_address(actor)
-    deadline = int(timezone.now().timestamp()) + REGISTRATION_DEADLINE_S
-    unnumbered = _expected_registration(package, publisher, 0, deadline)
-    # The nonce is the line's registration count (see PackageRegistry.lineNonce).
-    expected = replace(unnumbered, nonce=registry.line_nonce(unnumbered.name_hash))
-    return registry.typed_data(expected)
-
-
-def registration_submit(
-    *, package: Package, actor: str, typed_data: dict[str, Any], signature: str, mode: str
-) -> RegistrationRequest:
-    """Check a signed registration and relay it now (`relay`) or queue it for the next batch (`batch`)."""
-    _require_uploader(package, actor)
-    if mode not in ("relay", "batch"):
-        raise ValidationFailed({"mode": "must be relay or batch"})
-    client = get_chain_client()
-    registry = _registry()
-    publisher = normalise_address(actor)
-    try:
-        signed = registration_from_typed_data(typed_data)
-    except LedgerError as exc:
-        raise ValidationFailed({"typed_data": str(exc)}) from exc
-    expected = _expected_registration(package, publisher, signed.nonce, signed.deadline)
-    if signed != expected:
-        raise ValidationFailed({"typed_data": "does not describe this package, its version and its uploader"})
-    if signed.deadline <= int(timezone.now().timestamp()):
-        raise ValidationFailed({"typed_data": "the signature's deadline has passed; sign again"})
-    ours = registry.typed_data(signed)  # our chain id and registry, whatever domain the client sent
-    try:
-        signer = signer_of(ours, signature)
-    except LedgerError as exc:
-        raise ValidationFailed({"signature": str(exc)}) from exc
-    if signer != publisher:
-        raise AuthenticationError(f"the registration is signed by {signer}, not by the uploader {publisher}")
-    if RegistrationRequest.objects.filter(package=package, state=RegistrationState.SIGNED).exists():
-        raise ConflictError(f"package {package.pk} already has a registration waiting to be anchored")
-    if registry.registration_of(signed.digest) is not None:
-        raise ConflictError(f"package {package.pk} is already registered on chain")
-    request = RegistrationRequest.objects.create(
-        package=package,
-        chain_id=client.chain_id(),
-        registry=registry.address,
-        mode=mode,
-        registration=signed.message(),
-        signature=signature if signature.startswith("0x") else "0x" + signature,
-        publisher=publisher,
-    )
-    if mode == "relay":
-        operator = operator_account()
-        try:
-            receipt = client.transact(
-                operator, registry.register_with_signature(operator.address, signed, signature), abi=registry.abi
-            )
-        except LedgerError as exc:
-            request.state, request.error = RegistrationState.FAILED, str(exc)
-            request.save(update_fields=["state", "error"])
-            raise ConflictError(f"the registry refused the registration: {exc}") from exc
-        request.state = RegistrationState.SUBMITTED
-        request.tx_hash = "0x" + bytes(receipt["transactionHash"]).hex()
-        request.save(update_fields=["state", "tx_hash"])
-    return request
-
-
-def registration_batches_anchor() -> int:
-    """Anchor one Merkle root over every queued signed registration; returns how many it covered."""
-    client = get_chain_client()
-    queued = list(
-        RegistrationRequest.objects.filter(
-            state=RegistrationState.SIGNED, mode="batch", chain_id=client.chain_id()
-        ).order_by("created_at")
-    )
-    if not queued:
-        return 0
-    registry = _registry()
-    signed = [(registration_from_typed_data(registry_typed(r)), r.signature) for r in queued]
-    tree = batch_tree(signed)
-    operator = operator_account()
-    receipt = client.transact(
-        operator, registry.anchor_batch(operator.address, tree.root, len(queued)), abi=registry.abi
-    )
-    batch_id = registry.anchored_batch_id(receipt)
-    tx_hash = "0x" + bytes(receipt["transactionHash"]).hex()
-    for index, request in enumerate(queued):
-        request.state = RegistrationState.SUBMITTED
-        request.batch_id = batch_id
-        request.leaf_index = index
-        request.inclusion_proof = ["0x" + node.hex() for node in tree.proof(index)]
-        request.tx_hash = tx_hash
-        request.save(update_fields=["state", "batch_id", "leaf_index", "inclusion_proof", "tx_hash"])
-    return len(queued)
-
-
-def registry_typed(request: RegistrationRequest) -> dict[str, Any]:
-    return {"primaryType": "Registration", "message": request.registration}
-
-
-def registration_batches_due() -> int:
-    """Anchor the queue when its oldest registration waited long enough, or it is full."""
-    queued = RegistrationRequest.objects.filter(state=RegistrationState.SIGNED, mode="batch")
-    oldest = queued.order_by("created_at").first()
-    if oldest is None:
-        return 0
-    waited = (timezone.now() - oldest.created_at).total_seconds()
-    if waited < settings.REGISTRATION_BATCH_WINDOW_S and queued.count() < settings.REGISTRATION_BATCH_MAX:
-        return 0
-    return registration_batches_anchor()
-
-
-# --- Re-verification (tamper evidence) ---
-
-
-def package_reverify(*, package: Package) -> VerificationRecord:
-    """Check the stored package against its digests and the chain again, and record the verdict.
-
-    Catches a blob changed in GridFS, files mixed from another archive, a descriptor document
-    edited in the database, and, from the registry, a revoked or superseded version."""
-    checks: list[dict[str, str]] = []
-    tampered = False
-
-    def check(name: str, ok: bool, detail: str, *, warn: bool = False) -> None:
-        nonlocal tampered
-        checks.append({"check": name, "result": "pass" if ok else ("warn" if warn else "fail"), "detail": detail})
-        tampered = tampered or (not ok and not warn)
-
-    hasher = hashlib.sha256()
-    size = 0
-    with blobs.blob_open(package.digest) as blob:
-        while chunk := blob.read(CHUNK):
-            hasher.update(chunk)
-            size += len(chunk)
-    actual = hasher.hexdigest()
-    check(
-        "blob",
-        actual == package.digest,
-        "stored bytes hash to the package digest"
-        if actual == package.digest
-        else f"stored bytes hash to {actual}, not to the package digest {package.digest}",
-    )
-    if actual == package.digest:
-        _reverify_contents(package, check)
-    outcome = "tampered" if tampered else _reverify_chain(package, check)
-    return VerificationRecord.objects.create(
-        package=package,
-        result=outcome,
-        checks=checks,
-        digests={
-            "package_sha256": package.digest,
-            "stored_sha256": actual,
-            "descriptor_sha256": package.descriptor_digest,
-        },
-    )
-
-
-def _reverify_contents(package: Package, check: Callable[..., None]) -> None:
-    from marketplace.repository.packages.archive import open_archive
-
-    index = {f.path: f.sha256 for f in package.files}
-    seen: dict[str, str] = {}
-    documents: dict[str, bytes] = {}
-    descriptor_files = {
-        d.file for d in [*Vnf.objects.filter(package=package), *NetworkService.objects.filter(package=package)]
-    }
-    with blobs.blob_open(package.digest) as blob, open_archive(blob) as archive:
-        for entry, stream in archive.iter_files():
-            hasher = hashlib.sha256()
-            data = bytearray()
-            while chunk := stream.read(CHUNK):
-                hasher.update(chunk)
-                if entry.path in descriptor_files:
-                    data += chunk
-            seen[entry.path] = hasher.hexdigest()
-            if entry.path in descriptor_files:
-                documents[entry.path] = bytes(data)
-    mismatched = sorted(p for p in set(index) | set(seen) if index.get(p) != seen.get(p))
-    check(
-        "files",
-        not mismatched,
-        "every file matches the index"
-        if not mismatched
-        else "files differ from the index: " + ", ".join(mismatched[:5]),
-    )
-    main = seen.get(package.main_descriptor)
-    check(
-        "descriptor",
-        main == package.descriptor_digest,
-        "the main descriptor matches its digest"
-        if main == package.descriptor_digest
-        else f"{package.main_descriptor} hashes to {main}, not {package.descriptor_digest}",
-    )
-    edited = []
-    for model in (Vnf, NetworkService):
-        for d in model.objects.filter(package=package):
-            try:
-                parsed = yamlsafe.load(documents.get(d.file, b""), file=d.file)
-            except PackageRejected:
-                parsed = None
-            if _normalised(parsed) != _normalised(d.document):
-                edited.append(f"{d.file} ({d.descriptor_id})")
-    check(
-        "descriptor-documents",
-        not edited,
-        "stored descriptor documents match the package's files"
-        if not edited
-        else "stored descriptor documents differ from the package's files: " + ", ".join(edited),
-    )
-
-
-def _normalised(value: Any) -> Any:
-    return json.loads(json.dumps(value, sort_keys=True, default=str))
-
-
-def _reverify_chain(package: Package, check: Callable[..., None]) -> str:
-    try:
-        registry = _registry()
-        record = registry.registration_of("0x" + package.digest)
-    except LedgerError as exc:
-        check("chain", False, f"the registry cannot be read: {exc}", warn=True)
-        return "unverified"
-    if record is None:
-        request = RegistrationRequest.objects.filter(package=package, mode="batch", batch_id__isnull=False).first()
-        if request is not None and registry.verify_batched(
-            int(request.batch_id or 0),
-            registration_from_typed_data(registry_typed(request)),
-            request.signature,
-            request.inclusion_proof,
-            int(request.leaf_index or 0),
-        ):
-            check("chain", True, f"included in anchored batch {request.batch_id} (leaf {request.leaf_index})")
-            return "verified"
-        check("chain", False, "not registered on chain", warn=True)
-        return "unregistered"
-    check(
-        "chain-descriptor",
-        record.descriptor_digest.lower().removeprefix("0x") == package.descriptor_digest,
-        "the descriptor digest on chain matches",
-    )
-    if int(record.status) == 3:
-        check("chain-status", False, "the publisher revoked this package on chain", warn=True)
-        return "revoked"
-    latest = registry.latest_version(record.name_hash)
-    if latest > record.version:
-        check("chain-latest", False, "a newer version of this package is registered on chain", warn=True)
-        return "superseded"
-    check("chain", True, f"registered on chain by {record.publisher}")
-    return "verified"

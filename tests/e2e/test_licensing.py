@@ -9,9 +9,10 @@ import pytest
 
 from ledger.indexer import Indexer
 from ledger.projections import projections
-from marketplace.models import NetworkService
+from marketplace.repository.models import NetworkService
 from marketplace.repository.packages.build import build
-from marketplace.repository.services import package_ingest, registration_prepare, registration_submit
+from marketplace.repository.registration import registration_prepare, registration_submit
+from marketplace.repository.services import package_ingest
 from tests.e2e.conftest import screenshot
 from tests.e2e.wallet import install
 

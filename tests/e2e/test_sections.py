@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from marketplace.licensing.licences import agreement_prepare, instance_create, offer_prepare, purchase_prepare
-from marketplace.models import Vnf
+from marketplace.licensing.instances import instance_create
+from marketplace.licensing.offers import agreement_prepare, offer_prepare, purchase_prepare
+from marketplace.repository.models import Vnf
 from tests.e2e.conftest import screenshot
 from tests.e2e.test_licensing import published_ns, sign_in
 

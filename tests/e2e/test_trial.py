@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from marketplace.licensing.licences import offer_prepare
+from marketplace.licensing.offers import offer_prepare
 from tests.e2e.conftest import screenshot
 from tests.e2e.test_licensing import published_ns, sign_in
 

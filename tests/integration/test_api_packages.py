@@ -10,8 +10,8 @@ import zipfile
 import pytest
 import yaml
 
-from marketplace.models import MetadataChange, Package
 from marketplace.repository import blobs
+from marketplace.repository.models import MetadataChange, Package
 from tests.factories import new_account, osm_package, shared_package, signed_in_token
 
 pytestmark = pytest.mark.django_db

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from marketplace.models import Package
-from marketplace.repository import catalogue, selectors, services
+from marketplace.repository import catalogue, catalogue_stamp, selectors, services
+from marketplace.repository.models import Package
 from tests.factories import package_row
 
 pytestmark = pytest.mark.django_db
@@ -63,7 +63,7 @@ def test_it_rebuilds_after_a_change_it_cannot_name():
     before = catalogue.catalogue_index()
     Package.objects.bulk_create([])  # nothing created: nothing to name, nothing to do
     assert catalogue.catalogue_index() is before
-    catalogue.catalogue_changed(None)
+    catalogue_stamp.catalogue_changed(None)
     assert catalogue.catalogue_index().ids is not before.ids
 
 

@@ -10,8 +10,8 @@ import zipfile
 
 import pytest
 
-from marketplace.models import MetadataChange, NetworkService, Package, VerificationRecord, Vnf
 from marketplace.repository import blobs
+from marketplace.repository.models import MetadataChange, NetworkService, Package, VerificationRecord, Vnf
 from marketplace.repository.packages.problems import PackageRejected
 from marketplace.repository.services import package_ingest
 from tests.factories import osm_package, shared_package, zip_bytes, zip_folder

@@ -10,7 +10,7 @@ import sys
 import pytest
 from django.core.management import CommandError, call_command
 
-from marketplace.models import Package
+from marketplace.repository.models import Package
 from marketplace.repository.services import demo_packages
 from tests.factories import osm_package, shared_package
 

@@ -8,9 +8,10 @@ import pytest
 
 from ledger.client import get_chain_client
 from ledger.registry import PackageRegistry
-from marketplace.licensing.licences import instance_create, instance_verify
-from marketplace.models import ProvenanceEntry, Vnf
-from marketplace.repository.services import PermissionDeniedError
+from marketplace.contract_manager.models import ProvenanceEntry
+from marketplace.errors import PermissionDeniedError
+from marketplace.licensing.instances import instance_create, instance_verify
+from marketplace.repository.models import Vnf
 from tests.integration.test_licensing_journey import network_service, offer  # noqa: F401
 from tests.integration.test_orchestrator_scale import VIM, _ingest_ns, nbi  # noqa: F401
 

@@ -14,10 +14,13 @@ from ledger.indexer import Indexer
 from ledger.licensing import LicenseManager
 from ledger.projections import projections
 from ledger.registry import PackageRegistry
-from marketplace.licensing.licences import LicenceDenied, instance_create, instances_flag_expired
-from marketplace.models import NetworkService, NsInstance
+from marketplace.contract_manager.decisions import LicenceDenied
+from marketplace.licensing.instances import instance_create, instances_flag_expired
+from marketplace.licensing.models import NsInstance
+from marketplace.repository.models import NetworkService
 from marketplace.repository.packages.build import build
-from marketplace.repository.services import package_ingest, registration_prepare, registration_submit
+from marketplace.repository.registration import registration_prepare, registration_submit
+from marketplace.repository.services import package_ingest
 from tests.factories import signed_in_token
 
 pytestmark = pytest.mark.django_db

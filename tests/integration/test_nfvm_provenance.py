@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
+from marketplace.contract_manager.models import ProvenanceEntry
 from marketplace.contract_manager.provenance import provenance_anchor_pending, provenance_append
-from marketplace.models import ProvenanceEntry
 from tests.integration.test_licensing_journey import index
 
 pytestmark = pytest.mark.django_db(transaction=True)

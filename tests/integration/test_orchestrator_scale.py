@@ -87,8 +87,9 @@ SCALING_ASPECT = """    scaling-aspect:
 def _ingest_ns(chain, developer, tmp_path: Path, *, scalable: bool):
     import shutil
 
-    from marketplace.models import NetworkService
-    from marketplace.repository.services import package_ingest, registration_prepare, registration_submit
+    from marketplace.repository.models import NetworkService
+    from marketplace.repository.registration import registration_prepare, registration_submit
+    from marketplace.repository.services import package_ingest
     from tests.integration.test_licensing_journey import index
 
     packages = []
@@ -116,7 +117,7 @@ def _ingest_ns(chain, developer, tmp_path: Path, *, scalable: bool):
 def test_it_scales_an_instance_on_osm_one_step_per_unit(
     settings, nbi, client, deployed, chain, snapshot, developer, stranger, tmp_path
 ):
-    from marketplace.licensing.licences import instance_create, instance_scale
+    from marketplace.licensing.instances import instance_create, instance_scale
     from tests.integration.test_licensing_journey import buy, offer
 
     settings.OSM_NBI_URL, settings.OSM_USERNAME, settings.OSM_PASSWORD = nbi.url, "admin", "admin"
@@ -136,8 +137,8 @@ def test_it_scales_an_instance_on_osm_one_step_per_unit(
 def test_it_refuses_to_scale_on_osm_an_ns_without_a_scaling_aspect(
     settings, nbi, client, deployed, chain, snapshot, developer, stranger, tmp_path
 ):
-    from marketplace.licensing.licences import instance_create, instance_scale
-    from marketplace.repository.services import ConflictError
+    from marketplace.errors import ConflictError
+    from marketplace.licensing.instances import instance_create, instance_scale
     from tests.integration.test_licensing_journey import offer
 
     settings.OSM_NBI_URL, settings.OSM_USERNAME, settings.OSM_PASSWORD = nbi.url, "admin", "admin"
@@ -153,8 +154,8 @@ def test_it_refuses_to_scale_on_osm_an_ns_without_a_scaling_aspect(
 def test_it_releases_the_seats_of_steps_the_orchestrator_failed(
     settings, nbi, client, deployed, chain, snapshot, developer, stranger, tmp_path
 ):
-    from marketplace.licensing.licences import ScaleFailed, instance_create, instance_scale
-    from marketplace.models import ProvenanceEntry
+    from marketplace.contract_manager.models import ProvenanceEntry
+    from marketplace.licensing.instances import ScaleFailed, instance_create, instance_scale
     from tests.integration.test_licensing_journey import buy, offer
 
     settings.OSM_NBI_URL, settings.OSM_USERNAME, settings.OSM_PASSWORD = nbi.url, "admin", "admin"

@@ -9,8 +9,8 @@ import pytest
 from django.db import connection
 
 from dportal.access import SESSION_ADDRESS
-from marketplace.models import Package
 from marketplace.repository import selectors, services
+from marketplace.repository.models import Package
 from tests.factories import package_row
 
 pytestmark = pytest.mark.django_db

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from dportal.access import SESSION_ADDRESS
-from marketplace.models import NetworkService, Vnf
 from marketplace.repository import services
+from marketplace.repository.models import NetworkService, Vnf
 from marketplace.repository.packages.build import build_osm
 
 pytestmark = pytest.mark.django_db

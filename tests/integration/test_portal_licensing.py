@@ -14,10 +14,12 @@ from eth_account.messages import encode_typed_data
 from ledger.indexer import Indexer
 from ledger.projections import projections
 from marketplace.contract_manager.provenance import provenance_anchor_pending
-from marketplace.licensing.licences import instance_create, instance_terminate
-from marketplace.models import NetworkService, NsInstance, SignedAgreement
+from marketplace.licensing.instances import instance_create, instance_terminate
+from marketplace.licensing.models import NsInstance, SignedAgreement
+from marketplace.repository.models import NetworkService
 from marketplace.repository.packages.build import build
-from marketplace.repository.services import package_ingest, registration_prepare, registration_submit
+from marketplace.repository.registration import registration_prepare, registration_submit
+from marketplace.repository.services import package_ingest
 from tests.factories import signed_in_token
 from tests.integration.test_portal_packages import sign_in
 
@@ -132,7 +134,7 @@ def test_it_lists_my_licences_with_seats_validity_and_the_signed_agreement(clien
 
 
 def test_it_counts_seats_as_the_decision_point_does(client, chain, developer, stranger, licensed):
-    """A scaled instance holds one seat per unit (marketplace.licensing.licences.seats_in_use)."""
+    """A scaled instance holds one seat per unit (marketplace.licensing.seats.seats_in_use)."""
     NsInstance.objects.filter(pk=licensed["instance"].pk).update(units=2)
     sign_in(client, stranger)
     assert "2 of 2 in use" in page(client, "/licences/")

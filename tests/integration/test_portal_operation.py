@@ -9,8 +9,10 @@ import re
 import pytest
 
 from ledger.models import AcquiredLicence
-from marketplace.licensing.licences import instance_create, instance_terminate
-from marketplace.models import NsInstance, ProvenanceEntry, Vnf
+from marketplace.contract_manager.models import ProvenanceEntry
+from marketplace.licensing.instances import instance_create, instance_terminate
+from marketplace.licensing.models import NsInstance
+from marketplace.repository.models import Vnf
 from tests.factories import signed_in_token
 from tests.integration.test_licensing_journey import auth, buy, index, network_service, offer  # noqa: F401
 from tests.integration.test_portal_packages import sign_in

@@ -9,7 +9,7 @@ import pytest
 from eth_account.messages import encode_defunct
 
 from dportal.access import SESSION_ADDRESS
-from marketplace.models import MetadataChange, Package
+from marketplace.repository.models import MetadataChange, Package
 from marketplace.repository.services import package_ingest
 from tests.factories import shared_package
 

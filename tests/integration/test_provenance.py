@@ -13,6 +13,7 @@ from ledger.models import ProvenanceRange
 from ledger.projections import projections
 from ledger.provenance_anchor import ProvenanceAnchor
 from ledger.provenance_verify import GENESIS_PREV_HASH, entry_hash, verify_entry_proof
+from marketplace.contract_manager.models import ProvenanceEntry
 from marketplace.contract_manager.provenance import (
     HEAD,
     entry_fields,
@@ -22,7 +23,6 @@ from marketplace.contract_manager.provenance import (
     provenance_proof,
     provenance_verify_chain,
 )
-from marketplace.models import ProvenanceEntry
 
 pytestmark = pytest.mark.django_db
 

@@ -10,9 +10,10 @@ import pytest
 from ledger.indexer import Indexer
 from ledger.projections import projections
 from ledger.registry import PackageRegistry, registration_from_typed_data
-from marketplace.models import Package
+from marketplace.repository.models import Package
 from marketplace.repository.packages.build import build
-from marketplace.repository.services import package_ingest, registration_batches_anchor
+from marketplace.repository.registration import registration_batches_anchor
+from marketplace.repository.services import package_ingest
 from tests.factories import signed_in_token
 
 pytestmark = pytest.mark.django_db

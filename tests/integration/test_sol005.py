@@ -18,8 +18,8 @@ import referencing.jsonschema
 import yaml
 
 from marketplace.api.sol005 import NS_DESCRIPTOR, VNF_PACKAGE, Problem, byte_range, parse_filter, software_images
-from marketplace.models import Package, PackageFile, Vnf
 from marketplace.repository import services
+from marketplace.repository.models import Package, PackageFile, Vnf
 from tests.factories import TESTDATA, osm_package, shared_package, zip_folder
 
 pytestmark = pytest.mark.django_db

@@ -13,17 +13,12 @@ from django.db import connection
 from ledger.indexer import Indexer
 from ledger.projections import projections
 from ledger.registry import PackageRegistry
-from marketplace.models import Vnf
+from marketplace.errors import AuthenticationError, ConflictError
 from marketplace.repository import blobs
+from marketplace.repository.models import Vnf
 from marketplace.repository.packages.build import build
-from marketplace.repository.services import (
-    AuthenticationError,
-    ConflictError,
-    package_ingest,
-    package_reverify,
-    registration_prepare,
-    registration_submit,
-)
+from marketplace.repository.registration import package_reverify, registration_prepare, registration_submit
+from marketplace.repository.services import package_ingest
 from tests.factories import nfvm_verify
 
 DEMO = Path(__file__).resolve().parents[2] / "demo" / "packages" / "osm" / "nfvm_demo_amf_vnf"

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from dportal.access import SESSION_ADDRESS
-from marketplace.models import LicencePolicy, ProvenanceEntry
+from marketplace.contract_manager.models import ProvenanceEntry
+from marketplace.licensing.models import LicencePolicy
 from tests.factories import signed_in_token
 from tests.integration.test_licensing_journey import auth, buy, network_service, offer  # noqa: F401
 

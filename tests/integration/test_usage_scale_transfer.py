@@ -10,8 +10,10 @@ import pytest
 from django.db import connections
 
 from ledger.models import AcquiredLicence
-from marketplace.licensing.licences import LicenceDenied, instance_create, instance_scale
-from marketplace.models import NsInstance, ProvenanceEntry
+from marketplace.contract_manager.decisions import LicenceDenied
+from marketplace.contract_manager.models import ProvenanceEntry
+from marketplace.licensing.instances import instance_create, instance_scale
+from marketplace.licensing.models import NsInstance
 from tests.factories import signed_in_token
 from tests.integration.test_licensing_journey import auth, buy, index, network_service, offer  # noqa: F401
 
@@ -72,7 +74,7 @@ def test_it_releases_every_unit_on_terminate(client, chain, developer, stranger,
     buy(client, chain, stranger, offer_id)
     instance = instance_create(ns=network_service, user=stranger.address)
     instance_scale(instance=instance, actor=stranger.address, change=1)
-    from marketplace.licensing.licences import instance_terminate
+    from marketplace.licensing.instances import instance_terminate
 
     instance_terminate(instance=instance, actor=stranger.address)
     assert instance_create(ns=network_service, user=stranger.address).state == "running"

@@ -21,16 +21,10 @@ from eth_account.signers.local import LocalAccount
 from config.embedded import free_port
 from ledger.client import ChainClient
 from ledger.exceptions import ChainUnavailable
+from ledger.offline.evidence import version_text
 from ledger.offline.merkle import MerkleTree
-from ledger.offline.verify import (
-    MarketplaceUnavailable,
-    Mode,
-    Outcome,
-    VerifyError,
-    verify_file,
-    verify_marketplace_package,
-    version_text,
-)
+from ledger.offline.verdict import MarketplaceUnavailable, Mode, Outcome, VerifyError
+from ledger.offline.verify import verify_file, verify_marketplace_package
 from ledger.registry import PackageRegistry, Registration, batch_tree, name_hash, version_number
 from marketplace.repository.packages.build import build
 from tests.factories import nfvm_verify

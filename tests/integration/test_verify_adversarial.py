@@ -22,7 +22,8 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from ledger.client import ChainClient
-from ledger.offline.verify import Outcome, Verdict, verify_file
+from ledger.offline.verdict import Outcome, Verdict
+from ledger.offline.verify import verify_file
 from ledger.registry import PackageRegistry, name_hash, version_number
 from marketplace.cli import _claim, _identity
 from marketplace.repository.packages.build import build

@@ -6,6 +6,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from config import env
+from ledger.offline.redact import redact_url
 
 
 def test_booleans_accept_the_usual_spellings(monkeypatch):
@@ -53,8 +54,8 @@ def test_a_required_file_must_exist(monkeypatch, tmp_path):
 
 
 def test_redact_url_hides_only_the_password():
-    assert env.redact_url("mongodb://u:secret@h:1/db") == "mongodb://u:***@h:1/db"
-    assert env.redact_url("http://127.0.0.1:8545") == "http://127.0.0.1:8545"
+    assert redact_url("mongodb://u:secret@h:1/db") == "mongodb://u:***@h:1/db"
+    assert redact_url("http://127.0.0.1:8545") == "http://127.0.0.1:8545"
 
 
 def test_the_embedded_development_keys_are_anvils_published_accounts():

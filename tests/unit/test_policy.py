@@ -17,10 +17,10 @@ from marketplace.contract_manager.policy import (
     PolicyError,
     PolicyProblem,
     canonical_bytes,
-    compile_policy,
-    generate_policy,
     terms_hash,
 )
+from marketplace.contract_manager.policy_compiler import compile_policy
+from marketplace.contract_manager.policy_templates import generate_policy
 
 PACKAGE = "urn:nfvm:package:" + "ab" * 32
 OTHER_PACKAGE = "urn:nfvm:package:" + "cd" * 32
@@ -655,3 +655,50 @@ def test_rule_bound() -> None:
 def test_non_object_policy() -> None:
     with pytest.raises(PolicyError, match="a policy is a JSON object, not a list"):
         compile_policy([])  # type: ignore[arg-type]
+
+
+_ASSIGNER = "urn:ethereum:0x" + "ab" * 20
+_TARGET = "urn:nfvm:package:" + "cd" * 32
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        ({"kind": "public"}, "03c2a299681eab5be26327d665165884847f0565f78eb484304630aa6a4bffaf"),
+        (
+            {"kind": "trial", "duration_days": 14, "seats": 1},
+            "70c2d323b93a1c2e69efbfbfc3476bfbb3ecb3f2128e6ea79793e2446af16eb6",
+        ),
+        (
+            {"kind": "private", "price": 20_000_000_000_000_000, "seats": 2},
+            "457f266756d560db129a556e5aafe3466ab6fe2a15e7dc192430e88e81be6459",
+        ),
+        (
+            {
+                "kind": "private",
+                "price": 5,
+                "token": "0x" + "ef" * 20,
+                "seats": 3,
+                "duration_days": 30,
+                "transferable": True,
+                "regions": ["DE", "FR"],
+            },
+            "f1e8a75fd345f9ed88d7822efac97aa0423084e18209a68dbcf9568699c74e44",
+        ),
+    ],
+    ids=["public", "trial", "private-ether", "private-token-transferable-regions"],
+)
+def test_terms_hash_is_the_one_offers_were_made_with(arguments, expected):
+    """The hashes the hand-written canonical form gave before the rfc8785 library replaced it."""
+    assert terms_hash(generate_policy(target=_TARGET, assigner=_ASSIGNER, **arguments)).hex() == expected
+
+
+def test_canonical_form_orders_keys_and_escapes_as_before():
+    odd = {
+        "uid": "urn:x",
+        "z": 'é\u2028\t"\\',
+        "a": [1, -2, 2**53 - 1, True, None],
+        "\u00e9": {"\U0001f600": "x", "b": ""},
+        "A": {},
+    }
+    assert terms_hash(odd).hex() == "627e22381b0b52da3afc3e3fa3e7a79d57031fbd145d7fee07f473ffc80c6e6e"

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from eth_account import Account
 
 from config.embedded import ANVIL_DEV_KEYS
-from marketplace.models import Package
+from marketplace.repository.models import Package
 from marketplace.repository.packages.problems import PackageRejected
 from marketplace.repository.services import catalogue_seed_demo
 

@@ -4,21 +4,11 @@ file that is no package never loads them (jsonschema, the descriptor schemas).""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import BinaryIO
 
 from marketplace.repository.packages.archive import ArchiveLimits, open_archive
-from marketplace.repository.packages.problems import PackageRejected, Problem
-from marketplace.repository.packages.types import PackageInfo
-
-
-@dataclass(frozen=True)
-class Claimed:
-    """What an archive says it is, for the verifier."""
-
-    info: PackageInfo | None
-    descriptor_digest: str | None  # hex SHA-256 of the main descriptor; None when it could not be read
-    problems: list[Problem]
+from marketplace.repository.packages.problems import PackageRejected
+from marketplace.repository.packages.types import Claimed
 
 
 def package_identity(source: BinaryIO, *, limits: ArchiveLimits | None = None) -> Claimed:

@@ -10,9 +10,15 @@ from pathlib import Path
 
 from marketplace.repository.packages import manifests, sol001, sol006, tango, yamlsafe
 from marketplace.repository.packages.archive import Archive, ArchiveLimits, open_archive
-from marketplace.repository.packages.identity import Claimed
 from marketplace.repository.packages.problems import PackageRejected, Problem, Severity, errors
-from marketplace.repository.packages.types import Format, FormatResult, PackageInfo, ParsedDescriptor, VnfdLookup
+from marketplace.repository.packages.types import (
+    Claimed,
+    Format,
+    FormatResult,
+    PackageInfo,
+    ParsedDescriptor,
+    VnfdLookup,
+)
 
 CHUNK = 1024 * 1024
 TOSCA_META = "TOSCA-Metadata/TOSCA.meta"

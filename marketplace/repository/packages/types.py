@@ -91,3 +91,12 @@ class FormatResult:
 
 # Finds a VNFD that is not in the package (already in the repository), or None.
 VnfdLookup = Callable[[VnfRef], ParsedDescriptor | None]
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """What an archive says it is, for the verifier."""
+
+    info: PackageInfo | None
+    descriptor_digest: str | None  # hex SHA-256 of the main descriptor; None when it could not be read
+    problems: list[Problem]

@@ -1,0 +1,67 @@
+"""VNFs & NSs: a descriptor's page, with resources, topology, versions, offers and its proof."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from dportal import topology
+from dportal.access import signed_in_address
+from dportal.sections import descriptor_sections
+from ledger.exceptions import LedgerError
+from marketplace.contract_manager import decisions
+from marketplace.repository import selectors
+from marketplace.repository.models import NetworkService, Vnf
+
+
+@require_GET
+def descriptor_detail(request: HttpRequest, kind: str, descriptor_id: str) -> HttpResponse:
+    """A VNF or NS page: resources, topology (NS), versions, offers, proof and the descriptor."""
+    model = Vnf if kind == "vnf" else NetworkService
+    try:
+        found = model.objects.filter(pk=ObjectId(descriptor_id)).select_related("package").first()
+    except (InvalidId, TypeError):
+        found = None
+    if found is None:
+        raise Http404("no such descriptor")
+    decision = None
+    trial = None
+    actor = signed_in_address(request)
+    if isinstance(found, NetworkService) and actor is not None:
+        try:
+            decision = decisions.licence_decide(ns=found, user=actor)
+        except LedgerError:
+            decision = None
+    offers = selectors.package_offers(found.package)
+    if decision is not None and not decision.permit and decision.trial_available:
+        # An unused trial is activated by the first instantiation itself (static/js/instantiate.js).
+        trial = next((o for o in offers if o.offer_id == decision.offer_id), None)
+    graph = selectors.ns_graph(found) if isinstance(found, NetworkService) else None
+    diagram = None
+    if graph is not None:
+        hrefs = {n["id"]: reverse("vnf-detail", args=[n["id"]]) for n in graph["nodes"] if n.get("resolved")}
+        diagram = topology.layout(graph, hrefs)
+    try:
+        proof: dict[str, Any] = selectors.package_proof(found.package)
+    except LedgerError as exc:
+        proof = {"state": "unavailable", "error": str(exc)}
+    context = {
+        "d": found,
+        "decision": decision,
+        "trial": trial,
+        "kind": kind,
+        "sections": descriptor_sections(found.document),
+        "resources": selectors.descriptor_resources(found, graph),
+        "graph": graph,
+        "diagram": diagram,
+        "versions": selectors.descriptor_versions(found),
+        "offers": offers,
+        "proof": proof,
+    }
+    return render(request, "dportal/descriptor.html", context)

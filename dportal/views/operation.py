@@ -1,0 +1,161 @@
+"""Operation: instantiate a network service under a licence, my instances, scale, verify, terminate."""
+
+from __future__ import annotations
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from dportal.access import require_address, signed_in_address
+from dportal.forms import ScaleForm
+from dportal.views.base import instance_or_404
+from ledger.exceptions import LedgerError
+from marketplace.contract_manager import decisions
+from marketplace.errors import ConflictError, PermissionDeniedError, ValidationFailed
+from marketplace.licensing import instances as ns_instances
+from marketplace.licensing.models import NsInstance
+from marketplace.repository.models import NetworkService
+
+
+@require_POST
+def ns_instantiate(request: HttpRequest, ns_id: str) -> HttpResponse:
+    actor = signed_in_address(request)
+    if actor is None:
+        return redirect(f"{reverse('signin')}?next={reverse('ns-detail', args=[ns_id])}")
+    try:
+        ns = NetworkService.objects.select_related("package").get(pk=ObjectId(ns_id))
+    except (InvalidId, NetworkService.DoesNotExist):
+        raise Http404("no such network service") from None
+    try:
+        instance = ns_instances.instance_create(ns=ns, user=actor)
+    except decisions.LicenceDenied as exc:
+        messages.error(request, f"Not instantiated: {exc.decision.reason}.")
+        return redirect("ns-detail", descriptor_id=ns_id)
+    if instance.state == "failed":
+        messages.error(request, f"The instantiation failed: {instance.error}")
+    else:
+        messages.success(request, f"Instance {instance.pk} is {instance.state}.")
+    return redirect("my-instances")
+
+
+@require_GET
+def my_instances(request: HttpRequest) -> HttpResponse:
+    actor = signed_in_address(request)
+    if actor is None:
+        return redirect(f"{reverse('signin')}?next={reverse('my-instances')}")
+    return _instances_page(request, actor)
+
+
+@require_POST
+def instance_terminate(request: HttpRequest, instance_id: str) -> HttpResponse:
+    actor = require_address(request)
+    try:
+        instance = NsInstance.objects.get(pk=ObjectId(instance_id))
+    except (InvalidId, NsInstance.DoesNotExist):
+        raise Http404("no such instance") from None
+    try:
+        ns_instances.instance_terminate(instance=instance, actor=actor)
+        messages.success(request, f"Instance {instance.pk} terminated; its seat is free again.")
+    except PermissionDeniedError as exc:
+        messages.error(request, str(exc))
+    return redirect("my-instances")
+
+
+def _scale_preview(instance: NsInstance, units: int) -> decisions.Decision | None:
+    """The decision on running `units` units, for showing before the owner submits; None when there is
+    nothing to decide (same number) or the chain cannot be asked now."""
+    if units == instance.units or units < 1:
+        return None
+    try:
+        return decisions.scale_decide(instance=instance, change=units - instance.units)
+    except LedgerError:
+        return None
+
+
+def _instances_page(
+    request: HttpRequest, actor: str, bound: tuple[str, ScaleForm, str] | None = None, status: int = 200
+) -> HttpResponse:
+    """My instances; `bound` is (instance id, the submitted form, the refusal) for the row whose scaling was
+    refused, shown beside its field."""
+    found = list(NsInstance.objects.filter(owner=actor).select_related("ns").order_by("-created_at")[:100])
+    for i in found:
+        form, refusal, preview = None, "", None
+        if i.state == "running" and bound is not None and bound[0] == str(i.pk):
+            form, refusal = bound[1], bound[2]
+        elif i.state == "running":
+            form = ScaleForm(initial={"units": i.units + 1}, auto_id=f"id_%s_{i.pk}")
+            preview = _scale_preview(i, i.units + 1)
+        i.scale_form, i.scale_refusal, i.scale_preview = form, refusal, preview  # type: ignore[attr-defined]
+    return render(request, "dportal/instances.html", {"instances": found}, status=status)
+
+
+@require_POST
+def instance_scale(request: HttpRequest, instance_id: str) -> HttpResponse:
+    """Scale an instance to the submitted number of units (the API's service); refusals beside the field."""
+    actor = signed_in_address(request)
+    if actor is None:
+        return redirect(f"{reverse('signin')}?next={reverse('my-instances')}")
+    instance = instance_or_404(instance_id)
+    form = ScaleForm(request.POST, auto_id=f"id_%s_{instance.pk}")
+    if not form.is_valid():
+        return _instances_page(request, actor, (instance_id, form, ""), status=400)
+    units = int(form.cleaned_data["units"])
+    try:
+        scaled = ns_instances.instance_scale(instance=instance, actor=actor, target=units)
+    except decisions.LicenceDenied as exc:
+        return _instances_page(request, actor, (instance_id, form, f"Not scaled: {exc.decision.reason}."), status=403)
+    except PermissionDeniedError as exc:
+        messages.error(request, f"Not scaled: {exc}.")
+        return _instances_page(request, actor, status=403)
+    except ValidationFailed as exc:
+        refusal = "; ".join(exc.errors.values())
+        return _instances_page(request, actor, (instance_id, form, f"Not scaled: {refusal}."), status=400)
+    except ConflictError as exc:
+        messages.error(request, f"Not scaled: {exc}.")
+        return _instances_page(request, actor, (instance_id, form, f"Not scaled: {exc}."), status=409)
+    except ns_instances.ScaleFailed as exc:
+        messages.error(request, f"Scaling stopped part way: {exc}; instance {instance.pk} runs {exc.instance.units}.")
+        return redirect("my-instances")
+    except LedgerError as exc:
+        messages.error(request, f"Not scaled: the chain is unavailable: {exc}")
+        return redirect("my-instances")
+    messages.success(request, f"Instance {scaled.pk} now runs {scaled.units} unit{'s' if scaled.units > 1 else ''}.")
+    return redirect("my-instances")
+
+
+@require_GET
+def instance_scale_preview(request: HttpRequest, instance_id: str) -> HttpResponse:
+    """The decision on the units typed into the scale form, before submitting (htmx fragment)."""
+    actor = signed_in_address(request)
+    if actor is None:
+        return HttpResponse("sign in with your wallet first", status=401)
+    instance = instance_or_404(instance_id)
+    if actor != instance.owner:
+        return HttpResponse(f"only {instance.owner} may scale instance {instance.pk}", status=403)
+    form = ScaleForm(request.GET)
+    preview = _scale_preview(instance, int(form.cleaned_data["units"])) if form.is_valid() else None
+    return render(request, "dportal/instances.html#scale-preview", {"i": instance, "preview": preview})
+
+
+@require_POST
+def instance_verify(request: HttpRequest, instance_id: str) -> HttpResponse:
+    """Verify again: what the orchestrator holds against the chain, now."""
+    actor = signed_in_address(request)
+    if actor is None:
+        return redirect(f"{reverse('signin')}?next={reverse('my-instances')}")
+    instance = instance_or_404(instance_id)
+    try:
+        checked = ns_instances.instance_verify(instance=instance, actor=actor)
+    except PermissionDeniedError as exc:
+        messages.error(request, f"Not verified: {exc}.")
+        return _instances_page(request, actor, status=403)
+    except LedgerError as exc:
+        messages.error(request, f"Not verified: the chain is unavailable: {exc}")
+        return redirect("my-instances")
+    level = messages.success if checked.integrity == "verified" else messages.warning
+    level(request, f"Instance {checked.pk}: {checked.integrity}; {checked.integrity_detail}.")
+    return redirect("my-instances")

@@ -1,0 +1,172 @@
+"""Packages: the catalogue, my packages, a package's page, upload, metadata, deprecation, registration
+and its proof.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from dportal.access import require_address, signed_in_address
+from dportal.forms import MetadataForm, SearchForm, UploadForm
+from dportal.views.base import is_htmx, json_or_error, package_or_404, until
+from ledger.exceptions import LedgerError
+from marketplace.contract_manager import decisions
+from marketplace.errors import ConflictError, PermissionDeniedError, ValidationFailed
+from marketplace.repository import registration, selectors, services
+from marketplace.repository.models import Package
+from marketplace.repository.packages.problems import PackageRejected
+
+
+@require_GET
+def packages(request: HttpRequest) -> HttpResponse:
+    """The VNF and NS catalogue: words, filters, sort and pages, as plain GET links and forms."""
+    form = SearchForm(request.GET)
+    page = selectors.package_catalogue(form.query()) if form.is_valid() else None
+    params = request.GET.copy()
+    params.pop("page", None)
+    context = {"form": form, "page": page, "query_string": params.urlencode(), "filtered": form.has_filters()}
+    template = "dportal/packages.html#results" if is_htmx(request) else "dportal/packages.html"
+    return render(request, template, context)
+
+
+@require_GET
+def my_packages(request: HttpRequest) -> HttpResponse:
+    address = signed_in_address(request)
+    if address is None:
+        return redirect(f"{reverse('signin')}?next={reverse('my-packages')}")
+    page = selectors.package_search(selectors.PackageQuery(uploader=address, all_versions=True, per_page=100))
+    return render(request, "dportal/my_packages.html", {"page": page})
+
+
+@require_GET
+def package_detail(request: HttpRequest, package_id: str) -> HttpResponse:
+    package = package_or_404(package_id)
+    vnfs, services_ = selectors.package_descriptors(package)
+    address = signed_in_address(request)
+    context = {
+        "package": package,
+        "vnfs": vnfs,
+        "network_services": services_,
+        "versions": selectors.package_versions(package),
+        "history": package.metadatachange_set.order_by("-changed_at")[:20],
+        "verification": package.verificationrecord_set.order_by("-checked_at").first(),
+        "is_owner": address == package.uploader,
+        "metadata_form": MetadataForm(
+            initial={"description": package.description, "category": package.category, "tags": ", ".join(package.tags)}
+        ),
+        "references": selectors.package_references(package),
+        "download": decisions.download_hint(package=package, user=address),
+    }
+    offers = selectors.package_offers(package)
+    held = selectors.licences_held(offers=offers, licensee=address)
+    context["offers"] = [(offer, held.get(offer.offer_id), until(held.get(offer.offer_id))) for offer in offers]
+    context.update(_proof_context(request, package))
+    return render(request, "dportal/package_detail.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def package_upload(request: HttpRequest) -> HttpResponse:
+    address = signed_in_address(request)
+    if address is None:
+        if is_htmx(request):
+            return render(request, "dportal/upload.html#report", {"signed_out": True}, status=401)
+        return redirect(f"{reverse('signin')}?next={reverse('package-upload')}")
+    form = UploadForm(request.POST, request.FILES) if request.method == "POST" else UploadForm()
+    context: dict[str, Any] = {"form": form, "problems": None}
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["package"]
+        try:
+            result = services.package_ingest(source=upload, uploader=address, filename=upload.name or "")
+        except PackageRejected as exc:
+            context["problems"] = exc.problems
+        else:
+            verb = "stored" if result.created else "was already in the repository"
+            if is_htmx(request):
+                # The drag-and-drop upload (static/js/upload.js) shows the report in place.
+                context |= {"result": result, "verb": verb}
+                return render(request, "dportal/upload.html#report", context)
+            messages.success(request, f"{result.package} {verb}.")
+            return redirect("package-detail", package_id=str(result.package.pk))
+    status = 422 if context["problems"] or form.errors else 200
+    template = "dportal/upload.html#report" if is_htmx(request) else "dportal/upload.html"
+    return render(request, template, context, status=status)
+
+
+@require_POST
+def package_metadata(request: HttpRequest, package_id: str) -> HttpResponse:
+    package = package_or_404(package_id)
+    actor = require_address(request)
+    form = MetadataForm(request.POST)
+    if form.is_valid():
+        try:
+            services.package_metadata_update(package=package, actor=actor, changes=form.changes())
+            messages.success(request, "Metadata saved; the package digest is unchanged.")
+        except ValidationFailed as exc:
+            for field, error in exc.errors.items():
+                messages.error(request, f"{field}: {error}")
+        except PermissionDeniedError as exc:
+            messages.error(request, str(exc))
+    else:
+        for field, errors in form.errors.items():
+            messages.error(request, f"{field}: {'; '.join(str(e) for e in errors)}")
+    return redirect("package-detail", package_id=package_id)
+
+
+@require_POST
+def package_deprecate(request: HttpRequest, package_id: str) -> HttpResponse:
+    package = package_or_404(package_id)
+    try:
+        services.package_deprecate(package=package, actor=require_address(request))
+        messages.success(request, "The package is deprecated: still available, no longer recommended.")
+    except (PermissionDeniedError, ConflictError) as exc:
+        messages.error(request, str(exc))
+    return redirect("package-detail", package_id=package_id)
+
+
+@require_http_methods(["GET", "POST"])
+def package_registration(request: HttpRequest, package_id: str) -> JsonResponse:
+    """The wallet-signing step of on-chain registration, for the signed-in uploader (JSON)."""
+    package = package_or_404(package_id)
+
+    def work(actor: str, body: dict[str, Any]) -> dict[str, Any]:
+        if request.method == "GET":
+            return {"typed_data": registration.registration_prepare(package=package, actor=actor)}
+        typed = body.get("typed_data")
+        registration.registration_submit(
+            package=package,
+            actor=actor,
+            typed_data=typed if isinstance(typed, dict) else {},
+            signature=str(body.get("signature", "")),
+            mode=str(body.get("mode", "relay")),
+        )
+        return selectors.package_proof(package)
+
+    return json_or_error(request, work)
+
+
+@require_GET
+def package_proof_fragment(request: HttpRequest, package_id: str) -> HttpResponse:
+    package = package_or_404(package_id)
+    return render(request, "dportal/package_detail.html#proof", _proof_context(request, package))
+
+
+def _proof_context(request: HttpRequest, package: Package) -> dict[str, object]:
+    try:
+        proof = selectors.package_proof(package)
+    except LedgerError as exc:
+        proof = {"state": "unavailable", "error": str(exc)}
+    return {"package": package, "proof": proof, "is_owner": signed_in_address(request) == package.uploader}
+
+
+@require_POST
+def package_verify(request: HttpRequest, package_id: str) -> HttpResponse:
+    record = registration.package_reverify(package=package_or_404(package_id))
+    level = messages.success if record.result == "verified" else messages.warning
+    level(request, f"Verification: {record.result}.")
+    return redirect("package-detail", package_id=package_id)

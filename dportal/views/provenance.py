@@ -1,0 +1,90 @@
+"""Provenance: the usage timeline, its charts, and a package's or a licence's history."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from dportal import charts
+from dportal.views.base import chain_now, is_htmx, package_or_404, page_number
+from ledger.exceptions import LedgerError
+from marketplace.licensing import selectors as licence_selectors
+
+
+def _timeline_page(
+    request: HttpRequest, template_context: dict[str, Any], timeline: licence_selectors.Timeline
+) -> HttpResponse:
+    context = {**template_context, "timeline": timeline}
+    if is_htmx(request):
+        return render(request, "dportal/provenance.html#timeline", context)
+    return render(request, "dportal/provenance.html", context)
+
+
+def _charts(*, chain_id: int, now: int, offer_ids: list[int] | None, ns_ids: list[str] | None) -> dict[str, Any]:
+
+    today = datetime.fromtimestamp(now, UTC).date()
+    return {
+        "sales_chart": charts.sales_chart(
+            licence_selectors.sales_per_day(chain_id=chain_id, today=today, offer_ids=offer_ids)
+        ),
+        "instances_chart": charts.instances_chart(licence_selectors.instances_per_day(today=today, ns_ids=ns_ids)),
+        "seats_chart": charts.seats_chart(
+            licence_selectors.seats_per_licence(chain_id=chain_id, now=now, offer_ids=offer_ids)
+        ),
+    }
+
+
+@require_GET
+def provenance(request: HttpRequest) -> HttpResponse:
+    try:
+        chain_id, now = chain_now()
+    except LedgerError as exc:
+        return render(request, "dportal/provenance.html", {"unavailable": str(exc)}, status=503)
+    timeline = licence_selectors.provenance_timeline(chain_id=chain_id, page=page_number(request))
+    context: dict[str, Any] = {"scope": "all", "base_url": reverse("provenance")}
+    if not is_htmx(request):
+        context.update(_charts(chain_id=chain_id, now=now, offer_ids=None, ns_ids=None))
+    return _timeline_page(request, context, timeline)
+
+
+@require_GET
+def package_provenance(request: HttpRequest, package_id: str) -> HttpResponse:
+    package = package_or_404(package_id)
+    try:
+        chain_id, now = chain_now()
+    except LedgerError as exc:
+        return render(request, "dportal/provenance.html", {"unavailable": str(exc), "package": package}, status=503)
+    timeline = licence_selectors.package_timeline(package=package, chain_id=chain_id, page=page_number(request))
+    context: dict[str, Any] = {
+        "scope": "package",
+        "package": package,
+        "base_url": reverse("package-provenance", args=[package_id]),
+    }
+    if not is_htmx(request):
+        offer_ids = licence_selectors.package_offer_ids(package=package, chain_id=chain_id)
+        ns_ids = licence_selectors.package_ns_ids(package=package)
+        context.update(_charts(chain_id=chain_id, now=now, offer_ids=offer_ids, ns_ids=ns_ids))
+    return _timeline_page(request, context, timeline)
+
+
+@require_GET
+def licence_provenance(request: HttpRequest, licence_id: int) -> HttpResponse:
+    try:
+        chain_id, now = chain_now()
+    except LedgerError as exc:
+        return render(request, "dportal/provenance.html", {"unavailable": str(exc)}, status=503)
+    view = licence_selectors.licence_view(licence_id=licence_id, chain_id=chain_id, now=now)
+    if view is None:
+        raise Http404("no such licence")
+    timeline = licence_selectors.licence_timeline(licence=view.licence, page=page_number(request))
+    context: dict[str, Any] = {
+        "scope": "licence",
+        "lic": view,
+        "base_url": reverse("licence-provenance", args=[licence_id]),
+    }
+    return _timeline_page(request, context, timeline)

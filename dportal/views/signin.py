@@ -1,0 +1,69 @@
+"""Sign-in with an Ethereum wallet (EIP-4361) and sign-out."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from dportal.access import SESSION_ADDRESS, SESSION_CHAIN
+from ledger.client import get_chain_client
+from ledger.exceptions import LedgerError
+from marketplace.accounts import services as accounts
+from marketplace.errors import AuthenticationError
+from marketplace.repository.packages.problems import PackageRejected
+
+
+@require_GET
+def signin(request: HttpRequest) -> HttpResponse:
+    return render(request, "dportal/signin.html", {"next": request.GET.get("next", "")})
+
+
+@require_POST
+def signin_message(request: HttpRequest) -> JsonResponse:
+    """Step 1: the wallet's address in, the EIP-4361 text to sign out."""
+    try:
+        address = json.loads(request.body or b"{}").get("address", "")
+        text = accounts.signin_message(address=address, domain=request.get_host(), uri=request.build_absolute_uri("/"))
+    except (ValueError, AttributeError, PackageRejected):
+        return JsonResponse({"error": "the wallet did not give a valid Ethereum address"}, status=400)
+    except LedgerError as exc:
+        return JsonResponse({"error": f"the chain is unavailable: {exc}"}, status=503)
+    return JsonResponse({"message": text})
+
+
+@require_POST
+def signin_verify(request: HttpRequest) -> JsonResponse:
+    """Step 2: the signed text in; on success the session is bound to the address."""
+    try:
+        body = json.loads(request.body or b"{}")
+        address = accounts.signin_verify(
+            message=str(body.get("message", "")), signature=str(body.get("signature", "")), domain=request.get_host()
+        )
+    except ValueError:
+        return JsonResponse({"error": "the request is not JSON"}, status=400)
+    except AuthenticationError as exc:
+        return JsonResponse({"error": str(exc)}, status=401)
+    request.session.cycle_key()  # a new session id at the privilege change
+    request.session[SESSION_ADDRESS] = address
+    request.session[SESSION_CHAIN] = get_chain_client().chain_id()
+    return JsonResponse({"address": address, "next": _safe_next(request, str(body.get("next", "")))})
+
+
+def _safe_next(request: HttpRequest, target: str) -> str:
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return reverse("packages")
+
+
+@require_POST
+def signout(request: HttpRequest) -> HttpResponse:
+    request.session.flush()
+    messages.info(request, "Signed out.")
+    return redirect("home")

@@ -1,0 +1,402 @@
+"""Network-service instances: instantiate under a licence, scale, verify the deployed packages'
+integrity, terminate, and flag instances whose licence expired.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from django.conf import settings
+from django.db.models import F
+
+from ledger.client import get_chain_client
+from ledger.exceptions import LedgerError
+from ledger.models import AcquiredLicence
+from ledger.registry import PackageRegistry, PackageStatus
+from marketplace.contract_manager.decisions import (
+    Decision,
+    LicenceDenied,
+    licence_decide,
+    scale_decide,
+    scaling_target,
+    seats_taken,
+)
+from marketplace.contract_manager.provenance import provenance_append
+from marketplace.licensing.models import InstanceState, NsInstance
+from marketplace.licensing.seats import seat_key_of, seat_release, seat_take
+from marketplace.repository import blobs
+from marketplace.repository.models import NetworkService, Package, Vnf
+
+
+def _integrity(package: Package) -> str | None:
+    """Why `package` must not be onboarded (not registered, revoked, or stored bytes differ), or None."""
+    try:
+        record = PackageRegistry.deployed(get_chain_client()).registration_of("0x" + package.digest)
+    except LedgerError as exc:
+        return f"the registry cannot be read: {exc}"
+    if record is None:
+        return "the package is not registered on chain"
+    if record.status == PackageStatus.REVOKED:
+        return "the publisher revoked the package on chain"
+    if not blobs.blob_exists(package.digest):
+        return "the package's archive is missing from the store"
+    return None
+
+
+def driver() -> Any:
+    from marketplace.licensing.orchestrators import OsmDriver, TrackingDriver
+
+    if settings.OSM_NBI_URL:
+        return OsmDriver(
+            settings.OSM_NBI_URL, settings.OSM_USERNAME, settings.OSM_PASSWORD, project=settings.OSM_PROJECT
+        )
+    return TrackingDriver()
+
+
+def instance_create(*, ns: NetworkService, user: str, region: str | None = None) -> NsInstance:
+    """Decide, reserve a seat, check the package against the chain, then ask the orchestrator."""
+    decision = licence_decide(ns=ns, user=user, region=region)
+    provenance_append(kind="decision", actor=user, subject=f"ns:{ns.pk}", payload=decision.as_dict())
+    if not decision.permit:
+        raise LicenceDenied(decision)
+    chain_id = get_chain_client().chain_id()
+    held = (
+        AcquiredLicence.objects.filter(chain_id=chain_id, licence_id=decision.licence_id).first()
+        if decision.licence_id is not None
+        else None
+    )
+    seat_key = seat_key_of(chain_id, held)
+    if seat_key and decision.seats and not seat_take(seat_key, decision.seats):
+        denied = Decision(
+            False,
+            seats_taken(decision.seats, decision.seats, decision.licence_id),
+            offer_id=decision.offer_id,
+            licence_id=decision.licence_id,
+            kind=decision.kind,
+            seats=decision.seats,
+            in_use=decision.seats,
+        )
+        provenance_append(kind="decision", actor=user, subject=f"ns:{ns.pk}", payload=denied.as_dict())
+        raise LicenceDenied(denied)
+    orchestrator = driver()
+    instance = NsInstance.objects.create(
+        ns=ns,
+        owner=user,
+        chain_id=chain_id,
+        offer_id=int(decision.offer_id or 0),
+        licence_id=decision.licence_id,
+        seat_key=seat_key,
+        driver=orchestrator.name,
+        deploys=orchestrator.deploys,
+    )
+    problem = _integrity(ns.package)
+    if problem is None:
+        try:
+            _deploy(instance, ns, orchestrator)
+        except Exception as exc:
+            problem = f"the orchestrator failed: {exc}"
+    if problem is not None:
+        instance.state, instance.error = InstanceState.FAILED, problem
+        instance.save(update_fields=["state", "error", "updated_at"])
+        if seat_key and decision.seats:
+            seat_release(seat_key)
+    provenance_append(
+        kind="instantiate",
+        actor=user,
+        subject=f"instance:{instance.pk}",
+        payload={
+            "ns": str(ns.pk),
+            "state": instance.state,
+            "error": instance.error,
+            "licence_id": decision.licence_id,
+            "offer_id": decision.offer_id,
+        },
+    )
+    return instance
+
+
+def _deploy(instance: NsInstance, ns: NetworkService, orchestrator: Any) -> None:
+    from pathlib import Path
+    from tempfile import TemporaryDirectory
+
+    with TemporaryDirectory(prefix="nfvm-onboard-") as tmp:
+        checksums: list[tuple[Package, tuple[str, str] | None]] = []
+        for vnf in Vnf.objects.filter(pk__in=ns.vnf_ids).select_related("package"):
+            archive = _export(vnf.package, Path(tmp))
+            onboarded = orchestrator.onboard_vnf_package(archive=archive, content_type=_content_type(vnf.package))
+            checksums.append((vnf.package, orchestrator.vnf_package_checksum(onboarded.id) or onboarded.checksum))
+        nsd = orchestrator.onboard_nsd(archive=_export(ns.package, Path(tmp)), content_type=_content_type(ns.package))
+        vim = settings.OSM_VIM_ACCOUNT
+        ns_id = orchestrator.create_ns(
+            nsd_id=nsd.id, name=f"{ns.name}-{instance.pk}", description=str(ns), vim_account=vim
+        )
+        instance.orchestrator_id = ns_id
+        operation = orchestrator.wait(orchestrator.instantiate_ns(ns_id, nsd_id=nsd.id, vim_account=vim).id)
+    instance.integrity, instance.integrity_detail = _integrity_verdict(checksums)
+    instance.state = InstanceState.RUNNING if operation.state == "COMPLETED" else InstanceState.FAILED
+    if instance.state == InstanceState.FAILED:
+        raise RuntimeError(f"instantiation ended {operation.state}")
+    instance.save(update_fields=["state", "orchestrator_id", "integrity", "integrity_detail", "updated_at"])
+
+
+def _integrity_verdict(checksums: list[tuple[Package, tuple[str, str] | None]]) -> tuple[str, str]:
+    """(integrity, detail) from the checksum the orchestrator holds for each package (None: it reports none),
+    compared with the package's anchored digest."""
+    mismatched = [p for p, c in checksums if c is not None and c[1].lower().removeprefix("0x") not in (p.digest,)]
+    unknown = [p for p, c in checksums if c is None]
+    if mismatched:
+        return "mismatch", "the orchestrator holds other bytes than the anchored digest for: " + ", ".join(
+            str(p) for p in mismatched
+        )
+    if unknown:
+        return "unknown", "the orchestrator reports no SHA-256 checksum for: " + ", ".join(str(p) for p in unknown)
+    return "verified", "the orchestrator's checksums equal the anchored digests"
+
+
+def _blob_checksum(package: Package) -> tuple[str, str]:
+    """The SHA-256 of the archive stored for `package`, as the tracking driver reports what it was given."""
+    hasher = hashlib.sha256()
+    with blobs.blob_open(package.digest) as blob:
+        while chunk := blob.read(1024 * 1024):
+            hasher.update(chunk)
+    return "SHA-256", hasher.hexdigest()
+
+
+def _held_checksums(instance: NsInstance, packages: list[Package]) -> list[tuple[Package, tuple[str, str] | None]]:
+    """What the orchestrator of `instance` holds for each VNF package now. The tracking driver keeps nothing
+    between requests, so the bytes it would be given, the stored archives, are hashed again; an orchestrator
+    that deploys is asked for the SOL005 checksums of the packages its NS instance uses."""
+    if not instance.deploys:
+        return [(p, _blob_checksum(p)) for p in packages]
+    orchestrator = driver()
+    if orchestrator.name != instance.driver or not instance.orchestrator_id:
+        return [(p, None) for p in packages]
+    held = {c[1].lower().removeprefix("0x") for c in orchestrator.ns_package_checksums(instance.orchestrator_id)}
+    # A package whose digest the orchestrator holds is verified. Checksums that equal no package's digest are
+    # other bytes held in its place; a package is unknown when the orchestrator names nothing in its place.
+    strangers = sorted(held - {p.digest for p in packages})
+    return [
+        (p, ("SHA-256", p.digest) if p.digest in held else ("SHA-256", strangers[0]) if strangers else None)
+        for p in packages
+    ]
+
+
+def instance_verify(*, instance: NsInstance, actor: str) -> NsInstance:
+    """Recheck, on demand, the packages of `instance` as at deploy: each must still be registered and not
+    revoked on chain (_integrity), and the orchestrator must hold the anchored bytes (_integrity_verdict).
+    Updates instance.integrity and logs the result. Raises PermissionDeniedError for anyone but the owner."""
+    from marketplace.errors import PermissionDeniedError
+    from marketplace.licensing.orchestrators import OrchestratorError
+
+    subject = f"instance:{instance.pk}"
+    if actor != instance.owner:
+        denied = Decision(False, f"only {instance.owner} may verify instance {instance.pk}", action="verify")
+        provenance_append(kind="decision", actor=actor, subject=subject, payload=denied.as_dict())
+        raise PermissionDeniedError(denied.reason)
+    vnfs = Vnf.objects.filter(pk__in=instance.ns.vnf_ids).select_related("package")
+    packages = list({vnf.package.pk: vnf.package for vnf in vnfs}.values())
+    problems = [(p, why) for p in [*packages, instance.ns.package] if (why := _integrity(p)) is not None]
+    unreadable = [p for p, why in problems if why.startswith("the registry cannot be read")]
+    if problems:
+        integrity = "unknown" if len(unreadable) == len(problems) else "mismatch"
+        detail = "; ".join(f"{p}: {why}" for p, why in problems)
+    else:
+        try:
+            integrity, detail = _integrity_verdict(_held_checksums(instance, [*packages, instance.ns.package]))
+        except OrchestratorError as exc:
+            integrity, detail = "unknown", f"the orchestrator cannot be asked: {exc}"
+    previous = instance.integrity
+    instance.integrity, instance.integrity_detail = integrity, detail
+    instance.save(update_fields=["integrity", "integrity_detail", "updated_at"])
+    provenance_append(
+        kind="verify",
+        actor=actor,
+        subject=subject,
+        payload={"ns": str(instance.ns.pk), "integrity": integrity, "previous": previous, "detail": detail},
+    )
+    return instance
+
+
+def _export(package: Package, folder: Any) -> Any:
+    path = folder / f"{package.digest}.pkg"
+    with blobs.blob_open(package.digest) as blob, path.open("wb") as out:
+        while chunk := blob.read(1024 * 1024):
+            out.write(chunk)
+    return path
+
+
+def _content_type(package: Package) -> str:
+    return "application/gzip" if package.format == "osm" else "application/zip"
+
+
+def instance_terminate(*, instance: NsInstance, actor: str) -> NsInstance:
+    from marketplace.errors import PermissionDeniedError
+
+    subject = f"instance:{instance.pk}"
+    if actor != instance.owner:
+        denied = Decision(False, f"only {instance.owner} may terminate instance {instance.pk}", action="terminate")
+        provenance_append(kind="decision", actor=actor, subject=subject, payload=denied.as_dict())
+        raise PermissionDeniedError(denied.reason)
+    if instance.state not in (InstanceState.RUNNING, InstanceState.INSTANTIATING):
+        return instance
+    permitted = Decision(True, "the instance's owner may always terminate it", action="terminate")
+    provenance_append(kind="decision", actor=actor, subject=subject, payload=permitted.as_dict())
+    orchestrator = driver()
+    instance.state = InstanceState.TERMINATING
+    instance.save(update_fields=["state", "updated_at"])
+    if instance.orchestrator_id:
+        orchestrator.wait(orchestrator.terminate_ns(instance.orchestrator_id).id)
+    instance.state = InstanceState.TERMINATED
+    instance.save(update_fields=["state", "updated_at"])
+    if instance.seat_key:
+        instance.refresh_from_db(fields=["units"])  # a scale may have changed it since `instance` was read
+        seat_release(instance.seat_key, max(instance.units, 1))
+    provenance_append(
+        kind="terminate", actor=actor, subject=f"instance:{instance.pk}", payload={"ns": str(instance.ns.pk)}
+    )
+    return instance
+
+
+def instances_flag_expired() -> int:
+    """Mark running instances whose licence has ended (they keep running; new ones are denied)."""
+    client = get_chain_client()
+    now = client.now()
+    flagged = 0
+    for instance in NsInstance.objects.filter(
+        state=InstanceState.RUNNING, licence_expired=False, licence_id__isnull=False
+    ):
+        licence = AcquiredLicence.objects.filter(
+            chain_id=instance.chain_id, licence_id=int(instance.licence_id or 0)
+        ).first()
+        if licence is not None and licence.expires_at and licence.expires_at <= now:
+            instance.licence_expired = True
+            instance.save(update_fields=["licence_expired", "updated_at"])
+            provenance_append(
+                kind="licence-expired",
+                actor="operator",
+                subject=f"instance:{instance.pk}",
+                payload={"licence_id": licence.licence_id, "expired_at": licence.expires_at},
+            )
+            flagged += 1
+    return flagged
+
+
+def instance_scale(
+    *, instance: NsInstance, actor: str, change: int | None = None, target: int | None = None
+) -> NsInstance:
+    """Scale `instance` by `change` units, or to `target` units: decided against the licence's seats (scaling
+    out takes the extra seats in one atomic update, scaling in releases them), then done by the orchestrator
+    one scaling step per unit. Raises LicenceDenied, PermissionDeniedError, ConflictError, ValidationFailed."""
+    from marketplace.errors import ConflictError, PermissionDeniedError, ValidationFailed
+    from marketplace.licensing.orchestrators import OrchestratorError
+
+    subject = f"instance:{instance.pk}"
+    if actor != instance.owner:
+        denied = Decision(False, f"only {instance.owner} may scale instance {instance.pk}", action="scale")
+        provenance_append(kind="decision", actor=actor, subject=subject, payload=denied.as_dict())
+        raise PermissionDeniedError(denied.reason)
+    if (change is None) == (target is None):
+        raise ValidationFailed({"instances": 'give a change ("+N" or "-N") or a target number of units'})
+    instance.refresh_from_db(fields=["units", "state"])
+    if instance.state != InstanceState.RUNNING:
+        raise ConflictError(f"instance {instance.pk} is {instance.state}: only a running instance scales")
+    if target is not None:
+        change = target - instance.units
+    assert change is not None
+    if change == 0:
+        raise ValidationFailed({"instances": f"instance {instance.pk} already runs {instance.units} units"})
+    if instance.units + change < 1:
+        raise ValidationFailed(
+            {
+                "instances": f"instance {instance.pk} runs {instance.units} units: at least 1 stays "
+                "(terminate it to stop)"
+            }
+        )
+    orchestrator = driver()
+    scaling = scaling_target(instance.ns)
+    if orchestrator.deploys and scaling is None:
+        raise ConflictError(
+            f"{instance.ns} defines no scaling aspect (VNFD df scaling-aspect), so {orchestrator.name} cannot scale it"
+        )
+    decision = scale_decide(instance=instance, change=change)
+    provenance_append(kind="decision", actor=actor, subject=subject, payload={**decision.as_dict(), "change": change})
+    if not decision.permit:
+        raise LicenceDenied(decision)
+    steps = abs(change)
+    if change > 0:
+        if instance.seat_key and decision.seats and not seat_take(instance.seat_key, decision.seats, steps):
+            denied = Decision(
+                False,
+                f"{seats_taken(decision.seats, decision.seats, decision.licence_id)}: "
+                f"no {steps} more seat{'s' if steps > 1 else ''} free",
+                offer_id=decision.offer_id,
+                licence_id=decision.licence_id,
+                kind=decision.kind,
+                seats=decision.seats,
+                in_use=decision.seats,
+                action="scale",
+            )
+            provenance_append(
+                kind="decision", actor=actor, subject=subject, payload={**denied.as_dict(), "change": change}
+            )
+            raise LicenceDenied(denied)
+    else:
+        # Units leave first, atomically, so that two concurrent scale-ins cannot both take the last ones.
+        if not NsInstance.objects.filter(pk=instance.pk, units__gte=1 + steps).update(units=F("units") - steps):
+            raise ConflictError(f"instance {instance.pk} no longer has {steps + 1} units to scale in from")
+    aspect, member = scaling or ("", "")
+    done, error = 0, ""
+    try:
+        for _ in range(steps):
+            operation = orchestrator.scale_ns(
+                instance.orchestrator_id, scale_out=change > 0, aspect=aspect, member_vnf_index=member
+            )
+            finished = orchestrator.wait(operation.id)
+            if finished.state != "COMPLETED":
+                error = f"scaling step {done + 1} of {steps} ended {finished.state}"
+                break
+            done += 1
+    except OrchestratorError as exc:
+        error = f"the orchestrator failed: {exc}"
+    # Units are added only to a still running instance: a terminate that raced this scale released the
+    # seats of the units it saw, so the seats of units it did not see are released here.
+    running = NsInstance.objects.filter(pk=instance.pk, state=InstanceState.RUNNING)
+    if change > 0:
+        kept = done if done and running.update(units=F("units") + done) else 0
+        free = steps - kept if instance.seat_key and decision.seats else 0
+    else:
+        undone = steps - done
+        restored = undone if undone and running.update(units=F("units") + undone) else 0
+        free = steps - restored if instance.seat_key else 0
+    if free:
+        seat_release(instance.seat_key, free)
+    if error:
+        NsInstance.objects.filter(pk=instance.pk).update(error=error)
+    instance.refresh_from_db()
+    provenance_append(
+        kind="scale",
+        actor=actor,
+        subject=subject,
+        payload={
+            "ns": str(instance.ns.pk),
+            "change": change,
+            "done": done * (1 if change > 0 else -1),
+            "units": instance.units,
+            "aspect": aspect or None,
+            "member_vnf_index": member or None,
+            "error": error,
+            "licence_id": instance.licence_id,
+        },
+    )
+    if error:
+        raise ScaleFailed(instance, error)
+    return instance
+
+
+class ScaleFailed(Exception):
+    """The orchestrator did not finish every scaling step; `instance` holds the units that did."""
+
+    def __init__(self, instance: NsInstance, message: str) -> None:
+        self.instance = instance
+        super().__init__(message)

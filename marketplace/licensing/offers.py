@@ -1,0 +1,259 @@
+"""Offers and agreements: the transactions a provider signs to create or close an offer, the EIP-712
+agreement a licensee signs to buy or activate a trial, and licence transfers.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from ledger.client import get_chain_client
+from ledger.exceptions import LedgerError
+from ledger.models import AcquiredLicence
+from ledger.registry import PackageRegistry, PackageStatus
+from marketplace.contract_manager.decisions import LicenceDenied, transfer_decide
+from marketplace.contract_manager.models import ProvenanceEntry
+from marketplace.contract_manager.policy import PolicyError
+from marketplace.contract_manager.policy_compiler import compile_policy
+from marketplace.contract_manager.provenance import provenance_append
+from marketplace.licensing.models import LicencePolicy, SignedAgreement
+from marketplace.repository.models import Package
+
+
+def licence_transfer_prepare(*, licence: AcquiredLicence, holder: str, recipient: str) -> dict[str, Any]:
+    """Decide the transfer and, when permitted, return the unsigned transferLicence transaction for the
+    holder's wallet. The indexer moves the licence once the chain has it. Raises LicenceDenied."""
+    decision = transfer_decide(licence=licence, holder=holder, recipient=recipient)
+    payload = {**decision.as_dict(), "recipient": recipient}
+    provenance_append(kind="decision", actor=holder, subject=f"licence:{licence.licence_id}", payload=payload)
+    if not decision.permit:
+        raise LicenceDenied(decision)
+    tx = _manager().transfer_licence(holder, licence.licence_id, recipient)
+    return {"decision": decision.as_dict(), "transaction": _jsonable_tx(tx)}
+
+
+def licence_transfer_record(
+    *, chain_id: int, licence_id: int, sender: str, recipient: str, tx_hash: str, to_licence_id: int | None = None
+) -> None:
+    """Log a transfer the chain made (the indexer saw LicenceTransferred), once per transaction: replaying
+    events after a reorganisation must not log it twice."""
+    subject = f"licence:{licence_id}"
+    for entry in ProvenanceEntry.objects.filter(subject=subject, kind="transfer").only("payload"):
+        if isinstance(entry.payload, dict) and entry.payload.get("tx_hash") == tx_hash:
+            return
+    payload = {
+        "chain_id": chain_id,
+        "from": sender,
+        "to": recipient,
+        "to_licence_id": to_licence_id,
+        "tx_hash": tx_hash,
+    }
+    provenance_append(kind="transfer", actor=sender, subject=subject, payload=payload)
+
+
+def _manager() -> Any:
+    from ledger.licensing import LicenseManager
+
+    return LicenseManager.deployed(get_chain_client())
+
+
+def offer_prepare(
+    *,
+    package: Package,
+    provider: str,
+    kind: Literal["public", "trial", "private"],
+    price: int = 0,
+    seats: int | None = None,
+    duration_days: int | None = None,
+    transferable: bool = False,
+    regions: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Write the ODRL policy for an offer, keep it (its hash is the on-chain terms hash) and return
+    the unsigned createOffer transaction for the provider's wallet."""
+    from ledger.licensing import OfferKind
+    from marketplace.contract_manager.policy import terms_hash
+    from marketplace.contract_manager.policy_templates import generate_policy
+    from marketplace.errors import PermissionDeniedError, ValidationFailed
+
+    registry = PackageRegistry.deployed(get_chain_client())
+    key = registry.publishing_key_for("0x" + package.digest)
+    manager = _manager()
+    if key is None:
+        raise ValidationFailed({"package": "register the package on chain before offering licences for it"})
+    if provider != key and not manager.is_provider("0x" + package.digest, provider):
+        raise PermissionDeniedError(
+            f"{provider} is neither the publisher of package {package.pk} nor a provider it authorised"
+        )
+    target = f"urn:nfvm:package:{package.digest}"
+    try:
+        document = generate_policy(
+            kind=kind,
+            target=target,
+            assigner=f"urn:ethereum:{provider}",
+            price=price,
+            duration_days=duration_days,
+            seats=seats,
+            transferable=transferable,
+            regions=regions,
+        )
+        terms = compile_policy(document, target=target)
+    except (PolicyError, ValueError, TypeError) as exc:
+        raise ValidationFailed({"policy": str(exc)}) from exc
+    digest = terms_hash(document)
+    LicencePolicy.objects.update_or_create(
+        terms_hash="0x" + digest.hex(),
+        defaults={"package": package, "provider": provider, "document": document, "kind": terms.kind},
+    )
+    tx = manager.create_offer(
+        provider,
+        digest="0x" + package.digest,
+        kind=OfferKind[terms.kind.upper()],
+        terms_hash=digest,
+        price=terms.price,
+        token=terms.token,
+        duration=terms.duration_s,
+        seats=terms.seats,
+        transferable=terms.transferable,
+    )
+    return {"policy": document, "terms_hash": "0x" + digest.hex(), "transaction": _jsonable_tx(tx)}
+
+
+def agreement_prepare(*, offer_id: int, licensee: str) -> dict[str, Any]:
+    """The EIP-712 licence agreement the end-user's wallet signs for `offer_id`."""
+    from marketplace.errors import ValidationFailed
+
+    manager = _manager()
+    offer = manager.offer(offer_id)
+    if offer is None or not offer.open:
+        raise ValidationFailed({"offer_id": f"offer {offer_id} does not exist or is closed"})
+    agreement = manager.agreement(offer, licensee, deadline=get_chain_client().now() + 3600)
+    return {
+        "typed_data": manager.typed_data(agreement),
+        "offer": {
+            "offer_id": offer.offer_id,
+            "kind": int(offer.kind),
+            "price": str(offer.price),
+            "seats": offer.seats,
+            "duration": offer.duration,
+        },
+    }
+
+
+def purchase_prepare(*, offer_id: int, licensee: str, typed_data: dict[str, Any], signature: str) -> dict[str, Any]:
+    """The unsigned purchase transaction (exact price as value) the licensee's wallet sends itself."""
+    manager = _manager()
+    offer, agreement = _signed_agreement(manager, offer_id, licensee, typed_data, signature)
+    return {"transaction": _jsonable_tx(manager.purchase(licensee, offer, agreement, signature))}
+
+
+def trial_activate(*, offer_id: int, licensee: str, typed_data: dict[str, Any], signature: str) -> int:
+    """Relay the licensee's signed trial agreement with the operator's key; returns the licence id.
+
+    LicenseManager does not ask the registry when a trial is activated (a trial sells nothing); the
+    operator does not relay trials of revoked packages."""
+    from ledger.signer import operator_account
+    from marketplace.errors import ConflictError
+
+    manager = _manager()
+    offer, agreement = _signed_agreement(manager, offer_id, licensee, typed_data, signature)
+    try:
+        record = PackageRegistry.deployed(get_chain_client()).registration_of(offer.digest)
+    except LedgerError as exc:
+        raise ConflictError(f"the registry cannot be read: {exc}") from exc
+    if record is not None and record.status == PackageStatus.REVOKED:
+        raise ConflictError(f"the publisher revoked package {offer.digest} on chain: its trial cannot be activated")
+    operator = operator_account()
+    try:
+        receipt = get_chain_client().transact(
+            operator, manager.activate_trial(operator.address, agreement, signature), abi=manager.abi
+        )
+    except LedgerError as exc:
+        raise ConflictError(f"the licence manager refused the trial: {exc}") from exc
+    licence_id = int(manager.issued_licence_id(receipt))
+    provenance_append(
+        kind="licence",
+        actor=licensee,
+        subject=f"offer:{offer_id}",
+        payload={"licence_id": licence_id, "kind": "trial", "relayed_by": operator.address},
+    )
+    return licence_id
+
+
+def _signed_agreement(
+    manager: Any, offer_id: int, licensee: str, typed_data: dict[str, Any], signature: str
+) -> tuple[Any, Any]:
+    """(offer, agreement) once `typed_data` is a signed agreement of `licensee` for the offer's very
+    terms, kept for the portal; LicenseManager rebuilds the agreement from the offer, so an agreement
+    for other terms would only fail on chain."""
+    from ledger.licensing import agreement_from_typed_data, agreement_mismatches
+    from marketplace.errors import ValidationFailed
+
+    offer = manager.offer(offer_id)
+    if offer is None:
+        raise ValidationFailed({"offer_id": f"offer {offer_id} does not exist"})
+    try:
+        agreement = agreement_from_typed_data(typed_data)
+    except LedgerError as exc:
+        raise ValidationFailed({"typed_data": str(exc)}) from exc
+    mismatches = agreement_mismatches(agreement, offer)
+    if mismatches:
+        raise ValidationFailed({"typed_data": "the agreement does not match the offer: " + "; ".join(mismatches)})
+    _agreement_keep(manager=manager, offer_id=offer_id, agreement=agreement, licensee=licensee, signature=signature)
+    return offer, agreement
+
+
+def _agreement_keep(*, manager: Any, offer_id: int, agreement: Any, licensee: str, signature: str) -> None:
+    """Check that `licensee` signed `agreement` for `offer_id`, and keep the signed typed data.
+
+    Kept under its EIP-712 digest, which LicenseManager emits as the licence's agreementHash: the
+    portal shows a licence's agreement only when the digests are equal."""
+
+    from eth_account import Account
+    from eth_account.messages import encode_typed_data
+
+    from ledger.licensing import typed_data_hash
+    from marketplace.errors import AuthenticationError, ValidationFailed
+
+    if agreement.offer_id != offer_id or agreement.licensee != licensee:
+        raise ValidationFailed({"typed_data": "the agreement is for another offer or another licensee"})
+    typed = manager.typed_data(agreement)
+    try:
+        signer = Account.recover_message(encode_typed_data(full_message=typed), signature=signature)
+    except (ValueError, TypeError) as exc:
+        raise ValidationFailed({"signature": f"cannot be read: {exc}"}) from exc
+    if signer != licensee:
+        raise AuthenticationError(f"the agreement is signed by {signer}, not by {licensee}")
+    SignedAgreement.objects.update_or_create(
+        agreement_hash=typed_data_hash(typed).lower(),
+        defaults={
+            "chain_id": int(typed["domain"]["chainId"]),
+            "offer_id": offer_id,
+            "licensee": licensee,
+            "typed_data": json.dumps(typed, sort_keys=True, separators=(",", ":")),
+            "signature": signature,
+        },
+    )
+
+
+def offer_close_prepare(*, offer_id: int, actor: str) -> dict[str, Any]:
+    """The unsigned closeOffer transaction for the provider's wallet (or the package's publishing key,
+    which LicenseManager.closeOffer also accepts); anyone else is refused with the reason."""
+    from marketplace.errors import ConflictError, PermissionDeniedError, ValidationFailed
+
+    manager = _manager()
+    offer = manager.offer(offer_id)
+    if offer is None:
+        raise ValidationFailed({"offer_id": f"offer {offer_id} does not exist"})
+    if actor != offer.provider:
+        publisher = PackageRegistry.deployed(get_chain_client()).publishing_key_for(offer.digest)
+        if actor != publisher:
+            raise PermissionDeniedError(
+                f"only the offer's provider {offer.provider} or the package's publisher may close offer #{offer_id}"
+            )
+    if offer.closed:
+        raise ConflictError(f"offer #{offer_id} is already closed")
+    return {"offer_id": offer_id, "transaction": _jsonable_tx(manager.close_offer(actor, offer_id))}
+
+
+def _jsonable_tx(tx: Any) -> dict[str, Any]:
+    return {k: (hex(v) if isinstance(v, int) and k in ("value",) else v) for k, v in dict(tx).items()}
