@@ -5,13 +5,10 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
-SESSION_ADDRESS = "nfvm_address"
-SESSION_CHAIN = "nfvm_chain_id"
+from marketplace.accounts.selectors import SESSION_ADDRESS, SESSION_CHAIN
+from marketplace.accounts.selectors import session_address as signed_in_address
 
-
-def signed_in_address(request: HttpRequest) -> str | None:
-    value = request.session.get(SESSION_ADDRESS)
-    return value if isinstance(value, str) else None
+__all__ = ["SESSION_ADDRESS", "SESSION_CHAIN", "require_address", "signed_in_address"]
 
 
 def require_address(request: HttpRequest) -> str:

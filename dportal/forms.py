@@ -2,39 +2,49 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from django import forms
+from pydantic import ValidationError
 
-from marketplace.repository import selectors
+from marketplace.repository import filters, selectors
+
+
+def _select(label: str, choices: list[tuple[str, str]], allowed: object) -> forms.CharField:
+    """A select whose values the shared schema defines; the labels are the portal's."""
+    assert {value for value, _ in choices if value} <= set(get_args(allowed)), label
+    return forms.CharField(required=False, label=label, widget=forms.Select(choices=choices))
 
 
 class SearchForm(forms.Form):
-    q = forms.CharField(required=False, max_length=200, label="Search")
-    kind = forms.ChoiceField(required=False, choices=[("", "VNFs and NSs"), ("vnf", "VNF"), ("ns", "NS")])
-    format = forms.ChoiceField(
-        required=False, choices=[("", "Any format"), ("etsi", "ETSI SOL004"), ("osm", "OSM"), ("5gtango", "5GTANGO")]
+    """Renders the catalogue's filters. Which values are valid is PackageFilters' rule
+    (marketplace.repository.filters), the same schema that parses the JSON API's search."""
+
+    q = forms.CharField(required=False, label="Search")
+    kind = _select("Kind", [("", "VNFs and NSs"), ("vnf", "VNF"), ("ns", "NS")], filters.Kind)
+    format = _select(
+        "Format", [("", "Any format"), ("etsi", "ETSI SOL004"), ("osm", "OSM"), ("5gtango", "5GTANGO")], filters.Format
     )
-    vendor = forms.CharField(required=False, max_length=200)
-    tag = forms.CharField(required=False, max_length=64)
-    min_vcpus = forms.IntegerField(required=False, min_value=0, label="Min vCPUs")
-    max_vcpus = forms.IntegerField(required=False, min_value=0, label="Max vCPUs")
-    min_memory_mb = forms.IntegerField(required=False, min_value=0, label="Min memory (MB)")
-    max_memory_mb = forms.IntegerField(required=False, min_value=0, label="Max memory (MB)")
-    registered = forms.ChoiceField(
-        required=False,
-        label="On chain",
-        choices=[("", "Registered or not"), ("yes", "Registered on chain"), ("no", "Not registered")],
+    vendor = forms.CharField(required=False)
+    tag = forms.CharField(required=False)
+    min_vcpus = forms.CharField(required=False, label="Min vCPUs", widget=forms.NumberInput(attrs={"min": 0}))
+    max_vcpus = forms.CharField(required=False, label="Max vCPUs", widget=forms.NumberInput(attrs={"min": 0}))
+    min_memory_mb = forms.CharField(required=False, label="Min memory (MB)", widget=forms.NumberInput(attrs={"min": 0}))
+    max_memory_mb = forms.CharField(required=False, label="Max memory (MB)", widget=forms.NumberInput(attrs={"min": 0}))
+    registered = _select(
+        "On chain",
+        [("", "Registered or not"), ("yes", "Registered on chain"), ("no", "Not registered")],
+        filters.Registered,
     )
-    deprecated = forms.ChoiceField(
-        required=False,
-        label="Deprecated",
-        choices=[("", "Include deprecated"), ("hide", "Hide deprecated"), ("only", "Only deprecated")],
+    deprecated = _select(
+        "Deprecated",
+        [("", "Include deprecated"), ("hide", "Hide deprecated"), ("only", "Only deprecated")],
+        filters.Deprecated,
     )
     all_versions = forms.BooleanField(required=False, label="All versions")
-    sort = forms.ChoiceField(
-        required=False,
-        choices=[
+    sort = _select(
+        "Sort",
+        [
             ("-created", "Newest"),
             ("created", "Oldest"),
             ("name", "Name A-Z"),
@@ -45,29 +55,27 @@ class SearchForm(forms.Form):
             ("memory", "Least memory"),
             ("-memory", "Most memory"),
         ],
+        filters.Sort,
     )
-    page = forms.IntegerField(required=False, min_value=1, max_value=10_000)
+    page = forms.CharField(required=False, widget=forms.HiddenInput)
 
-    # Package states behind the on-chain and deprecated filters: the indexer marks a package
-    # "published" once its registration is seen on chain (marketplace.repository.projections).
-    _REGISTERED = {"yes": {"published"}, "no": {"uploaded", "validated"}}
-    _DEPRECATED = {"hide": {"uploaded", "validated", "published"}, "only": {"deprecated"}}
-    _ANY = frozenset({"uploaded", "validated", "published", "deprecated"})
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        given: dict[str, Any] = {k: v for k, v in cleaned.items() if v not in (None, "", False)}
+        if "tag" in given:
+            given["tag"] = [given["tag"]]
+        try:
+            self.filters = filters.PackageFilters.model_validate(given)
+        except ValidationError as exc:
+            for name, message in filters.filter_errors(exc).items():
+                self.add_error(name if name in self.fields else None, message)
+        return cleaned
 
     def has_filters(self) -> bool:
-        data = getattr(self, "cleaned_data", {})
-        return any(v not in (None, "", False) for k, v in data.items() if k not in ("sort", "page"))
+        return bool(getattr(self, "filters", None)) and self.filters.has_filters()
 
     def query(self) -> selectors.PackageQuery:
-        data: dict[str, Any] = {k: v for k, v in self.cleaned_data.items() if v not in (None, "", False)}
-        tag = data.pop("tag", None)
-        states = set(self._ANY)
-        states &= self._REGISTERED.get(data.pop("registered", ""), self._ANY)
-        states &= self._DEPRECATED.get(data.pop("deprecated", ""), self._ANY)
-        chosen = tuple(sorted(states)) if states != self._ANY else ()
-        if not states:
-            chosen = ("none",)  # the filters exclude each other: nothing matches
-        return selectors.PackageQuery(tags=(tag.lower(),) if tag else (), states=chosen, per_page=20, **data)
+        return self.filters.to_query()
 
 
 class UploadForm(forms.Form):

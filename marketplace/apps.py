@@ -9,6 +9,7 @@ class MarketplaceConfig(AppConfig):
 
     def ready(self) -> None:
         # The indexer folds registry events into the repository through these handlers.
+        from marketplace.repository import projections  # noqa: F401
 
         # Saves and deletes of packages mark the catalogue's search index stale.
         from marketplace.repository.catalogue import connect_signals

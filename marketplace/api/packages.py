@@ -1,270 +1,117 @@
-"""The JSON API (/api/v1/...): thin views that parse input, call one service or selector,
-and answer JSON. Domain errors become HTTP answers in one place: `api_view`."""
+"""The NFV Repository's JSON API (/api/v1/...): sign-in, packages, VNFs and network services, on-chain
+registration and proofs. Thin operations: parse (the typed schemas do), call one service or selector,
+answer; domain errors become answers in marketplace/api/errors.py."""
 
 from __future__ import annotations
 
-import functools
-import json
-import logging
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
-from bson import ObjectId
-from bson.errors import InvalidId
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
-from django.views.decorators.cache import never_cache
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from ninja import Query, Router, Status
 
 from ledger.client import get_chain_client
-from ledger.exceptions import LedgerError
 from marketplace.accounts import services as accounts
-from marketplace.contract_manager.decisions import LicenceDenied
-from marketplace.errors import AuthenticationError, ConflictError, PermissionDeniedError, ValidationFailed
-from marketplace.repository import blobs, presenters, registration, selectors, services
+from marketplace.api import schemas
+from marketplace.api.auth import OPTIONAL, bearer, requester
+from marketplace.api.downloads import archive_response, member_response
+from marketplace.contract_manager import decisions
+from marketplace.errors import ValidationFailed
+from marketplace.lookups import descriptor_or_404, package_or_404
+from marketplace.repository import presenters, registration, selectors, services
+from marketplace.repository.filters import PackageFilters
 from marketplace.repository.models import NetworkService, Package, Vnf
-from marketplace.repository.packages.problems import PackageRejected
-from marketplace.repository.selectors import PackageQuery, system_status
 
-log = logging.getLogger(__name__)
-View = Callable[..., HttpResponse | StreamingHttpResponse]
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str, **extra: Any) -> None:
-        self.status = status
-        self.message = message
-        self.extra = extra
-        super().__init__(message)
-
-
-def _error(status: int, message: str, **extra: Any) -> JsonResponse:
-    return JsonResponse({"error": message, **extra}, status=status)
-
-
-def api_view(methods: tuple[str, ...]) -> Callable[[View], View]:
-    """Method check, CSRF exemption (bearer tokens, never cookies, authenticate writes) and
-    the single mapping of domain errors to HTTP answers."""
-
-    def decorate(view: View) -> View:
-        @csrf_exempt
-        @functools.wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse | StreamingHttpResponse:
-            if request.method not in methods:
-                response = _error(405, f"{request.method} is not allowed here; use {', '.join(methods)}")
-                response["Allow"] = ", ".join(methods)
-                return response
-            try:
-                return view(request, *args, **kwargs)
-            except ApiError as exc:
-                return _error(exc.status, exc.message, **exc.extra)
-            except PackageRejected as exc:
-                status = 413 if any(p.rule == "upload.too-large" for p in exc.problems) else 422
-                return _error(status, "the package was rejected", problems=[p.as_dict() for p in exc.problems])
-            except ValidationFailed as exc:
-                return _error(400, "invalid input", fields=exc.errors)
-            except AuthenticationError as exc:
-                return _error(401, str(exc))
-            except PermissionDeniedError as exc:
-                return _error(403, str(exc))
-            except Http404 as exc:
-                return _error(404, str(exc) or "not found")
-            except ConflictError as exc:
-                return _error(409, str(exc))
-            except LicenceDenied as exc:
-                return _error(403, exc.decision.reason, decision=exc.decision.as_dict())
-            except blobs.BlobBusy as exc:
-                return _error(409, str(exc))
-            except LedgerError as exc:
-                return _error(503, f"the chain is unavailable: {exc}")
-
-        return wrapper
-
-    return decorate
-
-
-def _actor(request: HttpRequest) -> str:
-    """The signed-in address: a bearer token from /api/v1/auth/token."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise ApiError(
-            401,
-            "sign in first: POST /api/v1/auth/nonce, sign the message, POST /api/v1/auth/token",
-            hint="send the token as 'Authorization: Bearer <token>'",
-        )
-    address = selectors.api_token_address(token.strip())
-    if address is None:
-        raise ApiError(401, "the token is unknown or expired; sign in again")
-    return address
-
-
-def _requester(request: HttpRequest) -> str | None:
-    """Who asks, when signing in is optional: a bearer token if one is sent (an unknown one is refused),
-    else the portal session's wallet address, else None (anonymous)."""
-    if request.headers.get("Authorization"):
-        return _actor(request)
-    from dportal.access import signed_in_address  # the portal's download links carry its session
-
-    return signed_in_address(request)
-
-
-def _download_authorise(request: HttpRequest, package: Package, what: str) -> None:
-    """The decision point on a download of `package`: 401 for anonymous, 403 for others, with the reason."""
-    from marketplace.contract_manager import decisions
-
-    user = _requester(request)
-    try:
-        decisions.package_download_authorise(package=package, user=user, what=what)
-    except LicenceDenied as exc:
-        raise ApiError(401 if user is None else 403, exc.decision.reason, decision=exc.decision.as_dict()) from None
-
-
-def _object_id(value: str) -> ObjectId:
-    try:
-        return ObjectId(value)
-    except (InvalidId, TypeError):
-        raise Http404(f"{value!r} is not a valid id") from None
-
-
-def _package(package_id: str) -> Package:
-    package = Package.objects.filter(pk=_object_id(package_id)).first()
-    if package is None:
-        raise Http404(f"no package {package_id}")
-    return package
-
-
-def _json_body(request: HttpRequest) -> dict[str, Any]:
-    try:
-        body = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, f"the body is not JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "the body must be a JSON object")
-    return body
-
-
-# --- health ---
-
-
-@require_GET
-@never_cache
-def healthz(request: HttpRequest) -> JsonResponse:
-    """200 when the database, chain and contracts are usable; 503 naming what is not."""
-    status = system_status()
-    return JsonResponse(status.as_dict(), status=200 if status.ok else 503)
+router = Router()
+E = schemas.Error
+DOWNLOAD_RULE = (
+    "A licensed-only package (at least one open trial or private offer on chain, no open public offer) is "
+    "downloaded by its uploader or publisher, or by the holder of a valid licence whose policy permits "
+    "download; the requester is the bearer token's address or the portal session's."
+)
+DOWNLOAD_ERRORS = {
+    401: E,  # a licensed-only package and nobody signed in: the reason says what is needed
+    403: E,  # the requester may not download this licensed-only package: the reason says why
+    404: E,
+    503: E,  # the chain, which the licence decision needs, is unavailable
+}
+BINARY = {
+    "200": {
+        "description": "the bytes",
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
 
 
 # --- sign-in ---
 
 
-@api_view(("POST",))
-def auth_nonce(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(
+@router.post("/auth/nonce", response={201: schemas.Nonce, 503: E}, tags=["sign-in"])
+def auth_nonce(request: HttpRequest) -> Status[Any]:
+    """Start a Sign-In with Ethereum: a one-time nonce, the domain and chain to sign for."""
+    return Status(
+        201,
         {
             "nonce": accounts.signin_nonce_issue(),
             "domain": request.get_host(),
             "uri": request.build_absolute_uri("/"),
             "chain_id": get_chain_client().chain_id(),
         },
-        status=201,
     )
 
 
-@api_view(("POST",))
-def auth_token(request: HttpRequest) -> JsonResponse:
-    body = _json_body(request)
-    message, signature = body.get("message"), body.get("signature")
-    if not isinstance(message, str) or not isinstance(signature, str):
-        raise ValidationFailed({"message": "the signed EIP-4361 text", "signature": "its 0x-hex signature"})
-    address = accounts.signin_verify(message=message, signature=signature, domain=request.get_host())
+@router.post("/auth/token", response={201: schemas.Token, 400: E, 401: E, 503: E}, tags=["sign-in"])
+def auth_token(request: HttpRequest, body: schemas.SignIn) -> Status[Any]:
+    """Exchange a signed EIP-4361 message for a bearer token."""
+    address = accounts.signin_verify(message=body.message, signature=body.signature, domain=request.get_host())
     token, record = accounts.api_token_issue(address=address)
-    return JsonResponse({"token": token, "address": address, "expires_at": record.expires_at.isoformat()}, status=201)
+    return Status(201, {"token": token, "address": address, "expires_at": record.expires_at.isoformat()})
 
 
 # --- packages ---
 
-INT_FILTERS = ("min_vcpus", "max_vcpus", "min_memory_mb", "max_memory_mb", "page", "per_page")
-FLOAT_FILTERS = ("min_storage_gb", "max_storage_gb")
 
-
-MAX_FILTER = 1e12
-STATES = ("uploaded", "validated", "published", "deprecated", "revoked")
-BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
-
-
-def parse_query(params: Any) -> PackageQuery:
-    """Search parameters, each checked: a wrong one is named, never silently ignored."""
-    errors: dict[str, str] = {}
-    values: dict[str, Any] = {}
-    # An empty value counts as given: `?kind=` is an error, not "any kind" (the portal drops empty fields).
-    for key in ("q", "kind", "format", "vendor", "state", "uploader", "sort"):
-        value = params.get(key)
-        if value is None or (value == "" and key in ("q", "vendor", "uploader")):
-            continue
-        if len(value) > 200:
-            errors[key] = "at most 200 characters"
-        values[key] = value
-    choices = {
-        "kind": ("vnf", "ns"),
-        "format": ("etsi", "osm", "5gtango"),
-        "state": STATES,
-        "sort": tuple(selectors.SORTS),
+@router.get("/packages", response={200: schemas.PackagePage, 400: E}, tags=["packages"])
+def packages(request: HttpRequest, filters: Query[PackageFilters]) -> dict[str, object]:
+    """Search packages: words, filters, sort and pages; the latest version of each line by default."""
+    page = selectors.package_search(filters.to_query())
+    return {
+        "items": [presenters.package_summary(p) for p in page.items],
+        "total": page.total,
+        "page": page.page,
+        "per_page": page.per_page,
+        "pages": page.pages,
     }
-    for key, allowed in choices.items():
-        if key in values and values[key] not in allowed:
-            errors[key] = "must be one of " + ", ".join(allowed)
-    for key in INT_FILTERS + FLOAT_FILTERS:
-        raw = params.get(key)
-        if raw is None:
-            continue
-        try:
-            number = int(raw) if key in INT_FILTERS else float(raw)
-        except ValueError:
-            errors[key] = "must be a number"
-            continue
-        # Bounded well inside what the database's 64-bit numbers hold.
-        if not 0 <= number <= MAX_FILTER or (key == "page" and number < 1):
-            errors[key] = f"out of range (0-{MAX_FILTER:.0f})"
-            continue
-        if key == "per_page" and not 1 <= number <= 100:
-            errors[key] = "out of range (1-100)"
-            continue
-        values[key] = number
-    # An empty tag field (a form left blank) means no tag filter.
-    tags = [t.strip().lower() for t in params.getlist("tag") if t.strip()] if hasattr(params, "getlist") else []
-    if any(len(t) > 64 for t in tags) or len(tags) > 8:
-        errors["tag"] = "at most 8 tags of 1-64 characters"
-    values["tags"] = tuple(tags)
-    flag = params.get("all_versions")
-    if flag is not None:
-        if flag.lower() not in BOOLEANS:
-            errors["all_versions"] = "must be true or false"
-        else:
-            values["all_versions"] = BOOLEANS[flag.lower()]
-    if errors:
-        raise ValidationFailed(errors)
-    return PackageQuery(**values)
 
 
-@api_view(("GET", "POST"))
-def packages(request: HttpRequest) -> JsonResponse:
-    if request.method == "POST":
-        return _upload(request)
-    page = selectors.package_search(parse_query(request.GET))
-    return JsonResponse(
-        {
-            "items": [presenters.package_summary(p) for p in page.items],
-            "total": page.total,
-            "page": page.page,
-            "per_page": page.per_page,
-            "pages": page.pages,
-        }
-    )
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["package"],
+                    "properties": {"package": {"type": "string", "format": "binary"}},
+                }
+            },
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
 
 
-def _upload(request: HttpRequest) -> JsonResponse:
-    uploader = _actor(request)
+@router.post(
+    "/packages",
+    auth=bearer,
+    response={200: schemas.Package, 201: schemas.Package, 400: E, 401: E, 409: E, 413: E, 422: E},
+    openapi_extra=UPLOAD_BODY,
+    tags=["packages"],
+)
+def package_upload(request: HttpRequest) -> Status[Any]:
+    """Upload a package: the multipart field 'package', or the archive as the raw body (X-Filename names it).
+    200: the identical archive was already stored; 409: the same content is being uploaded right now;
+    422: rejected, `problems` lists every reason."""
+    uploader = str(request.auth)  # type: ignore[attr-defined]
     if request.content_type == "multipart/form-data":
         upload = request.FILES.get("package")
         if upload is None:
@@ -277,145 +124,225 @@ def _upload(request: HttpRequest) -> JsonResponse:
     body["created"] = result.created
     if result.inspection is not None:
         body["warnings"] = [p.as_dict() for p in result.inspection.problems]
-    return JsonResponse(body, status=201 if result.created else 200)
+    return Status(201 if result.created else 200, body)
 
 
-@api_view(("GET", "PATCH", "DELETE"))
-def package(request: HttpRequest, package_id: str) -> HttpResponse:
-    pkg = _package(package_id)
-    if request.method == "PATCH":
-        services.package_metadata_update(package=pkg, actor=_actor(request), changes=_json_body(request))
-    elif request.method == "DELETE":
-        services.package_delete(package=pkg, actor=_actor(request))
-        return HttpResponse(status=204)
-    return JsonResponse(presenters.package_detail(pkg))
+@router.get("/packages/{package_id}", response={200: schemas.Package, 404: E}, tags=["packages"])
+def package(request: HttpRequest, package_id: str) -> dict[str, object]:
+    """A package."""
+    return presenters.package_detail(package_or_404(package_id))
 
 
-@api_view(("POST",))
-def package_deprecate(request: HttpRequest, package_id: str) -> JsonResponse:
-    pkg = services.package_deprecate(package=_package(package_id), actor=_actor(request))
-    return JsonResponse(presenters.package_detail(pkg))
+@router.patch(
+    "/packages/{package_id}",
+    auth=bearer,
+    response={200: schemas.Package, 400: E, 401: E, 403: E, 404: E},
+    tags=["packages"],
+)
+def package_metadata(request: HttpRequest, package_id: str, body: schemas.Metadata) -> dict[str, object]:
+    """Change metadata (uploader only); the digest is untouched."""
+    found = package_or_404(package_id)
+    changes = body.model_dump(exclude_unset=True)
+    services.package_metadata_update(package=found, actor=str(request.auth), changes=changes)  # type: ignore[attr-defined]
+    return presenters.package_detail(found)
 
 
-@api_view(("GET",))
-def package_versions(request: HttpRequest, package_id: str) -> JsonResponse:
-    return JsonResponse(
-        {"items": [presenters.package_summary(p) for p in selectors.package_versions(_package(package_id))]}
-    )
+@router.delete(
+    "/packages/{package_id}", auth=bearer, response={204: None, 401: E, 403: E, 404: E, 409: E}, tags=["packages"]
+)
+def package_delete(request: HttpRequest, package_id: str) -> HttpResponse:
+    """Delete a package nothing refers to (uploader only); 409: referenced, deprecate it instead."""
+    services.package_delete(package=package_or_404(package_id), actor=str(request.auth))  # type: ignore[attr-defined]
+    return HttpResponse(status=204)
 
 
-@api_view(("GET",))
-def package_history(request: HttpRequest, package_id: str) -> JsonResponse:
-    pkg = _package(package_id)
-    changes = pkg.metadatachange_set.order_by("-changed_at")
-    return JsonResponse({"items": [presenters.metadata_change(c) for c in changes]})
+@router.post(
+    "/packages/{package_id}/deprecate",
+    auth=bearer,
+    response={200: schemas.Package, 401: E, 403: E, 404: E, 409: E},
+    tags=["packages"],
+)
+def package_deprecate(request: HttpRequest, package_id: str) -> dict[str, object]:
+    """Deprecate (uploader only); 409: revoked packages stay revoked."""
+    found = services.package_deprecate(package=package_or_404(package_id), actor=str(request.auth))  # type: ignore[attr-defined]
+    return presenters.package_detail(found)
 
 
-@api_view(("GET",))
-def package_verification(request: HttpRequest, package_id: str) -> JsonResponse:
-    pkg = _package(package_id)
-    records = pkg.verificationrecord_set.order_by("-checked_at")
-    return JsonResponse({"items": [presenters.verification(r) for r in records]})
+@router.get("/packages/{package_id}/versions", response={200: schemas.Summaries, 404: E}, tags=["packages"])
+def package_versions(request: HttpRequest, package_id: str) -> dict[str, object]:
+    """Every version of the package's vendor/name line, newest first."""
+    return {"items": [presenters.package_summary(p) for p in selectors.package_versions(package_or_404(package_id))]}
 
 
-@api_view(("GET",))
-def package_files(request: HttpRequest, package_id: str) -> JsonResponse:
-    pkg = _package(package_id)
-    return JsonResponse({"items": [presenters.package_file(f) for f in pkg.files]})
+@router.get("/packages/{package_id}/history", response={200: schemas.Items, 404: E}, tags=["packages"])
+def package_history(request: HttpRequest, package_id: str) -> dict[str, object]:
+    """Metadata changes: who, when, before, after."""
+    changes = package_or_404(package_id).metadatachange_set.order_by("-changed_at")
+    return {"items": [presenters.metadata_change(c) for c in changes]}
 
 
-@api_view(("GET",))
-def package_content(request: HttpRequest, package_id: str) -> FileResponse:
-    pkg = _package(package_id)
-    _download_authorise(request, pkg, "archive")
-    return presenters.archive_response(pkg)
+@router.get("/packages/{package_id}/verification", response={200: schemas.Items, 404: E}, tags=["packages"])
+def package_verification(request: HttpRequest, package_id: str) -> dict[str, object]:
+    """What was checked at ingest and since, with the digests."""
+    records = package_or_404(package_id).verificationrecord_set.order_by("-checked_at")
+    return {"items": [presenters.verification(r) for r in records]}
 
 
-@api_view(("GET",))
-def package_file(request: HttpRequest, package_id: str, path: str) -> StreamingHttpResponse:
-    pkg = _package(package_id)
-    entry = next((f for f in pkg.files if f.path == path), None)
+@router.get(
+    "/packages/{package_id}/files", url_name="package-files", response={200: schemas.Files, 404: E}, tags=["packages"]
+)
+def package_files(request: HttpRequest, package_id: str) -> dict[str, object]:
+    """The package's files."""
+    return {"items": [presenters.package_file(f) for f in package_or_404(package_id).files]}
+
+
+def _download_authorise(request: HttpRequest, found: Package, what: str) -> None:
+    decisions.package_download_authorise(package=found, user=requester(request), what=what)
+
+
+@router.get(
+    "/packages/{package_id}/content",
+    url_name="package-content",
+    auth=OPTIONAL,
+    response={**DOWNLOAD_ERRORS, 206: None, 406: E, 416: E},
+    openapi_extra={"responses": BINARY, "description": DOWNLOAD_RULE},
+    tags=["packages"],
+)
+def package_content(request: HttpRequest, package_id: str) -> HttpResponseBase:
+    """Download the whole archive (one byte range on request)."""
+    found = package_or_404(package_id)
+    _download_authorise(request, found, "archive")
+    return archive_response(request, found)
+
+
+@router.get(
+    "/packages/{package_id}/files/{path:path}",
+    url_name="package-file",
+    auth=OPTIONAL,
+    response=DOWNLOAD_ERRORS,
+    openapi_extra={"responses": BINARY, "description": DOWNLOAD_RULE},
+    tags=["packages"],
+)
+def package_file(request: HttpRequest, package_id: str, path: str) -> HttpResponseBase:
+    """Download one file."""
+    found = package_or_404(package_id)
+    entry = next((f for f in found.files if f.path == path), None)
     if entry is None:
         raise Http404(f"package {package_id} has no file {path!r}")
-    _download_authorise(request, pkg, f"file {path}")
-    return presenters.member_response(pkg, entry)
+    _download_authorise(request, found, f"file {path}")
+    return member_response(found, entry)
 
 
-def _descriptor(model: type[Vnf] | type[NetworkService], descriptor_pk: str) -> Vnf | NetworkService:
-    found = model.objects.filter(pk=_object_id(descriptor_pk)).select_related("package").first()
-    if found is None:
-        raise Http404(f"no {'VNF' if model is Vnf else 'network service'} {descriptor_pk}")
-    return found
+# --- VNFs and network services ---
 
 
-@api_view(("GET",))
-def vnf(request: HttpRequest, vnf_id: str) -> JsonResponse:
-    return JsonResponse(presenters.descriptor_detail(_descriptor(Vnf, vnf_id)))
+@router.get("/vnfs/{vnf_id}", response={200: schemas.Descriptor, 404: E}, tags=["descriptors"])
+def vnf(request: HttpRequest, vnf_id: str) -> dict[str, object]:
+    """A VNF."""
+    return presenters.descriptor_detail(descriptor_or_404(Vnf, vnf_id))
 
 
-@api_view(("GET",))
-def ns(request: HttpRequest, ns_id: str) -> JsonResponse:
-    return JsonResponse(presenters.descriptor_detail(_descriptor(NetworkService, ns_id)))
+@router.get("/nss/{ns_id}", response={200: schemas.Descriptor, 404: E}, tags=["descriptors"])
+def ns(request: HttpRequest, ns_id: str) -> dict[str, object]:
+    """A network service."""
+    return presenters.descriptor_detail(descriptor_or_404(NetworkService, ns_id))
 
 
-@api_view(("GET",))
-def vnf_descriptor(request: HttpRequest, vnf_id: str) -> HttpResponse:
-    return presenters.descriptor_document(_descriptor(Vnf, vnf_id), request.GET.get("format", "yaml"))
+DOCUMENT = {
+    "responses": {
+        "200": {
+            "description": "the descriptor",
+            "content": {
+                "application/yaml": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "object"}},
+            },
+        }
+    }
+}
 
 
-@api_view(("GET",))
-def ns_descriptor(request: HttpRequest, ns_id: str) -> HttpResponse:
-    return presenters.descriptor_document(_descriptor(NetworkService, ns_id), request.GET.get("format", "yaml"))
+@router.get(
+    "/vnfs/{vnf_id}/descriptor",
+    url_name="vnf-descriptor",
+    response={400: E, 404: E},
+    openapi_extra=DOCUMENT,
+    tags=["descriptors"],
+)
+def vnf_descriptor(request: HttpRequest, vnf_id: str, format: Literal["yaml", "json"] = "yaml") -> HttpResponse:
+    """The VNF's descriptor document, YAML (the default) or JSON."""
+    return presenters.descriptor_document(descriptor_or_404(Vnf, vnf_id), format)
 
 
-@api_view(("GET",))
-def ns_graph(request: HttpRequest, ns_id: str) -> JsonResponse:
-    found = _descriptor(NetworkService, ns_id)
+@router.get(
+    "/nss/{ns_id}/descriptor",
+    url_name="ns-descriptor",
+    response={400: E, 404: E},
+    openapi_extra=DOCUMENT,
+    tags=["descriptors"],
+)
+def ns_descriptor(request: HttpRequest, ns_id: str, format: Literal["yaml", "json"] = "yaml") -> HttpResponse:
+    """The network service's descriptor document, YAML (the default) or JSON."""
+    return presenters.descriptor_document(descriptor_or_404(NetworkService, ns_id), format)
+
+
+@router.get("/nss/{ns_id}/graph", response={200: schemas.Graph, 404: E}, tags=["descriptors"])
+def ns_graph(request: HttpRequest, ns_id: str) -> dict[str, object]:
+    """The NS-to-VNF dependency graph, with the NSD's virtual links and their wiring."""
+    found = descriptor_or_404(NetworkService, ns_id)
     assert isinstance(found, NetworkService)
-    return JsonResponse(selectors.ns_graph(found))
-
-
-@require_GET
-def schema(request: HttpRequest) -> JsonResponse:
-    from marketplace.api.openapi import document
-
-    return JsonResponse(document())
+    return selectors.ns_graph(found)
 
 
 # --- on-chain registration ---
 
 
-@api_view(("GET", "POST"))
-def package_registration(request: HttpRequest, package_id: str) -> JsonResponse:
-    """GET: the EIP-712 payload the uploader's wallet signs. POST: the signed payload, relayed now
-    (`mode` "relay") or anchored with the next batch ("batch")."""
-    pkg = _package(package_id)
-    actor = _actor(request)
-    if request.method == "GET":
-        return JsonResponse({"typed_data": registration.registration_prepare(package=pkg, actor=actor)})
-    body = _json_body(request)
-    typed_data, signature, mode = body.get("typed_data"), body.get("signature"), body.get("mode", "relay")
-    errors: dict[str, str] = {}
-    if not isinstance(typed_data, dict):
-        errors["typed_data"] = "the EIP-712 payload from GET, as signed"
-    if not isinstance(signature, str):
-        errors["signature"] = "the 0x-hex signature of typed_data"
-    if not isinstance(mode, str):
-        errors["mode"] = "relay or batch"
-    if errors or not isinstance(typed_data, dict) or not isinstance(signature, str) or not isinstance(mode, str):
-        raise ValidationFailed(errors)
-    registration.registration_submit(package=pkg, actor=actor, typed_data=typed_data, signature=signature, mode=mode)
-    return JsonResponse(selectors.package_proof(pkg), status=202)
+@router.get(
+    "/packages/{package_id}/registration",
+    auth=bearer,
+    response={200: schemas.TypedData, 401: E, 403: E, 404: E, 409: E, 503: E},
+    tags=["registration"],
+)
+def registration_get(request: HttpRequest, package_id: str) -> dict[str, object]:
+    """The EIP-712 registration the uploader's wallet signs (uploader only); 409: the package cannot be
+    registered (no vendor, or a version that cannot be encoded)."""
+    found = package_or_404(package_id)
+    return {"typed_data": registration.registration_prepare(package=found, actor=str(request.auth))}  # type: ignore[attr-defined]
 
 
-@api_view(("GET",))
-def package_proof(request: HttpRequest, package_id: str) -> JsonResponse:
-    """Where the package stands on chain, with the evidence to check it independently."""
-    return JsonResponse(selectors.package_proof(_package(package_id)))
+@router.post(
+    "/packages/{package_id}/registration",
+    auth=bearer,
+    response={202: schemas.Proof, 400: E, 401: E, 403: E, 404: E, 409: E, 503: E},
+    tags=["registration"],
+)
+def registration_post(request: HttpRequest, package_id: str, body: schemas.SignedRegistration) -> Status[Any]:
+    """Submit the signed registration: relayed now, or anchored with the next batch. 202: accepted; the
+    proof follows once the indexer confirms it. 409: already registered or queued, or refused."""
+    found = package_or_404(package_id)
+    registration.registration_submit(
+        package=found,
+        actor=str(request.auth),  # type: ignore[attr-defined]
+        typed_data=body.typed_data,
+        signature=body.signature,
+        mode=body.mode,
+    )
+    return Status(202, selectors.package_proof(found))
 
 
-@api_view(("POST",))
-def package_verify(request: HttpRequest, package_id: str) -> JsonResponse:
-    """Check the stored package against its digests and the chain again; the record is kept."""
-    record = registration.package_reverify(package=_package(package_id))
-    return JsonResponse(presenters.verification(record))
+@router.get(
+    "/packages/{package_id}/proof",
+    url_name="package-proof",
+    response={200: schemas.Proof, 404: E, 503: E},
+    tags=["registration"],
+)
+def package_proof(request: HttpRequest, package_id: str) -> dict[str, object]:
+    """Where the package stands on chain, with the evidence to verify it independently."""
+    return selectors.package_proof(package_or_404(package_id))
+
+
+@router.post(
+    "/packages/{package_id}/verify", response={200: schemas.Verification, 404: E, 503: E}, tags=["registration"]
+)
+def package_verify(request: HttpRequest, package_id: str) -> dict[str, object]:
+    """Check the stored package against its digests and the chain again (the record is kept)."""
+    return presenters.verification(registration.package_reverify(package=package_or_404(package_id)))

@@ -32,10 +32,12 @@ KINDS = {0: "public", 1: "trial", 2: "private"}
 
 
 class LicenceDenied(Exception):
-    """The decision point refused; `decision.reason` says why, in words a user can act on."""
+    """The decision point refused; `decision.reason` says why, in words a user can act on. `anonymous`:
+    nobody was signed in, so signing in may change the answer (HTTP 401 rather than 403)."""
 
-    def __init__(self, decision: Decision) -> None:
+    def __init__(self, decision: Decision, *, anonymous: bool = False) -> None:
         self.decision = decision
+        self.anonymous = anonymous
         super().__init__(decision.reason)
 
 
@@ -457,7 +459,7 @@ def package_download_authorise(*, package: Package, user: str | None, what: str)
             payload = {"what": what, "licence_id": decision.licence_id, "offer_id": decision.offer_id}
             provenance_append(kind="download", actor=actor, subject=subject, payload=payload)
     if not decision.permit:
-        raise LicenceDenied(decision)
+        raise LicenceDenied(decision, anonymous=user is None)
     return decision
 
 

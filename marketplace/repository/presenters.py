@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import yaml
-from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse
 
-from marketplace.repository import blobs
 from marketplace.repository.models import MetadataChange, NetworkService, Package, PackageFile, VerificationRecord, Vnf
-from marketplace.repository.packages.archive import open_archive
-
-CHUNK = 256 * 1024
 
 
 def package_summary(p: Package) -> dict[str, Any]:
@@ -120,32 +115,6 @@ def verification(r: VerificationRecord) -> dict[str, Any]:
         "warnings": r.problems,
         "digests": r.digests,
     }
-
-
-def _archive_suffix(p: Package) -> str:
-    return {"etsi": ".csar", "osm": ".tar.gz", "5gtango": ".tgo"}.get(p.format, ".pkg")
-
-
-def archive_response(p: Package) -> FileResponse:
-    stream = blobs.blob_open(p.digest)
-    name = f"{p.vendor}-{p.name}-{p.version}{_archive_suffix(p)}".replace("/", "_")
-    response = FileResponse(stream, as_attachment=True, filename=name, content_type="application/octet-stream")
-    response["Content-Length"] = str(p.size)
-    response["Digest"] = f"sha-256={p.digest}"
-    return response
-
-
-def member_response(p: Package, f: PackageFile) -> StreamingHttpResponse:
-    def chunks() -> Iterator[bytes]:
-        with blobs.blob_open(p.digest) as blob, open_archive(blob) as archive, archive.open(f.path) as member:
-            while chunk := member.read(CHUNK):
-                yield chunk
-
-    response = StreamingHttpResponse(chunks(), content_type=f.media_type)
-    response["Content-Length"] = str(f.size)
-    response["Content-Disposition"] = f'attachment; filename="{f.path.rsplit("/", 1)[-1]}"'
-    response["Digest"] = f"sha-256={f.sha256}"
-    return response
 
 
 def ether(wei: int | str) -> str:

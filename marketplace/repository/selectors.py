@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
 import pymongo
 from django.conf import settings
 from django.db import connection
-from django.utils import timezone
 from pymongo.errors import PyMongoError
 
 from ledger.client import ChainStatus, get_chain_client
@@ -17,7 +15,6 @@ from ledger.exceptions import LedgerError
 from ledger.models import ContractDeployment, IndexerState
 from ledger.offline.redact import redact_url
 from ledger.selectors import deployments_for
-from marketplace.accounts.models import ApiToken
 from marketplace.repository.descriptor_facts import Vdu, ns_connections, vnf_vdus
 from marketplace.repository.models import NetworkService, Package, PackageState, Vnf
 from marketplace.repository.packages.types import DescriptorSummary, ParsedDescriptor, VnfRef
@@ -460,13 +457,6 @@ def _ref_matches(ref: dict[str, Any], vnf: Vnf) -> bool:
     if ref.get("vendor") or ref.get("name"):
         return (ref.get("vendor"), ref.get("name"), ref.get("version")) == (vnf.vendor, vnf.name, vnf.version)
     return bool(ref.get("descriptor_id") == vnf.descriptor_id)
-
-
-def api_token_address(token: str) -> str | None:
-    record = ApiToken.objects.filter(
-        token_sha256=hashlib.sha256(token.encode()).hexdigest(), expires_at__gt=timezone.now()
-    ).first()
-    return record.address if record else None
 
 
 # --- SOL005 ---

@@ -150,8 +150,12 @@ def test_it_refuses_an_unknown_ns_and_a_malformed_user(client, stranger, network
     unknown = client.get("/api/v1/licences/status", {"ns": "0" * 24, "user": stranger.address})
     assert unknown.status_code == 404
     assert unknown.json()["error"] == f"no network service {'0' * 24}"
-    assert client.get("/api/v1/licences/status", {"ns": "not-an-id", "user": stranger.address}).status_code == 404
-    assert client.get("/api/v1/licences/status", {"user": stranger.address}).status_code == 404
+    malformed = client.get("/api/v1/licences/status", {"ns": "not-an-id", "user": stranger.address})
+    assert malformed.status_code == 400
+    assert set(malformed.json()["fields"]) == {"ns"}
+    assert client.get("/api/v1/licences/status", {"user": stranger.address}).json()["fields"] == {
+        "ns": "Field required"
+    }
     malformed = client.get("/api/v1/licences/status", {"ns": str(network_service.pk), "user": "0x1234"})
     assert malformed.status_code == 400
     assert "user" in malformed.json()["fields"]

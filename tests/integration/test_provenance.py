@@ -229,7 +229,9 @@ def test_the_api_lists_shows_and_proves_entries(client, deployed, chain, snapsho
     assert entry["anchor"]["from_seq"] == 1
     assert entry["entry_hash"] == entry_hash(entry)
     assert client.get("/api/v1/provenance/99").status_code == 404
-    assert client.get("/api/v1/provenance/abc").status_code == 404
+    not_a_number = client.get("/api/v1/provenance/abc")
+    assert not_a_number.status_code == 400
+    assert set(not_a_number.json()["fields"]) == {"seq"}
 
     proof = client.get("/api/v1/provenance/4/proof").json()
     assert proof["state"] == "anchored"

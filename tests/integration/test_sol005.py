@@ -17,7 +17,10 @@ import referencing
 import referencing.jsonschema
 import yaml
 
-from marketplace.api.sol005 import NS_DESCRIPTOR, VNF_PACKAGE, Problem, byte_range, parse_filter, software_images
+from marketplace.api.downloads import byte_range
+from marketplace.api.sol005_filters import NS_DESCRIPTOR, VNF_PACKAGE, FilterError, parse_filter
+from marketplace.api.sol005_shapes import software_images
+from marketplace.errors import RangeNotSatisfiable
 from marketplace.repository import services
 from marketplace.repository.models import Package, PackageFile, Vnf
 from tests.factories import TESTDATA, osm_package, shared_package, zip_folder
@@ -494,7 +497,7 @@ def test_the_filter_grammar():
     assert parse_filter("(eq,nsdName,)", NS_DESCRIPTOR) == [("eq", "nsdName", [""])]
     assert parse_filter(None, NS_DESCRIPTOR) == []
     for bad in ("(eq,nsdName,x)\n", "(eq,nsdName,x);", "(eq,nsdName,a'b)", "(eq,nsdName,x)(eq,nsdName,y)"):
-        with pytest.raises(Problem):
+        with pytest.raises(FilterError):
             parse_filter(bad, NS_DESCRIPTOR)
 
 
@@ -577,9 +580,9 @@ def test_byte_ranges():
     assert byte_range("bytes=-3", 10) == (7, 9)
     assert byte_range("bytes=-30", 10) == (0, 9)
     assert byte_range("bytes=" + "9" * 40 + "-", 10) is None  # too long to be a position: ignored
-    with pytest.raises(Problem) as caught:
+    with pytest.raises(RangeNotSatisfiable) as caught:
         byte_range("bytes=-0", 10)
-    assert caught.value.status == 416
+    assert caught.value.size == 10
 
 
 def test_the_openapi_document_lists_the_sol005_endpoints(client):
