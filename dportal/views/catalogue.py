@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bson import ObjectId
-from bson.errors import InvalidId
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
@@ -16,6 +14,7 @@ from dportal.access import signed_in_address
 from dportal.sections import descriptor_sections
 from ledger.exceptions import LedgerError
 from marketplace.contract_manager import decisions
+from marketplace.lookups import descriptor_or_404
 from marketplace.repository import selectors
 from marketplace.repository.models import NetworkService, Vnf
 
@@ -24,12 +23,7 @@ from marketplace.repository.models import NetworkService, Vnf
 def descriptor_detail(request: HttpRequest, kind: str, descriptor_id: str) -> HttpResponse:
     """A VNF or NS page: resources, topology (NS), versions, offers, proof and the descriptor."""
     model = Vnf if kind == "vnf" else NetworkService
-    try:
-        found = model.objects.filter(pk=ObjectId(descriptor_id)).select_related("package").first()
-    except (InvalidId, TypeError):
-        found = None
-    if found is None:
-        raise Http404("no such descriptor")
+    found = descriptor_or_404(model, descriptor_id)
     decision = None
     trial = None
     actor = signed_in_address(request)

@@ -11,13 +11,15 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
 from dportal.access import signed_in_address
+from dportal.errors import wallet_step
 from dportal.views.base import is_htmx
 from ledger.client import get_chain_client
 from ledger.devwallet import DevWalletRefused, DevWalletUnavailable, dev_rpc
 from ledger.exceptions import LedgerError
 from ledger.selectors import indexed_through
-from marketplace.repository import selectors
-from marketplace.repository.selectors import system_status
+from marketplace.accounts.roles import account_roles
+from marketplace.errors import outage
+from marketplace.status import system_status
 
 
 @require_GET
@@ -28,7 +30,7 @@ def home(request: HttpRequest) -> HttpResponse:
     address = signed_in_address(request)
     roles = None
     if address is not None and status.ok:
-        roles = selectors.account_roles(address=address, chain_id=get_chain_client().chain_id())
+        roles = account_roles(address=address, chain_id=get_chain_client().chain_id())
     return render(request, "dportal/home.html", {"status": status, "roles": roles})
 
 
@@ -55,13 +57,12 @@ def dev_wallet_rpc(request: HttpRequest) -> JsonResponse:
     except DevWalletRefused as exc:
         return JsonResponse(reply | {"error": {"code": -32601, "message": str(exc)}}, status=403)
     except LedgerError as exc:
-        return JsonResponse(
-            reply | {"error": {"code": -32603, "message": f"the chain is unavailable: {exc}"}}, status=503
-        )
+        return JsonResponse(reply | {"error": {"code": -32603, "message": outage(exc)}}, status=503)
     return JsonResponse(reply)
 
 
 @require_GET
+@wallet_step
 def indexer_progress(request: HttpRequest) -> JsonResponse:
     """Whether the indexer has read block `block` yet: page scripts follow a mined transaction
     until the marketplace's view of the chain includes it."""
@@ -69,8 +70,5 @@ def indexer_progress(request: HttpRequest) -> JsonResponse:
         block = int(request.GET.get("block", ""))
     except ValueError:
         return JsonResponse({"error": "block: an integer block number is required"}, status=400)
-    try:
-        through = indexed_through(get_chain_client().chain_id())
-    except LedgerError as exc:
-        return JsonResponse({"error": f"the chain is unavailable: {exc}"}, status=503)
+    through = indexed_through(get_chain_client().chain_id())
     return JsonResponse({"block": block, "indexed_through": through, "indexed": through >= block})

@@ -5,7 +5,6 @@ and licence transfers.
 from __future__ import annotations
 
 import json
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -13,15 +12,15 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from dportal.access import signed_in_address
-from dportal.views.base import chain_now, json_or_error, package_or_404, signin_redirect
+from dportal.errors import wallet_step
+from dportal.views.base import chain_now, json_or_error, signin_redirect
 from ledger.client import get_chain_client
-from ledger.exceptions import LedgerError
 from ledger.models import AcquiredLicence
 from marketplace.accounts import services as accounts
-from marketplace.contract_manager import decisions
 from marketplace.errors import ValidationFailed
 from marketplace.licensing import offers as licence_offers
 from marketplace.licensing import selectors as licence_selectors
+from marketplace.lookups import package_or_404
 from marketplace.repository.packages.problems import PackageRejected
 
 
@@ -35,16 +34,15 @@ def package_offer(request: HttpRequest, package_id: str) -> JsonResponse:
         if kind not in ("public", "trial", "private"):
             raise ValidationFailed({"kind": "public, trial or private"})
         try:
-            price_eth = Decimal(str(body.get("price_eth") or "0"))
             seats = int(body["seats"]) if body.get("seats") not in (None, "") else None
             days = int(body["duration_days"]) if body.get("duration_days") not in (None, "") else None
-        except (InvalidOperation, ValueError) as exc:
+        except ValueError as exc:
             raise ValidationFailed({"terms": f"not a number: {exc}"}) from None
         return licence_offers.offer_prepare(
             package=package,
             provider=actor,
             kind=kind,
-            price=int(price_eth * 10**18),
+            price=licence_offers.ether_to_wei(body.get("price_eth")),
             seats=seats,
             duration_days=days,
             transferable=bool(body.get("transferable")),
@@ -64,13 +62,10 @@ def offer_agreement(request: HttpRequest, offer_id: int) -> JsonResponse:
         typed, signature = body.get("typed_data"), body.get("signature")
         if not isinstance(typed, dict) or not isinstance(signature, str):
             raise ValidationFailed({"typed_data": "the signed agreement", "signature": "its signature"})
-        if int(body.get("kind", -1)) == 1:
-            return {
-                "licence_id": licence_offers.trial_activate(
-                    offer_id=offer_id, licensee=actor, typed_data=typed, signature=signature
-                )
-            }
-        return licence_offers.purchase_prepare(offer_id=offer_id, licensee=actor, typed_data=typed, signature=signature)
+        _, answer = licence_offers.agreement_submit(
+            offer_id=offer_id, licensee=actor, typed_data=typed, signature=signature
+        )
+        return answer
 
     return json_or_error(request, work)
 
@@ -93,12 +88,7 @@ def licence_transfer(request: HttpRequest, licence_id: int) -> JsonResponse:
             raise Http404(f"no licence #{licence_id} on the connected chain")
         return licence_offers.licence_transfer_prepare(licence=held, holder=actor, recipient=address)
 
-    try:
-        return json_or_error(request, work)
-    except decisions.LicenceDenied as exc:
-        return JsonResponse({"error": exc.decision.reason, "decision": exc.decision.as_dict()}, status=403)
-    except Http404 as exc:
-        return JsonResponse({"error": str(exc)}, status=404)
+    return json_or_error(request, work)
 
 
 @require_GET
@@ -106,25 +96,20 @@ def my_licences(request: HttpRequest) -> HttpResponse:
     actor = signed_in_address(request)
     if actor is None:
         return signin_redirect(request)
-    try:
-        chain_id, now = chain_now()
-    except LedgerError as exc:
-        return render(request, "dportal/licences.html", {"unavailable": str(exc)}, status=503)
+    chain_id, now = chain_now()
     held = licence_selectors.licences_of(user=actor, chain_id=chain_id, now=now)
     return render(request, "dportal/licences.html", {"licences": held})
 
 
 @require_GET
+@wallet_step
 def licence_agreement(request: HttpRequest, licence_id: int) -> JsonResponse:
     """The signed EIP-712 agreement behind a licence, as a JSON download: for the licensee and the
     offer's provider only."""
     actor = signed_in_address(request)
     if actor is None:
         return JsonResponse({"error": "sign in with your wallet first"}, status=401)
-    try:
-        chain_id, now = chain_now()
-    except LedgerError as exc:
-        return JsonResponse({"error": f"the chain is unavailable: {exc}"}, status=503)
+    chain_id, now = chain_now()
     view = licence_selectors.licence_view(licence_id=licence_id, chain_id=chain_id, now=now)
     if view is None:
         return JsonResponse({"error": f"no licence #{licence_id} on chain {chain_id}"}, status=404)
@@ -156,10 +141,7 @@ def my_offers(request: HttpRequest) -> HttpResponse:
     actor = signed_in_address(request)
     if actor is None:
         return signin_redirect(request)
-    try:
-        chain_id, _ = chain_now()
-    except LedgerError as exc:
-        return render(request, "dportal/offers.html", {"unavailable": str(exc)}, status=503)
+    chain_id, _ = chain_now()
     offers = licence_selectors.offers_of(address=actor, chain_id=chain_id)
     return render(request, "dportal/offers.html", {"offers": offers})
 
@@ -175,10 +157,7 @@ def offer_close(request: HttpRequest, offer_id: int) -> JsonResponse:
 @require_GET
 def offer_state(request: HttpRequest, offer_id: int) -> HttpResponse:
     """An offer's state as the indexer has it; with ?sent=1 it polls itself until the offer is closed."""
-    try:
-        chain_id, _ = chain_now()
-    except LedgerError as exc:
-        return HttpResponse(f"the chain is unavailable: {exc}", status=503)
+    chain_id, _ = chain_now()
     offer = licence_selectors.offer_state(offer_id=offer_id, chain_id=chain_id)
     if offer is None:
         raise Http404("no such offer")

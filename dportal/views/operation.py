@@ -2,34 +2,28 @@
 
 from __future__ import annotations
 
-from bson import ObjectId
-from bson.errors import InvalidId
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from dportal.access import require_address, signed_in_address
 from dportal.forms import ScaleForm
-from dportal.views.base import instance_or_404
+from dportal.views.base import signin_redirect
 from ledger.exceptions import LedgerError
 from marketplace.contract_manager import decisions
 from marketplace.errors import ConflictError, PermissionDeniedError, ValidationFailed
 from marketplace.licensing import instances as ns_instances
 from marketplace.licensing.models import NsInstance
-from marketplace.repository.models import NetworkService
+from marketplace.lookups import instance_or_404, ns_or_404
 
 
 @require_POST
 def ns_instantiate(request: HttpRequest, ns_id: str) -> HttpResponse:
     actor = signed_in_address(request)
     if actor is None:
-        return redirect(f"{reverse('signin')}?next={reverse('ns-detail', args=[ns_id])}")
-    try:
-        ns = NetworkService.objects.select_related("package").get(pk=ObjectId(ns_id))
-    except (InvalidId, NetworkService.DoesNotExist):
-        raise Http404("no such network service") from None
+        return signin_redirect(request, "ns-detail", ns_id)
+    ns = ns_or_404(ns_id)
     try:
         instance = ns_instances.instance_create(ns=ns, user=actor)
     except decisions.LicenceDenied as exc:
@@ -46,17 +40,14 @@ def ns_instantiate(request: HttpRequest, ns_id: str) -> HttpResponse:
 def my_instances(request: HttpRequest) -> HttpResponse:
     actor = signed_in_address(request)
     if actor is None:
-        return redirect(f"{reverse('signin')}?next={reverse('my-instances')}")
+        return signin_redirect(request, "my-instances")
     return _instances_page(request, actor)
 
 
 @require_POST
 def instance_terminate(request: HttpRequest, instance_id: str) -> HttpResponse:
     actor = require_address(request)
-    try:
-        instance = NsInstance.objects.get(pk=ObjectId(instance_id))
-    except (InvalidId, NsInstance.DoesNotExist):
-        raise Http404("no such instance") from None
+    instance = instance_or_404(instance_id)
     try:
         ns_instances.instance_terminate(instance=instance, actor=actor)
         messages.success(request, f"Instance {instance.pk} terminated; its seat is free again.")
@@ -98,7 +89,7 @@ def instance_scale(request: HttpRequest, instance_id: str) -> HttpResponse:
     """Scale an instance to the submitted number of units (the API's service); refusals beside the field."""
     actor = signed_in_address(request)
     if actor is None:
-        return redirect(f"{reverse('signin')}?next={reverse('my-instances')}")
+        return signin_redirect(request, "my-instances")
     instance = instance_or_404(instance_id)
     form = ScaleForm(request.POST, auto_id=f"id_%s_{instance.pk}")
     if not form.is_valid():
@@ -146,7 +137,7 @@ def instance_verify(request: HttpRequest, instance_id: str) -> HttpResponse:
     """Verify again: what the orchestrator holds against the chain, now."""
     actor = signed_in_address(request)
     if actor is None:
-        return redirect(f"{reverse('signin')}?next={reverse('my-instances')}")
+        return signin_redirect(request, "my-instances")
     instance = instance_or_404(instance_id)
     try:
         checked = ns_instances.instance_verify(instance=instance, actor=actor)

@@ -9,15 +9,15 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from dportal.access import require_address, signed_in_address
 from dportal.forms import MetadataForm, SearchForm, UploadForm
-from dportal.views.base import is_htmx, json_or_error, package_or_404, until
+from dportal.views.base import is_htmx, json_or_error, signin_redirect, until
 from ledger.exceptions import LedgerError
 from marketplace.contract_manager import decisions
 from marketplace.errors import ConflictError, PermissionDeniedError, ValidationFailed
+from marketplace.lookups import package_or_404
 from marketplace.repository import registration, selectors, services
 from marketplace.repository.models import Package
 from marketplace.repository.packages.problems import PackageRejected
@@ -39,7 +39,7 @@ def packages(request: HttpRequest) -> HttpResponse:
 def my_packages(request: HttpRequest) -> HttpResponse:
     address = signed_in_address(request)
     if address is None:
-        return redirect(f"{reverse('signin')}?next={reverse('my-packages')}")
+        return signin_redirect(request, "my-packages")
     page = selectors.package_search(selectors.PackageQuery(uploader=address, all_versions=True, per_page=100))
     return render(request, "dportal/my_packages.html", {"page": page})
 
@@ -76,7 +76,7 @@ def package_upload(request: HttpRequest) -> HttpResponse:
     if address is None:
         if is_htmx(request):
             return render(request, "dportal/upload.html#report", {"signed_out": True}, status=401)
-        return redirect(f"{reverse('signin')}?next={reverse('package-upload')}")
+        return signin_redirect(request, "package-upload")
     form = UploadForm(request.POST, request.FILES) if request.method == "POST" else UploadForm()
     context: dict[str, Any] = {"form": form, "problems": None}
     if request.method == "POST" and form.is_valid():

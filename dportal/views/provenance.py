@@ -11,9 +11,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from dportal import charts
-from dportal.views.base import chain_now, is_htmx, package_or_404, page_number
-from ledger.exceptions import LedgerError
+from dportal.views.base import chain_now, is_htmx, page_number
 from marketplace.licensing import selectors as licence_selectors
+from marketplace.lookups import package_or_404
 
 
 def _timeline_page(
@@ -41,10 +41,7 @@ def _charts(*, chain_id: int, now: int, offer_ids: list[int] | None, ns_ids: lis
 
 @require_GET
 def provenance(request: HttpRequest) -> HttpResponse:
-    try:
-        chain_id, now = chain_now()
-    except LedgerError as exc:
-        return render(request, "dportal/provenance.html", {"unavailable": str(exc)}, status=503)
+    chain_id, now = chain_now()
     timeline = licence_selectors.provenance_timeline(chain_id=chain_id, page=page_number(request))
     context: dict[str, Any] = {"scope": "all", "base_url": reverse("provenance")}
     if not is_htmx(request):
@@ -55,10 +52,7 @@ def provenance(request: HttpRequest) -> HttpResponse:
 @require_GET
 def package_provenance(request: HttpRequest, package_id: str) -> HttpResponse:
     package = package_or_404(package_id)
-    try:
-        chain_id, now = chain_now()
-    except LedgerError as exc:
-        return render(request, "dportal/provenance.html", {"unavailable": str(exc), "package": package}, status=503)
+    chain_id, now = chain_now()
     timeline = licence_selectors.package_timeline(package=package, chain_id=chain_id, page=page_number(request))
     context: dict[str, Any] = {
         "scope": "package",
@@ -74,10 +68,7 @@ def package_provenance(request: HttpRequest, package_id: str) -> HttpResponse:
 
 @require_GET
 def licence_provenance(request: HttpRequest, licence_id: int) -> HttpResponse:
-    try:
-        chain_id, now = chain_now()
-    except LedgerError as exc:
-        return render(request, "dportal/provenance.html", {"unavailable": str(exc)}, status=503)
+    chain_id, now = chain_now()
     view = licence_selectors.licence_view(licence_id=licence_id, chain_id=chain_id, now=now)
     if view is None:
         raise Http404("no such licence")

@@ -11,10 +11,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from dportal.access import SESSION_ADDRESS, SESSION_CHAIN
+from dportal.errors import wallet_step
 from ledger.client import get_chain_client
-from ledger.exceptions import LedgerError
 from marketplace.accounts import services as accounts
-from marketplace.errors import AuthenticationError
 from marketplace.repository.packages.problems import PackageRejected
 
 
@@ -24,6 +23,7 @@ def signin(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
+@wallet_step
 def signin_message(request: HttpRequest) -> JsonResponse:
     """Step 1: the wallet's address in, the EIP-4361 text to sign out."""
     try:
@@ -31,12 +31,11 @@ def signin_message(request: HttpRequest) -> JsonResponse:
         text = accounts.signin_message(address=address, domain=request.get_host(), uri=request.build_absolute_uri("/"))
     except (ValueError, AttributeError, PackageRejected):
         return JsonResponse({"error": "the wallet did not give a valid Ethereum address"}, status=400)
-    except LedgerError as exc:
-        return JsonResponse({"error": f"the chain is unavailable: {exc}"}, status=503)
     return JsonResponse({"message": text})
 
 
 @require_POST
+@wallet_step
 def signin_verify(request: HttpRequest) -> JsonResponse:
     """Step 2: the signed text in; on success the session is bound to the address."""
     try:
@@ -46,8 +45,6 @@ def signin_verify(request: HttpRequest) -> JsonResponse:
         )
     except ValueError:
         return JsonResponse({"error": "the request is not JSON"}, status=400)
-    except AuthenticationError as exc:
-        return JsonResponse({"error": str(exc)}, status=401)
     request.session.cycle_key()  # a new session id at the privilege change
     request.session[SESSION_ADDRESS] = address
     request.session[SESSION_CHAIN] = get_chain_client().chain_id()

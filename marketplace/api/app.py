@@ -46,7 +46,9 @@ def _json(request: HttpRequest, status: int, body: dict[str, Any]) -> HttpRespon
 
 @api.exception_handler(NinjaValidationError)
 def _invalid(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
-    return _json(request, 400, {"error": "invalid input", "fields": filter_errors(exc)})
+    fields = filter_errors(exc)
+    detail = "; ".join(f"{name}: {message}" for name, message in fields.items())
+    return _json(request, 400, {"error": f"invalid input: {detail}", "fields": fields})
 
 
 @api.exception_handler(NinjaAuthenticationError)

@@ -32,7 +32,7 @@ def error_answer(exc: Exception) -> tuple[int, dict[str, Any]] | None:
         status = 413 if any(p.rule == "upload.too-large" for p in exc.problems) else 422
         return status, {"error": "the package was rejected", "problems": [p.as_dict() for p in exc.problems]}
     if isinstance(exc, ValidationFailed):
-        return 400, {"error": "invalid input", "fields": exc.errors}
+        return 400, {"error": f"invalid input: {exc}", "fields": exc.errors}
     if isinstance(exc, SignInRequired):
         return 401, {"error": str(exc) or SIGN_IN, "hint": SIGN_IN_HINT}
     if isinstance(exc, AuthenticationError):

@@ -6,7 +6,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from marketplace.repository.selectors import system_status
+from marketplace.status import system_status
 
 
 @require_GET

@@ -86,19 +86,13 @@ def agreement_get(request: HttpRequest, offer_id: OfferId) -> dict[str, Any]:
 def agreement_post(request: HttpRequest, offer_id: OfferId, body: schemas.SignedAgreement) -> Status[Any]:
     """The signed agreement: a trial is activated (relayed, 201); a purchase comes back as the unsigned
     transaction the licensee's wallet sends (200). 409: refused by the licence manager."""
-    user = str(request.auth)  # type: ignore[attr-defined]
-    offer = LicenceOffer.objects.filter(chain_id=_chain_id(), offer_id=offer_id).first()
-    if offer is not None and decisions.KINDS.get(offer.kind) == "trial":
-        licence_id = licence_offers.trial_activate(
-            offer_id=offer_id, licensee=user, typed_data=body.typed_data, signature=body.signature
-        )
-        return Status(201, {"licence_id": licence_id})
-    return Status(
-        200,
-        licence_offers.purchase_prepare(
-            offer_id=offer_id, licensee=user, typed_data=body.typed_data, signature=body.signature
-        ),
+    kind, answer = licence_offers.agreement_submit(
+        offer_id=offer_id,
+        licensee=str(request.auth),  # type: ignore[attr-defined]
+        typed_data=body.typed_data,
+        signature=body.signature,
     )
+    return Status(201 if kind == "trial" else 200, answer)
 
 
 class StatusQuery(Schema):

@@ -1,7 +1,7 @@
 """The JSON API's typed request and response schemas; /api/schema is generated from these and the
-operations that use them (django-ninja). Plain pydantic models: the answers are built as dicts by
-the presenters, which django-ninja's own Schema would read attribute by attribute. Responses allow further fields, so a newer server's answer
-still validates against an older client's document."""
+operations that use them (django-ninja). Plain pydantic models: the presenters build answers as dicts,
+which django-ninja's own Schema would read attribute by attribute. Responses allow further fields, so a
+newer server's answer still validates against an older client's document."""
 
 from __future__ import annotations
 

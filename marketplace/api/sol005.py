@@ -30,10 +30,10 @@ from marketplace.contract_manager import decisions
 from marketplace.contract_manager.decisions import LicenceDenied
 from marketplace.errors import AuthenticationError, NotAcceptable, RangeNotSatisfiable, outage
 from marketplace.lookups import object_id_or_404
-from marketplace.repository import blobs, selectors
+from marketplace.repository import blobs, sol005_reads
 from marketplace.repository.models import Package
 from marketplace.repository.packages.archive import open_archive
-from marketplace.repository.selectors import NsVnfPackages, VnfPackageUsage
+from marketplace.repository.sol005_reads import NsVnfPackages, VnfPackageUsage
 
 JSON = "application/json"
 PROBLEM = "application/problem+json"
@@ -105,14 +105,14 @@ def sol005_get(view: View) -> View:
 
 
 def _vnf_package(vnf_pkg_id: str) -> VnfPackageUsage:
-    found = selectors.sol005_vnf_packages(object_id_or_404(vnf_pkg_id, "VNF package"))
+    found = sol005_reads.sol005_vnf_packages(object_id_or_404(vnf_pkg_id, "VNF package"))
     if not found:
         raise Http404(f"no VNF package {vnf_pkg_id}")
     return found[0]
 
 
 def _network_service(nsd_info_id: str) -> NsVnfPackages:
-    found = selectors.sol005_network_services(object_id_or_404(nsd_info_id, "NS descriptor"))
+    found = sol005_reads.sol005_network_services(object_id_or_404(nsd_info_id, "NS descriptor"))
     if not found:
         raise Http404(f"no NS descriptor {nsd_info_id}")
     return found[0]
@@ -151,7 +151,7 @@ def _download_authorise(request: HttpRequest, package: Package, what: str) -> No
 @sol005_get
 def vnf_packages(request: HttpRequest) -> JsonResponse:
     negotiate(request, (JSON,))
-    return _list(request, VNF_PACKAGE, [vnf_pkg_info(request, u) for u in selectors.sol005_vnf_packages()])
+    return _list(request, VNF_PACKAGE, [vnf_pkg_info(request, u) for u in sol005_reads.sol005_vnf_packages()])
 
 
 @sol005_get
@@ -189,7 +189,7 @@ def vnf_package_vnfd(request: HttpRequest, vnf_pkg_id: str) -> HttpResponse:
 @sol005_get
 def ns_descriptors(request: HttpRequest) -> JsonResponse:
     negotiate(request, (JSON,))
-    return _list(request, NS_DESCRIPTOR, [nsd_info(request, n) for n in selectors.sol005_network_services()])
+    return _list(request, NS_DESCRIPTOR, [nsd_info(request, n) for n in sol005_reads.sol005_network_services()])
 
 
 @sol005_get

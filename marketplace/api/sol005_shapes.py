@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from marketplace.repository.models import NetworkService, Package, PackageState, Vnf
-from marketplace.repository.selectors import NsVnfPackages, VnfPackageUsage
+from marketplace.repository.sol005_reads import NsVnfPackages, VnfPackageUsage
 
 
 def _link(request: HttpRequest, name: str, **kwargs: str) -> dict[str, str]:

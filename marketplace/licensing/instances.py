@@ -23,6 +23,7 @@ from marketplace.contract_manager.decisions import (
     seats_taken,
 )
 from marketplace.contract_manager.provenance import provenance_append
+from marketplace.errors import ConflictError, PermissionDeniedError, ValidationFailed
 from marketplace.licensing.models import InstanceState, NsInstance
 from marketplace.licensing.seats import seat_key_of, seat_release, seat_take
 from marketplace.repository import blobs
@@ -186,7 +187,6 @@ def instance_verify(*, instance: NsInstance, actor: str) -> NsInstance:
     """Recheck, on demand, the packages of `instance` as at deploy: each must still be registered and not
     revoked on chain (_integrity), and the orchestrator must hold the anchored bytes (_integrity_verdict).
     Updates instance.integrity and logs the result. Raises PermissionDeniedError for anyone but the owner."""
-    from marketplace.errors import PermissionDeniedError
     from marketplace.licensing.orchestrators import OrchestratorError
 
     subject = f"instance:{instance.pk}"
@@ -231,7 +231,6 @@ def _content_type(package: Package) -> str:
 
 
 def instance_terminate(*, instance: NsInstance, actor: str) -> NsInstance:
-    from marketplace.errors import PermissionDeniedError
 
     subject = f"instance:{instance.pk}"
     if actor != instance.owner:
@@ -288,7 +287,6 @@ def instance_scale(
     """Scale `instance` by `change` units, or to `target` units: decided against the licence's seats (scaling
     out takes the extra seats in one atomic update, scaling in releases them), then done by the orchestrator
     one scaling step per unit. Raises LicenceDenied, PermissionDeniedError, ConflictError, ValidationFailed."""
-    from marketplace.errors import ConflictError, PermissionDeniedError, ValidationFailed
     from marketplace.licensing.orchestrators import OrchestratorError
 
     subject = f"instance:{instance.pk}"

@@ -5,17 +5,19 @@ agreement a licensee signs to buy or activate a trial, and licence transfers.
 from __future__ import annotations
 
 import json
+from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from ledger.client import get_chain_client
 from ledger.exceptions import LedgerError
-from ledger.models import AcquiredLicence
+from ledger.models import AcquiredLicence, LicenceOffer
 from ledger.registry import PackageRegistry, PackageStatus
-from marketplace.contract_manager.decisions import LicenceDenied, transfer_decide
+from marketplace.contract_manager.decisions import KINDS, LicenceDenied, transfer_decide
 from marketplace.contract_manager.models import ProvenanceEntry
 from marketplace.contract_manager.policy import PolicyError
 from marketplace.contract_manager.policy_compiler import compile_policy
 from marketplace.contract_manager.provenance import provenance_append
+from marketplace.errors import AuthenticationError, ConflictError, PermissionDeniedError, ValidationFailed
 from marketplace.licensing.models import LicencePolicy, SignedAgreement
 from marketplace.repository.models import Package
 
@@ -73,7 +75,6 @@ def offer_prepare(
     from ledger.licensing import OfferKind
     from marketplace.contract_manager.policy import terms_hash
     from marketplace.contract_manager.policy_templates import generate_policy
-    from marketplace.errors import PermissionDeniedError, ValidationFailed
 
     registry = PackageRegistry.deployed(get_chain_client())
     key = registry.publishing_key_for("0x" + package.digest)
@@ -120,7 +121,6 @@ def offer_prepare(
 
 def agreement_prepare(*, offer_id: int, licensee: str) -> dict[str, Any]:
     """The EIP-712 licence agreement the end-user's wallet signs for `offer_id`."""
-    from marketplace.errors import ValidationFailed
 
     manager = _manager()
     offer = manager.offer(offer_id)
@@ -139,6 +139,32 @@ def agreement_prepare(*, offer_id: int, licensee: str) -> dict[str, Any]:
     }
 
 
+def ether_to_wei(amount: object) -> int:
+    """An amount of ether as the portal's form gives it ("0.02", "" for none) in wei, exactly."""
+    try:
+        value = Decimal(str(amount or "0"))
+    except InvalidOperation:
+        raise ValidationFailed({"price_eth": f"{amount!r} is not a number"}) from None
+    wei = value * 10**18
+    if not value.is_finite() or wei < 0 or wei != wei.to_integral_value():
+        raise ValidationFailed({"price_eth": f"{amount!r} is not an amount of ether (at most 18 decimals)"})
+    return int(wei)
+
+
+def agreement_submit(
+    *, offer_id: int, licensee: str, typed_data: dict[str, Any], signature: str
+) -> tuple[Literal["trial", "purchase"], dict[str, Any]]:
+    """A signed agreement for `offer_id`, as its kind on chain says: a trial is activated now (relayed)
+    and its licence id returned; a purchase comes back as the transaction the licensee's wallet sends."""
+    offer = LicenceOffer.objects.filter(chain_id=get_chain_client().chain_id(), offer_id=offer_id).first()
+    if offer is not None and KINDS.get(offer.kind) == "trial":
+        licence_id = trial_activate(offer_id=offer_id, licensee=licensee, typed_data=typed_data, signature=signature)
+        return "trial", {"licence_id": licence_id}
+    return "purchase", purchase_prepare(
+        offer_id=offer_id, licensee=licensee, typed_data=typed_data, signature=signature
+    )
+
+
 def purchase_prepare(*, offer_id: int, licensee: str, typed_data: dict[str, Any], signature: str) -> dict[str, Any]:
     """The unsigned purchase transaction (exact price as value) the licensee's wallet sends itself."""
     manager = _manager()
@@ -152,7 +178,6 @@ def trial_activate(*, offer_id: int, licensee: str, typed_data: dict[str, Any], 
     LicenseManager does not ask the registry when a trial is activated (a trial sells nothing); the
     operator does not relay trials of revoked packages."""
     from ledger.signer import operator_account
-    from marketplace.errors import ConflictError
 
     manager = _manager()
     offer, agreement = _signed_agreement(manager, offer_id, licensee, typed_data, signature)
@@ -186,7 +211,6 @@ def _signed_agreement(
     terms, kept for the portal; LicenseManager rebuilds the agreement from the offer, so an agreement
     for other terms would only fail on chain."""
     from ledger.licensing import agreement_from_typed_data, agreement_mismatches
-    from marketplace.errors import ValidationFailed
 
     offer = manager.offer(offer_id)
     if offer is None:
@@ -212,7 +236,6 @@ def _agreement_keep(*, manager: Any, offer_id: int, agreement: Any, licensee: st
     from eth_account.messages import encode_typed_data
 
     from ledger.licensing import typed_data_hash
-    from marketplace.errors import AuthenticationError, ValidationFailed
 
     if agreement.offer_id != offer_id or agreement.licensee != licensee:
         raise ValidationFailed({"typed_data": "the agreement is for another offer or another licensee"})
@@ -238,7 +261,6 @@ def _agreement_keep(*, manager: Any, offer_id: int, agreement: Any, licensee: st
 def offer_close_prepare(*, offer_id: int, actor: str) -> dict[str, Any]:
     """The unsigned closeOffer transaction for the provider's wallet (or the package's publishing key,
     which LicenseManager.closeOffer also accepts); anyone else is refused with the reason."""
-    from marketplace.errors import ConflictError, PermissionDeniedError, ValidationFailed
 
     manager = _manager()
     offer = manager.offer(offer_id)

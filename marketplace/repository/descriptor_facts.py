@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from marketplace.repository.packages import values
+
 Json = dict[str, Any]
 
 _SOL006_VNFD_KEYS = ("vnfd", "etsi-nfv-vnfd:vnfd")
@@ -45,26 +47,9 @@ def _entries(node: Any, key: str) -> list[Json]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
-def _text(value: Any) -> str:
-    return "" if value is None or isinstance(value, (dict, list)) else str(value)
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
-
-
 def size_mb(value: Any, unit: str = "") -> float | None:
     """Megabytes (MiB) of a size written as a number with a unit ("8 GB", 512 with unit "MB")."""
-    number = _number(value)
+    number = values.number(value)
     if number is None and isinstance(value, str) and (match := _SIZE.match(value)):
         number, unit = float(match.group(1)), match.group(2)
     factor = _MB_PER_UNIT.get(unit.strip().lower().replace("ib", "b"))
@@ -72,7 +57,7 @@ def size_mb(value: Any, unit: str = "") -> float | None:
 
 
 def _int(value: Any) -> int | None:
-    number = _number(value)
+    number = values.number(value)
     return None if number is None else int(number)
 
 
@@ -102,38 +87,38 @@ def _sol006_vdus(document: Json) -> list[Vdu]:
     body = next((document[k] for k in _SOL006_VNFD_KEYS if isinstance(document.get(k), dict)), None)
     if body is None:
         return []
-    computes = {_text(c.get("id")): c for c in _entries(body, "virtual-compute-desc")}
-    storages = {_text(s.get("id")): s for s in _entries(body, "virtual-storage-desc")}
+    computes = {values.text(c.get("id")): c for c in _entries(body, "virtual-compute-desc")}
+    storages = {values.text(s.get("id")): s for s in _entries(body, "virtual-storage-desc")}
     images = {
-        _text(i.get("id")): _text(i.get("image") or i.get("name") or i.get("id"))
+        values.text(i.get("id")): values.text(i.get("image") or i.get("name") or i.get("id"))
         for i in _entries(body, "sw-image-desc")
     }
     found = []
     for vdu in _entries(body, "vdu"):
-        compute = computes.get(_text(vdu.get("virtual-compute-desc")))
+        compute = computes.get(values.text(vdu.get("virtual-compute-desc")))
         cpu = compute.get("virtual-cpu") if compute else None
         memory = compute.get("virtual-memory") if compute else None
         vcpus = _int(cpu.get("num-virtual-cpu")) if isinstance(cpu, dict) else None
-        memory_gb = _number(memory.get("size")) if isinstance(memory, dict) else None
+        memory_gb = values.number(memory.get("size")) if isinstance(memory, dict) else None
         storage_gb: float | None = None
         ids = vdu.get("virtual-storage-desc")
         for sid in ids if isinstance(ids, list) else [ids]:
-            storage = storages.get(_text(sid))
+            storage = storages.get(values.text(sid))
             if storage is not None:
-                size = _number(storage.get("size-of-storage"))
+                size = values.number(storage.get("size-of-storage"))
                 for holder in ("block-storage-data", "file-storage-data"):
                     data = storage.get(holder)
                     if size is None and isinstance(data, dict):
-                        size = _number(data.get("size-of-storage"))
+                        size = values.number(data.get("size-of-storage"))
                 storage_gb = (storage_gb or 0.0) + (size or 0.0)
         image_id = vdu.get("sw-image-desc")
         found.append(
             Vdu(
-                name=_text(vdu.get("name") or vdu.get("id")),
+                name=values.text(vdu.get("name") or vdu.get("id")),
                 vcpus=vcpus,
                 memory_mb=_round_mb(memory_gb * 1024) if memory_gb is not None else None,
                 storage_gb=storage_gb,
-                image=images.get(_text(image_id), _text(image_id)),
+                image=images.get(values.text(image_id), values.text(image_id)),
             )
         )
     return found
@@ -142,7 +127,7 @@ def _sol006_vdus(document: Json) -> list[Vdu]:
 def _tango_requirement_mb(requirement: Any) -> float | None:
     if not isinstance(requirement, dict):
         return None
-    return size_mb(requirement.get("size"), _text(requirement.get("size_unit")) or "MB")
+    return size_mb(requirement.get("size"), values.text(requirement.get("size_unit")) or "MB")
 
 
 def _tango_vdus(document: Json) -> list[Vdu]:
@@ -155,11 +140,11 @@ def _tango_vdus(document: Json) -> list[Vdu]:
         storage_mb = _tango_requirement_mb(needs.get("storage"))
         found.append(
             Vdu(
-                name=_text(unit.get("id")),
+                name=values.text(unit.get("id")),
                 vcpus=_int(cpu.get("vcpus")) if isinstance(cpu, dict) else None,
                 memory_mb=_round_mb(memory_mb),
                 storage_gb=_gb(storage_mb),
-                image=_text(unit.get("vm_image") or unit.get("image")),
+                image=values.text(unit.get("vm_image") or unit.get("image")),
             )
         )
     return found
@@ -176,7 +161,7 @@ def _sol001_kind(type_name: Any, document: Json) -> str:
     `derived_from` through the types this same document defines."""
     types = document.get("node_types")
     types = types if isinstance(types, dict) else {}
-    name = _text(type_name)
+    name = values.text(type_name)
     for _ in range(16):
         lowered = name.lower()
         for suffix, kind in (
@@ -191,7 +176,7 @@ def _sol001_kind(type_name: Any, document: Json) -> str:
             if lowered.endswith(suffix) if suffix.startswith(".") else suffix in lowered:
                 return kind
         parent = types.get(name)
-        name = _text(parent.get("derived_from")) if isinstance(parent, dict) else ""
+        name = values.text(parent.get("derived_from")) if isinstance(parent, dict) else ""
         if not name:
             return ""
     return ""
@@ -219,11 +204,11 @@ def _sol001_vdus(document: Json) -> list[Vdu]:
         image = props.get("sw_image_data")
         found.append(
             Vdu(
-                name=_text(props.get("name")) or name,
+                name=values.text(props.get("name")) or name,
                 vcpus=_int(cpu.get("num_virtual_cpu")) if isinstance(cpu, dict) else None,
                 memory_mb=_round_mb(size_mb(memory.get("virtual_mem_size"))) if isinstance(memory, dict) else None,
                 storage_gb=_gb(storage),
-                image=_text(image.get("name")) if isinstance(image, dict) else "",
+                image=values.text(image.get("name")) if isinstance(image, dict) else "",
             )
         )
     return found
@@ -246,57 +231,57 @@ def ns_connections(format_: str, document: Any, descriptor_id: str = "") -> list
 def _sol006_connections(document: Json, descriptor_id: str) -> list[Connection]:
     holder = next((document[k] for k in _SOL006_NSD_KEYS if isinstance(document.get(k), dict)), None)
     nsds = _entries(holder, "nsd")
-    nsd = next((n for n in nsds if _text(n.get("id")) == descriptor_id), nsds[0] if nsds else None)
+    nsd = next((n for n in nsds if values.text(n.get("id")) == descriptor_id), nsds[0] if nsds else None)
     if nsd is None:
         return []
     found: list[Connection] = []
     df = next(iter(_entries(nsd, "df")), {})
     link_of_profile = {
-        _text(p.get("id")): _text(p.get("virtual-link-desc-id") or p.get("id"))
+        values.text(p.get("id")): values.text(p.get("virtual-link-desc-id") or p.get("id"))
         for p in _entries(df, "virtual-link-profile")
     }
-    profiles = {_text(p.get("id")): p for p in _entries(df, "vnf-profile")}
+    profiles = {values.text(p.get("id")): p for p in _entries(df, "vnf-profile")}
     for profile_id, profile in profiles.items():
         for connectivity in _entries(profile, "virtual-link-connectivity"):
-            profile_link = _text(connectivity.get("virtual-link-profile-id"))
+            profile_link = values.text(connectivity.get("virtual-link-profile-id"))
             link = link_of_profile.get(profile_link, profile_link)
             for cpd in _entries(connectivity, "constituent-cpd-id"):
-                member = _text(cpd.get("constituent-base-element-id")) or profile_id
-                vnfd_id = _text(profiles.get(member, profile).get("vnfd-id"))
+                member = values.text(cpd.get("constituent-base-element-id")) or profile_id
+                vnfd_id = values.text(profiles.get(member, profile).get("vnfd-id"))
                 found.append(
-                    Connection(link, _text(cpd.get("constituent-cpd-id")), member, (("descriptor_id", vnfd_id),))
+                    Connection(link, values.text(cpd.get("constituent-cpd-id")), member, (("descriptor_id", vnfd_id),))
                 )
     for sap in _entries(nsd, "sapd"):
-        link = _text(sap.get("virtual-link-desc"))
+        link = values.text(sap.get("virtual-link-desc"))
         if link:
-            found.append(Connection(link, _text(sap.get("id"))))
+            found.append(Connection(link, values.text(sap.get("id"))))
     return found
 
 
 def _tango_connections(document: Json) -> list[Connection]:
     members: dict[str, tuple[tuple[str, str], ...]] = {}
     for function in _entries(document, "network_functions"):
-        members[_text(function.get("vnf_id"))] = (
-            ("vendor", _text(function.get("vnf_vendor"))),
-            ("name", _text(function.get("vnf_name"))),
-            ("version", _text(function.get("vnf_version"))),
+        members[values.text(function.get("vnf_id"))] = (
+            ("vendor", values.text(function.get("vnf_vendor"))),
+            ("name", values.text(function.get("vnf_name"))),
+            ("version", values.text(function.get("vnf_version"))),
         )
     found: list[Connection] = []
     for link in _entries(document, "virtual_links"):
-        link_id = _text(link.get("id"))
+        link_id = values.text(link.get("id"))
         references = link.get("connection_points_reference")
         for reference in references if isinstance(references, list) else []:
-            member, _, point = _text(reference).rpartition(":")
+            member, _, point = values.text(reference).rpartition(":")
             found.append(Connection(link_id, point, member, members.get(member, ()) if member else ()))
     return found
 
 
 def _requirement_target(body: Any) -> str:
     if isinstance(body, dict):
-        return _text(body.get("node"))
+        return values.text(body.get("node"))
     if isinstance(body, list) and len(body) == 2:  # [capability owner, capability]
-        return _text(body[0])
-    return _text(body)
+        return values.text(body[0])
+    return values.text(body)
 
 
 def _sol001_connections(document: Json) -> list[Connection]:
@@ -319,6 +304,6 @@ def _sol001_connections(document: Json) -> list[Connection]:
                 found.append(Connection(target, name))
                 continue
             props = node.get("properties")
-            descriptor_id = _text(props.get("descriptor_id")) if isinstance(props, dict) else ""
+            descriptor_id = values.text(props.get("descriptor_id")) if isinstance(props, dict) else ""
             found.append(Connection(target, str(requirement), name, (("descriptor_id", descriptor_id),)))
     return found

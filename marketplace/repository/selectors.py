@@ -2,185 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import pymongo
-from django.conf import settings
 from django.db import connection
-from pymongo.errors import PyMongoError
 
-from ledger.client import ChainStatus, get_chain_client
+from ledger.client import get_chain_client
 from ledger.exceptions import LedgerError
 from ledger.models import ContractDeployment, IndexerState
-from ledger.offline.redact import redact_url
-from ledger.selectors import deployments_for
 from marketplace.repository.descriptor_facts import Vdu, ns_connections, vnf_vdus
 from marketplace.repository.models import NetworkService, Package, PackageState, Vnf
 from marketplace.repository.packages.types import DescriptorSummary, ParsedDescriptor, VnfRef
 from marketplace.repository.search import query_tokens
-
-
-@dataclass(frozen=True)
-class ComponentStatus:
-    name: str
-    ok: bool
-    where: str
-    detail: str
-    fix: str = ""
-
-
-@dataclass(frozen=True)
-class ContractStatus:
-    name: str
-    address: str
-    ok: bool
-    detail: str
-
-
-@dataclass(frozen=True)
-class SystemStatus:
-    database: ComponentStatus
-    chain: ComponentStatus
-    contracts: ComponentStatus
-    chain_id: int | None = None
-    latest_block: int | None = None
-    genesis_hash: str | None = None
-    deployments: list[ContractStatus] = field(default_factory=list)
-
-    @property
-    def components(self) -> tuple[ComponentStatus, ComponentStatus, ComponentStatus]:
-        return (self.database, self.chain, self.contracts)
-
-    @property
-    def ok(self) -> bool:
-        return self.database.ok and self.chain.ok and self.contracts.ok
-
-    def as_dict(self) -> dict[str, object]:
-        def component(c: ComponentStatus) -> dict[str, object]:
-            out: dict[str, object] = {"ok": c.ok, "where": c.where, "detail": c.detail}
-            if not c.ok:
-                out["fix"] = c.fix
-            return out
-
-        return {
-            "status": "ok" if self.ok else "degraded",
-            "database": component(self.database),
-            "chain": component(self.chain)
-            | {"chain_id": self.chain_id, "latest_block": self.latest_block, "genesis_hash": self.genesis_hash},
-            "contracts": component(self.contracts)
-            | {"deployed": {d.name: {"address": d.address, "ok": d.ok, "detail": d.detail} for d in self.deployments}},
-        }
-
-
-def _database_status() -> ComponentStatus:
-    where = redact_url(settings.MONGODB_URI)
-    name = "database"
-    try:
-        with pymongo.timeout(settings.DB_TIMEOUT_MS / 1000):
-            connection.ensure_connection()
-            connection.database.command("ping")  # type: ignore[attr-defined]
-    except PyMongoError as exc:
-        if settings.EMBEDDED_DB:
-            fix = (
-                "The embedded database is not running for this checkout. Start the marketplace with "
-                f"`make run`; if it fails, read {settings.VAR_DIR / 'log' / 'db.log'}."
-            )
-        else:
-            fix = "Check that MONGODB_URI names a running MongoDB server that this host can reach."
-        return ComponentStatus(name, False, where, f"unreachable: {_first_line(exc)}", fix)
-    embedded = "embedded SecantusDB" if settings.EMBEDDED_DB else "MongoDB"
-    return ComponentStatus(name, True, where, f"reachable ({embedded}, database {settings.MONGODB_NAME!r})")
-
-
-def _chain_status() -> tuple[ComponentStatus, ChainStatus | None]:
-    client = get_chain_client()
-    try:
-        status = client.status()
-    except LedgerError as exc:
-        if settings.EMBEDDED_CHAIN:
-            fix = (
-                "The embedded chain node (anvil) is not running for this checkout. Start the marketplace "
-                f"with `make run`; if it fails, read {settings.VAR_DIR / 'log' / 'chain.log'}."
-            )
-        else:
-            fix = "Check that ETH_RPC_URL names a running Ethereum JSON-RPC node that this host can reach."
-        return ComponentStatus("chain", False, client.display_url, str(exc), fix), None
-    kind = "embedded anvil" if settings.EMBEDDED_CHAIN else "external node"
-    detail = f"reachable ({kind}, chain id {status.chain_id}, block {status.latest_block})"
-    return ComponentStatus("chain", True, client.display_url, detail), status
-
-
-def _contracts_status(chain: ChainStatus | None, database_ok: bool) -> tuple[ComponentStatus, list[ContractStatus]]:
-    where = f"chain {chain.chain_id}" if chain else "unknown chain"
-    if chain is None or not database_ok:
-        return ComponentStatus(
-            "contracts",
-            False,
-            where,
-            "unknown until the database and chain answer",
-            "Fix the database and chain first.",
-        ), []
-    client = get_chain_client()
-    found: list[ContractStatus] = []
-    try:
-        deployments = deployments_for(chain)
-        for d in deployments:
-            code = client.code_at(d.address)
-            found.append(
-                ContractStatus(d.name, d.address, bool(code), "deployed" if code else "no code at this address")
-            )
-    except (LedgerError, PyMongoError) as exc:
-        return ComponentStatus(
-            "contracts",
-            False,
-            where,
-            f"cannot read deployments: {_first_line(exc)}",
-            "Retry; check the database and chain.",
-        ), found
-    if not deployments:
-        return ComponentStatus(
-            "contracts",
-            False,
-            where,
-            "not deployed on this chain",
-            "Run `python manage.py deploy_contracts` (make run does it).",
-        ), found
-    missing = [c.name for c in found if not c.ok]
-    if missing:
-        return ComponentStatus(
-            "contracts",
-            False,
-            where,
-            f"recorded but without code on chain: {', '.join(missing)}",
-            "The chain was reset; run `python manage.py deploy_contracts` to deploy again.",
-        ), found
-    return ComponentStatus("contracts", True, where, f"{len(found)} deployed"), found
-
-
-def system_status() -> SystemStatus:
-    """Whether the database, the chain and our contracts are usable, and where each was looked for."""
-    database = _database_status()
-    chain, chain_status = _chain_status()
-    contracts, deployments = _contracts_status(chain_status, database.ok)
-    return SystemStatus(
-        database=database,
-        chain=chain,
-        contracts=contracts,
-        chain_id=chain_status.chain_id if chain_status else None,
-        latest_block=chain_status.latest_block if chain_status else None,
-        genesis_hash=chain_status.genesis_hash if chain_status else None,
-        deployments=deployments,
-    )
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    line = text[0] if text else type(exc).__name__
-    return line if len(line) <= 240 else line[:240] + "..."
-
-
-# --- NFV Repository reads ---
 
 
 def vnf_for_ref(ref: VnfRef) -> Vnf | None:
@@ -459,72 +292,6 @@ def _ref_matches(ref: dict[str, Any], vnf: Vnf) -> bool:
     return bool(ref.get("descriptor_id") == vnf.descriptor_id)
 
 
-# --- SOL005 ---
-# Reads behind the ETSI SOL005 endpoints (marketplace/sol005.py), each in a fixed number of queries.
-
-
-@dataclass(frozen=True)
-class VnfPackageUsage:
-    package: Package
-    vnfs: list[Vnf]  # the VNF of the package's main descriptor first
-    in_use: bool  # a network service of another package uses one of its VNFs
-
-
-def sol005_vnf_packages(package_pk: object | None = None) -> list[VnfPackageUsage]:
-    """Every VNF package, oldest first (all versions; deprecated and revoked ones too, which SOL005
-    shows as DISABLED), or only the one whose pk is `package_pk`."""
-    packages = Package.objects.filter(kind="vnf")
-    if package_pk is not None:
-        packages = packages.filter(pk=package_pk)
-    found = list(packages.order_by("created_at", "pk"))
-    vnfs: dict[Any, list[Vnf]] = {p.pk: [] for p in found}
-    if vnfs:
-        for vnf in Vnf.objects.filter(package__in=found).select_related("package").order_by("created_at", "pk"):
-            vnfs[vnf.package.pk].append(vnf)
-    used = _sol005_packages_in_use({v.pk: p.pk for p in found for v in vnfs[p.pk]})
-    return [VnfPackageUsage(p, _main_first(vnfs[p.pk], p.main_descriptor), p.pk in used) for p in found]
-
-
-def _main_first(vnfs: list[Vnf], main_descriptor: str) -> list[Vnf]:
-    # The main descriptor's VNF is the one SOL005's single-VNFD fields describe.
-    return sorted(vnfs, key=lambda v: v.file != main_descriptor)
-
-
-def _sol005_packages_in_use(owners: dict[Any, Any]) -> set[Any]:
-    """The packages among `owners` (VNF pk -> package pk) one of whose VNFs a network service of
-    another package uses (the rule package_references applies to deletion)."""
-    if not owners:
-        return set()
-    used: set[Any] = set()
-    users = NetworkService.objects.filter(vnf_ids__overlap=list(owners)).values_list("package_id", "vnf_ids")
-    for ns_package, vnf_ids in users:
-        used.update(owners[v] for v in vnf_ids if v in owners and owners[v] != ns_package)
-    return used
-
-
-@dataclass(frozen=True)
-class NsVnfPackages:
-    ns: NetworkService
-    vnf_package_pks: list[Any]  # VNF packages (kind "vnf") its constituent VNFs resolved to, in NSD order
-
-
-def sol005_network_services(ns_pk: object | None = None) -> list[NsVnfPackages]:
-    """Every network service, oldest first, or only the one whose pk is `ns_pk`. A constituent VNF
-    that lives inside the NS package itself has no VNF package, so it adds no pk."""
-    services = NetworkService.objects.select_related("package")
-    if ns_pk is not None:
-        services = services.filter(pk=ns_pk)
-    found = list(services.order_by("created_at", "pk"))
-    vnf_ids = list({v for ns in found for v in ns.vnf_ids})
-    owners: dict[Any, Any] = {}
-    if vnf_ids:
-        owners = dict(Vnf.objects.filter(pk__in=vnf_ids, package__kind="vnf").values_list("pk", "package_id"))
-    return [NsVnfPackages(ns, list(dict.fromkeys(owners[v] for v in ns.vnf_ids if v in owners))) for ns in found]
-
-
-# --- On-chain registration ---
-
-
 def package_proof(package: Package) -> dict[str, Any]:
     """Where `package` stands on chain, with the evidence an independent verifier needs.
 
@@ -620,8 +387,6 @@ def licences_held(*, offers: list[Any], licensee: str | None) -> dict[int, Any]:
     ).order_by("licence_id")
     return {licence.offer_id: licence for licence in held}
 
-
-# --- dPortal catalogue and descriptor pages ---
 
 # What a catalogue card shows; the rest of a package document (file list, search words) is not
 # sent, and not turned into Python objects.
@@ -733,30 +498,3 @@ def descriptor_versions(descriptor: Vnf | NetworkService) -> list[Vnf | NetworkS
     found = model.objects.filter(pk__in=_line_ids(model, descriptor.vendor, descriptor.name))
     found = found.select_related("package").only("version", "package", "package__version_key", "package__state")
     return sorted(found, key=lambda d: d.package.version_key, reverse=True)
-
-
-@dataclass(frozen=True)
-class AccountRoles:
-    """What one address does in the marketplace; an address may hold several roles."""
-
-    packages: int  # uploaded: a developer
-    offers: int  # created as provider
-    licences: int  # held: an end-user
-    instances: int  # running network service instances
-
-    @property
-    def names(self) -> list[str]:
-        roles = [("developer", self.packages), ("provider", self.offers), ("end-user", self.licences + self.instances)]
-        return [name for name, count in roles if count]
-
-
-def account_roles(*, address: str, chain_id: int) -> AccountRoles:
-    from ledger.models import AcquiredLicence, LicenceOffer
-    from marketplace.licensing.models import NsInstance
-
-    return AccountRoles(
-        packages=Package.objects.filter(uploader=address).count(),
-        offers=LicenceOffer.objects.filter(chain_id=chain_id, provider=address).count(),
-        licences=AcquiredLicence.objects.filter(chain_id=chain_id, licensee=address).count(),
-        instances=NsInstance.objects.filter(owner=address).exclude(state__in=("terminated", "failed")).count(),
-    )

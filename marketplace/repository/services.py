@@ -29,7 +29,7 @@ from marketplace.repository.models import (
     VerificationRecord,
     Vnf,
 )
-from marketplace.repository.packages.archive import ArchiveLimits
+from marketplace.repository.packages.archive_base import ArchiveLimits
 from marketplace.repository.packages.inspect import Inspection, inspect_package
 from marketplace.repository.packages.problems import PackageRejected, Problem
 from marketplace.repository.packages.types import ParsedDescriptor, VnfRef

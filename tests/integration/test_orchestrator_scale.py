@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from marketplace.errors import ConflictError
 from marketplace.licensing.orchestrators import OsmDriver, TrackingDriver
 from marketplace.repository.packages.build import build
 from tests import osm_nbi
@@ -137,7 +138,6 @@ def test_it_scales_an_instance_on_osm_one_step_per_unit(
 def test_it_refuses_to_scale_on_osm_an_ns_without_a_scaling_aspect(
     settings, nbi, client, deployed, chain, snapshot, developer, stranger, tmp_path
 ):
-    from marketplace.errors import ConflictError
     from marketplace.licensing.instances import instance_create, instance_scale
     from tests.integration.test_licensing_journey import offer
 

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from marketplace.repository.packages.archive import CHUNK, ArchiveLimits, Entry, open_archive
+from marketplace.repository.packages.archive import open_archive
+from marketplace.repository.packages.archive_base import CHUNK, ArchiveLimits, Entry
 from marketplace.repository.packages.problems import PackageRejected
 
 MIB = 1024 * 1024

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from marketplace.repository.packages import yamlsafe
+from marketplace.repository.packages.manifest_sol004 import parse_sol004_manifest
 from marketplace.repository.packages.manifests import (
     DeclaredDigest,
     normalise_algorithm,
     normalise_path,
     parse_napd_content,
     parse_osm_checksums,
-    parse_sol004_manifest,
     parse_tosca_meta,
     verify,
 )

@@ -16,7 +16,8 @@ from jsonschema import Draft202012Validator
 
 from marketplace.repository.packages import sol006
 from marketplace.repository.packages.problems import Problem, Severity, errors
-from marketplace.repository.packages.sol006 import schema_problems, validate_osm
+from marketplace.repository.packages.sol006 import validate_osm
+from marketplace.repository.packages.sol006_schema import schema_problems
 from marketplace.repository.packages.types import FormatResult, Kind, ParsedDescriptor, VnfRef
 from tests.memory_view import MemoryView, folder_view, tar_view
 

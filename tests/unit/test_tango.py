@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from marketplace.repository.packages import tango
+from marketplace.repository.packages import tango, tango_schema
 from marketplace.repository.packages.problems import Problem, Severity, errors
 from marketplace.repository.packages.types import FormatResult, ParsedDescriptor, VnfRef
 from tests.memory_view import MemoryView, zip_view
@@ -889,10 +889,10 @@ def broken_variants(document: dict[str, Any]) -> Iterator[tuple[str, Any]]:
         yield f"the document as {whole!r}", whole
 
 
-KIND_OF_TYPE: dict[str, tango.SchemaName] = {tango.VNFD_TYPE: "vnfd", tango.NSD_TYPE: "nsd"}
+KIND_OF_TYPE: dict[str, tango_schema.SchemaName] = {tango.VNFD_TYPE: "vnfd", tango.NSD_TYPE: "nsd"}
 
 
-def _real_documents() -> Iterator[tuple[tango.SchemaName, str, dict[str, Any]]]:
+def _real_documents() -> Iterator[tuple[tango_schema.SchemaName, str, dict[str, Any]]]:
     for archive in sorted(PACKAGES.glob("*.tgo")):
         view = zip_view(archive)
         listed = yaml.safe_load(view.read(tango.NAPD_PATH))
@@ -924,7 +924,7 @@ def test_our_schemas_and_the_official_ones_agree():
     rejected = 0
     variants_of: set[str] = set()  # the same document twice (the NS examples share their VNFD) is broken once
     for kind, name, document in documents:
-        ours = tango.schema_validator(kind)
+        ours = tango_schema.schema_validator(kind)
         assert official[kind].is_valid(document), f"the official {kind} schema rejects {name}"
         assert ours.is_valid(document), f"our {kind} schema rejects {name}"
         if json.dumps(document, sort_keys=True) in variants_of or name in ("VNFD", "NSD"):
@@ -958,7 +958,7 @@ def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
 VDU0 = "virtual_deployment_units/0"
 UNIT_KEYS = ("virtual_deployment_units", "cloudnative_deployment_units", "physical_deployment_units")
 ACCEPTED, REJECTED = True, False
-ODD_CORNERS: list[tuple[tango.SchemaName, dict[str, Any], str, Callable[[dict[str, Any]], object], bool]] = [
+ODD_CORNERS: list[tuple[tango_schema.SchemaName, dict[str, Any], str, Callable[[dict[str, Any]], object], bool]] = [
     ("vnfd", RICH_VNFD, "a public licence with a url", _set("licenses/0/url", "https://example.org"), REJECTED),
     ("vnfd", RICH_VNFD, "a private licence without a url", _set("licenses/1/url", ...), REJECTED),
     ("vnfd", RICH_VNFD, "a licence of another type", _set("licenses/0/type", "shareware"), REJECTED),
@@ -1076,7 +1076,7 @@ ODD_CORNERS: list[tuple[tango.SchemaName, dict[str, Any], str, Callable[[dict[st
 
 
 @functools.cache
-def official_validator(kind: tango.SchemaName) -> Any:
+def official_validator(kind: tango_schema.SchemaName) -> Any:
     from jsonschema import Draft4Validator
 
     return Draft4Validator(yaml.safe_load((OFFICIAL_SCHEMAS / f"{kind}-schema.yml").read_text()))
@@ -1088,4 +1088,4 @@ def test_our_schemas_and_the_official_ones_agree_on_odd_corners(kind, document, 
     variant = changed(document, change)
 
     assert official_validator(kind).is_valid(variant) is valid
-    assert tango.schema_validator(kind).is_valid(variant) is valid
+    assert tango_schema.schema_validator(kind).is_valid(variant) is valid

@@ -15,8 +15,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from marketplace.repository.catalogue import catalogue_index
-from marketplace.repository.selectors import system_status
 from marketplace.repository.services import blobs_sweep
+from marketplace.status import system_status
 
 
 class Command(BaseCommand):

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import BinaryIO
 
-from marketplace.repository.packages.archive import ArchiveLimits, open_archive
+from marketplace.repository.packages.archive import open_archive
+from marketplace.repository.packages.archive_base import ArchiveLimits
 from marketplace.repository.packages.problems import PackageRejected
 from marketplace.repository.packages.types import Claimed
 

@@ -8,8 +8,9 @@ import mimetypes
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from marketplace.repository.packages import manifests, sol001, sol006, tango, yamlsafe
-from marketplace.repository.packages.archive import Archive, ArchiveLimits, open_archive
+from marketplace.repository.packages import manifest_sol004, manifests, sol001, sol006, tango, yamlsafe
+from marketplace.repository.packages.archive import open_archive
+from marketplace.repository.packages.archive_base import Archive, ArchiveLimits
 from marketplace.repository.packages.problems import PackageRejected, Problem, Severity, errors
 from marketplace.repository.packages.types import (
     Claimed,
@@ -132,7 +133,9 @@ def _declared_digests(
                 )
             )
         elif manifest_path is not None:
-            _, listed, manifest_problems = manifests.parse_sol004_manifest(archive.read(manifest_path), manifest_path)
+            _, listed, manifest_problems = manifest_sol004.parse_sol004_manifest(
+                archive.read(manifest_path), manifest_path
+            )
             declared += listed
             problems += manifest_problems
             if fmt == "etsi":

@@ -16,18 +16,32 @@ from marketplace.repository.packages.types import PackageView
 
 CHUNK = 1024 * 1024  # streamed hashing reads this much at a time
 
+
 # Normalised algorithm name -> length of its hex digest.
 STRONG_ALGORITHMS: Mapping[str, int] = MappingProxyType({"sha-224": 56, "sha-256": 64, "sha-384": 96, "sha-512": 128})
+
+
 # Accepted only where the format mandates them (OSM's checksums.txt is MD5), and then with a warning.
 WEAK_ALGORITHMS: Mapping[str, int] = MappingProxyType({"md5": 32, "sha-1": 40})
+
+
 HASHLIB_NAMES = {"sha-224": "sha224", "sha-256": "sha256", "sha-384": "sha384", "sha-512": "sha512"}
+
+
 HASHLIB_NAMES.update({"md5": "md5", "sha-1": "sha1"})
+
+
 # Spelling-free key ("SHA-256", "sha_256", "SHA256" all become "sha256") -> normalised name.
 _SPELLINGS = {name.replace("-", ""): name for name in (*STRONG_ALGORITHMS, *WEAK_ALGORITHMS)}
 
-_KEY_LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.\-]*)[ \t]*:(.*)$")
+
+KEY_LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.\-]*)[ \t]*:(.*)$")
+
+
 _HEX = frozenset(string.hexdigits)
-_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+
+
+URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 
 
 @dataclass(frozen=True)
@@ -81,7 +95,7 @@ class ManifestMetadata:
 
 # Per kind: the keys SOL004 (VNF), SOL007 (NS) and SOL004 (PNF) require, in the order provider, name,
 # version, release date. 5GTANGO writes an older NS variant (ns_provider_id...); accepted as well.
-_METADATA_KEYS: dict[str, tuple[ManifestKind, tuple[str, str, str, str]]] = {
+METADATA_KEYS: dict[str, tuple[ManifestKind, tuple[str, str, str, str]]] = {
     "vnf": ("vnf", ("vnf_provider_id", "vnf_product_name", "vnf_package_version", "vnf_release_date_time")),
     "nsd": ("ns", ("nsd_designer", "nsd_name", "nsd_file_structure_version", "nsd_release_date_time")),
     "ns": ("ns", ("ns_provider_id", "ns_product_name", "ns_package_version", "ns_release_date_time")),
@@ -113,7 +127,7 @@ def _path_error(path: str) -> str | None:
     return None
 
 
-def _decode(data: bytes, file: str, rule: str) -> tuple[str | None, list[Problem]]:
+def decode(data: bytes, file: str, rule: str) -> tuple[str | None, list[Problem]]:
     try:
         return data.decode("utf-8-sig"), []
     except UnicodeDecodeError as exc:
@@ -121,19 +135,17 @@ def _decode(data: bytes, file: str, rule: str) -> tuple[str | None, list[Problem
         return None, [Problem(rule, f"not UTF-8 (byte {exc.start})", file=file, location=where)]
 
 
-def _line(n: int) -> str:
+def at_line(n: int) -> str:
     return f"line {n}"
 
 
-def _line_number(location: str) -> int:
+def line_number(location: str) -> int:
     match = re.match(r"line (\d+)", location)
     if match:
         return int(match.group(1))
     match = re.search(r"/(\d+)$", location)
     return int(match.group(1)) if match else 0
 
-
-# --- TOSCA.meta -----------------------------------------------------------------------------------------
 
 _TOSCA_ENTRY_KEYS = {
     "entry-definitions": "entry_definitions",
@@ -170,9 +182,9 @@ def _key_value_blocks(text: str, file: str, rule: str) -> tuple[list[_Block], li
             key, value, at = current.pairs[-1]
             current.pairs[-1] = (key, value + line[1:].rstrip(), at)
             continue
-        match = _KEY_LINE.match(line)
+        match = KEY_LINE.match(line)
         if match is None:
-            problems.append(Problem(rule, f'expected "Key: value", found {line.strip()[:80]!r}', file, _line(n)))
+            problems.append(Problem(rule, f'expected "Key: value", found {line.strip()[:80]!r}', file, at_line(n)))
             continue
         key, value = match.group(1), match.group(2).strip()
         if current is None:
@@ -180,7 +192,7 @@ def _key_value_blocks(text: str, file: str, rule: str) -> tuple[list[_Block], li
             blocks.append(current)
         if current.get(key.lower()) is not None:
             problems.append(
-                Problem(rule, f"{key} appears twice in the block starting at line {current.start}", file, _line(n))
+                Problem(rule, f"{key} appears twice in the block starting at line {current.start}", file, at_line(n))
             )
             continue
         current.pairs.append((key, value, n))
@@ -189,7 +201,7 @@ def _key_value_blocks(text: str, file: str, rule: str) -> tuple[list[_Block], li
 
 def parse_tosca_meta(data: bytes, file: str) -> tuple[ToscaMeta | None, list[Problem]]:
     """Parse TOSCA-Metadata/TOSCA.meta. None only when there is nothing to read (not UTF-8, or empty)."""
-    text, problems = _decode(data, file, "tosca-meta.encoding")
+    text, problems = decode(data, file, "tosca-meta.encoding")
     if text is None:
         return None, problems
     blocks, problems = _key_value_blocks(text, file, "tosca-meta.syntax")
@@ -205,7 +217,7 @@ def parse_tosca_meta(data: bytes, file: str) -> tuple[ToscaMeta | None, list[Pro
             path = normalise_path(value)
             error = _path_error(path)
             if error:
-                problems.append(Problem("integrity.path-invalid", f"{key}: {value!r} {error}", file, _line(n)))
+                problems.append(Problem("integrity.path-invalid", f"{key}: {value!r} {error}", file, at_line(n)))
             values[_TOSCA_ENTRY_KEYS[entry]] = path or None
         elif lower in ("tosca-meta-file-version", "tosca-meta-version"):  # the latter: older CSARs, 5GTANGO
             values["meta_file_version"] = value
@@ -221,7 +233,7 @@ def parse_tosca_meta(data: bytes, file: str) -> tuple[ToscaMeta | None, list[Pro
         )
     for required, label in (("meta_file_version", "TOSCA-Meta-File-Version"), ("csar_version", "CSAR-Version")):
         if not values.get(required):
-            problems.append(Problem("tosca-meta.missing-field", f"no {label} in the first block", file, _line(1)))
+            problems.append(Problem("tosca-meta.missing-field", f"no {label} in the first block", file, at_line(1)))
 
     digests: list[DeclaredDigest] = []
     content_types: dict[str, str] = {}
@@ -230,7 +242,7 @@ def parse_tosca_meta(data: bytes, file: str) -> tuple[ToscaMeta | None, list[Pro
         if named is None:
             keys = ", ".join(k for k, _, _ in block.pairs)
             problems.append(
-                Problem("tosca-meta.incomplete-entry", f"a block without Name (has {keys})", file, _line(block.start))
+                Problem("tosca-meta.incomplete-entry", f"a block without Name (has {keys})", file, at_line(block.start))
             )
             continue
         path = normalise_path(named[0])
@@ -243,10 +255,12 @@ def parse_tosca_meta(data: bytes, file: str) -> tuple[ToscaMeta | None, list[Pro
         if algorithm is None or hash_ is None:
             missing = "Algorithm" if algorithm is None else "Hash"
             problems.append(
-                Problem("tosca-meta.incomplete-entry", f"the block for {path} has no {missing}", file, _line(named[1]))
+                Problem(
+                    "tosca-meta.incomplete-entry", f"the block for {path} has no {missing}", file, at_line(named[1])
+                )
             )
             continue
-        digests.append(_digest(path, algorithm[0], hash_[0], file, _line(named[1])))
+        digests.append(digest(path, algorithm[0], hash_[0], file, at_line(named[1])))
     meta = ToscaMeta(
         meta_file_version=values.get("meta_file_version"),
         csar_version=values.get("csar_version"),
@@ -260,11 +274,11 @@ def parse_tosca_meta(data: bytes, file: str) -> tuple[ToscaMeta | None, list[Pro
         content_types=content_types,
         other=other,
     )
-    problems.sort(key=lambda p: _line_number(p.location))
+    problems.sort(key=lambda p: line_number(p.location))
     return meta, problems
 
 
-def _digest(path: str, algorithm: str, value: str, file: str, location: str) -> DeclaredDigest:
+def digest(path: str, algorithm: str, value: str, file: str, location: str) -> DeclaredDigest:
     algorithm = algorithm.strip()
     return DeclaredDigest(
         path=path,
@@ -273,232 +287,6 @@ def _digest(path: str, algorithm: str, value: str, file: str, location: str) -> 
         declared_in=file,
         location=location,
     )
-
-
-# --- SOL004 / SOL007 manifest --------------------------------------------------------------------------
-
-_SIGNATURE_BEGIN = re.compile(r"^-----BEGIN ([A-Z0-9 ]+)-----\s*$")
-_ENTRY_KEYS = {"source", "algorithm", "hash", "signature", "certificate"}
-
-
-@dataclass
-class _Entry:
-    source: str
-    line: int
-    algorithm: tuple[str, int] | None = None
-    hash: tuple[str, int] | None = None
-
-
-def parse_sol004_manifest(data: bytes, file: str) -> tuple[ManifestMetadata, list[DeclaredDigest], list[Problem]]:
-    """Parse a SOL004 (VNF/PNF) or SOL007 (NS) manifest: metadata, non_mano_artifact_sets, Source/Algorithm/Hash
-    entries and an optional CMS signature block (returned as text, not verified)."""
-    text, problems = _decode(data, file, "manifest.encoding")
-    if text is None:
-        return ManifestMetadata(), [], problems
-    lines = text.splitlines()
-    metadata_pairs: list[tuple[str, str, int]] = []
-    artifact_sets: dict[str, list[str]] = {}
-    entries: list[_Entry] = []
-    signature: str | None = None
-    signature_line = 0
-    in_metadata = True  # metadata comes first; the first Source ends it
-    seen_metadata_header = False
-    current: _Entry | None = None
-
-    n = 0
-    while n < len(lines):
-        line = lines[n]
-        number = n + 1
-        n += 1
-        stripped = line.strip()
-        if not stripped:
-            current = None
-            continue
-        begin = _SIGNATURE_BEGIN.match(stripped)
-        if begin:
-            end_marker = f"-----END {begin.group(1)}-----"
-            end = next((i for i in range(n, len(lines)) if lines[i].strip() == end_marker), None)
-            if end is None:
-                problems.append(
-                    Problem("manifest.syntax", f"{stripped} is never closed by {end_marker}", file, _line(number))
-                )
-                break
-            if signature is not None:
-                problems.append(Problem("manifest.syntax", "a second signature block", file, _line(number)))
-            else:
-                signature, signature_line = "\n".join(x.strip() for x in lines[number - 1 : end + 1]) + "\n", number
-            n = end + 1
-            current = None
-            continue
-        if signature is not None:
-            problems.append(Problem("manifest.syntax", "text after the signature block", file, _line(number)))
-            continue
-        match = _KEY_LINE.match(stripped) if not line[0].isspace() else None
-        if match is None:
-            problems.append(
-                Problem("manifest.syntax", f'expected "key: value", found {stripped[:80]!r}', file, _line(number))
-            )
-            continue
-        key, value = match.group(1), match.group(2).strip()
-        lower = key.lower()
-        if lower == "metadata" and not value and in_metadata and not metadata_pairs and not seen_metadata_header:
-            seen_metadata_header = True
-            continue
-        if lower == "non_mano_artifact_sets" and not value:
-            n = _artifact_sets(lines, n, artifact_sets, file, problems)
-            current = None
-            continue
-        if lower == "source":
-            in_metadata = False
-            current = _Entry(source=value, line=number)
-            entries.append(current)
-            continue
-        if lower in _ENTRY_KEYS:
-            if current is None:
-                problems.append(
-                    Problem("manifest.incomplete-entry", f"{key} without a Source before it", file, _line(number))
-                )
-                continue
-            if lower in ("algorithm", "hash"):
-                if getattr(current, lower) is not None:
-                    problems.append(
-                        Problem("manifest.syntax", f"{key} appears twice for {current.source}", file, _line(number))
-                    )
-                    continue
-                setattr(current, lower, (value, number))
-            continue  # per-artifact Signature/Certificate (SOL004 v2.6+): accepted, not verified here
-        if in_metadata:
-            if any(k == lower for k, _, _ in metadata_pairs):
-                problems.append(Problem("manifest.syntax", f"{key} appears twice in the metadata", file, _line(number)))
-                continue
-            metadata_pairs.append((lower, value, number))
-            continue
-        problems.append(
-            Problem(
-                "manifest.syntax",
-                f"unexpected key {key!r} after the metadata"
-                + (f" (in the entry for {current.source})" if current else ""),
-                file,
-                _line(number),
-            )
-        )
-
-    metadata, meta_problems = _metadata(metadata_pairs, file)
-    problems.extend(meta_problems)
-    digests: list[DeclaredDigest] = []
-    for entry in entries:
-        digest, entry_problems = _entry_digest(entry, file)
-        problems.extend(entry_problems)
-        if digest is not None:
-            digests.append(digest)
-    metadata = ManifestMetadata(
-        fields=metadata.fields,
-        kind=metadata.kind,
-        provider=metadata.provider,
-        product_name=metadata.product_name,
-        package_version=metadata.package_version,
-        release_date_time=metadata.release_date_time,
-        non_mano_artifact_sets={k: tuple(v) for k, v in artifact_sets.items()},
-        signature=signature,
-        signature_location=_line(signature_line) if signature else "",
-    )
-    problems.sort(key=lambda p: _line_number(p.location))
-    return metadata, digests, problems
-
-
-def _artifact_sets(lines: list[str], start: int, sets: dict[str, list[str]], file: str, problems: list[Problem]) -> int:
-    """Read the indented body of `non_mano_artifact_sets:` from index `start`; return the index after it.
-    Body: `  set_name:` lines, each followed by more indented `Source: path` lines."""
-    current: str | None = None
-    n = start
-    while n < len(lines):
-        line = lines[n]
-        if line.strip() and not line[0].isspace():
-            break
-        n += 1
-        if not line.strip():
-            continue
-        match = _KEY_LINE.match(line.strip())
-        if match is None:
-            problems.append(
-                Problem("manifest.syntax", f'expected "key: value", found {line.strip()[:80]!r}', file, _line(n))
-            )
-            continue
-        key, value = match.group(1), match.group(2).strip()
-        if key.lower() == "source" and current is not None:
-            sets[current].append(normalise_path(value))
-        elif not value:
-            current = key
-            sets.setdefault(key, [])
-        else:
-            problems.append(Problem("manifest.syntax", f"unexpected {key!r} in non_mano_artifact_sets", file, _line(n)))
-    return n
-
-
-def _metadata(pairs: list[tuple[str, str, int]], file: str) -> tuple[ManifestMetadata, list[Problem]]:
-    fields = {k: v for k, v, _ in pairs}
-    prefixes = {k.split("_", 1)[0] for k in fields}
-    found = [p for p in ("vnf", "nsd", "ns", "pnfd") if p in prefixes]
-    if not found:
-        return ManifestMetadata(fields=fields), [
-            Problem(
-                "manifest.missing-metadata",
-                "no metadata block (vnf_provider_id, vnf_product_name, vnf_package_version, vnf_release_date_time, "
-                "or the NS/PNF equivalents) before the first Source",
-                file,
-                _line(1),
-            )
-        ]
-    kind, keys = _METADATA_KEYS[found[0]]
-    problems: list[Problem] = []
-    if len(found) > 1:
-        problems.append(
-            Problem(
-                "manifest.missing-metadata", f"metadata mixes the key sets {', '.join(found)}", file, _line(pairs[0][2])
-            )
-        )
-    missing = [k for k in keys if not fields.get(k)]
-    if missing:
-        problems.append(
-            Problem("manifest.missing-metadata", f"the metadata has no {', '.join(missing)}", file, _line(pairs[0][2]))
-        )
-    provider, name, version, released = (fields.get(k) or None for k in keys)
-    meta = ManifestMetadata(
-        fields=fields,
-        kind=kind,
-        provider=provider,
-        product_name=name,
-        package_version=version,
-        release_date_time=released,
-    )
-    return meta, problems
-
-
-def _entry_digest(entry: _Entry, file: str) -> tuple[DeclaredDigest | None, list[Problem]]:
-    where = _line(entry.line)
-    if _URI.match(entry.source):
-        # An artefact referenced from outside the package: nothing here to hash.
-        return None, [
-            Problem(
-                "integrity.external-artifact",
-                f"{entry.source} is outside the package; its digest is not verified",
-                file,
-                where,
-                Severity.WARNING,
-            )
-        ]
-    path = normalise_path(entry.source)
-    if entry.algorithm is None or entry.hash is None:
-        missing = " and ".join(
-            name for name, value in (("Algorithm", entry.algorithm), ("Hash", entry.hash)) if value is None
-        )
-        return None, [
-            Problem("manifest.incomplete-entry", f"Source {path or entry.source!r} has no {missing}", file, where)
-        ]
-    return _digest(path, entry.algorithm[0], entry.hash[0], file, where), []
-
-
-# --- 5GTANGO NAPD --------------------------------------------------------------------------------------
 
 
 def parse_napd_content(napd: dict[str, Any], file: str) -> tuple[list[DeclaredDigest], list[Problem]]:
@@ -525,11 +313,9 @@ def parse_napd_content(napd: dict[str, Any], file: str) -> tuple[list[DeclaredDi
             # An unquoted all-digit hash is read as a number and loses its leading zeros.
             problems.append(Problem("napd.content-entry", f"{', '.join(wrong)} must be a quoted string", file, pointer))
             continue
-        digests.append(_digest(normalise_path(entry["source"]), entry["algorithm"], entry["hash"], file, pointer))
+        digests.append(digest(normalise_path(entry["source"]), entry["algorithm"], entry["hash"], file, pointer))
     return digests, problems
 
-
-# --- OSM checksums.txt ---------------------------------------------------------------------------------
 
 _CHECKSUM_LINE = re.compile(r"^([0-9A-Za-z]+)[ \t]+\*?(.+)$")
 
@@ -538,7 +324,7 @@ def parse_osm_checksums(data: bytes, file: str, top: str) -> tuple[list[Declared
     """`<md5> <path>` lines (md5sum style, space or tab separated). Paths are relative to the top folder
     `top`; osmclient writes them with that folder in front, so a path already starting with `top/` is
     taken as it is. The result is package-relative."""
-    text, problems = _decode(data, file, "checksums.encoding")
+    text, problems = decode(data, file, "checksums.encoding")
     if text is None:
         return [], problems
     prefix = normalise_path(top)
@@ -550,18 +336,15 @@ def parse_osm_checksums(data: bytes, file: str, top: str) -> tuple[list[Declared
         if match is None:
             problems.append(
                 Problem(
-                    "checksums.syntax", f'expected "<md5> <path>", found {line.strip()[:80]!r}', file, _line(number)
+                    "checksums.syntax", f'expected "<md5> <path>", found {line.strip()[:80]!r}', file, at_line(number)
                 )
             )
             continue
         path = normalise_path(match.group(2))
         if prefix and not (path == prefix or path.startswith(prefix + "/")):
             path = f"{prefix}/{path}"
-        digests.append(_digest(path, "md5", match.group(1), file, _line(number)))
+        digests.append(digest(path, "md5", match.group(1), file, at_line(number)))
     return digests, problems
-
-
-# --- verification --------------------------------------------------------------------------------------
 
 
 def _where(d: DeclaredDigest) -> str:
@@ -655,7 +438,7 @@ def verify(
     weak_uses: dict[tuple[str, str], list[DeclaredDigest]] = {}
     for path in sorted(by_path):
         problems = per_path.setdefault(path, [])
-        ds = sorted(by_path[path], key=lambda d: (d.declared_in, _line_number(d.location), d.location))
+        ds = sorted(by_path[path], key=lambda d: (d.declared_in, line_number(d.location), d.location))
         checkable: list[tuple[DeclaredDigest, str]] = []
         for d in ds:
             algorithm, problem = _declaration_problem(d, weak_ok)
