@@ -28,6 +28,7 @@ if str(ROOT) not in sys.path:
 
 from bench.services import run_worker  # noqa: E402
 from config import embedded  # noqa: E402
+from tests.processes import free_port  # noqa: E402
 
 DEMO = ROOT / "demo" / "packages" / "osm"
 DEMO_PACKAGES = ("nfvm_demo_amf_vnf", "nfvm_demo_upf_vnf", "nfvm_demo_core_ns")
@@ -261,7 +262,7 @@ def _command(kind: str, port: int) -> list[str]:
 
 
 def _serve_and_measure(kind: str, tmp: Path, ns: str, allowed: str, denied: str, prefix: str) -> dict[str, float]:
-    port = embedded.free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     with (tmp / f"{kind}.log").open("wb") as log:
         server = subprocess.Popen(_command(kind, port), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log)

@@ -21,6 +21,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from config import embedded  # noqa: E402
+from tests.processes import free_port  # noqa: E402
 
 TANGO_EXAMPLE = Path("/work/shared/testdata/packages/5gtango/5gtango-ns-package-example.tgo")
 DEMO_TYPES = ROOT / "demo" / "packages" / "etsi" / "nfvm-demo-smf-vnf" / "Definitions" / "nfvm_sol001_types.yaml"
@@ -42,7 +43,7 @@ class BenchStore:
     def __init__(self, prefix: str) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix=prefix))
         self.db = embedded.database_service(
-            port=embedded.free_port(), storage=str(self.tmp / "db"), log_path=self.tmp / "db.log", pid_path=None
+            port=free_port(), storage=str(self.tmp / "db"), log_path=self.tmp / "db.log", pid_path=None
         )
         # Settings need a chain URL, and an external one needs a keystore; nothing benchmarked
         # here talks to the chain, so the URL names a port where nothing listens.
@@ -53,7 +54,7 @@ class BenchStore:
             DJANGO_SETTINGS_MODULE="config.settings",
             MONGODB_URI=f"mongodb://127.0.0.1:{self.db.port}/?directConnection=true",
             MONGODB_NAME="nfvm_bench",
-            ETH_RPC_URL=f"http://127.0.0.1:{embedded.free_port()}",
+            ETH_RPC_URL=f"http://127.0.0.1:{free_port()}",
             OPERATOR_KEYSTORE=str(keystore),
             # Throwaway values for a throwaway store; they protect nothing.
             OPERATOR_KEYSTORE_PASSWORD="bench-only",  # noqa: S106

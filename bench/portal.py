@@ -23,7 +23,7 @@ if str(ROOT) not in sys.path:
 from bench.ingest import progress  # noqa: E402
 from bench.search import ENTRIES, _wait_until_listening, percentile  # noqa: E402
 from bench.services import run_worker  # noqa: E402
-from config.embedded import free_port  # noqa: E402
+from tests.processes import free_port  # noqa: E402
 
 ROUNDS = 20  # every URL of a mix, this many times
 WORKER_TIMEOUT_S = 1200

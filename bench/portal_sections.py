@@ -18,7 +18,7 @@ if str(ROOT) not in sys.path:
 
 from bench.entitlement import _setup, _wait_for, percentile, progress  # noqa: E402
 from bench.services import run_worker  # noqa: E402
-from config import embedded  # noqa: E402
+from tests.processes import free_port  # noqa: E402
 
 ENTRIES = 2_001
 REQUESTS = 20
@@ -96,7 +96,7 @@ def worker() -> int:
     tmp = Path(os.environ["NFVM_BENCH_TMP"])
     ns, licensee, _ = _setup(tmp)
     package_id, licence_id = _log(ns, licensee)
-    port = embedded.free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     with (tmp / "runserver.log").open("wb") as log:
         server = subprocess.Popen(

@@ -24,8 +24,13 @@ from bench.portal import bench_portal  # noqa: E402
 from bench.portal_sections import bench_portal_sections  # noqa: E402
 from bench.search import bench_search  # noqa: E402
 from bench.usage import bench_usage  # noqa: E402
-from config.embedded import free_port  # noqa: E402
-from tests.processes import Checkout, get, interrupt, wait_for_http  # noqa: E402
+from tests.processes import (  # noqa: E402
+    Checkout,
+    free_port,
+    get,
+    interrupt,
+    wait_for_http,
+)
 
 RESULTS = ROOT / "bench" / "results.json"
 

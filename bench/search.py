@@ -21,8 +21,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.ingest import BenchStore, progress  # noqa: E402
-from config.embedded import free_port  # noqa: E402
-from tests.processes import get, port_open  # noqa: E402
+from tests.processes import (  # noqa: E402
+    free_port,
+    get,
+    port_open,
+)
 
 ENTRIES = 10_000
 SEARCH_REQUESTS = 300

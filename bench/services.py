@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 from config import embedded
+from tests.processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOYMENT_VARS = ("MONGODB_URI", "MONGODB_NAME", "ETH_RPC_URL", "OPERATOR_KEYSTORE", "OPERATOR_KEYSTORE_PASSWORD")
@@ -25,13 +26,13 @@ def run_worker(module: str, *, db_on_disk: bool, timeout_s: float) -> dict[str, 
     metrics as JSON on its last line of standard output."""
     tmp = Path(tempfile.mkdtemp(prefix=f"nfvm-{module.replace('.', '-')}-"))
     db = embedded.database_service(
-        port=embedded.free_port(),
+        port=free_port(),
         storage=str(tmp / "db") if db_on_disk else ":memory:",
         log_path=tmp / "db.log",
         pid_path=None,
     )
     chain = embedded.chain_service(
-        port=embedded.free_port(), chain_id=31337, state_path=None, log_path=tmp / "chain.log", pid_path=None
+        port=free_port(), chain_id=31337, state_path=None, log_path=tmp / "chain.log", pid_path=None
     )
     started: list[embedded.Service] = []
     try:

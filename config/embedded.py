@@ -99,12 +99,6 @@ class Service:
         return _jsonrpc_ready(self.port)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _port_open(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.2)
@@ -366,7 +360,3 @@ def shutdown() -> None:
     """Stop, in reverse order, the services this process started."""
     while _started:
         stop(_started.pop())
-
-
-def dev_key_for_chain() -> str:
-    return ANVIL_DEV_KEYS[0]

@@ -45,6 +45,20 @@ function csrfToken() {
   return cookie ? decodeURIComponent(cookie.split("=")[1]) : "";
 }
 
+// The one JSON call page scripts make to the marketplace: the session's CSRF token sent, and an answer
+// that is not 2xx thrown as an Error carrying the server's reason.
+async function call(url, method, body) {
+  const response = await fetch(url, {
+    method,
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+    credentials: "same-origin",
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const data = await response.json();
+  if (!response.ok) throw new Error(data.error || response.statusText);
+  return data;
+}
+
 function rpcError(error) {
   const failure = new Error(error && error.message ? error.message : "the chain node refused the request");
   if (error && error.code !== undefined) failure.code = error.code;
@@ -372,6 +386,7 @@ else pickers();
 window.addEventListener("load", changed);
 
 window.nfvmWallet = {
+  call,
   wallets: all,
   chosen,
   choose,

@@ -130,3 +130,12 @@ def nfvm_verify(*args: str) -> subprocess.CompletedProcess[str]:
         cwd=ROOT,
         env=env,
     )
+
+
+def blob_digests() -> list[str]:
+    """Every blob the store holds, by digest."""
+    from django.db import connection
+
+    from marketplace.repository.blobs import BUCKET
+
+    return [str(doc["_id"]) for doc in connection.database[f"{BUCKET}.files"].find({}, {"_id": 1})]  # type: ignore[attr-defined]

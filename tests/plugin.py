@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from config import embedded
+from tests.processes import free_port
 
 _services: list[embedded.Service] = []
 _tmp: Path | None = None
@@ -27,11 +28,9 @@ KEYSTORE_PASSWORD = "test-operator-password"
 def pytest_load_initial_conftests(early_config: Any, parser: Any, args: list[str]) -> None:
     global _tmp
     _tmp = Path(tempfile.mkdtemp(prefix="nfvm-test-"))
-    db = embedded.database_service(
-        port=embedded.free_port(), storage=":memory:", log_path=_tmp / "db.log", pid_path=None
-    )
+    db = embedded.database_service(port=free_port(), storage=":memory:", log_path=_tmp / "db.log", pid_path=None)
     chain = embedded.chain_service(
-        port=embedded.free_port(), chain_id=31337, state_path=None, log_path=_tmp / "chain.log", pid_path=None
+        port=free_port(), chain_id=31337, state_path=None, log_path=_tmp / "chain.log", pid_path=None
     )
     for service in (db, chain):
         embedded.start(service)

@@ -16,6 +16,7 @@ from marketplace.repository.models import Package, PackageFile
 from marketplace.repository.packages.archive import open_archive
 
 ZIP = "application/zip"
+ARCHIVE_TYPES = (ZIP, "application/gzip", "application/x-tar")
 CHUNK = 256 * 1024
 _RANGE = re.compile(r"bytes=([0-9]{0,18})-([0-9]{0,18})")
 
@@ -80,12 +81,15 @@ class _Slice:
         self._stream.close()
 
 
-def archive_response(request: HttpRequest, package: Package) -> HttpResponseBase:
-    """The package archive as stored, typed by its bytes (zip, gzip, tar); one byte range on request."""
+def archive_response(request: HttpRequest, package: Package, *, negotiated: bool = True) -> HttpResponseBase:
+    """The package archive as stored, typed by its bytes (zip, gzip, tar); one byte range on request.
+    `negotiated`: an Accept header that excludes the type is refused (SOL005 asks this); the JSON API
+    serves the archive whatever a client accepts."""
     stream = blobs.blob_open(package.digest)
     try:
         media_type = _archive_type(stream.read(512))
-        negotiate(request, (media_type,))
+        if negotiated:
+            negotiate(request, (media_type,))
         span = byte_range(request.headers.get("Range", ""), package.size)
     except BaseException:
         stream.close()

@@ -12,7 +12,9 @@ from marketplace.contract_manager.decisions import LicenceDenied
 from marketplace.errors import (
     AuthenticationError,
     ConflictError,
+    NotAcceptable,
     PermissionDeniedError,
+    RangeNotSatisfiable,
     SignInRequired,
     ValidationFailed,
     outage,
@@ -48,6 +50,10 @@ def error_answer(exc: Exception) -> tuple[int, dict[str, Any]] | None:
         return 404, {"error": str(exc) or "not found"}
     if isinstance(exc, ConflictError | BlobBusy):
         return 409, {"error": str(exc)}
+    if isinstance(exc, NotAcceptable):
+        return 406, {"error": str(exc)}
+    if isinstance(exc, RangeNotSatisfiable):
+        return 416, {"error": str(exc)}
     if isinstance(exc, ScaleFailed):
         return 502, {"error": str(exc), "instance": instance_json(exc.instance)}
     down = outage(exc)

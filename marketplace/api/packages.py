@@ -13,7 +13,7 @@ from ledger.client import get_chain_client
 from marketplace.accounts import services as accounts
 from marketplace.api import schemas
 from marketplace.api.auth import OPTIONAL, bearer, requester
-from marketplace.api.downloads import archive_response, member_response
+from marketplace.api.downloads import ARCHIVE_TYPES, archive_response, member_response
 from marketplace.contract_manager import decisions
 from marketplace.errors import ValidationFailed
 from marketplace.lookups import descriptor_or_404, package_or_404
@@ -38,6 +38,12 @@ BINARY = {
     "200": {
         "description": "the bytes",
         "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+ARCHIVE = {
+    "200": {
+        "description": "the archive as uploaded, typed by its bytes; 206 with one byte range on request",
+        "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in ARCHIVE_TYPES},
     }
 }
 
@@ -204,15 +210,15 @@ def _download_authorise(request: HttpRequest, found: Package, what: str) -> None
     "/packages/{package_id}/content",
     url_name="package-content",
     auth=OPTIONAL,
-    response={**DOWNLOAD_ERRORS, 206: None, 406: E, 416: E},
-    openapi_extra={"responses": BINARY, "description": DOWNLOAD_RULE},
+    response={**DOWNLOAD_ERRORS, 206: None, 416: E},
+    openapi_extra={"responses": ARCHIVE, "description": DOWNLOAD_RULE},
     tags=["packages"],
 )
 def package_content(request: HttpRequest, package_id: str) -> HttpResponseBase:
     """Download the whole archive (one byte range on request)."""
     found = package_or_404(package_id)
     _download_authorise(request, found, "archive")
-    return archive_response(request, found)
+    return archive_response(request, found, negotiated=False)
 
 
 @router.get(

@@ -38,7 +38,6 @@ from marketplace.repository.sol005_reads import NsVnfPackages, VnfPackageUsage
 JSON = "application/json"
 PROBLEM = "application/problem+json"
 TEXT = "text/plain"
-ARCHIVE_TYPES = (ZIP, "application/gzip", "application/x-tar")
 View = Callable[..., HttpResponseBase]
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from marketplace.api.downloads import ZIP
-from marketplace.api.sol005 import ARCHIVE_TYPES, JSON, PROBLEM, TEXT
+from marketplace.api.downloads import ARCHIVE_TYPES, ZIP
+from marketplace.api.sol005 import JSON, PROBLEM, TEXT
 from marketplace.api.sol005_filters import NS_DESCRIPTOR, VNF_PACKAGE, Resource
 from marketplace.api.sol005_shapes import CONTAINER_FORMATS, DISK_FORMATS
 

@@ -153,10 +153,6 @@ def blob_delete(digest: str) -> None:
         _bucket().delete(digest)
 
 
-def blob_digests() -> list[str]:
-    return [str(doc["_id"]) for doc in connection.database[f"{BUCKET}.files"].find({}, {"_id": 1})]  # type: ignore[attr-defined]
-
-
 def blob_orphans(*, referenced: set[str], older_than: timedelta) -> list[str]:
     """Blobs no package refers to, stored more than `older_than` ago (an ingest still running
     between its blob write and its commit is younger than that)."""

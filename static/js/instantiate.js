@@ -7,22 +7,13 @@
   if (!form || !form.dataset.trialUrl) return;
   const status = document.getElementById("instantiate-status");
   const button = form.querySelector("button[type=submit]");
-  const csrf = document.cookie.split("; ").find((c) => c.startsWith("csrftoken="));
-  const headers = { "Content-Type": "application/json", "X-CSRFToken": csrf ? csrf.split("=")[1] : "" };
   let activated = false;
 
   function say(text) {
     status.textContent = text;
   }
 
-  async function call(method, body) {
-    const response = await fetch(form.dataset.trialUrl, {
-      method, headers, credentials: "same-origin", body: body ? JSON.stringify(body) : undefined,
-    });
-    const data = await response.json();
-    if (!response.ok) throw new Error(data.error || response.statusText);
-    return data;
-  }
+  const call = (method, body) => window.nfvmWallet.call(form.dataset.trialUrl, method, body);
 
   form.addEventListener("submit", async (event) => {
     if (activated) return;

@@ -3,21 +3,12 @@
 (function () {
   "use strict";
   const status = document.getElementById("licensing-status");
-  const csrf = document.cookie.split("; ").find((c) => c.startsWith("csrftoken="));
-  const headers = { "Content-Type": "application/json", "X-CSRFToken": csrf ? csrf.split("=")[1] : "" };
 
   function say(text) {
     if (status) status.textContent = text;
   }
 
-  async function call(url, method, body) {
-    const response = await fetch(url, {
-      method, headers, credentials: "same-origin", body: body ? JSON.stringify(body) : undefined,
-    });
-    const data = await response.json();
-    if (!response.ok) throw new Error(data.error || response.statusText);
-    return data;
-  }
+  const call = (url, method, body) => window.nfvmWallet.call(url, method, body);
 
   // The wallet layer (static/vendor/nfvm-wallet.js) picks the wallet and checks the account is the
   // signed-in one and the chain is the marketplace's.

@@ -6,17 +6,8 @@
   if (!root) return;
   const button = document.getElementById("register-button");
   const status = document.getElementById("register-status");
-  const csrf = document.cookie.split("; ").find((c) => c.startsWith("csrftoken="));
-  const headers = { "Content-Type": "application/json", "X-CSRFToken": csrf ? csrf.split("=")[1] : "" };
 
-  async function call(method, body) {
-    const response = await fetch(root.dataset.url, {
-      method, headers, credentials: "same-origin", body: body ? JSON.stringify(body) : undefined,
-    });
-    const data = await response.json();
-    if (!response.ok) throw new Error(data.error || response.statusText);
-    return data;
-  }
+  const call = (method, body) => window.nfvmWallet.call(root.dataset.url, method, body);
 
   button.addEventListener("click", async () => {
     button.disabled = true;

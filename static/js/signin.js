@@ -7,8 +7,6 @@
   if (!root) return;
   const button = document.getElementById("signin-button");
   const status = document.getElementById("signin-status");
-  const csrf = document.cookie.split("; ").find((c) => c.startsWith("csrftoken="));
-  const headers = { "Content-Type": "application/json", "X-CSRFToken": csrf ? csrf.split("=")[1] : "" };
 
   function ready() {
     const wallet = window.nfvmWallet.chosen();
@@ -21,12 +19,7 @@
     status.textContent = text;
   }
 
-  async function post(url, body) {
-    const response = await fetch(url, { method: "POST", headers, body: JSON.stringify(body), credentials: "same-origin" });
-    const data = await response.json();
-    if (!response.ok) throw new Error(data.error || response.statusText);
-    return data;
-  }
+  const post = (url, body) => window.nfvmWallet.call(url, "POST", body);
 
   button.addEventListener("click", async () => {
     if (!window.nfvmWallet.chosen()) return ready();

@@ -20,8 +20,8 @@ from marketplace.repository.models import NetworkService
 from marketplace.repository.packages.build import build
 from marketplace.repository.registration import registration_prepare, registration_submit
 from marketplace.repository.services import package_ingest
+from tests.dportal.test_portal_packages import sign_in
 from tests.factories import signed_in_token
-from tests.integration.test_portal_packages import sign_in
 
 pytestmark = pytest.mark.django_db
 DEMO = Path(__file__).resolve().parents[2] / "demo" / "packages" / "osm"

@@ -48,7 +48,7 @@ def test_an_older_index_keeps_its_own_view():
 
 
 def test_it_rebuilds_when_it_fell_further_behind_than_the_stamp_remembers(monkeypatch):
-    monkeypatch.setattr(catalogue, "RECENT", 2)
+    monkeypatch.setattr(catalogue_stamp, "RECENT", 2)
     package_row("alpha")
     before = catalogue.catalogue_index()
     for name in ("bravo", "charlie", "delta"):

@@ -18,7 +18,6 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from config.embedded import free_port
 from ledger.client import ChainClient
 from ledger.exceptions import ChainUnavailable
 from ledger.offline.evidence import version_text
@@ -28,6 +27,7 @@ from ledger.offline.verify import verify_file, verify_marketplace_package
 from ledger.registry import PackageRegistry, Registration, batch_tree, name_hash, version_number
 from marketplace.repository.packages.build import build
 from tests.factories import nfvm_verify
+from tests.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

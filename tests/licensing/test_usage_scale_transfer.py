@@ -15,7 +15,7 @@ from marketplace.contract_manager.models import ProvenanceEntry
 from marketplace.licensing.instances import instance_create, instance_scale
 from marketplace.licensing.models import NsInstance
 from tests.factories import signed_in_token
-from tests.integration.test_licensing_journey import auth, buy, index, network_service, offer  # noqa: F401
+from tests.licensing.test_licensing_journey import auth, buy, index, network_service, offer  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

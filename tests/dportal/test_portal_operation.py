@@ -13,10 +13,10 @@ from marketplace.contract_manager.models import ProvenanceEntry
 from marketplace.licensing.instances import instance_create, instance_terminate
 from marketplace.licensing.models import NsInstance
 from marketplace.repository.models import Vnf
+from tests.dportal.test_portal_packages import sign_in
 from tests.factories import signed_in_token
-from tests.integration.test_licensing_journey import auth, buy, index, network_service, offer  # noqa: F401
-from tests.integration.test_portal_packages import sign_in
-from tests.integration.test_tamper import corrupt_blob
+from tests.licensing.test_licensing_journey import auth, buy, index, network_service, offer  # noqa: F401
+from tests.repository.test_tamper import corrupt_blob
 
 pytestmark = pytest.mark.django_db
 

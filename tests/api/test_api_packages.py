@@ -10,9 +10,8 @@ import zipfile
 import pytest
 import yaml
 
-from marketplace.repository import blobs
 from marketplace.repository.models import MetadataChange, Package
-from tests.factories import new_account, osm_package, shared_package, signed_in_token
+from tests.factories import blob_digests, new_account, osm_package, shared_package, signed_in_token
 
 pytestmark = pytest.mark.django_db
 
@@ -282,7 +281,7 @@ def test_an_unreferenced_package_is_deleted_with_its_blob(client, developer_toke
     response = client.delete(f"/api/v1/packages/{tango_ns['id']}", headers=auth(developer_token))
     assert response.status_code == 204
     assert Package.objects.count() == 0
-    assert blobs.blob_digests() == []
+    assert blob_digests() == []
 
 
 def test_versions_are_listed_newest_first_and_search_shows_the_latest(client, developer_token, tmp_path):

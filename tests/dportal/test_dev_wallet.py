@@ -18,6 +18,7 @@ from config import embedded
 from config.embedded import ANVIL_DEV_KEYS
 from ledger.client import ChainClient
 from ledger.devwallet import DevWalletUnavailable, dev_rpc, dev_wallet_config
+from tests.processes import free_port
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,7 +60,7 @@ def test_it_offers_no_development_wallet_when_disabled(client, settings, chain):
 
 def test_it_never_offers_it_on_a_chain_other_than_anvils_development_chain(tmp_path):
     other = embedded.chain_service(
-        port=embedded.free_port(), chain_id=4242, state_path=None, log_path=tmp_path / "chain.log", pid_path=None
+        port=free_port(), chain_id=4242, state_path=None, log_path=tmp_path / "chain.log", pid_path=None
     )
     embedded.start(other)
     try:

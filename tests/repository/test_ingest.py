@@ -14,7 +14,7 @@ from marketplace.repository import blobs
 from marketplace.repository.models import MetadataChange, NetworkService, Package, VerificationRecord, Vnf
 from marketplace.repository.packages.problems import PackageRejected
 from marketplace.repository.services import package_ingest
-from tests.factories import osm_package, shared_package, zip_bytes, zip_folder
+from tests.factories import blob_digests, osm_package, shared_package, zip_bytes, zip_folder
 
 pytestmark = pytest.mark.django_db
 DEVELOPER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
@@ -30,7 +30,7 @@ def assert_nothing_stored():
     assert Vnf.objects.count() == 0
     assert NetworkService.objects.count() == 0
     assert VerificationRecord.objects.count() == 0
-    assert blobs.blob_digests() == []
+    assert blob_digests() == []
 
 
 def rejected(path_or_bytes, tmp_path=None) -> PackageRejected:
@@ -56,7 +56,7 @@ def test_it_accepts_the_5gtango_ns_example_with_its_identity():
     assert len(ns.vnf_ids) == 1
     assert package.is_latest
     assert len(package.digest) == 64
-    assert blobs.blob_digests() == [package.digest]
+    assert blob_digests() == [package.digest]
     record = VerificationRecord.objects.get(package=package)
     assert record.result == "accepted"
     assert record.digests["package_sha256"] == package.digest
@@ -124,7 +124,7 @@ def test_identical_content_is_stored_once():
     assert not again.created
     assert again.package.pk == first.package.pk
     assert Package.objects.count() == 1
-    assert len(blobs.blob_digests()) == 1
+    assert len(blob_digests()) == 1
 
 
 def test_the_same_version_with_other_content_is_refused(tmp_path):
@@ -216,10 +216,10 @@ def test_the_sweep_removes_blobs_no_package_refers_to(settings):
     swept = blobs_sweep(older_than=timedelta(seconds=-1))
 
     assert len(swept) == 1
-    assert blobs.blob_digests() == [kept.digest]
+    assert blob_digests() == [kept.digest]
 
 
 def test_a_blob_whose_bytes_do_not_hash_to_its_id_is_refused():
     with pytest.raises(blobs.BlobIntegrityError):
         blobs.blob_put(digest="0" * 64, source=io.BytesIO(b"not zeros"))
-    assert blobs.blob_digests() == []
+    assert blob_digests() == []

@@ -9,8 +9,7 @@ import time
 
 import pytest
 
-from config.embedded import free_port
-from tests.processes import Checkout, get, interrupt, pid_alive, port_open, wait_for_http
+from tests.processes import Checkout, free_port, get, interrupt, pid_alive, port_open, wait_for_http
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ import pytest
 
 from marketplace.contract_manager.models import ProvenanceEntry
 from marketplace.contract_manager.provenance import provenance_anchor_pending, provenance_append
-from tests.integration.test_licensing_journey import index
+from tests.licensing.test_licensing_journey import index
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,7 +9,7 @@ import pytest
 from ledger.models import IndexerState
 from marketplace.licensing.instances import instance_create, instance_terminate
 from marketplace.licensing.models import LicencePolicy
-from tests.integration.test_licensing_journey import DAY, buy, index, network_service, offer  # noqa: F401
+from tests.licensing.test_licensing_journey import DAY, buy, index, network_service, offer  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from config.embedded import free_port
+from tests.processes import free_port
 
 
 @pytest.mark.django_db

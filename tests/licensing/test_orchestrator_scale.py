@@ -91,7 +91,7 @@ def _ingest_ns(chain, developer, tmp_path: Path, *, scalable: bool):
     from marketplace.repository.models import NetworkService
     from marketplace.repository.registration import registration_prepare, registration_submit
     from marketplace.repository.services import package_ingest
-    from tests.integration.test_licensing_journey import index
+    from tests.licensing.test_licensing_journey import index
 
     packages = []
     for name in ("nfvm_demo_amf_vnf", "nfvm_demo_upf_vnf", "nfvm_demo_core_ns"):
@@ -119,7 +119,7 @@ def test_it_scales_an_instance_on_osm_one_step_per_unit(
     settings, nbi, client, deployed, chain, snapshot, developer, stranger, tmp_path
 ):
     from marketplace.licensing.instances import instance_create, instance_scale
-    from tests.integration.test_licensing_journey import buy, offer
+    from tests.licensing.test_licensing_journey import buy, offer
 
     settings.OSM_NBI_URL, settings.OSM_USERNAME, settings.OSM_PASSWORD = nbi.url, "admin", "admin"
     settings.OSM_VIM_ACCOUNT = VIM
@@ -139,7 +139,7 @@ def test_it_refuses_to_scale_on_osm_an_ns_without_a_scaling_aspect(
     settings, nbi, client, deployed, chain, snapshot, developer, stranger, tmp_path
 ):
     from marketplace.licensing.instances import instance_create, instance_scale
-    from tests.integration.test_licensing_journey import offer
+    from tests.licensing.test_licensing_journey import offer
 
     settings.OSM_NBI_URL, settings.OSM_USERNAME, settings.OSM_PASSWORD = nbi.url, "admin", "admin"
     settings.OSM_VIM_ACCOUNT = VIM
@@ -156,7 +156,7 @@ def test_it_releases_the_seats_of_steps_the_orchestrator_failed(
 ):
     from marketplace.contract_manager.models import ProvenanceEntry
     from marketplace.licensing.instances import ScaleFailed, instance_create, instance_scale
-    from tests.integration.test_licensing_journey import buy, offer
+    from tests.licensing.test_licensing_journey import buy, offer
 
     settings.OSM_NBI_URL, settings.OSM_USERNAME, settings.OSM_PASSWORD = nbi.url, "admin", "admin"
     settings.OSM_VIM_ACCOUNT = VIM

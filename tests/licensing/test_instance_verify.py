@@ -12,8 +12,8 @@ from marketplace.contract_manager.models import ProvenanceEntry
 from marketplace.errors import PermissionDeniedError
 from marketplace.licensing.instances import instance_create, instance_verify
 from marketplace.repository.models import Vnf
-from tests.integration.test_licensing_journey import network_service, offer  # noqa: F401
-from tests.integration.test_orchestrator_scale import VIM, _ingest_ns, nbi  # noqa: F401
+from tests.licensing.test_licensing_journey import network_service, offer  # noqa: F401
+from tests.licensing.test_orchestrator_scale import VIM, _ingest_ns, nbi  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, cast
 import pytest
 from eth_account import Account
 
-from config.embedded import free_port
 from ledger.exceptions import ChainUnavailable
 from ledger.offline.rpc import NodeError, RpcClient
 from ledger.registry import PackageRegistry, name_hash, version_number
+from tests.processes import free_port
 
 if TYPE_CHECKING:
     from ledger.client import ChainClient

@@ -10,7 +10,7 @@ from dportal.access import SESSION_ADDRESS
 from marketplace.contract_manager.models import ProvenanceEntry
 from marketplace.licensing.models import LicencePolicy
 from tests.factories import signed_in_token
-from tests.integration.test_licensing_journey import auth, buy, network_service, offer  # noqa: F401
+from tests.licensing.test_licensing_journey import auth, buy, network_service, offer  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
