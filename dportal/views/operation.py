@@ -12,7 +12,7 @@ from dportal.forms import ScaleForm
 from dportal.views.base import signin_redirect
 from ledger.exceptions import LedgerError
 from marketplace.contract_manager import decisions
-from marketplace.errors import ConflictError, PermissionDeniedError, ValidationFailed
+from marketplace.errors import ConflictError, PermissionDeniedError, ValidationFailed, outage
 from marketplace.licensing import instances as ns_instances
 from marketplace.licensing.models import NsInstance
 from marketplace.lookups import instance_or_404, ns_or_404
@@ -112,7 +112,7 @@ def instance_scale(request: HttpRequest, instance_id: str) -> HttpResponse:
         messages.error(request, f"Scaling stopped part way: {exc}; instance {instance.pk} runs {exc.instance.units}.")
         return redirect("my-instances")
     except LedgerError as exc:
-        messages.error(request, f"Not scaled: the chain is unavailable: {exc}")
+        messages.error(request, f"Not scaled: {outage(exc)}")
         return redirect("my-instances")
     messages.success(request, f"Instance {scaled.pk} now runs {scaled.units} unit{'s' if scaled.units > 1 else ''}.")
     return redirect("my-instances")
@@ -145,7 +145,7 @@ def instance_verify(request: HttpRequest, instance_id: str) -> HttpResponse:
         messages.error(request, f"Not verified: {exc}.")
         return _instances_page(request, actor, status=403)
     except LedgerError as exc:
-        messages.error(request, f"Not verified: the chain is unavailable: {exc}")
+        messages.error(request, f"Not verified: {outage(exc)}")
         return redirect("my-instances")
     level = messages.success if checked.integrity == "verified" else messages.warning
     level(request, f"Instance {checked.pk}: {checked.integrity}; {checked.integrity_detail}.")

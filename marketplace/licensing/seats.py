@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from django.db import connection
 
 from ledger.models import AcquiredLicence
@@ -29,6 +31,15 @@ def seats_in_use(seat_key: str) -> int:
     instances = connection.database[NsInstance._meta.db_table]  # type: ignore[attr-defined]
     live = instances.find({"seat_key": seat_key, "state": {"$in": [str(s) for s in LIVE_STATES]}}, {"units": 1})
     return sum(int(doc.get("units") or 0) for doc in live)
+
+
+def seats_in_use_by_key(keys: list[str]) -> Counter[str]:
+    """seats_in_use of many seat counters in one query, for pages that list licences."""
+    taken: Counter[str] = Counter()
+    live = NsInstance.objects.filter(seat_key__in=keys, state__in=LIVE_STATES)
+    for key, units in live.values_list("seat_key", "units"):
+        taken[key] += int(units or 0)
+    return taken
 
 
 def seat_take(key: str, seats: int, count: int = 1) -> bool:

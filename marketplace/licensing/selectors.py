@@ -18,12 +18,11 @@ from django.db.models import Q
 from ledger.models import AcquiredLicence, ChainEvent, LicenceOffer, PackageAnchor, ProvenanceRange
 from marketplace.contract_manager.decisions import KINDS
 from marketplace.contract_manager.models import ProvenanceEntry
-from marketplace.licensing.models import InstanceState, LicencePolicy, NsInstance, SignedAgreement
-from marketplace.licensing.seats import seat_key
+from marketplace.licensing.models import LicencePolicy, NsInstance, SignedAgreement
+from marketplace.licensing.seats import LIVE_STATES, seat_key, seats_in_use_by_key
 from marketplace.repository.models import NetworkService, Package
 from marketplace.repository.presenters import ether
 
-ACTIVE = [InstanceState.INSTANTIATING, InstanceState.RUNNING, InstanceState.TERMINATING]
 PER_PAGE = 50
 MAX_ROWS = 200
 
@@ -39,16 +38,6 @@ def _packages_by_digest(digests: Iterable[str]) -> dict[str, Package]:
 
 def _moment(timestamp: int) -> datetime | None:
     return datetime.fromtimestamp(timestamp, UTC) if timestamp else None
-
-
-def _seats_taken(keys: list[str]) -> Counter[str]:
-    """Seats taken per seat counter, as marketplace.licensing.seats.seats_in_use counts them: every unit of
-    every live instance holds one."""
-    taken: Counter[str] = Counter()
-    live = NsInstance.objects.filter(seat_key__in=keys, state__in=ACTIVE)
-    for key, units in live.values_list("seat_key", "units"):
-        taken[key] += int(units or 0)
-    return taken
 
 
 # --- licences ---
@@ -107,7 +96,7 @@ def _licence_views(licences: list[AcquiredLicence], *, chain_id: int, now: int) 
     found = NsInstance.objects.filter(chain_id=chain_id, licence_id__in=list(keys)).select_related("ns")
     for instance in found.order_by("-created_at")[:MAX_ROWS]:
         instances.setdefault(int(instance.licence_id or 0), []).append(instance)
-    used = _seats_taken(list(keys.values()))
+    used = seats_in_use_by_key(list(keys.values()))
     views = []
     for lic in licences:
         offer = offers.get(lic.offer_id)
@@ -181,7 +170,7 @@ def offers_of(*, address: str, chain_id: int) -> list[OfferView]:
         AcquiredLicence.objects.filter(chain_id=chain_id, offer_id__in=ids).values_list("offer_id", flat=True)
     )
     used: Counter[int] = Counter()
-    live = NsInstance.objects.filter(chain_id=chain_id, offer_id__in=ids, state__in=ACTIVE)
+    live = NsInstance.objects.filter(chain_id=chain_id, offer_id__in=ids, state__in=LIVE_STATES)
     for offer_id, units in live.values_list("offer_id", "units"):
         used[offer_id] += int(units or 0)
     policies = dict(
@@ -398,7 +387,7 @@ def seats_per_licence(
         )
     )
     keys = {lic.licence_id: seat_key(chain_id, lic) for lic in held}
-    used = _seats_taken(list(keys.values()))
+    used = seats_in_use_by_key(list(keys.values()))
     rows = [(lic.licence_id, used.get(keys[lic.licence_id], 0), int(seats.get(lic.offer_id, 0))) for lic in held]
     rows.sort(key=lambda row: (-row[1], -row[0]))
     return rows[:limit]
