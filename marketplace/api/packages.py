@@ -34,12 +34,13 @@ DOWNLOAD_ERRORS = {
     404: E,
     503: E,  # the chain, which the licence decision needs, is unavailable
 }
-BINARY = {
+MEMBER = {
     "200": {
-        "description": "the bytes",
-        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        "description": "the file, typed as the package lists it",
+        "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
     }
 }
+SIGNED_IN_OR_NOT = [{}]  # added to the Bearer requirement django-ninja writes: anonymous is allowed too
 ARCHIVE = {
     "200": {
         "description": "the archive as uploaded, typed by its bytes; 206 with one byte range on request",
@@ -211,7 +212,7 @@ def _download_authorise(request: HttpRequest, found: Package, what: str) -> None
     url_name="package-content",
     auth=OPTIONAL,
     response={**DOWNLOAD_ERRORS, 206: None, 416: E},
-    openapi_extra={"responses": ARCHIVE, "description": DOWNLOAD_RULE},
+    openapi_extra={"responses": ARCHIVE, "description": DOWNLOAD_RULE, "security": SIGNED_IN_OR_NOT},
     tags=["packages"],
 )
 def package_content(request: HttpRequest, package_id: str) -> HttpResponseBase:
@@ -226,7 +227,7 @@ def package_content(request: HttpRequest, package_id: str) -> HttpResponseBase:
     url_name="package-file",
     auth=OPTIONAL,
     response=DOWNLOAD_ERRORS,
-    openapi_extra={"responses": BINARY, "description": DOWNLOAD_RULE},
+    openapi_extra={"responses": MEMBER, "description": DOWNLOAD_RULE, "security": SIGNED_IN_OR_NOT},
     tags=["packages"],
 )
 def package_file(request: HttpRequest, package_id: str, path: str) -> HttpResponseBase:
