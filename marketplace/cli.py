@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, cast
 from urllib.parse import urlsplit
 
 # Each command imports what it needs when it runs: `nfvm verify` should start in a few tens of
@@ -216,6 +216,7 @@ def cmd_push(args: argparse.Namespace) -> int:
 VERIFY_EXIT = {"verified": 0, "unknown": 10, "revoked": 11, "superseded": 12, "tampered": 13}
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
+EXIT_NOT_PINNED = 4
 
 
 def _verify_usage(args: argparse.Namespace) -> str | None:
@@ -224,8 +225,6 @@ def _verify_usage(args: argparse.Namespace) -> str | None:
     if urlsplit(args.rpc).scheme not in ("http", "https"):
         return f"--rpc {args.rpc!r} must be an http(s) URL"
     if args.file:
-        if not args.registry:
-            return "FILE needs --registry ADDRESS: a file names no registry"
         if args.url or args.output:
             return "--url and --output go with --package-id"
     else:
@@ -248,7 +247,7 @@ def _print_verdict(verdict: dict[str, Any]) -> None:
     rows = [
         ("source", verdict["source"]),
         ("digest", f"sha256 {verdict['digest']}"),
-        ("chain", chain + (" (from the marketplace)" if verdict["registry_from_marketplace"] else "")),
+        ("chain", chain + (f" (pinned in {verdict['pinned_in']})" if verdict.get("pinned_in") else "")),
         ("status", verdict["status"] or ("not recorded" if verdict["mode"] else None)),
         ("mode", verdict["mode"]),
         ("publisher", verdict["publisher"]),
@@ -318,12 +317,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
     # The light client answers every read the verifier makes, without web3's start-up (ledger.offline.rpc).
     client = cast("ChainClient", RpcClient(args.rpc, timeout=30.0))
     try:
+        registry, pinned_in = _trusted(args, client, "registry")
+        if registry is None:
+            return _verify_failed(args, pinned_in, EXIT_NOT_PINNED)
         if args.file:
             proof = load_proof(Path(args.proof)) if args.proof else None
             verdict = verify_file(
                 Path(args.file),
                 client=client,
-                registry_address=args.registry,
+                registry_address=registry,
                 proof=proof,
                 claim=lambda: _claim(Path(args.file)),
                 identity=_identity,
@@ -333,7 +335,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 args.package_id,
                 base_url=args.url,
                 client=client,
-                registry_address=args.registry,
+                registry_address=registry,
                 save_to=Path(args.output) if args.output else None,
                 token=args.token or os.environ.get("NFVM_TOKEN") or None,
                 identity=_identity,
@@ -345,12 +347,46 @@ def cmd_verify(args: argparse.Namespace) -> int:
     except LedgerError as exc:
         # ChainUnavailable and node errors name the node's URL.
         return _verify_failed(args, str(exc), EXIT_UNREACHABLE)
-    report = verdict.as_dict()
+    report = verdict.as_dict() | {"pinned_in": None if args.registry else pinned_in}
     if args.json:
         print(json.dumps(report, indent=2))
     else:
         _print_verdict(report)
     return VERIFY_EXIT[verdict.outcome.value]
+
+
+def _trusted(args: argparse.Namespace, client: Any, role: Literal["registry", "anchor"]) -> tuple[str | None, str]:
+    """The contract the user trusts for `role`: given on the command line, or pinned in their trust file
+    for the node's chain (ledger.offline.trust), with where it was pinned; (None, why) when neither."""
+    from ledger.offline import trust
+
+    given = getattr(args, role, None)
+    if given:
+        return given, "the command line"
+    pins = trust.load(Path(args.trust_file) if args.trust_file else None)
+    chain_id = int(client.chain_id())
+    pinned = pins.pinned(chain_id, role)
+    if pinned:
+        return pinned, str(pins.path)
+    return None, trust.not_pinned(chain_id, role, _named_by_marketplace(args, role))
+
+
+def _named_by_marketplace(args: argparse.Namespace, role: str) -> str | None:
+    """What the marketplace says the contract is, to quote in the refusal (never to trust)."""
+    url = getattr(args, "url", None)
+    if not url or (role == "registry" and not getattr(args, "package_id", None)):
+        return None
+    target = (
+        f"{url.rstrip('/')}/api/v1/packages/{args.package_id}/proof"
+        if role == "registry"
+        else f"{url.rstrip('/')}/api/v1/provenance/{args.seq}/proof"
+    )
+    try:
+        with urllib.request.urlopen(target, timeout=10) as answer:  # noqa: S310 (the URL's scheme was checked)
+            named = json.loads(answer.read()).get("registry" if role == "registry" else "contract")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return named if isinstance(named, str) else None
 
 
 def _verify_failed(args: argparse.Namespace, message: str, code: int) -> int:
@@ -471,7 +507,7 @@ def _provenance_usage(args: argparse.Namespace) -> str | None:
 
         if urlsplit(args.rpc).scheme not in ("http", "https"):
             return f"--rpc {args.rpc!r} must be an http(s) URL"
-        if not is_address(args.anchor):
+        if args.anchor is not None and not is_address(args.anchor):
             return f"--anchor {args.anchor!r} is not a contract address"
     return None
 
@@ -541,8 +577,12 @@ def _provenance_verify(args: argparse.Namespace, proof: dict[str, Any]) -> int:
     client = ChainClient(args.rpc, timeout=30.0)
     seq = args.seq
     try:
+        anchor, pinned_in = _trusted(args, client, "anchor")
+        if anchor is None:
+            print(f"nfvm provenance: {pinned_in}", file=sys.stderr)
+            return EXIT_NOT_PINNED
         if not isinstance(proof.get("anchor"), dict):
-            on_chain = ProvenanceAnchor(client, args.anchor).anchor_of(seq)
+            on_chain = ProvenanceAnchor(client, anchor).anchor_of(seq)
             if on_chain is None:
                 return _provenance_report(args, "unanchored", f"entry {seq} is not anchored on chain yet", proof)
             reason = (
@@ -550,7 +590,7 @@ def _provenance_verify(args: argparse.Namespace, proof: dict[str, Any]) -> int:
                 "marketplace gives no inclusion proof for it yet"
             )
             return _provenance_report(args, "unanchored", reason, proof)
-        accepted, reason = verify_entry_proof(proof, client=client, anchor_address=args.anchor)
+        accepted, reason = verify_entry_proof(proof, client=client, anchor_address=anchor)
         if not accepted and reason.startswith("the chain could not be asked"):
             print(f"nfvm provenance: {reason}", file=sys.stderr)
             return EXIT_UNREACHABLE
@@ -586,11 +626,20 @@ def parser() -> argparse.ArgumentParser:
         help="check a package against the chain alone",
         description="Check a package file, or a package a marketplace serves, against the PackageRegistry on "
         "a chain node, trusting neither the marketplace's server nor its database. Exit codes: 0 verified, "
-        "10 unknown, 11 revoked, 12 superseded, 13 tampered, 2 usage error, 3 chain node or marketplace error.",
+        "10 unknown, 11 revoked, 12 superseded, 13 tampered, 2 usage error, 3 chain node or marketplace error, "
+        "4 registry not pinned.",
     )
     v.add_argument("file", nargs="?", help="a package file")
     v.add_argument("--rpc", required=True, help="the chain node's JSON-RPC URL: the only source of truth")
-    v.add_argument("--registry", help="the PackageRegistry address (with --package-id, default: the marketplace's)")
+    v.add_argument(
+        "--registry",
+        help="the PackageRegistry address to trust (default: the one pinned for the node's chain with `nfvm trust "
+        "pin`); a marketplace's word for it is never taken",
+    )
+    v.add_argument(
+        "--trust-file",
+        help="the trust file of pinned addresses (default: $NFVM_TRUST_FILE or ~/.config/nfvm/trust.json)",
+    )
     v.add_argument(
         "--proof", help="FILE mode: the marketplace's proof JSON, for a batched registration not yet recorded"
     )
@@ -632,8 +681,64 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("--json", action="store_true")
         sub.set_defaults(func=cmd_provenance)
     check.add_argument("--rpc", required=True, help="the chain node's JSON-RPC URL: the only source of truth")
-    check.add_argument("--anchor", required=True, help="the ProvenanceAnchor contract's address")
+    check.add_argument(
+        "--anchor", help="the ProvenanceAnchor address to trust (default: the one pinned for the node's chain)"
+    )
+    check.add_argument("--trust-file", help="the trust file of pinned addresses")
+    trust_cmd = commands.add_parser(
+        "trust",
+        help="pin the contracts `nfvm verify` trusts, per chain id",
+        description="The verifier's root of trust: the PackageRegistry and ProvenanceAnchor addresses you pinned "
+        "for each chain id, in a file of your own. Check an address out of band (the project's announcement, a "
+        "second node) before pinning it; re-pinning a chain to another address needs --replace.",
+    )
+    trust_actions = trust_cmd.add_subparsers(dest="action", required=True)
+    tp = trust_actions.add_parser("pin", help="pin a registry and/or anchor address for a chain id")
+    tp.add_argument("--chain-id", type=int, required=True)
+    tp.add_argument("--registry")
+    tp.add_argument("--anchor")
+    tp.add_argument("--replace", action="store_true", help="replace an address already pinned for the chain")
+    ts = trust_actions.add_parser("show", help="what is pinned")
+    tu = trust_actions.add_parser("unpin", help="forget a chain's pins")
+    tu.add_argument("--chain-id", type=int, required=True)
+    for sub in (tp, ts, tu):
+        sub.add_argument("--trust-file", help="the trust file (default: $NFVM_TRUST_FILE or ~/.config/nfvm/trust.json)")
+        sub.set_defaults(func=cmd_trust)
     return root
+
+
+def cmd_trust(args: argparse.Namespace) -> int:
+    from ledger.offline import trust
+    from ledger.offline.verdict import VerifyError
+
+    path = Path(args.trust_file) if args.trust_file else None
+    try:
+        if args.action == "pin":
+            if not (args.registry or args.anchor):
+                print("nfvm trust pin: give --registry and/or --anchor", file=sys.stderr)
+                return EXIT_USAGE
+            pins = trust.load(path)
+            for role in trust.ROLES:
+                address = getattr(args, role)
+                if address:
+                    pins = trust.pin(args.chain_id, role, address, path=path, replace=args.replace)
+                    print(f"pinned {trust.WHAT[role]} {pins.pinned(args.chain_id, role)} for chain {args.chain_id}")
+            print(f"in {pins.path}")
+        elif args.action == "unpin":
+            pins = trust.unpin(args.chain_id, path=path)
+            print(f"chain {args.chain_id} unpinned in {pins.path}")
+        else:
+            pins = trust.load(path)
+            print(f"trust file {pins.path}")
+            for chain_id, roles in sorted(pins.chains.items()):
+                for name, address in roles.items():
+                    print(f"  chain {chain_id}  {trust.WHAT[name]:<17}{address}")
+            if not pins.chains:
+                print("  nothing pinned")
+    except VerifyError as exc:
+        print(f"nfvm trust: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

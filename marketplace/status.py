@@ -52,6 +52,16 @@ class SystemStatus:
     def ok(self) -> bool:
         return self.database.ok and self.chain.ok and self.contracts.ok
 
+    @property
+    def pin_command(self) -> str | None:
+        """What a user runs once to trust this chain's contracts in `nfvm verify` (ledger.offline.trust);
+        the addresses are this server's claim, to be checked out of band first."""
+        found = {d.name: d.address for d in self.deployments if d.ok}
+        if self.chain_id is None or "PackageRegistry" not in found:
+            return None
+        anchor = f" --anchor {found['ProvenanceAnchor']}" if "ProvenanceAnchor" in found else ""
+        return f"nfvm trust pin --chain-id {self.chain_id} --registry {found['PackageRegistry']}{anchor}"
+
     def as_dict(self) -> dict[str, object]:
         def component(c: ComponentStatus) -> dict[str, object]:
             out: dict[str, object] = {"ok": c.ok, "where": c.where, "detail": c.detail}

@@ -7,6 +7,7 @@ import io
 import os
 import subprocess
 import sys
+import tempfile
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -118,11 +119,18 @@ def package_row(name: str, **fields: object) -> Package:
 
 
 def nfvm_verify(*args: str) -> subprocess.CompletedProcess[str]:
-    """`nfvm verify` as a user runs it: without the marketplace's settings, database or chain
-    configuration, only what is on the command line."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "MONGODB", "ETH_", "OPERATOR"))}
+    """`nfvm verify` as a user runs it (see `nfvm`)."""
+    return nfvm("verify", *args)
+
+
+def nfvm(*args: str) -> subprocess.CompletedProcess[str]:
+    """`nfvm` as a user runs it: without the marketplace's settings, database or chain configuration,
+    only what is on the command line."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "MONGODB", "ETH_", "OPERATOR", "NFVM_"))}
+    # A trust file of its own, empty: nothing the machine's user pinned leaks into a test.
+    env["NFVM_TRUST_FILE"] = str(Path(tempfile.mkdtemp(prefix="nfvm-trust-")) / "trust.json")
     return subprocess.run(
-        [sys.executable, "-m", "marketplace.cli", "verify", *args],
+        [sys.executable, "-m", "marketplace.cli", *args],
         capture_output=True,
         text=True,
         timeout=120,

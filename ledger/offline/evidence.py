@@ -44,14 +44,13 @@ def verify_digest(
     address: str,
     proof: Proof | None,
     trusted_proof: bool,
-    registry_from_marketplace: bool = False,
     tampered: list[str] | None = None,
     findings: list[str] | None = None,
     claim: Callable[[], Claim | None] | None = None,
     identity: Callable[[], Claim | None] | None = None,
 ) -> Verdict:
     tampered = list(tampered or [])
-    registry, impostor = _registry(client, address, from_marketplace=registry_from_marketplace)
+    registry = _registry(client, address)
     verdict = Verdict(
         outcome=Outcome.UNKNOWN,
         reason="",
@@ -59,17 +58,8 @@ def verify_digest(
         digest=digest,
         chain_id=client.chain_id(),
         registry=registry.address,
-        registry_from_marketplace=registry_from_marketplace,
         findings=list(findings or []),
     )
-    if impostor is not None:
-        tampered.append(impostor)
-        return _decide(verdict, tampered, revoked_because=None)
-    if registry_from_marketplace:
-        verdict.findings.append(
-            f"the registry address {registry.address} was taken from the marketplace, not given with --registry; "
-            f"it was accepted because it runs the {CONTRACT_NAME} code this verifier knows"
-        )
 
     record = registry.registration_of(digest)
     revoked_because: str | None = None
@@ -462,9 +452,9 @@ def _signer(verdict: Verdict, registration: Registration, signature: str) -> str
         return None
 
 
-def _registry(client: ChainClient, address: str, *, from_marketplace: bool) -> tuple[PackageRegistry, str | None]:
-    """The registry at `address`, and why it is not one when the marketplace named it (else VerifyError):
-    a contract with other code could answer anything, so only the committed build is believed."""
+def _registry(client: ChainClient, address: str) -> PackageRegistry:
+    """The pinned registry at `address`; VerifyError when no contract, or one with other code, is there
+    (it could answer anything: only the committed build is believed)."""
     if not is_address(address):
         raise VerifyError(f"{address!r} is not an address")
     code = client.code_at(address)
@@ -477,10 +467,7 @@ def _registry(client: ChainClient, address: str, *, from_marketplace: bool) -> t
             f"the contract at {to_checksum_address(address)} does not run the {CONTRACT_NAME} code this verifier knows"
         )
     if why is None:
-        return PackageRegistry(client, address), None
-    if from_marketplace:
-        # The marketplace pointed at a registry that is not one: its claims about the package are false.
-        return PackageRegistry(client, address), f"the marketplace names a registry that is not one: {why}"
+        return PackageRegistry(client, address)
     raise VerifyError(f"{why} (node {client.display_url})")
 
 

@@ -68,7 +68,6 @@ class Verdict:
     digest: str  # 0x SHA-256 of the bytes checked
     chain_id: int
     registry: str
-    registry_from_marketplace: bool = False
     recorded: bool = False  # a registration record exists on chain (False for an unproven batch leaf)
     status: str | None = None  # active / deprecated / revoked, when recorded
     mode: Mode | None = None
@@ -98,7 +97,6 @@ class Verdict:
             "digest": self.digest,
             "chain_id": self.chain_id,
             "registry": self.registry,
-            "registry_from_marketplace": self.registry_from_marketplace,
             "recorded": self.recorded,
             "status": self.status,
             "mode": self.mode.value if self.mode else None,

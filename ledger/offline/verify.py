@@ -161,15 +161,17 @@ def verify_marketplace_package(
     *,
     base_url: str,
     client: ChainClient,
-    registry_address: str | None = None,
+    registry_address: str,
     save_to: Path | None = None,
     token: str | None = None,
     identity: IdentityReader | None = None,
 ) -> Verdict:
-    """Download a package from a marketplace and verify the bytes it serves. The marketplace's JSON only
-    says where to look; `save_to` keeps the downloaded bytes, and only when they are verified. `token`
-    (an API token of the marketplace) is sent for a licensed-only package's download. `identity` reads
-    what the downloaded file says it is, compared with its registration as `verify_file` does."""
+    """Download a package from a marketplace and verify the bytes it serves against `registry_address`,
+    the registry the user trusts (given, or pinned: ledger.offline.trust); the registry the marketplace
+    names is never believed. The marketplace's JSON only says where to look; `save_to` keeps the
+    downloaded bytes, and only when they are verified. `token` (an API token of the marketplace) is sent
+    for a licensed-only package's download. `identity` reads what the downloaded file says it is,
+    compared with its registration as `verify_file` does."""
     base = base_url.rstrip("/")
     if urlsplit(base).scheme not in ("http", "https"):
         raise VerifyError(f"the marketplace URL {base_url!r} must be http(s)")
@@ -193,19 +195,9 @@ def verify_marketplace_package(
         findings.append(f"the marketplace's proof is unusable: {exc}")
 
     chain_id = client.chain_id()
-    from_marketplace = registry_address is None
-    if registry_address is None:
-        if proof is None or proof.registry is None:
-            raise VerifyError("the marketplace names no registry; give its address with --registry")
-        if proof.chain_id != chain_id:
-            raise VerifyError(
-                f"the marketplace anchors on chain {proof.chain_id}, but the node at {client.display_url} is chain "
-                f"{chain_id}: use a node of that chain, or give the registry with --registry"
-            )
-        registry_address = proof.registry
-    elif proof is not None:
+    if proof is not None:
         if proof.registry is not None and proof.registry != to_checksum_address(registry_address):
-            findings.append(f"the marketplace names registry {proof.registry}; the one given is used")
+            findings.append(f"the marketplace names registry {proof.registry}; the pinned one is used")
         if proof.chain_id is not None and proof.chain_id != chain_id:
             findings.append(f"the marketplace's proof is for chain {proof.chain_id}, the node is chain {chain_id}")
 
@@ -234,7 +226,6 @@ def verify_marketplace_package(
             address=registry_address,
             proof=proof if proof is not None and proof.digest in (None, digest) else None,
             trusted_proof=False,
-            registry_from_marketplace=from_marketplace,
             tampered=tampered,
             findings=findings,
             identity=said,

@@ -40,7 +40,9 @@ MEMBER = {
         "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
     }
 }
-SIGNED_IN_OR_NOT = [{}]  # added to the Bearer requirement django-ninja writes: anonymous is allowed too
+SIGNED_IN_OR_NOT: list[dict[str, list[str]]] = [
+    {}
+]  # added to the Bearer requirement django-ninja writes: anonymous is allowed too
 ARCHIVE = {
     "200": {
         "description": "the archive as uploaded, typed by its bytes; 206 with one byte range on request",

@@ -5,25 +5,19 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 import pytest
 
 from marketplace.contract_manager.models import ProvenanceEntry
 from marketplace.contract_manager.provenance import provenance_anchor_pending, provenance_append
+from tests.factories import nfvm as run_nfvm
 from tests.licensing.test_licensing_journey import index
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def nfvm(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "marketplace.cli", "provenance", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_nfvm("provenance", *args)
 
 
 @pytest.fixture
@@ -94,3 +88,18 @@ def test_it_answers_usage_and_network_errors_apart(live_server, chain, log):
     assert nfvm("verify", "1", "--url", live_server.url, "--rpc", "ftp://x", "--anchor", "0x1").returncode == 2
     assert nfvm("show", "0", "--url", live_server.url).returncode == 2
     assert nfvm("show", "1", "--url", "http://127.0.0.1:9").returncode == 3
+
+
+def test_attack_the_marketplace_names_its_own_anchor_contract(live_server, chain, log, tmp_path):
+    """The anchor contract the marketplace names in its proof is a claim: unpinned, nothing is verified."""
+    unpinned = nfvm("verify", "2", "--url", live_server.url, "--rpc", chain.rpc_url)
+    assert unpinned.returncode == 4
+    assert "anchor not pinned for chain 31337" in unpinned.stderr
+    assert f"the marketplace names {log['ProvenanceAnchor']}: check it out of band" in unpinned.stderr
+    trust = tmp_path / "trust.json"
+    pin = run_nfvm(
+        "trust", "pin", "--chain-id", "31337", "--anchor", log["ProvenanceAnchor"], "--trust-file", str(trust)
+    )
+    assert pin.returncode == 0, pin.stderr
+    pinned = nfvm("verify", "2", "--url", live_server.url, "--rpc", chain.rpc_url, "--trust-file", str(trust))
+    assert pinned.returncode == 0, pinned.stdout + pinned.stderr

@@ -41,3 +41,11 @@ def test_an_address_with_nothing_yet_is_told_so(client, deployed, stranger):
     html = signed_in(client, stranger.address).get("/").content.decode()
 
     assert "You have not published, offered or licensed anything yet" in html
+
+
+def test_the_home_page_names_what_to_pin_to_verify_without_this_server(client, deployed):
+    html = client.get("/").content.decode()
+    assert (
+        f"nfvm trust pin --chain-id 31337 --registry {deployed['PackageRegistry']} "
+        f"--anchor {deployed['ProvenanceAnchor']}"
+    ) in html

@@ -26,7 +26,7 @@ from ledger.offline.verdict import MarketplaceUnavailable, Mode, Outcome, Verify
 from ledger.offline.verify import verify_file, verify_marketplace_package
 from ledger.registry import PackageRegistry, Registration, batch_tree, name_hash, version_number
 from marketplace.repository.packages.build import build
-from tests.factories import nfvm_verify
+from tests.factories import nfvm, nfvm_verify
 from tests.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -450,8 +450,10 @@ def test_an_unreachable_node_exits_3_naming_it(tmp_path, reg):
 def test_usage_errors_exit_2(tmp_path, chain, reg, deployed):
     path, _ = package(tmp_path, "any")
     rpc = chain.rpc_url
+    unpinned = nfvm_verify(str(path), "--rpc", rpc)
+    assert unpinned.returncode == 4
+    assert "registry not pinned for chain 31337: give --registry ADDRESS" in unpinned.stderr
     cases = [
-        (str(path), "--rpc", rpc),  # no registry
         (str(path), "--rpc", rpc, "--registry", "0x1234"),  # not an address
         (str(path), "--rpc", rpc, "--registry", deployed["LicenseManager"]),  # not a PackageRegistry
         (str(tmp_path / "missing"), "--rpc", rpc, "--registry", reg.address),
@@ -550,7 +552,16 @@ def test_a_licensed_only_package_is_downloaded_with_the_users_api_token(tmp_path
         proof=anchored_proof(chain, reg, digest, developer.address),
     )
     marketplace.tokens["/api/v1/packages/licensed/content"] = "nfvm_secret"
-    args = ("--package-id", "licensed", "--url", marketplace.base_url, "--rpc", chain.rpc_url)
+    args = (
+        "--package-id",
+        "licensed",
+        "--url",
+        marketplace.base_url,
+        "--rpc",
+        chain.rpc_url,
+        "--registry",
+        reg.address,
+    )
 
     refused = nfvm_verify(*args)
     allowed = nfvm_verify(*args, "--token", "nfvm_secret")
@@ -568,10 +579,10 @@ def test_a_marketplace_serving_the_anchored_bytes_verifies(tmp_path, chain, reg,
         "good", claimed=digest, content=path.read_bytes(), proof=anchored_proof(chain, reg, digest, developer.address)
     )
 
-    verdict = verify_marketplace_package("good", base_url=marketplace.base_url, client=chain)
+    verdict = verify_marketplace_package(
+        "good", base_url=marketplace.base_url, client=chain, registry_address=reg.address
+    )
     assert verdict.outcome is Outcome.VERIFIED
-    assert verdict.registry_from_marketplace
-    assert any("taken from the marketplace" in f for f in verdict.findings)
     assert verdict.source == f"{marketplace.base_url}/api/v1/packages/good/content"
 
     # A batched registration not yet recorded verifies through the proof the marketplace serves.
@@ -597,11 +608,20 @@ def test_a_marketplace_serving_the_anchored_bytes_verifies(tmp_path, chain, reg,
         "--output",
         str(saved),
     )
-    assert (code, report["mode"], report["recorded"], report["registry_from_marketplace"]) == (0, "batch", False, False)
+    assert (code, report["mode"], report["recorded"], report["pinned_in"]) == (0, "batch", False, None)
     assert saved.read_bytes() == batched.read_bytes()
 
-    code, report = nfvm_json("--package-id", "good", "--url", marketplace.base_url, "--rpc", chain.rpc_url)
-    assert (code, report["outcome"], report["registry"]) == (0, "verified", reg.address)
+    trust = tmp_path / "trust.json"
+    pinned = nfvm("trust", "pin", "--chain-id", "31337", "--registry", reg.address, "--trust-file", str(trust))
+    assert pinned.returncode == 0, pinned.stderr
+    args = ("--package-id", "good", "--url", marketplace.base_url, "--rpc", chain.rpc_url)
+    code, report = nfvm_json(*args, "--trust-file", str(trust))
+    assert (code, report["outcome"], report["registry"], report["pinned_in"]) == (
+        0,
+        "verified",
+        reg.address,
+        str(trust),
+    )
 
 
 def test_a_marketplace_serving_other_bytes_is_tampered(tmp_path, chain, reg, developer, marketplace):
@@ -618,7 +638,9 @@ def test_a_marketplace_serving_other_bytes_is_tampered(tmp_path, chain, reg, dev
     assert "serves bytes that differ from the anchored digest" in verdict.reason
     assert not saved.exists()
     assert list(tmp_path.glob(".nfvm-verify-*")) == []
-    result = nfvm_verify("--package-id", "swap", "--url", marketplace.base_url, "--rpc", chain.rpc_url)
+    result = nfvm_verify(
+        "--package-id", "swap", "--url", marketplace.base_url, "--rpc", chain.rpc_url, "--registry", reg.address
+    )
     assert result.returncode == 13
     assert "serves bytes that differ" in result.stdout
 
@@ -630,11 +652,13 @@ def test_a_marketplace_serving_other_bytes_is_tampered(tmp_path, chain, reg, dev
     )
     assert verdict.outcome is Outcome.TAMPERED
 
-    # Points at a contract that is not the registry.
+    # Names another registry: it is not asked; the pinned one decides, and the claim is reported.
     marketplace.serve("fake", claimed=digest, content=path.read_bytes(), proof={**proof, "registry": NO_CODE})
-    verdict = verify_marketplace_package("fake", base_url=marketplace.base_url, client=chain)
-    assert verdict.outcome is Outcome.TAMPERED
-    assert "not one" in verdict.reason
+    verdict = verify_marketplace_package(
+        "fake", base_url=marketplace.base_url, client=chain, registry_address=reg.address
+    )
+    assert verdict.outcome is Outcome.VERIFIED
+    assert f"the marketplace names registry {NO_CODE}; the pinned one is used" in verdict.findings
 
 
 def test_the_registry_is_not_taken_from_a_marketplace_on_another_chain(tmp_path, chain, reg, developer, marketplace):
@@ -642,9 +666,9 @@ def test_the_registry_is_not_taken_from_a_marketplace_on_another_chain(tmp_path,
     register(chain, reg, developer, digest, "1.0")
     proof = anchored_proof(chain, reg, digest, developer.address, chain_id=1)
     marketplace.serve("p", claimed=digest, content=path.read_bytes(), proof=proof)
-    with pytest.raises(VerifyError, match="chain 1"):
-        verify_marketplace_package("p", base_url=marketplace.base_url, client=chain)
-    assert nfvm_verify("--package-id", "p", "--url", marketplace.base_url, "--rpc", chain.rpc_url).returncode == 2
+    unpinned = nfvm_verify("--package-id", "p", "--url", marketplace.base_url, "--rpc", chain.rpc_url)
+    assert unpinned.returncode == 4
+    assert "registry not pinned for chain 31337" in unpinned.stderr
     # Given the registry, the node alone decides; the mismatch is reported.
     verdict = verify_marketplace_package("p", base_url=marketplace.base_url, client=chain, registry_address=reg.address)
     assert verdict.outcome is Outcome.VERIFIED
@@ -655,8 +679,6 @@ def test_a_marketplace_without_a_proof_or_answer(tmp_path, chain, reg, developer
     path, digest = package(tmp_path, "no-proof")
     register(chain, reg, developer, digest, "1.0")
     marketplace.serve("p", claimed=digest, content=path.read_bytes(), proof=None)
-    with pytest.raises(VerifyError, match="--registry"):
-        verify_marketplace_package("p", base_url=marketplace.base_url, client=chain)
     verdict = verify_marketplace_package("p", base_url=marketplace.base_url, client=chain, registry_address=reg.address)
     assert verdict.outcome is Outcome.VERIFIED
     assert any("no proof" in f for f in verdict.findings)
@@ -688,7 +710,9 @@ def test_a_marketplace_serving_a_package_registered_as_another_is_tampered(
         "p", claimed=digest, content=path.read_bytes(), proof=anchored_proof(chain, reg, digest, stranger.address)
     )
 
-    verdict = verify_marketplace_package("p", base_url=marketplace.base_url, client=chain, identity=_identity)
+    verdict = verify_marketplace_package(
+        "p", base_url=marketplace.base_url, client=chain, registry_address=reg.address, identity=_identity
+    )
     assert verdict.outcome is Outcome.TAMPERED
     assert verdict.reason.startswith(
         f"the file says it is NFV Marketplace Demo/nfvm-demo-amf 1.0, but {stranger.address}"
@@ -696,7 +720,16 @@ def test_a_marketplace_serving_a_package_registered_as_another_is_tampered(
     assert "0x" + line.hex() in verdict.reason
     saved = tmp_path / "saved.tar.gz"
     result = nfvm_verify(
-        "--package-id", "p", "--url", marketplace.base_url, "--rpc", chain.rpc_url, "--output", str(saved)
+        "--package-id",
+        "p",
+        "--url",
+        marketplace.base_url,
+        "--rpc",
+        chain.rpc_url,
+        "--registry",
+        reg.address,
+        "--output",
+        str(saved),
     )
     assert result.returncode == 13, result.stdout + result.stderr
     assert result.stdout.startswith("TAMPERED: the file says it is NFV Marketplace Demo/nfvm-demo-amf 1.0")
@@ -707,3 +740,80 @@ def test_a_marketplace_serving_a_package_registered_as_another_is_tampered(
 def test_version_numbers_read_back():
     assert version_text(version_number("1.2.3")) == "1.2.3"
     assert version_text(version_number("2.0-rc1")) == "2.0.0-pre"
+
+
+# ---------------------------------------------------------------- the root of trust is what the user pinned
+
+
+def test_attack_operator_registry_named_in_proof_is_not_trusted(tmp_path, chain, reg, developer, operator, marketplace):
+    """Finding 2: an operator deploys a registry of its own (the same code as every deployment), registers
+    tampered bytes there under the real line, and names that registry in /proof. The verifier never asks
+    it: unpinned, it refuses; against the pinned registry, the tampered bytes are unknown."""
+    from ledger import artifacts
+
+    genuine, digest = package(tmp_path, "genuine")
+    register(chain, reg, developer, digest, "1.0")
+    tampered_path, tampered_digest = package(tmp_path, "tampered")
+    factory = chain.factory(artifacts.load("PackageRegistry"))
+    receipt = chain.transact(
+        operator, factory.constructor(operator.address).build_transaction({"from": operator.address})
+    )
+    own = PackageRegistry(chain, str(receipt["contractAddress"]))
+    register(chain, own, operator, tampered_digest, "1.0")
+    proof = anchored_proof(chain, own, tampered_digest, operator.address) | {"registry": own.address}
+    marketplace.serve("p", claimed=tampered_digest, content=tampered_path.read_bytes(), proof=proof)
+    args = ("--package-id", "p", "--url", marketplace.base_url, "--rpc", chain.rpc_url)
+
+    unpinned = nfvm_verify(*args)
+    assert unpinned.returncode == 4
+    assert "registry not pinned for chain 31337" in unpinned.stderr
+    assert f"the marketplace names {own.address}: check it out of band" in unpinned.stderr
+    assert "VERIFIED" not in unpinned.stdout
+
+    trust = tmp_path / "trust.json"
+    assert (
+        nfvm("trust", "pin", "--chain-id", "31337", "--registry", reg.address, "--trust-file", str(trust)).returncode
+        == 0
+    )
+    pinned = nfvm_verify(*args, "--trust-file", str(trust))
+    assert pinned.returncode == 10, pinned.stdout + pinned.stderr
+    assert pinned.stdout.startswith("UNKNOWN: ")
+    assert f"the marketplace names registry {own.address}; the pinned one is used" in pinned.stdout
+    del genuine
+
+
+def test_a_pin_changes_only_on_purpose(tmp_path, reg):
+    trust = tmp_path / "nested" / "trust.json"
+    first = nfvm("trust", "pin", "--chain-id", "31337", "--registry", reg.address, "--trust-file", str(trust))
+    assert first.returncode == 0, first.stderr
+    other = "0x" + "12" * 20
+    refused = nfvm("trust", "pin", "--chain-id", "31337", "--registry", other, "--trust-file", str(trust))
+    assert refused.returncode == 2
+    assert f"chain 31337 already pins PackageRegistry {reg.address}; re-pin only on purpose, with --replace" in (
+        refused.stderr
+    )
+    assert json.loads(trust.read_text())["chains"]["31337"]["registry"] == reg.address
+    replaced = nfvm("trust", "pin", "--chain-id", "31337", "--registry", other, "--replace", "--trust-file", str(trust))
+    assert replaced.returncode == 0
+    shown = nfvm("trust", "show", "--trust-file", str(trust))
+    assert "chain 31337  PackageRegistry  0x1212121212121212121212121212121212121212" in shown.stdout
+    assert nfvm("trust", "unpin", "--chain-id", "31337", "--trust-file", str(trust)).returncode == 0
+    assert json.loads(trust.read_text()) == {"version": 1, "chains": {}}
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        ("not json", "cannot be read"),
+        ('{"version": 2, "chains": {}}', 'is not {"version": 1'),
+        ('{"version": 1, "chains": {"x": {}}}', "chains.x is not a chain id"),
+        ('{"version": 1, "chains": {"1": {"registry": "0x12"}}}', "chains.1.registry is not a pinned address"),
+    ],
+)
+def test_a_broken_trust_file_is_named_not_ignored(tmp_path, chain, content, why):
+    path, _ = package(tmp_path, "any")
+    trust = tmp_path / "trust.json"
+    trust.write_text(content)
+    result = nfvm_verify(str(path), "--rpc", chain.rpc_url, "--trust-file", str(trust))
+    assert result.returncode == 2
+    assert why in result.stderr
