@@ -20,12 +20,14 @@ import urllib.error
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 from urllib.parse import urlsplit
 
 # Each command imports what it needs when it runs: `nfvm verify` should start in a few tens of
 # milliseconds, not load web3 it never uses, nor the package validators (jsonschema, YAML) unless the
 # file is an archive whose identity they read (marketplace.repository.packages.identity).
+from marketplace.cli_trust import add_trust_commands, trusted
+
 if TYPE_CHECKING:
     from ledger.client import ChainClient
     from ledger.offline.verdict import Claim
@@ -317,7 +319,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     # The light client answers every read the verifier makes, without web3's start-up (ledger.offline.rpc).
     client = cast("ChainClient", RpcClient(args.rpc, timeout=30.0))
     try:
-        registry, pinned_in = _trusted(args, client, "registry")
+        registry, pinned_in = trusted(args, client, "registry")
         if registry is None:
             return _verify_failed(args, pinned_in, EXIT_NOT_PINNED)
         if args.file:
@@ -353,40 +355,6 @@ def cmd_verify(args: argparse.Namespace) -> int:
     else:
         _print_verdict(report)
     return VERIFY_EXIT[verdict.outcome.value]
-
-
-def _trusted(args: argparse.Namespace, client: Any, role: Literal["registry", "anchor"]) -> tuple[str | None, str]:
-    """The contract the user trusts for `role`: given on the command line, or pinned in their trust file
-    for the node's chain (ledger.offline.trust), with where it was pinned; (None, why) when neither."""
-    from ledger.offline import trust
-
-    given = getattr(args, role, None)
-    if given:
-        return given, "the command line"
-    pins = trust.load(Path(args.trust_file) if args.trust_file else None)
-    chain_id = int(client.chain_id())
-    pinned = pins.pinned(chain_id, role)
-    if pinned:
-        return pinned, str(pins.path)
-    return None, trust.not_pinned(chain_id, role, _named_by_marketplace(args, role))
-
-
-def _named_by_marketplace(args: argparse.Namespace, role: str) -> str | None:
-    """What the marketplace says the contract is, to quote in the refusal (never to trust)."""
-    url = getattr(args, "url", None)
-    if not url or (role == "registry" and not getattr(args, "package_id", None)):
-        return None
-    target = (
-        f"{url.rstrip('/')}/api/v1/packages/{args.package_id}/proof"
-        if role == "registry"
-        else f"{url.rstrip('/')}/api/v1/provenance/{args.seq}/proof"
-    )
-    try:
-        with urllib.request.urlopen(target, timeout=10) as answer:  # noqa: S310 (the URL's scheme was checked)
-            named = json.loads(answer.read()).get("registry" if role == "registry" else "contract")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return named if isinstance(named, str) else None
 
 
 def _verify_failed(args: argparse.Namespace, message: str, code: int) -> int:
@@ -577,7 +545,7 @@ def _provenance_verify(args: argparse.Namespace, proof: dict[str, Any]) -> int:
     client = ChainClient(args.rpc, timeout=30.0)
     seq = args.seq
     try:
-        anchor, pinned_in = _trusted(args, client, "anchor")
+        anchor, pinned_in = trusted(args, client, "anchor")
         if anchor is None:
             print(f"nfvm provenance: {pinned_in}", file=sys.stderr)
             return EXIT_NOT_PINNED
@@ -685,60 +653,8 @@ def parser() -> argparse.ArgumentParser:
         "--anchor", help="the ProvenanceAnchor address to trust (default: the one pinned for the node's chain)"
     )
     check.add_argument("--trust-file", help="the trust file of pinned addresses")
-    trust_cmd = commands.add_parser(
-        "trust",
-        help="pin the contracts `nfvm verify` trusts, per chain id",
-        description="The verifier's root of trust: the PackageRegistry and ProvenanceAnchor addresses you pinned "
-        "for each chain id, in a file of your own. Check an address out of band (the project's announcement, a "
-        "second node) before pinning it; re-pinning a chain to another address needs --replace.",
-    )
-    trust_actions = trust_cmd.add_subparsers(dest="action", required=True)
-    tp = trust_actions.add_parser("pin", help="pin a registry and/or anchor address for a chain id")
-    tp.add_argument("--chain-id", type=int, required=True)
-    tp.add_argument("--registry")
-    tp.add_argument("--anchor")
-    tp.add_argument("--replace", action="store_true", help="replace an address already pinned for the chain")
-    ts = trust_actions.add_parser("show", help="what is pinned")
-    tu = trust_actions.add_parser("unpin", help="forget a chain's pins")
-    tu.add_argument("--chain-id", type=int, required=True)
-    for sub in (tp, ts, tu):
-        sub.add_argument("--trust-file", help="the trust file (default: $NFVM_TRUST_FILE or ~/.config/nfvm/trust.json)")
-        sub.set_defaults(func=cmd_trust)
+    add_trust_commands(commands)
     return root
-
-
-def cmd_trust(args: argparse.Namespace) -> int:
-    from ledger.offline import trust
-    from ledger.offline.verdict import VerifyError
-
-    path = Path(args.trust_file) if args.trust_file else None
-    try:
-        if args.action == "pin":
-            if not (args.registry or args.anchor):
-                print("nfvm trust pin: give --registry and/or --anchor", file=sys.stderr)
-                return EXIT_USAGE
-            pins = trust.load(path)
-            for role in trust.ROLES:
-                address = getattr(args, role)
-                if address:
-                    pins = trust.pin(args.chain_id, role, address, path=path, replace=args.replace)
-                    print(f"pinned {trust.WHAT[role]} {pins.pinned(args.chain_id, role)} for chain {args.chain_id}")
-            print(f"in {pins.path}")
-        elif args.action == "unpin":
-            pins = trust.unpin(args.chain_id, path=path)
-            print(f"chain {args.chain_id} unpinned in {pins.path}")
-        else:
-            pins = trust.load(path)
-            print(f"trust file {pins.path}")
-            for chain_id, roles in sorted(pins.chains.items()):
-                for name, address in roles.items():
-                    print(f"  chain {chain_id}  {trust.WHAT[name]:<17}{address}")
-            if not pins.chains:
-                print("  nothing pinned")
-    except VerifyError as exc:
-        print(f"nfvm trust: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
