@@ -166,7 +166,11 @@ def _proof_context(request: HttpRequest, package: Package) -> dict[str, object]:
 
 @require_POST
 def package_verify(request: HttpRequest, package_id: str) -> HttpResponse:
-    record = registration.package_reverify(package=package_or_404(package_id))
+    try:
+        record = registration.package_reverify_as(package=package_or_404(package_id), actor=require_address(request))
+    except PermissionDeniedError as exc:
+        messages.error(request, f"Not verified: {exc}.")
+        return redirect("package-detail", package_id=package_id)
     level = messages.success if record.result == "verified" else messages.warning
     level(request, f"Verification: {record.result}.")
     return redirect("package-detail", package_id=package_id)

@@ -7,13 +7,14 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 from eth_utils.address import is_address, to_checksum_address
 
 from ledger import siwe
 from ledger.client import get_chain_client
 from marketplace.accounts.models import ApiToken, SignInNonce
-from marketplace.errors import AuthenticationError
+from marketplace.errors import AuthenticationError, Busy
 from marketplace.repository.packages.problems import PackageRejected, Problem
 
 
@@ -23,9 +24,23 @@ def normalise_address(address: str) -> str:
     return str(to_checksum_address(address))
 
 
+# Nonces waiting for their signature, at most: anyone may ask for one, so the table is bounded.
+MAX_OUTSTANDING_NONCES = 10_000
+
+
 def signin_nonce_issue() -> str:
+    """A fresh one-time nonce. Used and expired nonces are dropped first (a dropped nonce is as refused as
+    a used one); Busy when MAX_OUTSTANDING_NONCES are already waiting."""
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=settings.SIGNIN_NONCE_TTL_S)
+    SignInNonce.objects.filter(Q(used_at__isnull=False) | Q(issued_at__lt=cutoff)).delete()
+    if SignInNonce.objects.count() >= MAX_OUTSTANDING_NONCES:
+        raise Busy(
+            f"{MAX_OUTSTANDING_NONCES} sign-ins are waiting for a signature; try again in "
+            f"{settings.SIGNIN_NONCE_TTL_S} seconds"
+        )
     nonce = secrets.token_hex(12)
-    SignInNonce.objects.create(nonce=nonce, issued_at=timezone.now())
+    SignInNonce.objects.create(nonce=nonce, issued_at=now)
     return nonce
 
 

@@ -13,7 +13,8 @@ from marketplace.accounts import services as accounts
 from marketplace.api import schemas
 from marketplace.api.auth import bearer
 from marketplace.contract_manager import decisions
-from marketplace.errors import ValidationFailed
+from marketplace.contract_manager.policy import matches_terms
+from marketplace.errors import ConflictError, ValidationFailed
 from marketplace.licensing import instances as ns_instances
 from marketplace.licensing import offers as licence_offers
 from marketplace.licensing.models import LicencePolicy, NsInstance
@@ -59,7 +60,7 @@ def offer_create(request: HttpRequest, package_id: str, body: schemas.OfferReque
 
 
 @router.get(
-    "/offers/{offer_id}/policy", url_name="offer-policy", response={200: dict[str, Any], 400: E, 404: E, 503: E}
+    "/offers/{offer_id}/policy", url_name="offer-policy", response={200: dict[str, Any], 400: E, 404: E, 409: E, 503: E}
 )
 def offer_policy(request: HttpRequest, offer_id: OfferId) -> JsonResponse:
     """The offer's ODRL policy document (JSON-LD)."""
@@ -67,6 +68,11 @@ def offer_policy(request: HttpRequest, offer_id: OfferId) -> JsonResponse:
     policy = LicencePolicy.objects.filter(terms_hash=offer.terms_hash.lower()).first() if offer else None
     if policy is None:
         raise Http404(f"no policy document for offer {offer_id}")
+    if offer is not None and not matches_terms(policy.document, offer.terms_hash):
+        raise ConflictError(
+            f"the stored policy of offer {offer_id} does not hash to its terms on chain ({offer.terms_hash}): "
+            "it was changed after the offer was made"
+        )
     response = JsonResponse(policy.document, json_dumps_params={"indent": 2})
     response["Content-Disposition"] = f'attachment; filename="offer-{offer_id}-policy.jsonld"'
     return response
@@ -166,10 +172,11 @@ def instance_create(request: HttpRequest, body: schemas.InstanceRequest) -> Stat
     return Status(201 if instance.state != "failed" else 502, instance_json(instance))
 
 
-@router.get("/instances/{instance_id}", response={200: schemas.Instance, 404: E})
+@router.get("/instances/{instance_id}", auth=bearer, response={200: schemas.Instance, 401: E, 403: E, 404: E})
 def instance(request: HttpRequest, instance_id: str) -> dict[str, Any]:
-    """One instance."""
-    return instance_json(instance_or_404(instance_id))
+    """One instance (the owner only)."""
+    actor = str(request.auth)  # type: ignore[attr-defined]
+    return instance_json(ns_instances.instance_readable(instance=instance_or_404(instance_id), actor=actor))
 
 
 @router.post(

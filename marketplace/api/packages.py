@@ -350,8 +350,13 @@ def package_proof(request: HttpRequest, package_id: str) -> dict[str, object]:
 
 
 @router.post(
-    "/packages/{package_id}/verify", response={200: schemas.Verification, 404: E, 503: E}, tags=["registration"]
+    "/packages/{package_id}/verify",
+    auth=bearer,
+    response={200: schemas.Verification, 401: E, 403: E, 404: E, 503: E},
+    tags=["registration"],
 )
 def package_verify(request: HttpRequest, package_id: str) -> dict[str, object]:
-    """Check the stored package against its digests and the chain again (the record is kept)."""
-    return presenters.verification(registration.package_reverify(package=package_or_404(package_id)))
+    """Check the stored package against its digests and the chain again (the record is kept): its uploader
+    or registered publisher only; anyone can check the package with `nfvm verify`."""
+    actor = str(request.auth)  # type: ignore[attr-defined]
+    return presenters.verification(registration.package_reverify_as(package=package_or_404(package_id), actor=actor))

@@ -172,6 +172,7 @@ def vnf_package_vnfd(request: HttpRequest, vnf_pkg_id: str) -> HttpResponse:
     """The VNFD: one YAML file as text/plain, or a zip of its files (SOL005: a
     VNFD of several files is only served zipped)."""
     usage = _vnf_package(vnf_pkg_id)
+    _download_authorise(request, usage.package, "VNFD (SOL005 vnfd)")
     paths = vnfd_files(usage)
     if len(paths) == 1:
         chosen = negotiate(request, (TEXT, ZIP))

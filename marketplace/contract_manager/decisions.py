@@ -20,7 +20,7 @@ from django.db import connection
 from ledger.client import get_chain_client
 from ledger.exceptions import LedgerError
 from ledger.models import AcquiredLicence, IndexerState, LicenceOffer, PackageAnchor
-from marketplace.contract_manager.policy import OfferTerms, PolicyError
+from marketplace.contract_manager.policy import OfferTerms, PolicyError, matches_terms
 from marketplace.contract_manager.policy_compiler import compile_policy
 from marketplace.contract_manager.provenance import provenance_append
 from marketplace.licensing.models import LicencePolicy, NsInstance
@@ -65,9 +65,9 @@ def _date(timestamp: int) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-# Compiled policies by their document's text. The stored document is read for every decision (it can be
-# edited in place), but compiling it again is needed only when its text changed.
-_terms_compiled: dict[str, OfferTerms | str] = {}
+# Compiled policies by their document's text and the offer's on-chain terms hash. The stored document is
+# read for every decision; hashing and compiling it again is needed only when its text changed.
+_terms_compiled: dict[tuple[str, str], OfferTerms | str] = {}
 
 
 _TERMS_KEPT = 1024
@@ -75,22 +75,30 @@ _TERMS_KEPT = 1024
 
 def _offer_terms(offer: LicenceOffer) -> OfferTerms | str | None:
     """The offer's compiled policy, why it cannot be applied, or None for an offer made outside the
-    marketplace (no policy document stored for its terms hash). One point read by the unique terms hash."""
+    marketplace (no policy document stored for its terms hash). One point read by the unique terms hash.
+    A stored document that no longer hashes to the offer's on-chain terms is refused, never applied: the
+    database holds a copy, the chain the commitment."""
     policies = connection.database[LicencePolicy._meta.db_table]  # type: ignore[attr-defined]
     found = policies.find_one({"terms_hash": offer.terms_hash.lower()}, {"document": 1})
     if found is None:
         return None
     document = found.get("document")
-    text = json.dumps(document, sort_keys=True, default=str)
-    compiled = _terms_compiled.get(text)
+    key = (json.dumps(document, sort_keys=True, default=str), offer.terms_hash.lower())
+    compiled = _terms_compiled.get(key)
     if compiled is None:
-        try:
-            compiled = compile_policy(document)
-        except PolicyError as exc:
-            compiled = f"the offer's policy cannot be applied: {exc}"
+        if not matches_terms(document, offer.terms_hash):
+            compiled = (
+                f"the stored policy of offer #{offer.offer_id} does not hash to its terms on chain "
+                f"({offer.terms_hash}): it was changed after the offer was made, so it is not applied"
+            )
+        else:
+            try:
+                compiled = compile_policy(document)
+            except PolicyError as exc:
+                compiled = f"the offer's policy cannot be applied: {exc}"
         if len(_terms_compiled) >= _TERMS_KEPT:
             _terms_compiled.clear()
-        _terms_compiled[text] = compiled
+        _terms_compiled[key] = compiled
     return compiled
 
 
@@ -449,9 +457,11 @@ def package_download_authorise(*, package: Package, user: str | None, what: str)
 
     Decisions about licensed-only packages and the downloads they permit go to the provenance log. Open
     packages are not: nothing is licensed there, and logging every anonymous read would let anyone grow
-    the log at will."""
+    the log at will. For the same reason an anonymous refusal is not logged either: it changes nothing and
+    anyone could repeat it."""
     decision = download_decide(package=package, user=user)
-    if not (decision.permit and (decision.kind == "public" or decision.reason == OPEN_DOWNLOAD)):
+    logged = decision.permit or user is not None
+    if logged and not (decision.permit and (decision.kind == "public" or decision.reason == OPEN_DOWNLOAD)):
         actor = user or "anonymous"
         subject = f"package:{package.pk}"
         provenance_append(kind="decision", actor=actor, subject=subject, payload=decision.as_dict())

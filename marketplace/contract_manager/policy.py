@@ -152,6 +152,15 @@ def terms_hash(document: dict[str, Any]) -> bytes:
     return hashlib.sha256(canonical_bytes(document)).digest()
 
 
+def matches_terms(document: object, on_chain: str) -> bool:
+    """Whether `document` is the policy whose hash an offer carries on chain (0x hex): a stored document
+    is only a copy, and a copy edited after the offer was made is not the offer's policy."""
+    try:
+        return isinstance(document, dict) and "0x" + terms_hash(document).hex() == on_chain.lower()
+    except PolicyError:
+        return False
+
+
 def _json_problems(value: object, path: str, problems: list[PolicyProblem]) -> None:
     """What in `value` has no exact canonical form: floats, unsafe integers, lone surrogates, non-JSON
     types and non-string keys. Depth is bounded by bounds_problems before this recursion runs."""

@@ -183,6 +183,13 @@ def _held_checksums(instance: NsInstance, packages: list[Package]) -> list[tuple
     ]
 
 
+def instance_readable(*, instance: NsInstance, actor: str) -> NsInstance:
+    """`instance` for its owner; PermissionDeniedError for anyone else (who holds it is not public)."""
+    if actor != instance.owner:
+        raise PermissionDeniedError(f"only the owner of instance {instance.pk} may read it")
+    return instance
+
+
 def instance_verify(*, instance: NsInstance, actor: str) -> NsInstance:
     """Recheck, on demand, the packages of `instance` as at deploy: each must still be registered and not
     revoked on chain (_integrity), and the orchestrator must hold the anchored bytes (_integrity_verdict).

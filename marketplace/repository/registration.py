@@ -26,7 +26,7 @@ from ledger.registry import (
 )
 from ledger.signer import operator_account
 from marketplace.accounts.services import normalise_address
-from marketplace.errors import AuthenticationError, ConflictError, ValidationFailed
+from marketplace.errors import AuthenticationError, ConflictError, PermissionDeniedError, ValidationFailed
 from marketplace.repository import blobs
 from marketplace.repository.models import (
     NetworkService,
@@ -172,6 +172,20 @@ def registration_batches_due() -> int:
     if waited < settings.REGISTRATION_BATCH_WINDOW_S and queued.count() < settings.REGISTRATION_BATCH_MAX:
         return 0
     return registration_batches_anchor()
+
+
+def package_reverify_as(*, package: Package, actor: str) -> VerificationRecord:
+    """package_reverify on behalf of `actor`: its uploader, or the publisher its registration names on chain.
+    A re-verification reads the whole archive again (up to the upload limit), so not anyone may ask."""
+    from ledger.models import PackageAnchor
+
+    publishers = set(PackageAnchor.objects.filter(digest="0x" + package.digest).values_list("publisher", flat=True))
+    if actor != package.uploader and actor not in publishers:
+        raise PermissionDeniedError(
+            f"only the uploader or the registered publisher may re-verify package {package.pk}; "
+            "anyone can check it with `nfvm verify`"
+        )
+    return package_reverify(package=package)
 
 
 def package_reverify(*, package: Package) -> VerificationRecord:

@@ -86,7 +86,7 @@ def test_it_counts_seats_afresh_while_the_indexer_stands_still(
     assert IndexerState.objects.get().last_block == checkpoint  # all of it without the indexer moving
 
 
-def test_it_applies_a_policy_edited_in_place(
+def test_attack_a_policy_edited_in_the_database_is_not_applied(
     client,
     chain,
     developer,
@@ -103,8 +103,11 @@ def test_it_applies_a_policy_edited_in_place(
     ]
     policy.save()
     answer = status(client, network_service, stranger.address)
-    assert answer["allowed_to_instantiate"] is False  # without its seat count the policy no longer compiles
-    assert answer["reason"].startswith("the offer's policy cannot be applied: invalid licence policy")
+    assert answer["allowed_to_instantiate"] is False  # the copy no longer hashes to the offer's terms on chain
+    assert f"the stored policy of offer #{offer_id} does not hash to its terms on chain" in answer["reason"]
+    served = client.get(f"/api/v1/offers/{offer_id}/policy")
+    assert served.status_code == 409
+    assert "was changed after the offer was made" in served.json()["error"]
 
 
 def test_it_judges_expiry_by_the_chain_time_of_each_request(

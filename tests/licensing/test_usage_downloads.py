@@ -9,6 +9,7 @@ import pytest
 from dportal.access import SESSION_ADDRESS
 from marketplace.contract_manager.models import ProvenanceEntry
 from marketplace.licensing.models import LicencePolicy
+from marketplace.repository.models import Vnf
 from tests.factories import signed_in_token
 from tests.licensing.test_licensing_journey import auth, buy, network_service, offer  # noqa: F401
 
@@ -37,7 +38,12 @@ def test_it_lets_anyone_download_a_package_with_a_public_offer(client, chain, de
     assert content(client, network_service.package).status_code == 200
 
 
-def test_it_refuses_an_anonymous_download_of_a_licensed_only_package(client, chain, developer, network_service):  # noqa: F811
+def test_attack_anonymous_refusals_grow_no_log_and_a_licensed_only_package_stays_closed(
+    client,
+    chain,
+    developer,
+    network_service,  # noqa: F811
+):
     offer(client, chain, developer, network_service, kind="private", price=1, seats=1)
     package = network_service.package
     response = content(client, package)
@@ -46,9 +52,8 @@ def test_it_refuses_an_anonymous_download_of_a_licensed_only_package(client, cha
     assert response.json()["decision"]["permit"] is False
     file_path = package.files[0].path
     assert client.get(f"/api/v1/packages/{package.pk}/files/{file_path}").status_code == 401
-    decisions = logged(package, "decision")
-    assert [d.actor for d in decisions] == ["anonymous", "anonymous"]
-    assert decisions[0].payload["action"] == "download"
+    # Finding 9: a refusal of nobody changes nothing; logging it would let anyone grow the log at will.
+    assert logged(package, "decision") == []
 
 
 def test_it_refuses_a_user_without_a_licence_and_says_how_to_get_one(
@@ -104,7 +109,13 @@ def test_it_takes_the_portal_session_as_the_requester(client, chain, developer, 
     assert content(client, network_service.package).status_code == 200
 
 
-def test_it_refuses_a_holder_whose_policy_leaves_download_out(client, chain, developer, stranger, network_service):  # noqa: F811
+def test_attack_a_policy_copy_edited_to_drop_a_permission_refuses_rather_than_guesses(
+    client,
+    chain,
+    developer,
+    stranger,
+    network_service,  # noqa: F811
+):
     offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=1)
     token = buy(client, chain, stranger, offer_id)
     policy = LicencePolicy.objects.get(package=network_service.package)
@@ -114,7 +125,7 @@ def test_it_refuses_a_holder_whose_policy_leaves_download_out(client, chain, dev
     policy.save()
     response = content(client, network_service.package, token)
     assert response.status_code == 403
-    assert "does not permit download" in response.json()["error"]
+    assert "does not hash to its terms on chain" in response.json()["error"]
 
 
 def test_it_refuses_an_unknown_token_rather_than_treating_it_as_anonymous(client, network_service):  # noqa: F811
@@ -149,3 +160,27 @@ def test_it_shows_the_reason_instead_of_the_download_link_in_the_portal(
     page = client.get(f"/packages/{network_service.package.pk}/").content.decode()
     assert "Download package" not in page
     assert "sign in with the wallet that holds a licence" in page
+
+
+def test_attack_reading_a_licensed_vnfd_through_sol005_without_a_licence(
+    client,
+    chain,
+    developer,
+    stranger,
+    operator,
+    network_service,  # noqa: F811
+):
+    """Finding 6: the SOL005 VNFD of a licensed-only VNF package is part of the package: the decision point
+    answers for it as for the archive."""
+    vnf = Vnf.objects.filter(pk__in=network_service.vnf_ids).select_related("package").first()
+    assert vnf is not None
+    offer_id = offer(client, chain, developer, vnf, kind="private", price=1, seats=1)
+    url = f"/vnfpkgm/v1/vnf_packages/{vnf.package.pk}/vnfd"
+    anonymous = client.get(url)
+    assert anonymous.status_code == 401
+    assert anonymous["Content-Type"] == "application/problem+json"
+    other = client.get(url, headers=auth(signed_in_token(client, operator)))
+    assert other.status_code == 403
+    assert f"buy offer #{offer_id}" in other.json()["detail"]
+    token = buy(client, chain, stranger, offer_id)
+    assert client.get(url, headers=auth(token)).status_code == 200

@@ -10,6 +10,7 @@ import pytest
 from bson import Binary
 from django.db import connection
 
+from dportal.access import SESSION_ADDRESS
 from ledger.indexer import Indexer
 from ledger.projections import projections
 from ledger.registry import PackageRegistry
@@ -19,7 +20,7 @@ from marketplace.repository.models import Vnf
 from marketplace.repository.packages.build import build
 from marketplace.repository.registration import package_reverify, registration_prepare, registration_submit
 from marketplace.repository.services import package_ingest
-from tests.factories import nfvm_verify
+from tests.factories import nfvm_verify, signed_in_token
 
 DEMO = Path(__file__).resolve().parents[2] / "demo" / "packages" / "osm" / "nfvm_demo_amf_vnf"
 
@@ -172,9 +173,13 @@ def test_the_package_page_shows_the_last_verification(client, deployed, chain, s
     package, _ = ingest_version(tmp_path, developer)
     corrupt_blob(package.digest)
 
+    session = client.session
+    session[SESSION_ADDRESS] = developer.address  # the uploader: only it or the publisher may re-verify
+    session.save()
     page = client.post(f"/packages/{package.pk}/verify", follow=True).content.decode()
 
     assert "Verification: tampered." in page
     assert "verdict-tampered" in page
-    api = client.post(f"/api/v1/packages/{package.pk}/verify").json()
+    token = signed_in_token(client, developer)
+    api = client.post(f"/api/v1/packages/{package.pk}/verify", headers={"Authorization": f"Bearer {token}"}).json()
     assert api["result"] == "tampered"
