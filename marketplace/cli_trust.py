@@ -40,11 +40,14 @@ def named_by_marketplace(args: argparse.Namespace, role: str) -> str | None:
         else f"{url.rstrip('/')}/api/v1/provenance/{args.seq}/proof"
     )
     try:
-        with urllib.request.urlopen(target, timeout=10) as answer:  # noqa: S310 (the URL's scheme was checked)
+        with urllib.request.urlopen(target, timeout=10) as answer:  # noqa: S310 (an http(s) URL: the command checked it)
             named = json.loads(answer.read()).get("registry" if role == "registry" else "contract")
     except (OSError, ValueError, AttributeError):
         return None
-    return named if isinstance(named, str) else None
+    # Quoted to the user only when it is an address: a hostile answer could carry terminal controls.
+    from ledger.offline.abi import is_address
+
+    return named if isinstance(named, str) and is_address(named) else None
 
 
 def add_trust_commands(commands: Any) -> None:

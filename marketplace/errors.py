@@ -23,10 +23,6 @@ class ValidationFailed(Exception):
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
 
 
-class Busy(Exception):
-    """Too much is waiting already; the same request succeeds later (HTTP 503, to retry)."""
-
-
 class SignInRequired(Exception):
     """Nobody is signed in and what was asked needs someone who is (HTTP 401)."""
 

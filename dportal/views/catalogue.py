@@ -45,12 +45,16 @@ def descriptor_detail(request: HttpRequest, kind: str, descriptor_id: str) -> Ht
         proof: dict[str, Any] = selectors.package_proof(found.package)
     except LedgerError as exc:
         proof = {"state": "unavailable", "error": str(exc)}
+    # The descriptor document is package content: shown as a download of the package would be decided.
+    download = decisions.download_hint(package=found.package, user=actor)
+    readable = download is not None and download.permit
     context = {
         "d": found,
+        "download": download,
         "decision": decision,
         "trial": trial,
         "kind": kind,
-        "sections": descriptor_sections(found.document),
+        "sections": descriptor_sections(found.document) if readable else [],
         "resources": selectors.descriptor_resources(found, graph),
         "graph": graph,
         "diagram": diagram,

@@ -54,7 +54,9 @@ def load(path: Path | None = None) -> Trust:
         raise VerifyError(f'the trust file {path} is not {{"version": 1, "chains": {{...}}}}')
     chains: dict[int, dict[str, str]] = {}
     for key, pins in raw["chains"].items():
-        if not (isinstance(key, str) and key.isdigit()) or not isinstance(pins, dict):
+        if not (isinstance(key, str) and key.isascii() and key.isdigit() and key == str(int(key))):
+            raise VerifyError(f"the trust file {path}: chains.{key} is not a chain id with its pins")
+        if not isinstance(pins, dict):
             raise VerifyError(f"the trust file {path}: chains.{key} is not a chain id with its pins")
         kept: dict[str, str] = {}
         for role, address in pins.items():

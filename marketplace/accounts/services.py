@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
+import re
 import secrets
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q
+from django.db import IntegrityError
 from django.utils import timezone
 from eth_utils.address import is_address, to_checksum_address
 
 from ledger import siwe
 from ledger.client import get_chain_client
 from marketplace.accounts.models import ApiToken, SignInNonce
-from marketplace.errors import AuthenticationError, Busy
+from marketplace.errors import AuthenticationError
 from marketplace.repository.packages.problems import PackageRejected, Problem
 
 
@@ -24,24 +26,31 @@ def normalise_address(address: str) -> str:
     return str(to_checksum_address(address))
 
 
-# Nonces waiting for their signature, at most: anyone may ask for one, so the table is bounded.
-MAX_OUTSTANDING_NONCES = 10_000
+# A sign-in nonce is stateless: a random part, its issue time and an HMAC of both under the server's secret.
+# Asking for one writes nothing; a nonce is recorded only once a signature over it verified, to refuse its
+# replay, and that record is dropped when the nonce expires. Anyone may ask for nonces: none fill a table.
+_NONCE = re.compile(r"([0-9a-f]{16})([0-9a-f]{8})([0-9a-f]{32})")
+
+
+def _nonce_mac(random_part: str, issued: str) -> str:
+    key = hashlib.sha256(b"nfvm sign-in nonce\x00" + settings.SECRET_KEY.encode()).digest()
+    return hmac.new(key, f"{random_part}{issued}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def signin_nonce_issue() -> str:
-    """A fresh one-time nonce. Used and expired nonces are dropped first (a dropped nonce is as refused as
-    a used one); Busy when MAX_OUTSTANDING_NONCES are already waiting."""
-    now = timezone.now()
-    cutoff = now - timedelta(seconds=settings.SIGNIN_NONCE_TTL_S)
-    SignInNonce.objects.filter(Q(used_at__isnull=False) | Q(issued_at__lt=cutoff)).delete()
-    if SignInNonce.objects.count() >= MAX_OUTSTANDING_NONCES:
-        raise Busy(
-            f"{MAX_OUTSTANDING_NONCES} sign-ins are waiting for a signature; try again in "
-            f"{settings.SIGNIN_NONCE_TTL_S} seconds"
-        )
-    nonce = secrets.token_hex(12)
-    SignInNonce.objects.create(nonce=nonce, issued_at=now)
-    return nonce
+    """A fresh one-time nonce (56 hex characters, alphanumeric as EIP-4361 asks); nothing is stored."""
+    random_part, issued = secrets.token_hex(8), f"{int(timezone.now().timestamp()):08x}"
+    return random_part + issued + _nonce_mac(random_part, issued)
+
+
+def _nonce_issued_at(nonce: str) -> datetime | None:
+    """When this server issued `nonce`, or None when it did not issue it (or it expired)."""
+    match = _NONCE.fullmatch(nonce)
+    if match is None or not hmac.compare_digest(match.group(3), _nonce_mac(match.group(1), match.group(2))):
+        return None
+    issued = datetime.fromtimestamp(int(match.group(2), 16), tz=UTC)
+    age = (timezone.now() - issued).total_seconds()
+    return issued if -60 <= age <= settings.SIGNIN_NONCE_TTL_S else None
 
 
 def signin_message(*, address: str, domain: str, uri: str) -> str:
@@ -60,17 +69,16 @@ def signin_message(*, address: str, domain: str, uri: str) -> str:
 def signin_verify(*, message: str, signature: str, domain: str) -> str:
     """Check a signed EIP-4361 message against a nonce this server issued; returns the address.
 
-    The nonce is consumed whether or not the signature holds, so a message is usable once."""
+    The nonce is recorded as used once the signature holds, so a signed message is usable once; a
+    signature that does not hold changes nothing."""
+    refused = "the sign-in nonce is unknown, expired or already used; ask for a new one"
     try:
         nonce = siwe.parse(message).nonce
     except siwe.SiweError as exc:
         raise AuthenticationError(str(exc)) from exc
-    cutoff = timezone.now() - timedelta(seconds=settings.SIGNIN_NONCE_TTL_S)
-    consumed = SignInNonce.objects.filter(nonce=nonce, used_at=None, issued_at__gte=cutoff).update(
-        used_at=timezone.now()
-    )
-    if consumed != 1:
-        raise AuthenticationError("the sign-in nonce is unknown, expired or already used; ask for a new one")
+    issued = _nonce_issued_at(nonce)
+    if issued is None:
+        raise AuthenticationError(refused)
     try:
         verified = siwe.verify(
             message,
@@ -82,10 +90,29 @@ def signin_verify(*, message: str, signature: str, domain: str) -> str:
         )
     except siwe.SiweError as exc:
         raise AuthenticationError(str(exc)) from exc
+    now = timezone.now()
+    SignInNonce.objects.filter(issued_at__lt=now - timedelta(seconds=settings.SIGNIN_NONCE_TTL_S + 60)).delete()
+    try:
+        SignInNonce.objects.create(nonce=nonce, issued_at=issued, used_at=now)
+    except IntegrityError:
+        raise AuthenticationError(refused) from None
     return verified.address
 
 
+# Unexpired tokens kept per address; a new sign-in past this retires the oldest.
+MAX_TOKENS_PER_ADDRESS = 20
+
+
 def api_token_issue(*, address: str) -> tuple[str, ApiToken]:
+    """A bearer token for `address`. Expired tokens are dropped, and an address keeps at most
+    MAX_TOKENS_PER_ADDRESS: signing in again and again does not grow the table."""
+    now = timezone.now()
+    ApiToken.objects.filter(expires_at__lte=now).delete()
+    held = list(
+        ApiToken.objects.filter(address=normalise_address(address)).order_by("-expires_at").values_list("pk", flat=True)
+    )
+    if len(held) >= MAX_TOKENS_PER_ADDRESS:
+        ApiToken.objects.filter(pk__in=held[MAX_TOKENS_PER_ADDRESS - 1 :]).delete()
     token = secrets.token_urlsafe(32)
     record = ApiToken.objects.create(
         token_sha256=hashlib.sha256(token.encode()).hexdigest(),

@@ -11,7 +11,6 @@ from django.http import Http404
 from marketplace.contract_manager.decisions import LicenceDenied
 from marketplace.errors import (
     AuthenticationError,
-    Busy,
     ConflictError,
     NotAcceptable,
     PermissionDeniedError,
@@ -57,8 +56,6 @@ def error_answer(exc: Exception) -> tuple[int, dict[str, Any]] | None:
         return 416, {"error": str(exc)}
     if isinstance(exc, ScaleFailed):
         return 502, {"error": str(exc), "instance": instance_json(exc.instance)}
-    if isinstance(exc, Busy):
-        return 503, {"error": str(exc)}
     down = outage(exc)
     if down is not None:
         return 503, {"error": down}

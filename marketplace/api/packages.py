@@ -272,26 +272,32 @@ DOCUMENT = {
 
 @router.get(
     "/vnfs/{vnf_id}/descriptor",
+    auth=OPTIONAL,
     url_name="vnf-descriptor",
-    response={400: E, 404: E},
-    openapi_extra=DOCUMENT,
+    response={**DOWNLOAD_ERRORS, 400: E},
+    openapi_extra={**DOCUMENT, "description": DOWNLOAD_RULE, "security": SIGNED_IN_OR_NOT},
     tags=["descriptors"],
 )
 def vnf_descriptor(request: HttpRequest, vnf_id: str, format: Literal["yaml", "json"] = "yaml") -> HttpResponse:
     """The VNF's descriptor document, YAML (the default) or JSON."""
-    return presenters.descriptor_document(descriptor_or_404(Vnf, vnf_id), format)
+    found = descriptor_or_404(Vnf, vnf_id)
+    _download_authorise(request, found.package, f"descriptor {found.file}")
+    return presenters.descriptor_document(found, format)
 
 
 @router.get(
     "/nss/{ns_id}/descriptor",
+    auth=OPTIONAL,
     url_name="ns-descriptor",
-    response={400: E, 404: E},
-    openapi_extra=DOCUMENT,
+    response={**DOWNLOAD_ERRORS, 400: E},
+    openapi_extra={**DOCUMENT, "description": DOWNLOAD_RULE, "security": SIGNED_IN_OR_NOT},
     tags=["descriptors"],
 )
 def ns_descriptor(request: HttpRequest, ns_id: str, format: Literal["yaml", "json"] = "yaml") -> HttpResponse:
     """The network service's descriptor document, YAML (the default) or JSON."""
-    return presenters.descriptor_document(descriptor_or_404(NetworkService, ns_id), format)
+    found = descriptor_or_404(NetworkService, ns_id)
+    _download_authorise(request, found.package, f"descriptor {found.file}")
+    return presenters.descriptor_document(found, format)
 
 
 @router.get("/nss/{ns_id}/graph", response={200: schemas.Graph, 404: E}, tags=["descriptors"])

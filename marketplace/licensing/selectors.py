@@ -18,6 +18,7 @@ from django.db.models import Q
 from ledger.models import AcquiredLicence, ChainEvent, LicenceOffer, PackageAnchor, ProvenanceRange
 from marketplace.contract_manager.decisions import KINDS
 from marketplace.contract_manager.models import ProvenanceEntry
+from marketplace.contract_manager.policy import matches_terms
 from marketplace.licensing.models import LicencePolicy, NsInstance, SignedAgreement
 from marketplace.licensing.seats import LIVE_STATES, seat_key, seats_in_use_by_key
 from marketplace.repository.models import NetworkService, Package
@@ -186,7 +187,8 @@ def offers_of(*, address: str, chain_id: int) -> list[OfferView]:
             kind=_kind(o),
             licences_sold=sold.get(o.offer_id, 0),
             in_use=used.get(o.offer_id, 0),
-            policy=policies.get(o.terms_hash.lower()),
+            # A copy that no longer hashes to the offer's terms on chain is not the offer's policy.
+            policy=policy if matches_terms(policy := policies.get(o.terms_hash.lower()), o.terms_hash) else None,
             is_provider=o.provider == address,
         )
         for o in offers

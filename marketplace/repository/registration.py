@@ -179,7 +179,9 @@ def package_reverify_as(*, package: Package, actor: str) -> VerificationRecord:
     A re-verification reads the whole archive again (up to the upload limit), so not anyone may ask."""
     from ledger.models import PackageAnchor
 
-    publishers = set(PackageAnchor.objects.filter(digest="0x" + package.digest).values_list("publisher", flat=True))
+    chain_id = get_chain_client().chain_id()
+    anchors = PackageAnchor.objects.filter(chain_id=chain_id, digest="0x" + package.digest)
+    publishers = set(anchors.values_list("publisher", flat=True))
     if actor != package.uploader and actor not in publishers:
         raise PermissionDeniedError(
             f"only the uploader or the registered publisher may re-verify package {package.pk}; "

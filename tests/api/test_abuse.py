@@ -42,16 +42,46 @@ def test_attack_anyone_makes_the_server_rehash_a_package(client, developer, stra
     assert allowed.json()["result"] == "verified"
 
 
-def test_attack_filling_the_nonce_table(client, monkeypatch):
-    monkeypatch.setattr(accounts, "MAX_OUTSTANDING_NONCES", 3)
-    for _ in range(3):
+def test_attack_filling_the_nonce_table(client, developer):
+    """Asking for nonces writes nothing; a nonce is recorded only once a signature over it verified."""
+    for _ in range(50):
         assert client.post("/api/v1/auth/nonce").status_code == 201
-    refused = client.post("/api/v1/auth/nonce")
-    assert refused.status_code == 503
-    assert "3 sign-ins are waiting for a signature; try again in" in refused.json()["error"]
-    assert SignInNonce.objects.count() == 3
-    used = SignInNonce.objects.first()
-    assert used is not None
-    SignInNonce.objects.filter(pk=used.pk).update(used_at="2026-01-01T00:00:00Z")
-    assert client.post("/api/v1/auth/nonce").status_code == 201  # a used nonce is dropped, making room
-    assert SignInNonce.objects.count() == 3
+    assert SignInNonce.objects.count() == 0
+    token = signed_in_token(client, developer)
+    assert token
+    assert SignInNonce.objects.count() == 1
+
+
+def test_attack_a_nonce_this_server_did_not_issue(client, developer):
+    from eth_account.messages import encode_defunct
+
+    from ledger.siwe import SiweMessage
+
+    start = client.post("/api/v1/auth/nonce").json()
+    forged = start["nonce"][:-1] + ("0" if start["nonce"][-1] != "0" else "1")
+    message = SiweMessage(
+        domain=start["domain"],
+        address=developer.address,
+        statement="Sign in to the NFV marketplace.",
+        uri=start["uri"],
+        chain_id=start["chain_id"],
+        nonce=forged,
+        issued_at="2026-01-01T00:00:00Z",
+    ).to_text()
+    signature = developer.sign_message(encode_defunct(text=message)).signature.to_0x_hex()
+    answer = client.post(
+        "/api/v1/auth/token", {"message": message, "signature": signature}, content_type="application/json"
+    )
+    assert answer.status_code == 401
+    assert "unknown, expired or already used" in answer.json()["error"]
+    assert SignInNonce.objects.count() == 0
+
+
+def test_attack_signing_in_again_and_again_grows_no_token_table(client, developer, monkeypatch):
+    from marketplace.accounts.models import ApiToken
+
+    monkeypatch.setattr(accounts, "MAX_TOKENS_PER_ADDRESS", 3)
+    tokens = [signed_in_token(client, developer) for _ in range(5)]
+    assert ApiToken.objects.filter(address=developer.address).count() == 3
+    assert client.get("/api/v1/licences", headers=auth(tokens[-1])).status_code in (200, 503)
+    assert client.get("/api/v1/licences", headers=auth(tokens[0])).status_code == 401

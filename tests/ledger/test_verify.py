@@ -807,6 +807,8 @@ def test_a_pin_changes_only_on_purpose(tmp_path, reg):
         ("not json", "cannot be read"),
         ('{"version": 2, "chains": {}}', 'is not {"version": 1'),
         ('{"version": 1, "chains": {"x": {}}}', "chains.x is not a chain id"),
+        ('{"version": 1, "chains": {"01": {}}}', "chains.01 is not a chain id"),
+        ('{"version": 1, "chains": {"\u00b2": {}}}', "is not a chain id"),
         ('{"version": 1, "chains": {"1": {"registry": "0x12"}}}', "chains.1.registry is not a pinned address"),
     ],
 )

@@ -184,3 +184,26 @@ def test_attack_reading_a_licensed_vnfd_through_sol005_without_a_licence(
     assert f"buy offer #{offer_id}" in other.json()["detail"]
     token = buy(client, chain, stranger, offer_id)
     assert client.get(url, headers=auth(token)).status_code == 200
+
+
+def test_attack_reading_a_licensed_descriptor_through_the_api_or_the_portal(
+    client,
+    chain,
+    developer,
+    stranger,
+    network_service,  # noqa: F811
+):
+    """The descriptor document is package content: the JSON API answers it as a download, and the portal's
+    VNF page shows the reason instead of the document."""
+    vnf = Vnf.objects.filter(pk__in=network_service.vnf_ids).select_related("package").first()
+    assert vnf is not None
+    offer_id = offer(client, chain, developer, vnf, kind="private", price=1, seats=1)
+    url = f"/api/v1/vnfs/{vnf.pk}/descriptor?format=json"
+    assert client.get(url).status_code == 401
+    other = client.get(url, headers=auth(signed_in_token(client, stranger)))
+    assert other.status_code == 403
+    assert f"buy offer #{offer_id}" in other.json()["error"]
+    page = client.get(f"/vnfs/{vnf.pk}/").content.decode()
+    assert 'data-fact="descriptor-closed"' in page
+    assert '<pre class="descriptor">' not in page
+    assert client.get(url, headers=auth(signed_in_token(client, developer))).status_code == 200
