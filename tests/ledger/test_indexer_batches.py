@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from web3 import Web3
+from web3 import HTTPProvider, Web3
 
 from ledger import artifacts
 from ledger.indexer import KEEP_BLOCK_HASHES, Indexer, Projections, upsert_many
@@ -120,7 +120,10 @@ def test_it_keeps_only_the_newest_block_hashes(chain, registry, developer):
     projections = Projections()
     register(chain, registry, developer, "old", 1)
     Indexer(chain, projections, confirmations=0).step()
-    chain.w3.provider.make_request("anvil_mine", [hex(KEEP_BLOCK_HASHES + 40)])
+    # Mining ~300 blocks can outlast the client's 3 s read timeout on a loaded machine: ask with a longer one.
+    HTTPProvider(chain.rpc_url, request_kwargs={"timeout": 60}).make_request(
+        "anvil_mine", [hex(KEEP_BLOCK_HASHES + 40)]
+    )
     register(chain, registry, developer, "new", 2)
 
     result = Indexer(chain, projections, confirmations=0).step()
