@@ -270,34 +270,33 @@ DOCUMENT = {
 }
 
 
-@router.get(
-    "/vnfs/{vnf_id}/descriptor",
-    auth=OPTIONAL,
-    url_name="vnf-descriptor",
-    response={**DOWNLOAD_ERRORS, 400: E},
-    openapi_extra={**DOCUMENT, "description": DOWNLOAD_RULE, "security": SIGNED_IN_OR_NOT},
-    tags=["descriptors"],
-)
+DESCRIPTOR_DOCUMENT: dict[str, Any] = {
+    "auth": OPTIONAL,
+    "response": {**DOWNLOAD_ERRORS, 400: E},
+    "openapi_extra": {**DOCUMENT, "description": DOWNLOAD_RULE, "security": SIGNED_IN_OR_NOT},
+    "tags": ["descriptors"],
+}
+
+
+def _descriptor_document(
+    request: HttpRequest, model: type[Vnf] | type[NetworkService], pk: str, fmt: str
+) -> HttpResponse:
+    """A descriptor document is package content: its download is decided as the package's would be."""
+    found = descriptor_or_404(model, pk)
+    _download_authorise(request, found.package, f"descriptor {found.file}")
+    return presenters.descriptor_document(found, fmt)
+
+
+@router.get("/vnfs/{vnf_id}/descriptor", url_name="vnf-descriptor", **DESCRIPTOR_DOCUMENT)
 def vnf_descriptor(request: HttpRequest, vnf_id: str, format: Literal["yaml", "json"] = "yaml") -> HttpResponse:
     """The VNF's descriptor document, YAML (the default) or JSON."""
-    found = descriptor_or_404(Vnf, vnf_id)
-    _download_authorise(request, found.package, f"descriptor {found.file}")
-    return presenters.descriptor_document(found, format)
+    return _descriptor_document(request, Vnf, vnf_id, format)
 
 
-@router.get(
-    "/nss/{ns_id}/descriptor",
-    auth=OPTIONAL,
-    url_name="ns-descriptor",
-    response={**DOWNLOAD_ERRORS, 400: E},
-    openapi_extra={**DOCUMENT, "description": DOWNLOAD_RULE, "security": SIGNED_IN_OR_NOT},
-    tags=["descriptors"],
-)
+@router.get("/nss/{ns_id}/descriptor", url_name="ns-descriptor", **DESCRIPTOR_DOCUMENT)
 def ns_descriptor(request: HttpRequest, ns_id: str, format: Literal["yaml", "json"] = "yaml") -> HttpResponse:
     """The network service's descriptor document, YAML (the default) or JSON."""
-    found = descriptor_or_404(NetworkService, ns_id)
-    _download_authorise(request, found.package, f"descriptor {found.file}")
-    return presenters.descriptor_document(found, format)
+    return _descriptor_document(request, NetworkService, ns_id, format)
 
 
 @router.get("/nss/{ns_id}/graph", response={200: schemas.Graph, 404: E}, tags=["descriptors"])

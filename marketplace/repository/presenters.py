@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 from django.http import HttpResponse
 
+from marketplace.errors import ValidationFailed
 from marketplace.repository.models import MetadataChange, NetworkService, Package, PackageFile, VerificationRecord, Vnf
 
 
@@ -88,9 +89,7 @@ def descriptor_document(d: Vnf | NetworkService, fmt: str) -> HttpResponse:
         response = HttpResponse(text, content_type="application/yaml; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{base}.yaml"'
     else:
-        response = HttpResponse(
-            json.dumps({"error": "format must be yaml or json"}), status=400, content_type="application/json"
-        )
+        raise ValidationFailed({"format": "yaml or json"})
     return response
 
 

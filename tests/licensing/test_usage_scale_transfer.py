@@ -12,8 +12,10 @@ from django.db import connections
 from ledger.models import AcquiredLicence
 from marketplace.contract_manager.decisions import LicenceDenied
 from marketplace.contract_manager.models import ProvenanceEntry
+from marketplace.errors import ValidationFailed
 from marketplace.licensing.instances import instance_create, instance_scale
 from marketplace.licensing.models import NsInstance
+from marketplace.licensing.offers import ether_to_wei
 from tests.factories import signed_in_token
 from tests.licensing.test_licensing_journey import auth, buy, index, network_service, offer  # noqa: F401
 
@@ -279,3 +281,17 @@ def test_it_logs_the_terminate_decisions_and_the_event(
         (stranger.address, True, "terminate"),
     ]
     assert len(entries(subject, "terminate")) == 1
+
+
+@pytest.mark.parametrize(
+    ("amount", "wei"), [("0.02", 2 * 10**16), ("", 0), (None, 0), ("1", 10**18), ("0.000000000000000001", 1)]
+)
+def test_ether_becomes_wei_exactly(amount, wei):
+    assert ether_to_wei(amount) == wei
+
+
+@pytest.mark.parametrize("amount", ["abc", "-1", "0.0000000000000000001", "NaN", "Infinity"])
+def test_an_amount_that_is_not_ether_is_named(amount):
+    with pytest.raises(ValidationFailed) as caught:
+        ether_to_wei(amount)
+    assert set(caught.value.errors) == {"price_eth"}
