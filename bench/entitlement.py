@@ -90,12 +90,13 @@ def _setup(tmp: Path) -> tuple[str, str, str]:
 
     from ledger.client import get_chain_client
     from ledger.models import LicenceOffer
+    from ledger.registry import PackageRegistry
     from ledger.services import contracts_deploy
     from ledger.signer import operator_account
     from marketplace.licensing.offers import agreement_prepare, offer_prepare, purchase_prepare
     from marketplace.repository.models import NetworkService
     from marketplace.repository.packages.build import build
-    from marketplace.repository.registration import registration_prepare, registration_submit
+    from marketplace.repository.registration import line_claims_due, registration_prepare, registration_submit
     from marketplace.repository.services import package_ingest
 
     chain = get_chain_client()
@@ -110,11 +111,22 @@ def _setup(tmp: Path) -> tuple[str, str, str]:
         with archive.open("rb") as source:
             packages.append(package_ingest(source=source, uploader=developer.address).package)
     for package in packages:
-        typed = registration_prepare(package=package, actor=developer.address)
-        signature = developer.sign_typed_data(full_message=typed).signature.to_0x_hex()
+        prepared = registration_prepare(package=package, actor=developer.address)
+        claim = prepared["claim"]
         registration_submit(
-            package=package, actor=developer.address, typed_data=typed, signature=signature, mode="relay"
+            package=package,
+            actor=developer.address,
+            typed_data=prepared["typed_data"],
+            signature=developer.sign_typed_data(full_message=prepared["typed_data"]).signature.to_0x_hex(),
+            mode="relay",
+            claim_typed_data=claim,
+            claim_signature=developer.sign_typed_data(full_message=claim).signature.to_0x_hex() if claim else None,
         )
+    # The lines' commitments wait their minimum age (the chain's clock moves on), then the worker reveals
+    # the claims and relays the registrations.
+    chain.w3.provider.make_request("evm_increaseTime", [PackageRegistry.deployed(chain).min_commitment_age()])  # type: ignore[arg-type]
+    chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    line_claims_due()
     _index(chain)
     ns = NetworkService.objects.get(package=packages[-1])
     progress(f"entitlement: ingested and registered {len(packages)} packages")

@@ -119,6 +119,21 @@ class _Bench:
         tx = self.reg.register_with_signature(self.operator.address, registration, signature)
         return self.gas(self.operator, tx, self.reg.abi)
 
+    def claim(self, claimant: Any, line: bytes) -> tuple[int, int]:
+        """Gas of a line claim as the node relays it: the commitment, then (once old enough) the reveal
+        with the claimant's EIP-712 signature as its secret."""
+        from ledger.registry import LineClaim
+
+        claim = LineClaim(name_hash="0x" + line.hex(), claimant=claimant.address, deadline=self.now() + 23 * HOUR)
+        signature = claimant.sign_typed_data(full_message=self.reg.claim_typed_data(claim)).signature
+        commit = self.gas(
+            self.operator, self.reg.commit_line(self.operator.address, claim.commitment(signature)), self.reg.abi
+        )
+        self.w3.provider.make_request("evm_increaseTime", [self.reg.min_commitment_age()])
+        self.w3.provider.make_request("evm_mine", [])
+        reveal = self.gas(self.operator, self.reg.claim_line(self.operator.address, claim, signature), self.reg.abi)
+        return commit, reveal
+
     # -- PackageRegistry
 
     def registrations(self) -> dict[str, float]:
@@ -127,9 +142,15 @@ class _Bench:
         dev = self.developer
         firewall, router = name_hash("acme", "firewall"), name_hash("acme", "router")
         results: dict[str, float] = {}
-        # The developer's first registration also claims the line and makes it an owner: not steady state.
+        # The developer's first claim also makes it an owner; its second is a line of an existing owner.
+        commit, reveal = self.claim(dev, firewall)
+        results["gas_claim_line_first_commit"], results["gas_claim_line_first_reveal"] = commit, reveal
+        commit, reveal = self.claim(dev, router)
+        results["gas_claim_line_commit"], results["gas_claim_line_reveal"] = commit, reveal
+        results["gas_claim_line"] = commit + reveal
+        # The first registration in a claimed line: its slot gets a version and a nonce from zero.
         results["gas_register_package_direct_first"] = self.register(dev, "fw-1", firewall, 1)
-        # A new version of an existing line: the package's record is the one fresh slot written.
+        # A new version of a line: only the line's slot is rewritten; the event keeps the registration.
         results["gas_register_package_direct"] = self.register(dev, "fw-2", firewall, 2)
         deadline = self.now() + HOUR
         # Nonces are the line's registration count, kept in the line's slot: the first relayed
@@ -138,7 +159,7 @@ class _Bench:
         results["gas_register_package_first"] = self.relay(*self.signed(dev, "fw-3", firewall, 3, nonce, deadline))
         # "gas_register_package": a signed, relayed new version of an existing line.
         results["gas_register_package"] = self.relay(*self.signed(dev, "fw-4", firewall, 4, nonce + 1, deadline))
-        # A new line of an existing owner: the line's slot is a second fresh slot.
+        # The first registration in the owner's other claimed line.
         results["gas_register_package_new_line"] = self.relay(*self.signed(dev, "router-1", router, 1, 0, deadline))
         # The same case on a contract that does only what the rules require (contracts/test/RegistrationFloor.sol).
         results["gas_register_package_floor"] = self.floor(dev, firewall, deadline)
@@ -227,6 +248,7 @@ class _Bench:
 
     def licences(self) -> dict[str, float]:
         from ledger.licensing import OfferKind
+        from ledger.registry import name_hash
 
         dev, lm = self.developer, self.lm
         package = _sha("fw-1")  # registered by the developer above
@@ -235,8 +257,9 @@ class _Bench:
             (OfferKind.PRIVATE, {"price": PRICE, "seats": 3, "duration": 30 * 24 * HOUR}),
             (OfferKind.TRIAL, {"seats": 1, "duration": 7 * 24 * HOUR}),
         ]
+        line = name_hash("acme", "firewall")  # the developer's line, claimed above
         for kind, extra in offers:
-            tx = lm.create_offer(dev.address, digest=package, kind=kind, terms_hash=terms, **extra)
+            tx = lm.create_offer(dev.address, digest=package, name_hash=line, kind=kind, terms_hash=terms, **extra)
             self.chain.transact(dev, tx, abi=lm.abi)
         private, trial = lm.offer(1), lm.offer(2)
         if private is None or trial is None:
@@ -276,6 +299,7 @@ class _Bench:
         # A publisher of its own, so its transaction nonces are nobody else's.
         publisher = self.account("indexer publisher")
         line = name_hash("acme", "indexer")
+        self.claim(publisher, line)
         nonce = int(self.w3.eth.get_transaction_count(publisher.address))
         base = int(self.w3.eth.get_block("latest")["baseFeePerGas"])
         raw: list[bytes] = []
@@ -347,6 +371,8 @@ class _Bench:
         if info is None or claimed.descriptor_digest is None:
             raise RuntimeError(f"the {fmt} benchmark package does not say what it is: {claimed.problems}")
         digest = hashlib.sha256(path.read_bytes()).digest()
+        if self.reg.line_owner(name_hash(info.vendor, info.name)) is None:
+            self.claim(self.developer, name_hash(info.vendor, info.name))
         tx = self.reg.register(
             self.developer.address,
             digest,

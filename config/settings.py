@@ -36,6 +36,9 @@ INDEXER_BATCH_BLOCKS = env.env_int("INDEXER_BATCH_BLOCKS", 2000, minimum=1)
 # Signed registrations queued for a batch are anchored when the oldest waited this long, or the queue is full.
 REGISTRATION_BATCH_WINDOW_S = env.env_float("REGISTRATION_BATCH_WINDOW_S", 10.0, minimum=0.0)
 REGISTRATION_BATCH_MAX = env.env_int("REGISTRATION_BATCH_MAX", 256, minimum=1)
+# Seconds a line claim's commitment waits on chain before its reveal (ENS's registrar: 60). Set when the
+# PackageRegistry is deployed; a front-runner who sees a reveal would need a commitment this old.
+LINE_CLAIM_MIN_AGE_S = env.env_int("LINE_CLAIM_MIN_AGE_S", 60, minimum=1, maximum=3600)
 # Provenance log entries are anchored when the oldest unanchored waited this long (s), or this many wait.
 PROVENANCE_ANCHOR_WINDOW_S = env.env_float("PROVENANCE_ANCHOR_WINDOW_S", 30.0, minimum=0.0)
 PROVENANCE_BATCH = env.env_int("PROVENANCE_BATCH", 1024, minimum=1)

@@ -10,7 +10,7 @@ import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/Messa
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
-/// @notice The part of PackageRegistry that licensing relies on: who publishes a package and its status.
+/// @notice The part of PackageRegistry that licensing relies on: who acts for a line, and a package's status.
 interface IPackageRegistry {
     enum Status {
         None,
@@ -19,22 +19,29 @@ interface IPackageRegistry {
         Revoked
     }
 
-    /// @dev A package's status from the registry's one packed record slot.
-    function statusOf(bytes32 digest) external view returns (Status);
+    /// @dev The status the line owner gave a package, by its key keccak256(abi.encode(digest, nameHash)):
+    ///      Deprecated, Revoked, or None when never changed.
+    function statusOf(bytes32 packageKey) external view returns (Status);
 
-    /// @dev The current publishing key of the package's line owner (it changes when the owner rotates keys).
-    function publishingKeyFor(bytes32 digest) external view returns (address);
+    /// @dev The current publishing key of the line's owner (it changes when the owner rotates keys);
+    ///      zero for an unclaimed line.
+    function lineKey(bytes32 nameHash) external view returns (address);
 }
 
 /// @title LicenseManager
 /// @notice Licence offers on registered NFV packages and the licences end-users acquire under them.
-///         A provider (the package's publisher, or an address the publisher authorises) offers a
-///         package under one of three kinds: Public (free, unlimited, needs no licence), Trial
+///         A provider (the current key of the package's line owner, or an address it authorises)
+///         offers a package under one of three kinds: Public (free, unlimited, needs no licence), Trial
 ///         (free, limited seats and time, once per address) or Private (paid in ether or an ERC-20
 ///         token, limited seats, optional expiry, optionally transferable). Every licence binds an
 ///         EIP-712 agreement signed by the licensee to the offer's off-chain terms document. Providers
 ///         withdraw their earnings (pull payment). Records are never deleted.
-/// @dev    Offers are immutable once created except for closing, so an offer id pins price, token,
+/// @dev    A package is the pair (digest, line): the same bytes registered under a line they do not
+///         name are another package, so only the owner of the line a file names can sell it. The
+///         registry keeps registrations in events, so an offer names a pair the line owner vouches
+///         for; readers match it with the PackageRegistered event of that pair.
+///
+///         Offers are immutable once created except for closing, so an offer id pins price, token,
 ///         seats, duration and terms. Seat counting (concurrent instances) happens off chain against
 ///         the seat cap recorded here.
 ///
@@ -71,7 +78,7 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
         Transferred
     }
 
-    /// @notice An offer in four slots: terms a trial needs in the first, the price in the second.
+    /// @notice An offer in five slots: terms a trial needs in the first, the price in the second.
     ///         Durations are capped at 40 bits (34,000 years) and prices at 96 bits (7.9e28 units).
     struct Offer {
         address provider;
@@ -82,8 +89,9 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
         bool closed;
         address token;
         uint96 price;
-        bytes32 digest;
+        bytes32 packageKey;
         bytes32 termsHash;
+        bytes32 nameHash;
     }
 
     /// @notice What the licensee signs (EIP-712). `duration` must equal the offer's: the licence runs
@@ -146,17 +154,26 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
     mapping(uint256 offerId => Offer) private _offers;
     // Keyed by licenceIdOf(offerId, licensee): an address holds at most one licence per offer.
     mapping(uint256 licenceId => Licence) private _licences;
-    mapping(bytes32 digest => mapping(address provider => bool)) private _authorised;
+    // The line key that authorised each provider (zero: none). An authorisation holds only while that key
+    // is still the line's: a key rotated out (lost, stolen) leaves no provider behind.
+    mapping(bytes32 packageKey => mapping(address provider => address lineKey)) private _authorised;
     mapping(address provider => mapping(address token => uint256)) private _earnings;
 
-    /// @notice The publisher of a package authorised or de-authorised a provider for it.
-    event ProviderAuthorised(bytes32 indexed digest, address indexed provider, address indexed publisher, bool authorised);
+    /// @notice The line owner's key authorised or de-authorised a provider for a package of the line.
+    event ProviderAuthorised(
+        bytes32 indexed digest,
+        bytes32 indexed nameHash,
+        address indexed provider,
+        address publisher,
+        bool authorised
+    );
 
     /// @notice A provider created an offer.
     event OfferCreated(
         uint256 indexed offerId,
         bytes32 indexed digest,
         address indexed provider,
+        bytes32 nameHash,
         OfferKind kind,
         uint256 price,
         address token,
@@ -204,10 +221,10 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
 
     error RegistryNotContract(address registry);
     error ZeroAddress();
-    error PackageNotRegistered(bytes32 digest);
-    error PackageRevoked(bytes32 digest);
-    error NotPublisher(bytes32 digest, address caller);
-    error NotProvider(bytes32 digest, address caller);
+    error LineNotClaimed(bytes32 nameHash);
+    error PackageRevoked(bytes32 packageKey);
+    error NotPublisher(bytes32 nameHash, address caller);
+    error NotProvider(bytes32 packageKey, address caller);
     error NotOfferManager(uint256 offerId, address caller);
     error ZeroTermsHash();
     error PriceNotAllowed(OfferKind kind);
@@ -249,35 +266,43 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
 
     // ------------------------------------------------------------------ providers
 
-    /// @notice Let `provider` create offers for package `digest`, or stop it from creating new ones.
-    ///         Only the package's publisher may call this. Existing offers are not closed by it.
-    /// @param digest The package digest in the registry.
+    /// @notice Let `provider` create offers for the package (`digest`, `nameHash`), or stop it from
+    ///         creating new ones. Only the current key of the line's owner may call this. Existing
+    ///         offers are not closed by it.
+    /// @param digest The package digest.
+    /// @param nameHash The package's line, keccak256 of "vendor/name".
     /// @param provider The address to authorise or de-authorise.
     /// @param authorised True to authorise, false to withdraw the authorisation.
-    function authoriseProvider(bytes32 digest, address provider, bool authorised) external {
-        if (registry.statusOf(digest) == IPackageRegistry.Status.None) revert PackageNotRegistered(digest);
+    function authoriseProvider(bytes32 digest, bytes32 nameHash, address provider, bool authorised) external {
         // The line owner's current key, not the key that registered: a rotated-out key has no rights.
-        if (registry.publishingKeyFor(digest) != msg.sender) revert NotPublisher(digest, msg.sender);
+        address key = registry.lineKey(nameHash);
+        if (key == address(0)) revert LineNotClaimed(nameHash);
+        if (key != msg.sender) revert NotPublisher(nameHash, msg.sender);
         if (provider == address(0)) revert ZeroAddress();
-        _authorised[digest][provider] = authorised;
-        emit ProviderAuthorised(digest, provider, msg.sender, authorised);
+        _authorised[packageKeyOf(digest, nameHash)][provider] = authorised ? key : address(0);
+        emit ProviderAuthorised(digest, nameHash, provider, msg.sender, authorised);
     }
 
-    /// @notice Whether `account` may create offers for package `digest` now.
-    /// @param digest The package digest in the registry.
-    /// @param account The address asked about.
-    /// @return True for the publisher of a registered, non-revoked package and for addresses it authorised.
-    function isProvider(bytes32 digest, address account) external view returns (bool) {
-        IPackageRegistry.Status status = registry.statusOf(digest);
-        if (status == IPackageRegistry.Status.None || status == IPackageRegistry.Status.Revoked) return false;
-        return registry.publishingKeyFor(digest) == account || _authorised[digest][account];
+    /// @notice Whether `account` may create offers for the package (`digest`, `nameHash`) now.
+    /// @return True for the line owner's current key and the addresses it authorised, unless revoked.
+    function isProvider(bytes32 digest, bytes32 nameHash, address account) external view returns (bool) {
+        bytes32 key = packageKeyOf(digest, nameHash);
+        if (registry.statusOf(key) == IPackageRegistry.Status.Revoked) return false;
+        address lineKey = registry.lineKey(nameHash);
+        return lineKey != address(0) && (lineKey == account || _authorised[key][account] == lineKey);
+    }
+
+    /// @notice The key of a package in a line, as PackageRegistry.packageKey computes it.
+    function packageKeyOf(bytes32 digest, bytes32 nameHash) public pure returns (bytes32) {
+        return keccak256(abi.encode(digest, nameHash));
     }
 
     // ------------------------------------------------------------------ offers
 
-    /// @notice Offer a registered, non-revoked package under a licence kind. Callers: the package's
-    ///         publisher or a provider it authorised.
-    /// @param digest The package digest in the registry.
+    /// @notice Offer a non-revoked package under a licence kind. Callers: the current key of the
+    ///         line's owner, or a provider it authorised for the package.
+    /// @param digest The package digest.
+    /// @param nameHash The package's line, keccak256 of "vendor/name" as its main descriptor names it.
     /// @param kind Public (free, unlimited), Trial (free, seats and duration required) or Private.
     /// @param price Price in wei, or in token units when `token` is set; zero for Public and Trial.
     /// @param token ERC-20 token to pay in, or zero for ether (zero when the offer is free).
@@ -288,6 +313,7 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
     /// @return offerId The new offer's id.
     function createOffer(
         bytes32 digest,
+        bytes32 nameHash,
         OfferKind kind,
         uint256 price,
         address token,
@@ -296,10 +322,11 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
         bytes32 termsHash,
         bool transferable
     ) external returns (uint256 offerId) {
-        _requireLive(digest);
-        if (registry.publishingKeyFor(digest) != msg.sender && !_authorised[digest][msg.sender]) {
-            revert NotProvider(digest, msg.sender);
-        }
+        bytes32 key = packageKeyOf(digest, nameHash);
+        _requireLive(key);
+        address lineKey = registry.lineKey(nameHash);
+        if (lineKey == address(0)) revert LineNotClaimed(nameHash);
+        if (lineKey != msg.sender && _authorised[key][msg.sender] != lineKey) revert NotProvider(key, msg.sender);
         if (termsHash == bytes32(0)) revert ZeroTermsHash();
         _checkTerms(kind, price, token, duration, seats, transferable);
         offerId = ++offerCount;
@@ -314,18 +341,19 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
             closed: false,
             token: token,
             price: SafeCast.toUint96(price),
-            digest: digest,
-            termsHash: termsHash
+            packageKey: key,
+            termsHash: termsHash,
+            nameHash: nameHash
         });
-        emit OfferCreated(offerId, digest, msg.sender, kind, price, token, duration, seats, termsHash, transferable);
+        emit OfferCreated(offerId, digest, msg.sender, nameHash, kind, price, token, duration, seats, termsHash, transferable);
     }
 
     /// @notice Stop selling an offer. Licences already issued under it stay valid. Callers: the
-    ///         offer's provider or the package's publisher.
+    ///         offer's provider or the current key of the package's line owner.
     /// @param offerId The offer to close.
     function closeOffer(uint256 offerId) external {
         Offer storage offer_ = _existingOffer(offerId);
-        if (msg.sender != offer_.provider && msg.sender != registry.publishingKeyFor(offer_.digest)) {
+        if (msg.sender != offer_.provider && msg.sender != registry.lineKey(offer_.nameHash)) {
             revert NotOfferManager(offerId, msg.sender);
         }
         if (offer_.closed) revert OfferNotOpen(offerId);
@@ -488,7 +516,7 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
     function licenceFor(uint256 offerId, address licensee) external view returns (uint256) {
         uint256 licenceId = licenceIdOf(offerId, licensee);
         Licence storage record = _licences[licenceId];
-        return record.licensee == licensee && !record.transferred ? licenceId : 0;
+        return record.licensee == licensee && record.offerId == offerId && !record.transferred ? licenceId : 0;
     }
 
     /// @notice The nonce the next agreement of `licensee` under an offer must carry.
@@ -511,7 +539,7 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
         if (offer_.provider == address(0)) return false;
         if (offer_.kind == OfferKind.Public) return !offer_.closed;
         Licence memory record = _licences[licenceIdOf(offerId, account)];
-        return record.licensee == account && !record.transferred && _isValid(record);
+        return record.licensee == account && record.offerId == offerId && !record.transferred && _isValid(record);
     }
 
     /// @notice The EIP-712 digest the licensee signs for `agreement`.
@@ -614,10 +642,8 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
 
     // ------------------------------------------------------------------ internals
 
-    function _requireLive(bytes32 digest) private view {
-        IPackageRegistry.Status status = registry.statusOf(digest);
-        if (status == IPackageRegistry.Status.None) revert PackageNotRegistered(digest);
-        if (status == IPackageRegistry.Status.Revoked) revert PackageRevoked(digest);
+    function _requireLive(bytes32 packageKey) private view {
+        if (registry.statusOf(packageKey) == IPackageRegistry.Status.Revoked) revert PackageRevoked(packageKey);
     }
 
     function _checkTerms(
@@ -650,7 +676,7 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
 
     function _sellableOffer(uint256 offerId, OfferKind kind) private view returns (Offer storage offer_) {
         offer_ = _openOffer(offerId, kind);
-        _requireLive(offer_.digest);
+        _requireLive(offer_.packageKey);
     }
 
     function _openOffer(uint256 offerId, OfferKind kind) private view returns (Offer storage offer_) {

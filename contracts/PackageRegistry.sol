@@ -6,7 +6,6 @@ import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {IERC5267} from "@openzeppelin/contracts/interfaces/IERC5267.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
-import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {Rfc6962} from "./Rfc6962.sol";
 
@@ -16,15 +15,25 @@ import {Rfc6962} from "./Rfc6962.sol";
 ///         A developer registers by sending the transaction, or by signing EIP-712 typed data
 ///         that anyone relays, one at a time or as a leaf of a Merkle batch the operator anchors.
 ///         Records are never deleted; the line owner's current key can deprecate or revoke them.
-/// @dev    Lines and keys: the first publisher of a vendor/name line owns it. An owner is named by
-///         the address that claimed its first line and acts through one publishing key at a time,
-///         at first that same address; `rotateKey` hands every line of the owner to a new key at
-///         once. Versions of a line are ordered numbers (below 2**62) and strictly increase.
+/// @dev    Origin: the registration that counts for a file is the one under the vendor/name line the
+///         file's own main descriptor names. Anyone may register any bytes under a line of their own;
+///         the same bytes under a line they do not name are nobody's origin, and they block nothing:
+///         a package is keyed by (digest, line), never by digest alone.
 ///
-///         Gas: a registration writes one fresh slot, the package's packed record (publisher, version,
-///         status, block). Its name hash and descriptor digest are proven by its PackageRegistered
-///         event, which readers fetch at the recorded block, and the EIP-712 nonce is the line's
-///         registration count, kept in the line's slot that every registration rewrites anyway.
+///         Lines and keys: a line belongs to whoever claims it first, by commit-reveal as ENS's
+///         registrar controller claims names. `commitLine` stores a hash that binds the line, the
+///         claimant and a secret; `claimLine` reveals them no sooner than `minCommitmentAge` and no
+///         later than a day after. Whoever sees the reveal is too late: their own commitment would be
+///         newer. The secret of a relayed claim is the claimant's EIP-712 signature of the claim, so the
+///         node that relays it cannot claim for anyone else. An owner is named by the address that
+///         claimed its first line and acts through one publishing key at a time, at first that same
+///         address; `rotateKey` hands every line of the owner to a new key at once. Versions of a line
+///         are ordered numbers (below 2**62) and strictly increase.
+///
+///         Gas: a registration writes no slot of its own. It is kept in its PackageRegistered event
+///         (readers find it by its indexed digest and line), and it rewrites the line's one slot: the
+///         latest version and the EIP-712 nonce, the line's registration count. Only a deprecation or a
+///         revocation writes a slot per package, its status.
 ///
 ///         The EIP-712 domain ("NFV Marketplace PackageRegistry", "1", chain id, this contract) is
 ///         computed on each use rather than cached in immutables as OpenZeppelin's EIP712 does:
@@ -49,16 +58,6 @@ contract PackageRegistry is Ownable2Step, IERC5267 {
         uint256 deadline;
     }
 
-    /// @notice A registered package, as `registration` returns it. Its name hash and descriptor
-    ///         digest are in the PackageRegistered event emitted in block `registeredBlock`.
-    struct PackageRecord {
-        address publisher;
-        uint64 version;
-        Status status;
-        uint64 registeredBlock;
-        uint64 batchId;
-    }
-
     /// @notice An anchored batch: the root of a Merkle tree of signed registrations.
     struct Batch {
         bytes32 root;
@@ -66,15 +65,8 @@ contract PackageRegistry is Ownable2Step, IERC5267 {
         uint64 anchoredAt;
     }
 
-    // A package's record is one slot, packed by hand because Solidity has no 62- or 2-bit types:
-    // publisher (bits 0-159) | version (160-221) | status (222-223) | block number (224-255).
-    // The version keeps 62 bits, enough for ledger.registry.version_number's 61; the block number
-    // 32 bits (SafeCast reverts past block 2**32).
-    uint256 private constant _VERSION_SHIFT = 160;
-    uint256 private constant _STATUS_SHIFT = 222;
-    uint256 private constant _BLOCK_SHIFT = 224;
-    uint256 private constant _VERSION_MASK = (1 << 62) - 1;
-    uint64 private constant _MAX_VERSION = uint64(_VERSION_MASK);
+    // Versions keep 62 bits, enough for ledger.registry.version_number's 61.
+    uint64 private constant _MAX_VERSION = (1 << 62) - 1;
     uint256 private constant _NO_NONCE = type(uint256).max;
 
     // One slot per line: its owner, latest version and the number of registrations it has had,
@@ -90,15 +82,25 @@ contract PackageRegistry is Ownable2Step, IERC5267 {
     bytes32 private constant _NAME_HASH = keccak256("NFV Marketplace PackageRegistry");
     bytes32 private constant _VERSION_HASH = keccak256("1");
 
+    /// @notice A commitment older than this can no longer be revealed (ENS's registrar: 24 hours).
+    uint256 public constant MAX_COMMITMENT_AGE = 1 days;
+    /// @notice Longest minimum age a deployment may set.
+    uint256 public constant MAX_MIN_COMMITMENT_AGE = 1 hours;
+
+    /// @notice EIP-712 type hash of `LineClaim`: what a claimant signs when a node relays its claim.
+    bytes32 public constant LINE_CLAIM_TYPEHASH =
+        keccak256("LineClaim(bytes32 nameHash,address claimant,uint256 deadline)");
+
     /// @notice EIP-712 type hash of `Registration`.
     bytes32 public constant REGISTRATION_TYPEHASH =
         keccak256(
             "Registration(bytes32 digest,bytes32 nameHash,uint64 version,bytes32 descriptorDigest,address publisher,uint256 nonce,uint256 deadline)"
         );
 
-    mapping(bytes32 digest => uint256 packed) private _records;
-    // Written only for packages recorded through a batch.
-    mapping(bytes32 digest => uint64 batchId) private _batchOf;
+    // Written only when the line owner deprecates or revokes a package; Active (or never registered)
+    // reads as None: a registration itself is its PackageRegistered event.
+    mapping(bytes32 packageKey => Status) private _changed;
+    mapping(bytes32 commitment => uint256 committedAt) private _commitments;
     mapping(bytes32 nameHash => Line) private _lines;
     // The owner each key acts (or acted) for; set once, so a retired key can never come back.
     mapping(address key => address owner) private _ownerOfKey;
@@ -108,22 +110,25 @@ contract PackageRegistry is Ownable2Step, IERC5267 {
 
     /// @notice Number of batches anchored; batch ids run from 1 to this.
     uint64 public batchCount;
+    /// @notice Seconds a line commitment must wait before its reveal; set once, at construction.
+    uint64 public minCommitmentAge;
 
-    /// @notice A package digest was registered (batchId 0 when not through a batch).
+    /// @notice A package digest was registered in a line (batchId 0 when not through a batch).
     event PackageRegistered(
         bytes32 indexed digest,
-        address indexed publisher,
         bytes32 indexed nameHash,
+        address indexed publisher,
         uint64 version,
         bytes32 descriptorDigest,
         uint64 batchId
     );
 
-    /// @notice The first registration in a vendor/name line made `owner` its owner.
-    event LineClaimed(bytes32 indexed nameHash, address indexed owner);
+    /// @notice `claimant` revealed its commitment for a vendor/name line, which `owner` now owns
+    ///         (`claimant` itself, or the owner it is the current key of).
+    event LineClaimed(bytes32 indexed nameHash, address indexed owner, address indexed claimant);
 
-    /// @notice The line owner's key changed the status of a registered package.
-    event PackageStatusChanged(bytes32 indexed digest, address indexed publisher, Status status);
+    /// @notice The line owner's key changed the status of a package in its line.
+    event PackageStatusChanged(bytes32 indexed digest, bytes32 indexed nameHash, address indexed publisher, Status status);
 
     /// @notice `owner`'s lines are now published with `newKey`; `oldKey` has no rights left.
     event PublishingKeyRotated(address indexed owner, address indexed oldKey, address indexed newKey);
@@ -132,10 +137,16 @@ contract PackageRegistry is Ownable2Step, IERC5267 {
     event BatchAnchored(uint64 indexed batchId, bytes32 root, uint64 size);
 
     error ZeroDigest();
-    error AlreadyRegistered(bytes32 digest);
-    error NotRegistered(bytes32 digest);
+    error LineNotClaimed(bytes32 nameHash);
+    error LineTaken(bytes32 nameHash, address owner);
     error NotLineOwner(bytes32 nameHash, address publisher, address owner);
-    error NotPublisher(bytes32 digest, address caller, address publishingKey);
+    error NotPublisher(bytes32 nameHash, address caller, address publishingKey);
+    error EmptyCommitment();
+    error CommitmentPending(bytes32 commitment, uint256 committedAt);
+    error CommitmentNotFound(bytes32 commitment);
+    error CommitmentTooNew(bytes32 commitment, uint256 revealableAt);
+    error CommitmentTooOld(bytes32 commitment, uint256 expiredAt);
+    error CommitmentAgeTooLong(uint256 given, uint256 max);
     error VersionNotIncreasing(bytes32 nameHash, uint64 latest, uint64 given);
     error VersionTooLarge(uint64 given, uint64 max);
     error InvalidNonce(bytes32 nameHash, uint256 expected, uint256 given);
@@ -153,13 +164,81 @@ contract PackageRegistry is Ownable2Step, IERC5267 {
     error RenounceDisabled();
 
     /// @param operator The account that anchors batches; it changes only by a two-step transfer.
-    constructor(address operator) Ownable(operator) {}
+    /// @param minCommitmentAge_ Seconds between a line's commitment and its reveal (ENS: 60), at least 1.
+    constructor(address operator, uint64 minCommitmentAge_) Ownable(operator) {
+        if (minCommitmentAge_ == 0 || minCommitmentAge_ > MAX_MIN_COMMITMENT_AGE) {
+            revert CommitmentAgeTooLong(minCommitmentAge_, MAX_MIN_COMMITMENT_AGE);
+        }
+        minCommitmentAge = minCommitmentAge_;
+    }
+
+    // ---------------------------------------------------------------- lines
+
+    /// @notice Commit to claiming a line: `commitment` is `lineCommitment(nameHash, claimant, deadline,
+    ///         secret)`. Anyone may send it (a node relays it); it reveals nothing of the line.
+    /// @dev    A pending commitment cannot be sent again, so nobody can restart its clock; an expired
+    ///         one can.
+    function commitLine(bytes32 commitment) external {
+        if (commitment == bytes32(0)) revert EmptyCommitment();
+        uint256 at = _commitments[commitment];
+        if (at != 0 && block.timestamp <= at + MAX_COMMITMENT_AGE) revert CommitmentPending(commitment, at);
+        _commitments[commitment] = block.timestamp;
+    }
+
+    /// @notice Reveal a commitment and claim the line for `claimant`, between `minCommitmentAge` and
+    ///         `MAX_COMMITMENT_AGE` after it was committed. Sent by the claimant with any secret, or by
+    ///         anyone with the claimant's EIP-712 signature of LineClaim(nameHash, claimant, deadline)
+    ///         as the secret: either way nobody but the claimant decides to claim.
+    /// @dev    The line goes to the owner `claimant` is the current key of, or to `claimant`, which
+    ///         becomes an owner. A claimed line is never released.
+    function claimLine(bytes32 nameHash, address claimant, uint256 deadline, bytes calldata secret) external {
+        if (block.timestamp > deadline) revert SignatureExpired(deadline, block.timestamp);
+        if (nameHash == bytes32(0)) revert ZeroDigest();
+        if (msg.sender != claimant) {
+            bytes32 structHash = keccak256(abi.encode(LINE_CLAIM_TYPEHASH, nameHash, claimant, deadline));
+            _checkSigner(structHash, secret, claimant);
+        }
+        bytes32 commitment = lineCommitment(nameHash, claimant, deadline, secret);
+        uint256 at = _commitments[commitment];
+        if (at == 0) revert CommitmentNotFound(commitment);
+        if (block.timestamp < at + minCommitmentAge) revert CommitmentTooNew(commitment, at + minCommitmentAge);
+        if (block.timestamp > at + MAX_COMMITMENT_AGE) revert CommitmentTooOld(commitment, at + MAX_COMMITMENT_AGE);
+        address taken = _lines[nameHash].owner;
+        if (taken != address(0)) revert LineTaken(nameHash, taken);
+        delete _commitments[commitment];
+        address owner = _claimingOwner(claimant);
+        _lines[nameHash].owner = owner;
+        emit LineClaimed(nameHash, owner, claimant);
+    }
+
+    /// @notice The commitment `commitLine` takes for a claim of `nameHash` by `claimant`.
+    function lineCommitment(bytes32 nameHash, address claimant, uint256 deadline, bytes calldata secret)
+        public
+        pure
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(nameHash, claimant, deadline, keccak256(secret)));
+    }
+
+    /// @notice When `commitment` was committed (0 when never, or once revealed).
+    function commitmentTime(bytes32 commitment) external view returns (uint256) {
+        return _commitments[commitment];
+    }
+
+    /// @notice The EIP-712 hash a claimant signs to have its claim of `nameHash` relayed.
+    function lineClaimDigest(bytes32 nameHash, address claimant, uint256 deadline) external view returns (bytes32) {
+        return
+            MessageHashUtils.toTypedDataHash(
+                _domainSeparator(),
+                keccak256(abi.encode(LINE_CLAIM_TYPEHASH, nameHash, claimant, deadline))
+            );
+    }
 
     // ---------------------------------------------------------------- registration
 
     /// @notice Register a package digest with the caller as its publisher.
-    /// @dev    The caller must be the current key of the line's owner, or claims the line when it
-    ///         is new. No signature or nonce: the transaction itself is signed by the publisher.
+    /// @dev    The caller must be the current key of the line's owner; the line must be claimed.
+    ///         No signature or nonce: the transaction itself is signed by the publisher.
     /// @param digest SHA-256 of the package archive.
     /// @param nameHash keccak256 of "vendor/name".
     /// @param version Ordered version number; must exceed the line's latest.
@@ -180,16 +259,16 @@ contract PackageRegistry is Ownable2Step, IERC5267 {
         _record(r.digest, r.nameHash, r.version, r.descriptorDigest, r.publisher, 0, r.nonce);
     }
 
-    /// @notice Mark a package as deprecated: still valid, no longer recommended.
+    /// @notice Mark a package of a line as deprecated: still valid, no longer recommended.
     /// @dev    Only the current publishing key of the line's owner.
-    function deprecate(bytes32 digest) external {
-        _transition(digest, Status.Deprecated);
+    function deprecate(bytes32 digest, bytes32 nameHash) external {
+        _transition(digest, nameHash, Status.Deprecated);
     }
 
-    /// @notice Revoke a package: verifiers must reject it from now on. Final.
+    /// @notice Revoke a package of a line: verifiers must reject it from now on. Final.
     /// @dev    Only the current publishing key of the line's owner.
-    function revoke(bytes32 digest) external {
-        _transition(digest, Status.Revoked);
+    function revoke(bytes32 digest, bytes32 nameHash) external {
+        _transition(digest, nameHash, Status.Revoked);
     }
 
     /// @notice Hand all of the caller's owner's lines to `newKey`; the caller loses every right.
@@ -280,22 +359,15 @@ contract PackageRegistry is Ownable2Step, IERC5267 {
 
     // ---------------------------------------------------------------- queries
 
-    /// @notice The registration of a digest; status None (and zeros) when unknown.
-    function registration(bytes32 digest) external view returns (PackageRecord memory) {
-        uint256 packed = _records[digest];
-        return
-            PackageRecord({
-                publisher: _publisher(packed),
-                version: uint64((packed >> _VERSION_SHIFT) & _VERSION_MASK),
-                status: _status(packed),
-                registeredBlock: uint64(packed >> _BLOCK_SHIFT),
-                batchId: _batchOf[digest]
-            });
+    /// @notice The key of a package in a line: what statuses and licence offers are keyed by.
+    function packageKey(bytes32 digest, bytes32 nameHash) public pure returns (bytes32) {
+        return keccak256(abi.encode(digest, nameHash));
     }
 
-    /// @notice A package's status (None when unknown), from one slot: what LicenseManager asks.
-    function statusOf(bytes32 digest) external view returns (Status) {
-        return _status(_records[digest]);
+    /// @notice The status the line owner gave a package (`packageKey`): Deprecated or Revoked, or None
+    ///         when it never changed one. Whether it is registered is its PackageRegistered event.
+    function statusOf(bytes32 key) external view returns (Status) {
+        return _changed[key];
     }
 
     /// @notice The nonce the next signed registration in a vendor/name line must carry: the
@@ -315,13 +387,11 @@ contract PackageRegistry is Ownable2Step, IERC5267 {
         return _lines[nameHash].owner;
     }
 
-    /// @notice The key that may act on a registered package now: the current publishing key of
-    ///         its line's owner, which is its publisher unless the owner rotated keys since.
-    ///         Zero when the digest is not registered.
-    function publishingKeyFor(bytes32 digest) external view returns (address) {
-        address publisher = _publisher(_records[digest]);
-        if (publisher == address(0)) return address(0);
-        return _keyOf(_ownerOfKey[publisher]);
+    /// @notice The key that may act for a line now: the current publishing key of its owner.
+    ///         Zero when the line is unclaimed.
+    function lineKey(bytes32 nameHash) external view returns (address) {
+        address owner = _lines[nameHash].owner;
+        return owner == address(0) ? address(0) : _keyOf(owner);
     }
 
     /// @notice The key that publishes for `owner` now; zero when `owner` owns no line.
@@ -378,7 +448,7 @@ contract PackageRegistry is Ownable2Step, IERC5267 {
     // ---------------------------------------------------------------- internals
 
     // `nonce` is checked against the line's registration count; _NO_NONCE (a direct registration,
-    // signed by the transaction itself) skips the check.
+    // signed by the transaction itself) skips the check. Writes only the line's slot.
     function _record(
         bytes32 digest,
         bytes32 nameHash,
@@ -389,27 +459,16 @@ contract PackageRegistry is Ownable2Step, IERC5267 {
         uint256 nonce
     ) private {
         if (digest == bytes32(0) || nameHash == bytes32(0)) revert ZeroDigest();
-        if (_records[digest] != 0) revert AlreadyRegistered(digest);
         if (version > _MAX_VERSION) revert VersionTooLarge(version, _MAX_VERSION);
         Line memory line = _lines[nameHash];
-        if (line.owner == address(0)) {
-            line.owner = _claimingOwner(publisher);
-            emit LineClaimed(nameHash, line.owner);
-        } else if (_keyOf(line.owner) != publisher) {
-            revert NotLineOwner(nameHash, publisher, line.owner);
-        }
+        if (line.owner == address(0)) revert LineNotClaimed(nameHash);
+        if (_keyOf(line.owner) != publisher) revert NotLineOwner(nameHash, publisher, line.owner);
         if (version <= line.latestVersion) revert VersionNotIncreasing(nameHash, line.latestVersion, version);
         if (nonce != _NO_NONCE && nonce != line.registrations) {
             revert InvalidNonce(nameHash, line.registrations, nonce);
         }
         _lines[nameHash] = Line({owner: line.owner, latestVersion: version, registrations: line.registrations + 1});
-        _records[digest] =
-            uint256(uint160(publisher)) |
-            (uint256(version) << _VERSION_SHIFT) |
-            (uint256(uint8(Status.Active)) << _STATUS_SHIFT) |
-            (uint256(SafeCast.toUint32(block.number)) << _BLOCK_SHIFT);
-        if (batchId != 0) _batchOf[digest] = batchId;
-        emit PackageRegistered(digest, publisher, nameHash, version, descriptorDigest, batchId);
+        emit PackageRegistered(digest, nameHash, publisher, version, descriptorDigest, batchId);
     }
 
     // The owner a new line goes to when `key` claims it: the owner `key` publishes for, or `key`
@@ -429,34 +488,31 @@ contract PackageRegistry is Ownable2Step, IERC5267 {
         return key == address(0) ? owner : key;
     }
 
-    function _transition(bytes32 digest, Status to) private {
-        uint256 packed = _records[digest];
-        address publisher = _publisher(packed);
-        if (publisher == address(0)) revert NotRegistered(digest);
-        address key = _keyOf(_ownerOfKey[publisher]);
-        if (msg.sender != key) revert NotPublisher(digest, msg.sender, key);
-        Status from = _status(packed);
+    function _transition(bytes32 digest, bytes32 nameHash, Status to) private {
+        address owner = _lines[nameHash].owner;
+        if (owner == address(0)) revert LineNotClaimed(nameHash);
+        address key = _keyOf(owner);
+        if (msg.sender != key) revert NotPublisher(nameHash, msg.sender, key);
+        bytes32 packageKey_ = packageKey(digest, nameHash);
+        Status from = _changed[packageKey_];
+        if (from == Status.None) from = Status.Active;
         // Active -> Deprecated -> Revoked, or Active -> Revoked; never back.
         if (uint8(to) <= uint8(from)) revert InvalidTransition(digest, from, to);
-        _records[digest] = (packed & ~(uint256(3) << _STATUS_SHIFT)) | (uint256(uint8(to)) << _STATUS_SHIFT);
-        emit PackageStatusChanged(digest, msg.sender, to);
-    }
-
-    function _publisher(uint256 packed) private pure returns (address) {
-        return address(uint160(packed));
-    }
-
-    function _status(uint256 packed) private pure returns (Status) {
-        return Status(uint8((packed >> _STATUS_SHIFT) & 3));
+        _changed[packageKey_] = to;
+        emit PackageStatusChanged(digest, nameHash, msg.sender, to);
     }
 
     // Recovers the signer of `r` and requires it to be the publisher; the nonce is the line's, checked
     // in _record.
     function _checkSignature(Registration calldata r, bytes32 structHash, bytes calldata signature) private view {
+        _checkSigner(structHash, signature, r.publisher);
+    }
+
+    function _checkSigner(bytes32 structHash, bytes calldata signature, address expected) private view {
         bytes32 hash = MessageHashUtils.toTypedDataHash(_domainSeparator(), structHash);
         (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecover(hash, signature);
         if (err != ECDSA.RecoverError.NoError) revert InvalidSignature();
-        if (signer != r.publisher) revert WrongSigner(signer, r.publisher);
+        if (signer != expected) revert WrongSigner(signer, expected);
     }
 
     function _batch(uint64 batchId) private view returns (Batch storage) {

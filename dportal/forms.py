@@ -74,8 +74,8 @@ class SearchForm(forms.Form):
     def has_filters(self) -> bool:
         return bool(getattr(self, "filters", None)) and self.filters.has_filters()
 
-    def query(self) -> selectors.PackageQuery:
-        return self.filters.to_query()
+    def query(self, *, viewer: str | None = None) -> selectors.PackageQuery:
+        return self.filters.to_query(viewer=viewer)
 
 
 class UploadForm(forms.Form):

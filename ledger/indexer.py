@@ -102,17 +102,22 @@ class Projections:
             self.apply_all(chunk)
 
 
-def upsert_many(model: type[M], keys: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
+def upsert_many(
+    model: type[M], keys: Sequence[str], rows: Sequence[dict[str, Any]], *, keep_first: bool = False
+) -> None:
     """`update_or_create` for many rows in two queries: read the ones that exist (by the unique
     `keys`, the last of which is looked up with `__in`), insert the others in one `insert_many`;
     existing ones (rare: a projection replayed) are updated one by one. Rows are applied in order,
-    so of two rows with one key the later wins, as one by one."""
+    so of two rows with one key the later wins, as one by one; with `keep_first`, the first row of a
+    key wins and an existing row is left as it is."""
     if not rows:
         return
     *fixed, varying = keys
     latest: dict[tuple[Any, ...], dict[str, Any]] = {}
     for row in rows:
         key = tuple(row[k] for k in keys)
+        if keep_first and key in latest:
+            continue
         latest[key] = {**latest.get(key, {}), **row}
     lookup: dict[str, Any] = {f"{varying}__in": sorted({key[-1] for key in latest})}
     for i, name in enumerate(fixed):
@@ -123,6 +128,8 @@ def upsert_many(model: type[M], keys: Sequence[str], rows: Sequence[dict[str, An
         found = existing.get(key)
         if found is None:
             created.append(model(**row))
+            continue
+        if keep_first:
             continue
         for name, value in row.items():
             setattr(found, name, value)
@@ -331,7 +338,11 @@ class Indexer:
             try:
                 result = self.step()
                 for tick in self.projections.ticks:
-                    tick()
+                    # One tick failing (say, the operator out of funds for a relay) stops none of the others.
+                    try:
+                        tick()
+                    except (LedgerError, IntegrityError) as exc:
+                        log.exception("tick %s failed: %s", getattr(tick, "__name__", tick), exc)
                 backoff = poll_s
                 if result.events:
                     log.info("indexed %s event(s) up to block %s", result.events, result.indexed_to)

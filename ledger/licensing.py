@@ -77,7 +77,8 @@ class LicenceStatus(enum.IntEnum):
 @dataclass(frozen=True)
 class Offer:
     offer_id: int
-    digest: str
+    package_key: str  # keccak256(abi.encode(digest, nameHash)): the package is the pair
+    name_hash: str
     provider: str
     kind: OfferKind
     price: int
@@ -275,14 +276,24 @@ class LicenseManager:
 
     # -- unsigned transactions
 
-    def authorise_provider(self, sender: str, digest: bytes | str, provider: str, authorised: bool = True) -> TxParams:
-        return self._tx(sender, "authoriseProvider", _bytes32(digest), Web3.to_checksum_address(provider), authorised)
+    def authorise_provider(
+        self, sender: str, digest: bytes | str, name_hash: bytes | str, provider: str, authorised: bool = True
+    ) -> TxParams:
+        return self._tx(
+            sender,
+            "authoriseProvider",
+            _bytes32(digest),
+            _bytes32(name_hash),
+            Web3.to_checksum_address(provider),
+            authorised,
+        )
 
     def create_offer(
         self,
         sender: str,
         *,
         digest: bytes | str,
+        name_hash: bytes | str,
         kind: OfferKind,
         terms_hash: bytes | str,
         price: int = 0,
@@ -295,6 +306,7 @@ class LicenseManager:
             sender,
             "createOffer",
             _bytes32(digest),
+            _bytes32(name_hash),
             int(kind),
             price,
             Web3.to_checksum_address(token or ZERO_ADDRESS),
@@ -357,7 +369,8 @@ class LicenseManager:
         token = Web3.to_checksum_address(fields["token"])
         return Offer(
             offer_id=offer_id,
-            digest=HexBytes(fields["digest"]).to_0x_hex(),
+            package_key=HexBytes(fields["packageKey"]).to_0x_hex(),
+            name_hash=HexBytes(fields["nameHash"]).to_0x_hex(),
             provider=Web3.to_checksum_address(fields["provider"]),
             kind=OfferKind(fields["kind"]),
             price=int(fields["price"]),
@@ -399,8 +412,10 @@ class LicenseManager:
         fn = self.contract.functions.hasValidLicence(offer_id, Web3.to_checksum_address(account))
         return bool(self._read(fn))
 
-    def is_provider(self, digest: bytes | str, account: str) -> bool:
-        fn = self.contract.functions.isProvider(_bytes32(digest), Web3.to_checksum_address(account))
+    def is_provider(self, digest: bytes | str, name_hash: bytes | str, account: str) -> bool:
+        fn = self.contract.functions.isProvider(
+            _bytes32(digest), _bytes32(name_hash), Web3.to_checksum_address(account)
+        )
         return bool(self._read(fn))
 
     def nonce(self, offer_id: int, licensee: str) -> int:

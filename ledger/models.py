@@ -84,7 +84,9 @@ class IndexedBlock(models.Model):
 
 
 class PackageAnchor(models.Model):
-    """A package digest as the PackageRegistry records it, derived from its events by the indexer."""
+    """A registration of a digest in a line, from its PackageRegistered event (the indexer's projection).
+    The same digest in another line is another row: only the row of the line a package's own descriptor
+    names is that package's origin."""
 
     chain_id = models.BigIntegerField()
     registry = models.CharField(max_length=42)
@@ -99,10 +101,32 @@ class PackageAnchor(models.Model):
     block_number = models.BigIntegerField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["chain_id", "digest"], name="package_anchor_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["chain_id", "digest", "name_hash"], name="package_anchor_line_unique")
+        ]
 
     def __str__(self) -> str:
         return f"{self.digest[:12]} anchored in block {self.block_number}"
+
+
+class LineOwnership(models.Model):
+    """A vendor/name line's owner, from its LineClaimed event: whose key may register, offer and revoke in it."""
+
+    chain_id = models.BigIntegerField()
+    registry = models.CharField(max_length=42)
+    name_hash = models.CharField(max_length=66)
+    owner = models.CharField(max_length=42)
+    claimant = models.CharField(max_length=42)
+    key = models.CharField(max_length=42, help_text="the owner's current publishing key (PublishingKeyRotated)")
+    tx_hash = models.CharField(max_length=66)
+    block_number = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["chain_id", "name_hash"], name="line_ownership_unique")]
+        indexes = [models.Index(fields=["chain_id", "owner"], name="line_ownership_owner")]
+
+    def __str__(self) -> str:
+        return f"line {self.name_hash[:12]} owned by {self.owner}"
 
 
 class RegistryBatch(models.Model):
@@ -123,11 +147,13 @@ class RegistryBatch(models.Model):
 
 
 class LicenceOffer(models.Model):
-    """A licence offer as the LicenseManager records it (from OfferCreated / OfferClosed)."""
+    """A licence offer as the LicenseManager records it (from OfferCreated / OfferClosed). It is an offer
+    of the package (digest, name_hash): the line's owner key, or a provider it authorised, made it."""
 
     chain_id = models.BigIntegerField()
     offer_id = models.BigIntegerField()
     digest = models.CharField(max_length=66)
+    name_hash = models.CharField(max_length=66, default="")
     provider = models.CharField(max_length=42)
     kind = models.IntegerField()  # 0 public, 1 trial, 2 private
     price = models.CharField(max_length=80)  # uint256 as decimal text
@@ -142,7 +168,7 @@ class LicenceOffer(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["chain_id", "offer_id"], name="licence_offer_unique")]
-        indexes = [models.Index(fields=["digest"], name="licence_offer_digest")]
+        indexes = [models.Index(fields=["digest", "name_hash"], name="licence_offer_package")]
 
     def __str__(self) -> str:
         return f"offer {self.offer_id} for {self.digest[:12]}"

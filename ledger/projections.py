@@ -10,6 +10,7 @@ from ledger.models import (
     AcquiredLicence,
     ChainEvent,
     LicenceOffer,
+    LineOwnership,
     PackageAnchor,
     ProvenanceRange,
     RegistryBatch,
@@ -21,8 +22,9 @@ STATUS_NAMES = {1: "active", 2: "deprecated", 3: "revoked"}
 
 @projections.on_batch("PackageRegistry", "PackageRegistered")
 def _registered(events: list[ChainEvent]) -> None:
-    # The busiest event: a run of registrations costs two queries, not two each.
-    upsert_many(PackageAnchor, ("chain_id", "digest"), [_anchor(event) for event in events])
+    # The busiest event: a run of registrations costs two queries, not two each. A line's owner may
+    # register one digest at two versions; the first registration counts, as for the verifier.
+    upsert_many(PackageAnchor, ("chain_id", "name_hash", "digest"), [_anchor(e) for e in events], keep_first=True)
 
 
 def _anchor(event: ChainEvent) -> dict[str, Any]:
@@ -32,7 +34,7 @@ def _anchor(event: ChainEvent) -> dict[str, Any]:
         "digest": str(args["digest"]).lower(),
         "registry": event.address,
         "publisher": args["publisher"],
-        "name_hash": args["nameHash"],
+        "name_hash": str(args["nameHash"]).lower(),
         "version_number": str(args["version"]),
         "descriptor_digest": args["descriptorDigest"],
         "batch_id": int(args.get("batchId", 0)),
@@ -44,9 +46,32 @@ def _anchor(event: ChainEvent) -> dict[str, Any]:
 
 @projections.on("PackageRegistry", "PackageStatusChanged")
 def _status_changed(event: ChainEvent) -> None:
-    PackageAnchor.objects.filter(chain_id=event.chain_id, digest=str(event.args["digest"]).lower()).update(
-        status=STATUS_NAMES.get(int(event.args["status"]), "unknown")
+    PackageAnchor.objects.filter(
+        chain_id=event.chain_id,
+        digest=str(event.args["digest"]).lower(),
+        name_hash=str(event.args["nameHash"]).lower(),
+    ).update(status=STATUS_NAMES.get(int(event.args["status"]), "unknown"))
+
+
+@projections.on("PackageRegistry", "LineClaimed")
+def _line_claimed(event: ChainEvent) -> None:
+    LineOwnership.objects.update_or_create(
+        chain_id=event.chain_id,
+        name_hash=str(event.args["nameHash"]).lower(),
+        defaults={
+            "registry": event.address,
+            "owner": event.args["owner"],
+            "claimant": event.args["claimant"],
+            "key": event.args["claimant"],
+            "tx_hash": event.tx_hash,
+            "block_number": event.block_number,
+        },
     )
+
+
+@projections.on("PackageRegistry", "PublishingKeyRotated")
+def _key_rotated(event: ChainEvent) -> None:
+    LineOwnership.objects.filter(chain_id=event.chain_id, owner=event.args["owner"]).update(key=event.args["newKey"])
 
 
 @projections.on("PackageRegistry", "BatchAnchored")
@@ -74,6 +99,7 @@ def _offer(event: ChainEvent) -> dict[str, Any]:
         "chain_id": event.chain_id,
         "offer_id": int(a["offerId"]),
         "digest": str(a["digest"]).lower(),
+        "name_hash": str(a["nameHash"]).lower(),
         "provider": a["provider"],
         "kind": int(a["kind"]),
         "price": str(a["price"]),
@@ -158,7 +184,7 @@ def _provenance(event: ChainEvent) -> None:
 
 
 def _reset() -> None:
-    for model in (PackageAnchor, RegistryBatch, LicenceOffer, AcquiredLicence, ProvenanceRange):
+    for model in (PackageAnchor, LineOwnership, RegistryBatch, LicenceOffer, AcquiredLicence, ProvenanceRange):
         model.objects.all().delete()
 
 

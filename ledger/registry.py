@@ -1,5 +1,6 @@
-"""PackageRegistry bindings: the EIP-712 registration a developer signs, version and line encodings,
-batch leaves, unsigned transactions for every PackageRegistry write, and typed reads."""
+"""PackageRegistry bindings: the EIP-712 registration and line claim a developer signs, version and line
+encodings, line commitments, batch leaves, unsigned transactions for every PackageRegistry write, and
+typed reads (registrations come from their events: the contract keeps none in storage)."""
 
 from __future__ import annotations
 
@@ -54,6 +55,11 @@ REGISTRATION_TYPES: dict[str, list[dict[str, str]]] = {
 REGISTRATION_TYPEHASH = keccak(
     text="Registration(" + ",".join(f"{f['type']} {f['name']}" for f in REGISTRATION_FIELDS) + ")"
 )
+LINE_CLAIM_FIELDS: list[dict[str, str]] = [
+    {"name": "nameHash", "type": "bytes32"},
+    {"name": "claimant", "type": "address"},
+    {"name": "deadline", "type": "uint256"},
+]
 
 # version_number's layout: major, minor and patch in 20 bits each, then one bit set for a release
 # and clear for a pre-release, so that "1.0-rc1" < "1.0" < "1.0.1".
@@ -117,9 +123,75 @@ class Registration:
 
 
 @dataclass(frozen=True)
+class LineClaim:
+    """What a claimant signs to have its claim of a line relayed (the Solidity `LineClaim` type)."""
+
+    name_hash: str
+    claimant: str
+    deadline: int
+
+    def message(self) -> dict[str, Any]:
+        return {
+            "nameHash": _hex32(self.name_hash),
+            "claimant": to_checksum_address(self.claimant),
+            "deadline": str(self.deadline),
+        }
+
+    def commitment(self, secret: bytes | str) -> str:
+        """What `commitLine` takes: keccak256(abi.encode(nameHash, claimant, deadline, keccak256(secret)))."""
+        encoded = abi_encode(
+            ["bytes32", "address", "uint256", "bytes32"],
+            [
+                _bytes32(self.name_hash),
+                to_checksum_address(self.claimant),
+                self.deadline,
+                keccak(bytes(HexBytes(secret))),
+            ],
+        )
+        return "0x" + keccak(encoded).hex()
+
+
+def line_claim_typed_data(claim: LineClaim, *, chain_id: int, registry_address: str) -> dict[str, Any]:
+    """The EIP-712 payload a claimant's wallet signs; the signature is also the commitment's secret."""
+    return {
+        "types": {
+            "EIP712Domain": [dict(f) for f in REGISTRATION_TYPES["EIP712Domain"]],
+            "LineClaim": LINE_CLAIM_FIELDS,
+        },
+        "primaryType": "LineClaim",
+        "domain": {
+            "name": DOMAIN_NAME,
+            "version": DOMAIN_VERSION,
+            "chainId": chain_id,
+            "verifyingContract": to_checksum_address(registry_address),
+        },
+        "message": claim.message(),
+    }
+
+
+def line_claim_from_typed_data(payload: dict[str, Any]) -> LineClaim:
+    if payload.get("primaryType") != "LineClaim":
+        raise LedgerError("the typed data is not a LineClaim")
+    try:
+        message = payload["message"]
+        return LineClaim(
+            name_hash=_hex32(message["nameHash"]),
+            claimant=to_checksum_address(message["claimant"]),
+            deadline=int(message["deadline"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise LedgerError(f"the LineClaim typed data is malformed: {exc}") from exc
+
+
+def package_key(digest: bytes | str, name_hash: bytes | str) -> str:
+    """A package's key in a line, keccak256(abi.encode(digest, nameHash)): what statuses and offers use."""
+    return "0x" + keccak(_bytes32(digest) + _bytes32(name_hash)).hex()
+
+
+@dataclass(frozen=True)
 class PackageRecord:
-    """A registration: the contract's packed record joined with its PackageRegistered event, which
-    carries the line and descriptor digest the contract does not keep in storage."""
+    """A registration: its PackageRegistered event (the contract keeps none in storage), with the status
+    the line owner gave it since."""
 
     digest: str
     publisher: str  # the key that signed the registration
@@ -321,11 +393,30 @@ class PackageRegistry:
         """A relayed registration: `sender` pays, the signer is recorded as publisher."""
         return self._tx(sender, "registerWithSignature", registration.as_args(), HexBytes(signature))
 
-    def deprecate(self, sender: str, digest: bytes | str) -> TxParams:
-        return self._tx(sender, "deprecate", _bytes32(digest))
+    def deprecate(self, sender: str, digest: bytes | str, name_hash: bytes | str) -> TxParams:
+        return self._tx(sender, "deprecate", _bytes32(digest), _bytes32(name_hash))
 
-    def revoke(self, sender: str, digest: bytes | str) -> TxParams:
-        return self._tx(sender, "revoke", _bytes32(digest))
+    def revoke(self, sender: str, digest: bytes | str, name_hash: bytes | str) -> TxParams:
+        return self._tx(sender, "revoke", _bytes32(digest), _bytes32(name_hash))
+
+    def claim_typed_data(self, claim: LineClaim) -> dict[str, Any]:
+        return line_claim_typed_data(claim, chain_id=self.client.chain_id(), registry_address=self.address)
+
+    def commit_line(self, sender: str, commitment: bytes | str) -> TxParams:
+        """Commit to a line claim (`LineClaim.commitment`); anyone may send it."""
+        return self._tx(sender, "commitLine", _bytes32(commitment))
+
+    def claim_line(self, sender: str, claim: LineClaim, secret: bytes | str) -> TxParams:
+        """Reveal a commitment: `secret` is the claimant's signature of the claim, or any secret when
+        `sender` is the claimant."""
+        return self._tx(
+            sender,
+            "claimLine",
+            _bytes32(claim.name_hash),
+            to_checksum_address(claim.claimant),
+            claim.deadline,
+            HexBytes(secret),
+        )
 
     def rotate_key(self, sender: str, new_key: str) -> TxParams:
         """Hand all of the sender's owner's lines to `new_key`; the sender keeps no rights."""
@@ -357,45 +448,57 @@ class PackageRegistry:
 
     # -- reads
 
-    def registration_of(self, digest: bytes | str) -> PackageRecord | None:
-        """The registration of a package digest, or None when it is not registered.
+    def registration_of(self, digest: bytes | str, name_hash: bytes | str) -> PackageRecord | None:
+        """The registration of `digest` in the line `name_hash`, or None. The same bytes registered in
+        another line are another package: nobody's origin for a file that names this line.
 
-        The contract keeps the record's block; the line and descriptor digest come from the
-        PackageRegistered event in that block, and the time from the block itself."""
-        raw = self._read(self.contract.functions.registration(_bytes32(digest)))
-        fields = named_struct(self.contract.abi, "registration", raw, contract=CONTRACT_NAME)
-        status = PackageStatus(fields["status"])
-        if status is PackageStatus.NONE:
+        The line's owner could register one digest at several versions; the first counts."""
+        logs = self._registered_logs(_hex32(digest), _hex32(name_hash))
+        if not logs:
             return None
-        block = int(fields["registeredBlock"])
+        return self._record(logs[0], self.status_of(digest, name_hash))
+
+    def registrations_of_digest(self, digest: bytes | str) -> list[PackageRecord]:
+        """Every registration of `digest`, in any line, oldest first (status not read)."""
+        return [self._record(log, PackageStatus.ACTIVE) for log in self._registered_logs(_hex32(digest), None)]
+
+    def status_of(self, digest: bytes | str, name_hash: bytes | str) -> PackageStatus:
+        """The status of a package of a line: ACTIVE unless its line owner deprecated or revoked it (a
+        package that is not registered reads ACTIVE here too: see `registration_of`)."""
+        return self.status_of_key(package_key(digest, name_hash))
+
+    def status_of_key(self, key: bytes | str) -> PackageStatus:
+        """`status_of` by the package's key (`package_key`), as a licence offer names it."""
+        raw = PackageStatus(self._read(self.contract.functions.statusOf(_bytes32(key))))
+        return PackageStatus.ACTIVE if raw is PackageStatus.NONE else raw
+
+    def _registered_logs(self, digest: str | None, name_hash: str | None) -> list[Any]:
         event = self.contract.events.PackageRegistered()
         params: FilterParams = {
             "address": self.address,
-            "topics": [event.topic, _hex32(digest)],
-            "fromBlock": block,
-            "toBlock": block,
+            "topics": [event.topic, digest, name_hash],
+            "fromBlock": 0,
+            "toBlock": "latest",
         }
         logs = self.client.call(lambda: self.client.w3.eth.get_logs(params))
-        if not logs:
-            raise LedgerError(f"{self.address} records {_hex32(digest)} in block {block}, which has no event of it")
-        args = event.process_log(logs[0])["args"]
+        return sorted(logs, key=lambda log: (int(log["blockNumber"]), int(log["logIndex"])))
+
+    def _record(self, log: Any, status: PackageStatus) -> PackageRecord:
+        args = self.contract.events.PackageRegistered().process_log(log)["args"]
+        block = int(log["blockNumber"])
         timestamp = int(self.client.call(lambda: self.client.w3.eth.get_block(block))["timestamp"])
         return PackageRecord(
-            digest=_hex32(digest),
-            publisher=to_checksum_address(fields["publisher"]),
+            digest=HexBytes(args["digest"]).to_0x_hex(),
+            publisher=to_checksum_address(args["publisher"]),
             name_hash=HexBytes(args["nameHash"]).to_0x_hex(),
-            version=int(fields["version"]),
+            version=int(args["version"]),
             descriptor_digest=HexBytes(args["descriptorDigest"]).to_0x_hex(),
             status=status,
             registered_at=datetime.fromtimestamp(timestamp, tz=UTC),
-            batch_id=int(fields["batchId"]) or None,
+            batch_id=int(args["batchId"]) or None,
             block_number=block,
-            tx_hash=HexBytes(logs[0]["transactionHash"]).to_0x_hex(),
+            tx_hash=HexBytes(log["transactionHash"]).to_0x_hex(),
         )
-
-    def status_of(self, digest: bytes | str) -> PackageStatus:
-        """A package's status from its one record slot (NONE when it is not registered)."""
-        return PackageStatus(self._read(self.contract.functions.statusOf(_bytes32(digest))))
 
     def latest_version(self, name_hash: bytes | str) -> int:
         """The highest version number registered in the line (0 when none)."""
@@ -403,15 +506,9 @@ class PackageRegistry:
 
     def line_registrations(self, name_hash: bytes | str) -> list[tuple[str, str, int]]:
         """(digest, publisher, version) of every package registered in the line, oldest first, from
-        the PackageRegistered events (the line is their third indexed argument)."""
+        the PackageRegistered events (the line is their second indexed argument)."""
         event = self.contract.events.PackageRegistered()
-        params: FilterParams = {
-            "address": self.address,
-            "topics": [event.topic, None, None, _hex32(name_hash)],
-            "fromBlock": 0,
-            "toBlock": "latest",
-        }
-        logs = self.client.call(lambda: self.client.w3.eth.get_logs(params))
+        logs = self._registered_logs(None, _hex32(name_hash))
         found: list[tuple[str, str, int]] = []
         for log in logs:
             args = event.process_log(log)["args"]
@@ -427,9 +524,16 @@ class PackageRegistry:
         """The key `owner` publishes with now; None when `owner` owns no line."""
         return _address_or_none(self._read(self.contract.functions.publishingKey(to_checksum_address(owner))))
 
-    def publishing_key_for(self, digest: bytes | str) -> str | None:
-        """The key that may deprecate or revoke a package now; None when it is not registered."""
-        return _address_or_none(self._read(self.contract.functions.publishingKeyFor(_bytes32(digest))))
+    def line_key(self, name_hash: bytes | str) -> str | None:
+        """The key that acts for the line now (its owner's current key); None when it is unclaimed."""
+        return _address_or_none(self._read(self.contract.functions.lineKey(_bytes32(name_hash))))
+
+    def min_commitment_age(self) -> int:
+        return int(self._read(self.contract.functions.minCommitmentAge()))
+
+    def commitment_time(self, commitment: bytes | str) -> int:
+        """When a line commitment was committed (chain seconds), 0 when never or already revealed."""
+        return int(self._read(self.contract.functions.commitmentTime(_bytes32(commitment))))
 
     def line_nonce(self, name_hash: bytes | str) -> int:
         """The nonce the line's next signed registration carries: its number of registrations."""

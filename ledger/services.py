@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 
@@ -18,7 +19,8 @@ from ledger.models import ContractDeployment
 ConstructorArgs = Callable[[Mapping[str, str], LocalAccount], list[Any]]
 CONSTRUCTOR_ARGS: dict[str, ConstructorArgs] = {
     # The deployer becomes the operator (Ownable2Step owner) that anchors batches and log ranges.
-    "PackageRegistry": lambda deployed, deployer: [deployer.address],
+    # The deployer becomes the operator; a line's commitment waits settings.LINE_CLAIM_MIN_AGE_S before its reveal.
+    "PackageRegistry": lambda deployed, deployer: [deployer.address, settings.LINE_CLAIM_MIN_AGE_S],
     "LicenseManager": lambda deployed, deployer: [deployed["PackageRegistry"]],
     "ProvenanceAnchor": lambda deployed, deployer: [deployer.address],
 }

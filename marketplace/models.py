@@ -4,6 +4,7 @@ from marketplace.accounts.models import ApiToken, SignInNonce
 from marketplace.contract_manager.models import ProvenanceEntry
 from marketplace.licensing.models import InstanceState, LicencePolicy, NsInstance, SignedAgreement
 from marketplace.repository.models import (
+    LineClaimRequest,
     MetadataChange,
     NetworkService,
     Package,
@@ -17,6 +18,7 @@ __all__ = [
     "ApiToken",
     "InstanceState",
     "LicencePolicy",
+    "LineClaimRequest",
     "MetadataChange",
     "NetworkService",
     "NsInstance",

@@ -9,9 +9,10 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from eth_account import Account
@@ -22,6 +23,8 @@ from ledger.siwe import SiweMessage
 from marketplace.repository.packages.build import build_osm
 
 if TYPE_CHECKING:
+    from ledger.client import ChainClient
+    from ledger.registry import PackageRegistry
     from marketplace.repository.models import Package
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,6 +86,16 @@ def new_account() -> LocalAccount:
     return account
 
 
+def listed(package: Package) -> Package:
+    """Show `package` to everyone, as repository.projections does once its line is claimed on chain: for
+    tests whose subject is reading packages (catalogue, pages, SOL005), not who may see an upload."""
+    from marketplace.repository.models import Package
+
+    Package.objects.filter(pk=package.pk).update(listed=True)
+    package.refresh_from_db()
+    return package
+
+
 def package_row(name: str, **fields: object) -> Package:
     """A catalogue entry without an archive behind it (listing, search and paging tests): the
     fields a card shows, with the search words the ingest would index."""
@@ -103,6 +116,7 @@ def package_row(name: str, **fields: object) -> Package:
         "uploader": "0x" + "11" * 20,
         "description": "",
         "tags": [],
+        "listed": True,  # a package of a line claimed on chain: shown to everyone
     }
     values.update(fields)
     values.setdefault("digest", hashlib.sha256(f"{values['vendor']}/{name}/{values['version']}".encode()).hexdigest())
@@ -147,3 +161,107 @@ def blob_digests() -> list[str]:
     from marketplace.repository.blobs import BUCKET
 
     return [str(doc["_id"]) for doc in connection.database[f"{BUCKET}.files"].find({}, {"_id": 1})]  # type: ignore[attr-defined]
+
+
+# --- lines and registrations on chain ---
+
+
+def warp(chain: ChainClient, seconds: int) -> None:
+    """Move the chain's clock `seconds` ahead and mine a block (anvil)."""
+    chain.w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
+    chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+
+
+def claim_line(chain: ChainClient, registry: PackageRegistry, account: LocalAccount, line: bytes | str) -> None:
+    """Claim `line` for `account` by commit-reveal, both sent by `account` itself, moving the chain's clock
+    past the commitment's minimum age in between. Nothing to do when the line is already `account`'s."""
+    from ledger.registry import LineClaim
+
+    if registry.line_key(line) == account.address:
+        return
+    claim = LineClaim(name_hash=_hex(line), claimant=account.address, deadline=chain.now() + 3600)
+    secret = os.urandom(32)
+    chain.transact(account, registry.commit_line(account.address, claim.commitment(secret)), abi=registry.abi)
+    warp(chain, registry.min_commitment_age())
+    chain.transact(account, registry.claim_line(account.address, claim, secret), abi=registry.abi)
+
+
+def _hex(value: bytes | str) -> str:
+    return value if isinstance(value, str) else "0x" + value.hex()
+
+
+def sign_registration(prepared: dict[str, Any], account: LocalAccount, mode: str = "relay") -> dict[str, Any]:
+    """The body that submits a prepared registration (`registration_prepare`, or the API's GET), signed
+    by `account`, with the line's claim signed too when the preparation asks for it."""
+    typed = prepared["typed_data"]
+    body: dict[str, Any] = {
+        "typed_data": typed,
+        "signature": account.sign_typed_data(full_message=typed).signature.to_0x_hex(),
+        "mode": mode,
+    }
+    if prepared.get("claim"):
+        body["claim_typed_data"] = prepared["claim"]
+        body["claim_signature"] = account.sign_typed_data(full_message=prepared["claim"]).signature.to_0x_hex()
+    return body
+
+
+def reveal_claims(chain: ChainClient) -> None:
+    """What the worker does once a line's commitment is old enough: reveal it, then relay the
+    registrations that waited for it (the chain's clock moved past the minimum age first)."""
+    from ledger.registry import PackageRegistry
+    from marketplace.repository.registration import line_claims_due
+
+    warp(chain, PackageRegistry.deployed(chain).min_commitment_age())
+    line_claims_due()
+
+
+def register_package(
+    package: Package, account: LocalAccount, chain: ChainClient, mode: str = "relay", *, index: bool = True
+) -> None:
+    """Register `package` as its uploader `account` would through the marketplace: sign the registration
+    (and the line's claim), submit it, let the worker reveal the claim and relay or batch it, and index."""
+    from ledger.indexer import Indexer
+    from ledger.projections import projections
+    from marketplace.repository.registration import (
+        registration_batches_anchor,
+        registration_prepare,
+        registration_submit,
+    )
+
+    body = sign_registration(registration_prepare(package=package, actor=account.address), account, mode)
+    registration_submit(package=package, actor=account.address, **body)
+    if body.get("claim_typed_data"):
+        reveal_claims(chain)
+    if mode == "batch":
+        registration_batches_anchor()
+    if index:
+        Indexer(chain, projections, confirmations=0).step()
+
+
+@dataclass(frozen=True)
+class PackageFacts:
+    """What a registration of a package archive carries, read from the archive itself."""
+
+    digest: str  # 0x SHA-256 of the archive
+    line: bytes  # the name hash of the vendor/name line its main descriptor names
+    version: int  # its version number
+    descriptor_digest: str  # 0x SHA-256 of its main descriptor
+    vendor: str
+    name: str
+
+
+def package_facts(path: Path) -> PackageFacts:
+    """The registration facts of the package archive at `path`, as the marketplace registers it."""
+    from ledger.registry import name_hash, version_number
+    from marketplace.repository.packages.inspect import inspect_package
+
+    inspection = inspect_package(path, lookup=lambda ref: None)
+    info = inspection.info
+    return PackageFacts(
+        digest="0x" + hashlib.sha256(path.read_bytes()).hexdigest(),
+        line=name_hash(info.vendor, info.name),
+        version=version_number(info.version),
+        descriptor_digest="0x" + inspection.descriptor_digest,
+        vendor=info.vendor,
+        name=info.name,
+    )

@@ -22,12 +22,17 @@ from tests.processes import free_port
 _services: list[embedded.Service] = []
 _tmp: Path | None = None
 KEYSTORE_PASSWORD = "test-operator-password"
+# anvil keeps the states it moves out of memory under this directory, one folder per run (several GB for
+# this suite's thousands of blocks and snapshots), and leaves it behind when it stops: the run's own go.
+ANVIL_STATES = Path.home() / ".foundry" / "anvil" / "tmp"
+_anvil_states_before: set[str] = set()
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: Any, parser: Any, args: list[str]) -> None:
-    global _tmp
+    global _tmp, _anvil_states_before
     _tmp = Path(tempfile.mkdtemp(prefix="nfvm-test-"))
+    _anvil_states_before = set(os.listdir(ANVIL_STATES)) if ANVIL_STATES.is_dir() else set()
     db = embedded.database_service(port=free_port(), storage=":memory:", log_path=_tmp / "db.log", pid_path=None)
     chain = embedded.chain_service(
         port=free_port(), chain_id=31337, state_path=None, log_path=_tmp / "chain.log", pid_path=None
@@ -55,6 +60,9 @@ def pytest_load_initial_conftests(early_config: Any, parser: Any, args: list[str
             "OPERATOR_KEYSTORE_PASSWORD": KEYSTORE_PASSWORD,
             "DJANGO_SECRET_KEY": "test-secret-key-not-for-production-0123456789",
             "NFVM_VAR_DIR": str(_tmp / "var"),
+            # One second between a line's commitment and its reveal: the suite claims many lines, and
+            # test_line_claims deploys a registry of its own to check ENS's 60 s.
+            "LINE_CLAIM_MIN_AGE_S": "1",
         }
     )
 
@@ -62,5 +70,8 @@ def pytest_load_initial_conftests(early_config: Any, parser: Any, args: list[str
 def pytest_unconfigure(config: Any) -> None:
     while _services:
         embedded.stop(_services.pop())
+    if ANVIL_STATES.is_dir():
+        for name in set(os.listdir(ANVIL_STATES)) - _anvil_states_before:
+            shutil.rmtree(ANVIL_STATES / name, ignore_errors=True)
     if _tmp is not None:
         shutil.rmtree(_tmp, ignore_errors=True)

@@ -4,10 +4,11 @@ pragma solidity 0.8.30;
 /// @title RegistrationFloor
 /// @notice Benchmark only, never deployed by the marketplace: the least a signed registration must do
 ///         under the registry's rules, to measure PackageRegistry's registration against. It recovers
-///         the EIP-712 signer, refuses a digest seen before (one fresh slot: digests are unique), keeps
-///         the line's owner, latest version and nonce (one rewritten slot: versions strictly increase,
-///         nonces are the line's) and emits the record. It has none of the registry's key rotation,
-///         batches, statuses, deadline against a batch or custom errors, and takes the signature as
+///         the EIP-712 signer, keeps the line's owner, latest version and nonce (one rewritten slot:
+///         versions strictly increase, nonces are the line's) and emits the record, which is the
+///         registration (the same bytes may be registered in other lines). It has none of the registry's
+///         line claims, key rotation, batches, statuses, deadline against a batch or custom errors, and
+///         takes the signature as
 ///         three fixed words, the least calldata there is. Its EIP-712 domain has the registry's name
 ///         and version, so ledger.registry's typed data signs for it (the contract address differs).
 contract RegistrationFloor {
@@ -29,7 +30,6 @@ contract RegistrationFloor {
         uint256 deadline;
     }
 
-    mapping(bytes32 digest => address publisher) private _publisherOf;
     // owner (bits 0-159) | latest version (160-223) | registrations, the next nonce (224-255)
     mapping(bytes32 nameHash => uint256 packed) private _lines;
 
@@ -45,7 +45,6 @@ contract RegistrationFloor {
     /// @notice Register a package its publisher signed; anyone may relay it.
     function register(Registration calldata reg, uint8 v, bytes32 r, bytes32 s) external {
         require(block.timestamp <= reg.deadline, "expired");
-        require(_publisherOf[reg.digest] == address(0), "registered");
         uint256 line = _lines[reg.nameHash];
         address owner = address(uint160(line));
         require(owner == address(0) || owner == reg.publisher, "not the line's owner");
@@ -63,7 +62,6 @@ contract RegistrationFloor {
         bytes32 structHash = keccak256(abi.encode(_REGISTRATION_TYPEHASH, reg));
         address signer = ecrecover(keccak256(abi.encodePacked(hex"1901", domain, structHash)), v, r, s);
         require(signer != address(0) && signer == reg.publisher, "bad signature");
-        _publisherOf[reg.digest] = reg.publisher;
         _lines[reg.nameHash] = uint256(uint160(reg.publisher)) | (uint256(reg.version) << 160) | ((reg.nonce + 1) << 224);
         emit Registered(reg.digest, reg.publisher, reg.nameHash, reg.version, reg.descriptorDigest);
     }

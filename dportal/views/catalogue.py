@@ -23,7 +23,7 @@ from marketplace.repository.models import NetworkService, Vnf
 def descriptor_detail(request: HttpRequest, kind: str, descriptor_id: str) -> HttpResponse:
     """A VNF or NS page: resources, topology (NS), versions, offers, proof and the descriptor."""
     model = Vnf if kind == "vnf" else NetworkService
-    found = descriptor_or_404(model, descriptor_id)
+    found = descriptor_or_404(model, descriptor_id, viewer=signed_in_address(request))
     decision = None
     trial = None
     actor = signed_in_address(request)
@@ -58,7 +58,7 @@ def descriptor_detail(request: HttpRequest, kind: str, descriptor_id: str) -> Ht
         "resources": selectors.descriptor_resources(found, graph),
         "graph": graph,
         "diagram": diagram,
-        "versions": selectors.descriptor_versions(found),
+        "versions": selectors.descriptor_versions(found, viewer=signed_in_address(request)),
         "offers": offers,
         "proof": proof,
     }

@@ -27,7 +27,7 @@ from marketplace.repository.packages.problems import PackageRejected
 @require_POST
 def package_offer(request: HttpRequest, package_id: str) -> JsonResponse:
     """The provider's offer form: the generated policy and the transaction their wallet sends."""
-    package = package_or_404(package_id)
+    package = package_or_404(package_id, viewer=signed_in_address(request))
 
     def work(actor: str, body: dict[str, Any]) -> dict[str, Any]:
         kind = body.get("kind")

@@ -23,7 +23,7 @@ def ns_instantiate(request: HttpRequest, ns_id: str) -> HttpResponse:
     actor = signed_in_address(request)
     if actor is None:
         return signin_redirect(request, "ns-detail", ns_id)
-    ns = ns_or_404(ns_id)
+    ns = ns_or_404(ns_id, viewer=signed_in_address(request))
     try:
         instance = ns_instances.instance_create(ns=ns, user=actor)
     except decisions.LicenceDenied as exc:

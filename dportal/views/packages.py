@@ -27,7 +27,7 @@ from marketplace.repository.packages.problems import PackageRejected
 def packages(request: HttpRequest) -> HttpResponse:
     """The VNF and NS catalogue: words, filters, sort and pages, as plain GET links and forms."""
     form = SearchForm(request.GET)
-    page = selectors.package_catalogue(form.query()) if form.is_valid() else None
+    page = selectors.package_catalogue(form.query(viewer=signed_in_address(request))) if form.is_valid() else None
     params = request.GET.copy()
     params.pop("page", None)
     context = {"form": form, "page": page, "query_string": params.urlencode(), "filtered": form.has_filters()}
@@ -40,20 +40,22 @@ def my_packages(request: HttpRequest) -> HttpResponse:
     address = signed_in_address(request)
     if address is None:
         return signin_redirect(request, "my-packages")
-    page = selectors.package_search(selectors.PackageQuery(uploader=address, all_versions=True, per_page=100))
+    page = selectors.package_search(
+        selectors.PackageQuery(uploader=address, all_versions=True, per_page=100, viewer=address)
+    )
     return render(request, "dportal/my_packages.html", {"page": page})
 
 
 @require_GET
 def package_detail(request: HttpRequest, package_id: str) -> HttpResponse:
-    package = package_or_404(package_id)
-    vnfs, services_ = selectors.package_descriptors(package)
     address = signed_in_address(request)
+    package = package_or_404(package_id, viewer=address)
+    vnfs, services_ = selectors.package_descriptors(package)
     context = {
         "package": package,
         "vnfs": vnfs,
         "network_services": services_,
-        "versions": selectors.package_versions(package),
+        "versions": selectors.package_versions(package, viewer=address),
         "history": package.metadatachange_set.order_by("-changed_at")[:20],
         "verification": package.verificationrecord_set.order_by("-checked_at").first(),
         "is_owner": address == package.uploader,
@@ -100,7 +102,7 @@ def package_upload(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def package_metadata(request: HttpRequest, package_id: str) -> HttpResponse:
-    package = package_or_404(package_id)
+    package = package_or_404(package_id, viewer=signed_in_address(request))
     actor = require_address(request)
     form = MetadataForm(request.POST)
     if form.is_valid():
@@ -120,7 +122,7 @@ def package_metadata(request: HttpRequest, package_id: str) -> HttpResponse:
 
 @require_POST
 def package_deprecate(request: HttpRequest, package_id: str) -> HttpResponse:
-    package = package_or_404(package_id)
+    package = package_or_404(package_id, viewer=signed_in_address(request))
     try:
         services.package_deprecate(package=package, actor=require_address(request))
         messages.success(request, "The package is deprecated: still available, no longer recommended.")
@@ -132,18 +134,20 @@ def package_deprecate(request: HttpRequest, package_id: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def package_registration(request: HttpRequest, package_id: str) -> JsonResponse:
     """The wallet-signing step of on-chain registration, for the signed-in uploader (JSON)."""
-    package = package_or_404(package_id)
+    package = package_or_404(package_id, viewer=signed_in_address(request))
 
     def work(actor: str, body: dict[str, Any]) -> dict[str, Any]:
         if request.method == "GET":
-            return {"typed_data": registration.registration_prepare(package=package, actor=actor)}
-        typed = body.get("typed_data")
+            return registration.registration_prepare(package=package, actor=actor)
+        typed, claim = body.get("typed_data"), body.get("claim_typed_data")
         registration.registration_submit(
             package=package,
             actor=actor,
             typed_data=typed if isinstance(typed, dict) else {},
             signature=str(body.get("signature", "")),
             mode=str(body.get("mode", "relay")),
+            claim_typed_data=claim if isinstance(claim, dict) else None,
+            claim_signature=str(body["claim_signature"]) if body.get("claim_signature") else None,
         )
         return selectors.package_proof(package)
 
@@ -152,7 +156,7 @@ def package_registration(request: HttpRequest, package_id: str) -> JsonResponse:
 
 @require_GET
 def package_proof_fragment(request: HttpRequest, package_id: str) -> HttpResponse:
-    package = package_or_404(package_id)
+    package = package_or_404(package_id, viewer=signed_in_address(request))
     return render(request, "dportal/package_detail.html#proof", _proof_context(request, package))
 
 
@@ -161,13 +165,32 @@ def _proof_context(request: HttpRequest, package: Package) -> dict[str, object]:
         proof = selectors.package_proof(package)
     except LedgerError as exc:
         proof = {"state": "unavailable", "error": str(exc)}
-    return {"package": package, "proof": proof, "is_owner": signed_in_address(request) == package.uploader}
+    return {
+        "package": package,
+        "proof": proof,
+        "chain_state": chain_state(proof),
+        "is_owner": signed_in_address(request) == package.uploader,
+    }
+
+
+def chain_state(proof: dict[str, Any]) -> str:
+    """The package's badge, from the chain evidence the proof checked (never the database's state field)."""
+    state = proof.get("state")
+    if state == "anchored":
+        return {"active": "published"}.get(str(proof.get("status")), str(proof.get("status")))
+    if state in ("chain-reset", "unverifiable"):
+        return "not verifiable"
+    if state == "unavailable":
+        return "chain unavailable"
+    return "not registered"
 
 
 @require_POST
 def package_verify(request: HttpRequest, package_id: str) -> HttpResponse:
     try:
-        record = registration.package_reverify_as(package=package_or_404(package_id), actor=require_address(request))
+        record = registration.package_reverify_as(
+            package=package_or_404(package_id, viewer=signed_in_address(request)), actor=require_address(request)
+        )
     except PermissionDeniedError as exc:
         messages.error(request, f"Not verified: {exc}.")
         return redirect("package-detail", package_id=package_id)

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from dportal import charts
+from dportal.access import signed_in_address
 from dportal.views.base import chain_now, is_htmx, page_number
 from marketplace.licensing import selectors as licence_selectors
 from marketplace.lookups import package_or_404
@@ -51,7 +52,7 @@ def provenance(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def package_provenance(request: HttpRequest, package_id: str) -> HttpResponse:
-    package = package_or_404(package_id)
+    package = package_or_404(package_id, viewer=signed_in_address(request))
     chain_id, now = chain_now()
     timeline = licence_selectors.package_timeline(package=package, chain_id=chain_id, page=page_number(request))
     context: dict[str, Any] = {

@@ -1,5 +1,6 @@
-"""The chain's answer: read a digest's registration (direct or batched) from the registry and its event
-logs, compare it with what the file claims, and decide the verdict.
+"""The chain's answer: read the registration of a digest under the line the file names (direct,
+relayed, or proven from a batch) from the registry's events, compare it with what the file claims, and
+decide the verdict.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from hexbytes import HexBytes
 
 from ledger import artifacts
-from ledger.exceptions import ChainUnavailable, LedgerError
+from ledger.exceptions import LedgerError
 from ledger.offline.abi import is_address, to_checksum_address
 from ledger.offline.eip712 import recover_typed_data_signer
 from ledger.registry import (
@@ -30,10 +31,8 @@ from ledger.registry import (
 # The verifier imports neither web3 nor Django: `nfvm verify` hands it a ledger.offline.rpc.RpcClient, which
 # answers every read made here and in PackageRegistry; the marketplace hands it its ChainClient.
 if TYPE_CHECKING:
-    from web3.types import FilterParams
-
     from ledger.client import ChainClient
-from ledger.offline.verdict import BatchProof, Claim, Mode, Outcome, Proof, Verdict, VerifyError
+from ledger.offline.verdict import Claim, Mode, Outcome, Proof, Verdict, VerifyError
 
 
 def verify_digest(
@@ -43,12 +42,15 @@ def verify_digest(
     client: ChainClient,
     address: str,
     proof: Proof | None,
-    trusted_proof: bool,
     tampered: list[str] | None = None,
     findings: list[str] | None = None,
     claim: Callable[[], Claim | None] | None = None,
     identity: Callable[[], Claim | None] | None = None,
 ) -> Verdict:
+    """The verdict on bytes hashing to `digest`. The registration that counts is the one of the digest
+    under the vendor/name line the file's own main descriptor names (what `identity`, else `claim`,
+    reads): the same bytes registered under another line are nobody's origin for this file, and a
+    batched registration counts only once proven on chain (proveBatched recorded it)."""
     tampered = list(tampered or [])
     registry = _registry(client, address)
     verdict = Verdict(
@@ -60,8 +62,15 @@ def verify_digest(
         registry=registry.address,
         findings=list(findings or []),
     )
-
-    record = registry.registration_of(digest)
+    said = identity() if identity is not None else None
+    claimed: Claim | None = None
+    if (said is None or not (said.vendor and said.name)) and claim is not None:
+        # The fuller reading may name the package where the quick one could not.
+        claimed = claim()
+        if said is None or (claimed is not None and claimed.vendor and claimed.name):
+            said = claimed
+    line = _named_line(verdict, said)
+    record = registry.registration_of(digest, line) if line is not None else None
     revoked_because: str | None = None
     if record is not None:
         _recorded(verdict, registry, record, tampered)
@@ -69,21 +78,51 @@ def verify_digest(
             revoked_because = "the line owner's key revoked this package"
         if proof is not None:
             _compare_proof(verdict, proof)
-        if identity is not None:
-            _identity(verdict, registry, identity(), tampered)
-    elif proof is not None and proof.batch is not None and proof.registration is not None and proof.signature:
-        revoked_because = _batched(
-            verdict, registry, proof.registration, proof.signature, proof.batch, proof.digest, tampered
-        )
-        if identity is not None:
-            _identity(verdict, registry, identity(), tampered)
+        _identity(verdict, registry, said, tampered)
     else:
-        verdict.findings.append(f"the digest is not registered in {registry.address} on chain {verdict.chain_id}")
+        where = f"under the line {_label(said)} the file names " if line is not None else ""
+        verdict.findings.append(
+            f"the digest is not registered {where}in {registry.address} on chain {verdict.chain_id}"
+        )
+        _elsewhere(verdict, registry, line)
         if proof is not None:
-            _unbacked_proof(verdict, proof, trusted_proof)
+            _unbacked_proof(verdict, proof)
         if claim is not None:
-            _claimed(verdict, registry, claim(), tampered)
+            _claimed(verdict, registry, claimed if claimed is not None else claim(), tampered)
     return _decide(verdict, tampered, revoked_because=revoked_because)
+
+
+def _label(claim: Claim | None) -> str:
+    return f"{claim.vendor}/{claim.name}" if claim is not None else "?"
+
+
+def _named_line(verdict: Verdict, said: Claim | None) -> str | None:
+    """The line (0x name hash) the file's own descriptor names, or None with a finding saying why not."""
+    if said is None:
+        verdict.findings.append("what the file says it is was not read, so no registration can be its origin")
+        return None
+    if not (said.vendor and said.name):
+        # No registration can be the origin of a file that names no line.
+        verdict.findings.append(
+            "the file does not say which package it is (its descriptors could not be read)" + _unreadable(said)
+        )
+        return None
+    try:
+        return "0x" + name_hash(said.vendor, said.name).hex()
+    except LedgerError as exc:
+        verdict.findings.append(f"the file names {_label(said)}, which cannot be a registered line: {exc}")
+        return None
+
+
+def _elsewhere(verdict: Verdict, registry: PackageRegistry, line: str | None) -> None:
+    """The same bytes registered under other lines: shown, and counted for nothing."""
+    for other in registry.registrations_of_digest(verdict.digest):
+        if other.name_hash == line:
+            continue
+        verdict.findings.append(
+            f"{other.publisher} registered these bytes under another line ({other.name_hash}) than the file names: "
+            "that registration is nobody's origin for this file"
+        )
 
 
 def _claimed(verdict: Verdict, registry: PackageRegistry, claim: Claim | None, tampered: list[str]) -> None:
@@ -93,10 +132,7 @@ def _claimed(verdict: Verdict, registry: PackageRegistry, claim: Claim | None, t
     for problem in claim.integrity_problems:
         tampered.append(f"the package's own manifest or checksums do not match its content: {problem}")
     if not (claim.vendor and claim.name and claim.version):
-        verdict.findings.append(
-            "the file does not say which package it is (its descriptors could not be read)" + _unreadable(claim)
-        )
-        return
+        return  # _named_line said why
     label = f"{claim.vendor}/{claim.name} {claim.version}"
     try:
         line, number = name_hash(claim.vendor, claim.name), version_number(claim.version)
@@ -130,36 +166,14 @@ def _unreadable(claim: Claim) -> str:
 
 
 def _identity(verdict: Verdict, registry: PackageRegistry, claim: Claim | None, tampered: list[str]) -> None:
-    """A registered digest: the registration must name the package the file says it is. Anyone may register
-    any bytes under a line of their own, so a changed copy that still says "acme/firewall 1.0" could otherwise
-    verify as someone else's registration while it presents itself as acme's."""
-    if claim is None or verdict.name_hash is None or verdict.version is None:
-        return
-    if not (claim.vendor and claim.name and claim.version):
-        # Not tampered: the registry records any bytes, and this reader's rules and limits may be stricter than
-        # those a package met when it was registered (the marketplace's inspection of its day, or none at all).
-        # A file that names no package cannot claim another's identity either; the verdict says whose
-        # registration it is, and this finding that the file's own words were not compared with it.
-        verdict.findings.append(
-            "what the file says it is could not be read, so it was not compared with the registration"
-            + _unreadable(claim)
-        )
+    """A registration under the line the file names: its version and main descriptor must be the file's
+    too. Only the line's owner key registers in it, so a difference is the bytes disagreeing with what
+    that key registered them as."""
+    if claim is None or verdict.version is None or not claim.version:
         return
     label = f"{claim.vendor}/{claim.name} {claim.version}"
-    registered = f"line {verdict.name_hash} version {verdict.version_text} (number {verdict.version})"
-    try:
-        line = "0x" + name_hash(claim.vendor, claim.name).hex()
-    except LedgerError as exc:
-        # name_hash refuses only what no line could be registered from ("/" in the vendor): the file names
-        # a package no registration can be of.
-        tampered.append(
-            f"the file says it is {label}, which cannot be a registered line ({exc}); "
-            f"{verdict.publisher} registered these bytes as {registered}"
-        )
-        return
+    registered = f"version {verdict.version_text} (number {verdict.version})"
     differences = []
-    if line != verdict.name_hash:
-        differences.append(f"its line is {line}, the registration's {verdict.name_hash}")
     number: int | None = None
     try:
         number = version_number(claim.version)
@@ -182,25 +196,25 @@ def _identity(verdict: Verdict, registry: PackageRegistry, claim: Claim | None, 
         verdict.findings.append(f"the file says it is {label}, the package this registration names")
         return
     tampered.append(
-        f"the file says it is {label}, but {verdict.publisher} registered these bytes as {registered}: "
+        f"the file says it is {label}, but {verdict.publisher} registered these bytes in its line as {registered}: "
         + "; ".join(differences)
     )
-    if number is None:
+    if number is None or verdict.name_hash is None:
         return
-    same = [
-        (digest, publisher) for digest, publisher, version in registry.line_registrations(line) if version == number
-    ]
+    same = [(d, p) for d, p, version in registry.line_registrations(verdict.name_hash) if version == number]
     for digest, publisher in same:
         if digest != verdict.digest:
             verdict.findings.append(f"{label} is registered by {publisher} with digest {digest}")
     if not same:
-        verdict.findings.append(f"nobody has registered {label} (line {line}) in {registry.address}")
+        verdict.findings.append(f"nobody has registered {label} (line {verdict.name_hash}) in {registry.address}")
 
 
 def _compare_descriptor(verdict: Verdict, registry: PackageRegistry, digest: str, claim: Claim) -> None:
     """Where a changed copy differs: the record anchors the main descriptor's digest besides the archive's,
     so a repacked archive (same descriptor, other bytes around it) is told from an edited descriptor."""
-    record = registry.registration_of(digest)
+    if not (claim.vendor and claim.name):
+        return
+    record = registry.registration_of(digest, name_hash(claim.vendor, claim.name))
     if record is None or claim.descriptor_digest is None:
         return
     if record.descriptor_digest == claim.descriptor_digest:
@@ -216,7 +230,7 @@ def _compare_descriptor(verdict: Verdict, registry: PackageRegistry, digest: str
 
 
 def _decide(verdict: Verdict, tampered: list[str], *, revoked_because: str | None) -> Verdict:
-    anchored = verdict.recorded or verdict.mode is Mode.BATCH
+    anchored = verdict.recorded
     if tampered:
         verdict.outcome, verdict.reason = Outcome.TAMPERED, tampered[0]
         verdict.findings[:0] = tampered
@@ -233,28 +247,22 @@ def _decide(verdict: Verdict, tampered: list[str], *, revoked_because: str | Non
         )
     else:
         verdict.outcome = Outcome.VERIFIED
-        if not verdict.recorded:
-            verdict.reason = (
-                f"{verdict.publisher} signed these bytes as version {verdict.version_text}, and batch "
-                f"{verdict.batch_id} anchors that signature (not recorded on chain yet)"
-            )
-        else:
-            how = {
-                Mode.DIRECT: "directly",
-                Mode.RELAYED: "with a relayed signature",
-                Mode.BATCH: f"through batch {verdict.batch_id}",
-            }
-            verdict.reason = (
-                f"{verdict.publisher} registered these bytes as version {verdict.version_text}"
-                f"{' ' + how[verdict.mode] if verdict.mode else ''}"
-            )
+        how = {
+            Mode.DIRECT: "directly",
+            Mode.RELAYED: "with a relayed signature",
+            Mode.BATCH: f"through batch {verdict.batch_id}",
+        }
+        verdict.reason = (
+            f"{verdict.publisher} registered these bytes in their line as version {verdict.version_text}"
+            f"{' ' + how[verdict.mode] if verdict.mode else ''}"
+        )
         if verdict.status == PackageStatus.DEPRECATED.name.lower():
             verdict.findings.append("deprecated by the line owner's key: still valid, no longer recommended")
     return verdict
 
 
 def _recorded(verdict: Verdict, registry: PackageRegistry, record: PackageRecord, tampered: list[str]) -> None:
-    """Evidence for a digest the registry has a record of."""
+    """Evidence for a registration under the file's line: its event, and the transaction that emitted it."""
     verdict.recorded = True
     verdict.status = record.status.name.lower()
     verdict.publisher = record.publisher
@@ -262,9 +270,10 @@ def _recorded(verdict: Verdict, registry: PackageRegistry, record: PackageRecord
     verdict.name_hash = record.name_hash
     verdict.descriptor_digest = record.descriptor_digest
     verdict.registered_at = record.registered_at
-    verdict.publishing_key = registry.publishing_key_for(record.digest)
+    verdict.publishing_key = registry.line_key(record.name_hash)
     verdict.latest_version = registry.latest_version(record.name_hash)
     verdict.latest_version_text = version_text(verdict.latest_version)
+    verdict.tx_hash, verdict.block_number = record.tx_hash, record.block_number
     if verdict.publishing_key != record.publisher:
         verdict.findings.append(
             f"the line's owner has rotated keys since: {verdict.publishing_key} may deprecate or revoke it now"
@@ -273,19 +282,7 @@ def _recorded(verdict: Verdict, registry: PackageRegistry, record: PackageRecord
         verdict.mode = Mode.BATCH
         _batch_facts(verdict, registry, record.batch_id)
 
-    log = _event_log(registry, "PackageRegistered", record.digest)
-    if log is None:
-        verdict.findings.append(
-            "the node returned no PackageRegistered event for this digest: the transaction and signer are not known"
-        )
-        return
-    verdict.tx_hash = HexBytes(log["transactionHash"]).to_0x_hex()
-    verdict.block_number = int(log["blockNumber"])
-    args = registry.contract.events.PackageRegistered().process_log(log)["args"]
-    if (to_checksum_address(args["publisher"]), int(args["version"])) != (record.publisher, record.version):
-        tampered.append("the PackageRegistered event disagrees with the registration record")
-
-    tx = registry.client.call(lambda: registry.client.w3.eth.get_transaction(log["transactionHash"]))
+    tx = registry.client.call(lambda: registry.client.w3.eth.get_transaction(HexBytes(record.tx_hash)))
     sender = to_checksum_address(str(tx["from"]))
     if tx.get("to") is None or to_checksum_address(str(tx["to"])) != registry.address:
         # A registration made from inside another contract's call: its input is not ours to decode.
@@ -307,8 +304,8 @@ def _recorded(verdict: Verdict, registry: PackageRegistry, record: PackageRecord
         verdict.signer = _signer(verdict, registration, HexBytes(params["signature"]).to_0x_hex())
         if verdict.mode is Mode.BATCH:
             verdict.batch_index = int(params["index"])
-        if registration.digest != record.digest:
-            tampered.append("the registering transaction carries another digest than the record")
+        if (registration.digest, registration.name_hash) != (record.digest, record.name_hash):
+            tampered.append("the registering transaction carries another digest or line than its event")
         relayer = "the operator or a relayer" if verdict.mode is Mode.RELAYED else "the batch prover"
         verdict.findings.append(f"sent by {sender} ({relayer}); signed by {verdict.signer}")
     else:
@@ -316,103 +313,14 @@ def _recorded(verdict: Verdict, registry: PackageRegistry, record: PackageRecord
             f"transaction {verdict.tx_hash} called {function.fn_name}; the signer was not recovered"
         )
     if verdict.signer is not None and verdict.signer != record.publisher:
-        tampered.append(f"the registration was signed by {verdict.signer}, but the record names {record.publisher}")
-
-
-def _batched(
-    verdict: Verdict,
-    registry: PackageRegistry,
-    registration: Registration,
-    signature: str,
-    leaf: BatchProof,
-    proof_digest: str | None,
-    tampered: list[str],
-) -> str | None:
-    """Evidence for a leaf of an anchored batch that nobody has recorded with `proveBatched` yet. Returns why
-    it can never take effect when the line's owner retired the key that signed it."""
-    verdict.mode = Mode.BATCH
-    verdict.publisher = registration.publisher
-    verdict.version, verdict.version_text = registration.version, version_text(registration.version)
-    verdict.name_hash = registration.name_hash
-    verdict.descriptor_digest = registration.descriptor_digest
-    verdict.batch_index = leaf.index
-    verdict.findings.append(
-        "not recorded on chain: a signed registration in an anchored batch, shown by the proof's inclusion path"
-    )
-    if proof_digest is not None and proof_digest != verdict.digest:
-        tampered.append(f"the proof is for digest {proof_digest}, not for these bytes")
-    if registration.digest != verdict.digest:
-        tampered.append(f"the proof's registration names digest {registration.digest}, not these bytes")
-    verdict.signer = _signer(verdict, registration, signature)
-    if verdict.signer is None:
-        tampered.append("the proof's signature does not recover to any key")
-    elif verdict.signer != registration.publisher:
-        tampered.append(
-            f"the proof's signature is by {verdict.signer}, "
-            f"not by the registration's publisher {registration.publisher}"
-        )
-    anchored = _batch_facts(verdict, registry, leaf.batch_id)
-    if anchored is None:
-        tampered.append(f"batch {leaf.batch_id} does not exist in the registry")
-        return None
-    if leaf.root is not None and leaf.root != verdict.batch_root:
-        verdict.findings.append(f"the proof says the batch root is {leaf.root}; the chain's is {verdict.batch_root}")
-    if not registry.verify_batched(leaf.batch_id, registration, signature, leaf.path, leaf.index):
-        tampered.append(
-            f"the inclusion proof does not lead from the signed registration at index {leaf.index} "
-            f"to batch {leaf.batch_id}'s root"
-        )
-    if tampered:
-        return None
-
-    # The batch proves what the publisher signed; the registry's line rules decide whether it can still take effect.
-    verdict.latest_version = registry.latest_version(registration.name_hash)
-    verdict.latest_version_text = version_text(verdict.latest_version)
-    owner = registry.line_owner(registration.name_hash)
-    retired: str | None = None
-    if owner is None:
-        verdict.findings.append("the line is unclaimed: recording this registration would make its signer the owner")
-    else:
-        verdict.publishing_key = registry.publishing_key(owner)
-        if verdict.publishing_key != registration.publisher:
-            signer_owner = _address_or_none(
-                registry.client.call(registry.contract.functions.ownerOfKey(registration.publisher).call)
-            )
-            if signer_owner == owner:
-                retired = (
-                    f"signed with {registration.publisher}, a key the line's owner {owner} has retired "
-                    f"for {verdict.publishing_key}: it can no longer be recorded"
-                )
-            else:
-                tampered.append(
-                    f"signed by {registration.publisher}, who does not publish this line: its owner {owner} "
-                    f"publishes with {verdict.publishing_key}, and the registry would refuse it"
-                )
-    if verdict.latest_version == registration.version:
-        verdict.findings.append(f"version {verdict.version_text} of the line is already recorded for another package")
-    nonce = registry.line_nonce(registration.name_hash)
-    if nonce > registration.nonce:
-        verdict.findings.append(
-            f"nonce {registration.nonce} of the line is spent (now {nonce}): it can no longer be "
-            "recorded on chain; the anchored batch remains the evidence"
-        )
-    if verdict.registered_at is not None and registration.deadline < int(verdict.registered_at.timestamp()):
-        verdict.findings.append("the batch was anchored after the signature's deadline: it cannot be recorded")
-    return retired
+        tampered.append(f"the registration was signed by {verdict.signer}, but its event names {record.publisher}")
 
 
 def _batch_facts(verdict: Verdict, registry: PackageRegistry, batch_id: int) -> Batch | None:
     batch = registry.batch(batch_id)
     verdict.batch_id = batch_id
-    if batch is None:
-        return None
-    verdict.batch_root, verdict.batch_size = batch.root, batch.size
-    if not verdict.recorded:
-        verdict.registered_at = batch.anchored_at
-        log = _event_log(registry, "BatchAnchored", batch_id)
-        if log is not None:
-            verdict.tx_hash = HexBytes(log["transactionHash"]).to_0x_hex()
-            verdict.block_number = int(log["blockNumber"])
+    if batch is not None:
+        verdict.batch_root, verdict.batch_size = batch.root, batch.size
     return batch
 
 
@@ -432,16 +340,19 @@ def _compare_proof(verdict: Verdict, proof: Proof) -> None:
         verdict.findings.append(f"the proof's state is {proof.state!r}, but the registry has the record")
 
 
-def _unbacked_proof(verdict: Verdict, proof: Proof, trusted: bool) -> None:
+def _unbacked_proof(verdict: Verdict, proof: Proof) -> None:
     if proof.state == "anchored":
         where = f" in transaction {proof.tx_hash}" if proof.tx_hash else ""
         verdict.findings.append(
             f"the proof claims a registration{where}, but the registry has no record of this digest"
         )
     elif proof.state:
-        verdict.findings.append(f"the proof's state is {proof.state!r}: no batch inclusion to check")
-    if trusted and proof.batch is not None and (proof.registration is None or not proof.signature):
-        verdict.findings.append("the proof names a batch but lacks the registration or the signature")
+        verdict.findings.append(f"the proof's state is {proof.state!r}")
+    if proof.batch is not None:
+        verdict.findings.append(
+            f"the proof names batch {proof.batch.batch_id}: a batched registration counts only once it is "
+            "proven on chain, and this one is not"
+        )
 
 
 def _signer(verdict: Verdict, registration: Registration, signature: str) -> str | None:
@@ -469,25 +380,6 @@ def _registry(client: ChainClient, address: str) -> PackageRegistry:
     if why is None:
         return PackageRegistry(client, address)
     raise VerifyError(f"{why} (node {client.display_url})")
-
-
-def _event_log(registry: PackageRegistry, event: str, indexed: str | int) -> dict[str, Any] | None:
-    """The one log of `event` whose first indexed argument is `indexed` (a digest, or a batch id)."""
-    topic = HexBytes(indexed).to_0x_hex() if isinstance(indexed, str) else "0x" + f"{indexed:064x}"
-    params: FilterParams = {
-        "address": registry.address,
-        "topics": [registry.contract.events[event].topic, topic],
-        "fromBlock": 0,
-        "toBlock": "latest",
-    }
-    try:
-        logs = registry.client.call(lambda: registry.client.w3.eth.get_logs(params))
-    except ChainUnavailable:
-        raise
-    except LedgerError:
-        # A node that limits log ranges: the record stands without its transaction.
-        return None
-    return dict(logs[0]) if logs else None
 
 
 def version_text(number: int) -> str:

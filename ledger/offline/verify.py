@@ -138,7 +138,6 @@ def verify_file(
         client=client,
         address=registry_address,
         proof=parsed,
-        trusted_proof=True,
         claim=claim,
         identity=said,
     )
@@ -225,7 +224,6 @@ def verify_marketplace_package(
             client=client,
             address=registry_address,
             proof=proof if proof is not None and proof.digest in (None, digest) else None,
-            trusted_proof=False,
             tampered=tampered,
             findings=findings,
             identity=said,

@@ -53,3 +53,16 @@ def bearer_address(request: HttpRequest) -> str | None:
     """The bearer token's address for a plain Django view; None when no token is sent."""
     result = bearer(request)
     return result if isinstance(result, str) else None
+
+
+def viewer(request: HttpRequest) -> str | None:
+    """Who is looking, for what an unlisted upload shows (its uploader only): the operation's own auth, else
+    a bearer token or the portal's session when one is sent; None for anyone else (an unknown token too:
+    a read that needs no sign-in does not fail on it)."""
+    auth = getattr(request, "auth", None)
+    if isinstance(auth, str):
+        return auth
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return api_token_address(header[7:].strip())
+    return session_address(request)

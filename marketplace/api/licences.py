@@ -11,7 +11,7 @@ from ledger.client import get_chain_client
 from ledger.models import AcquiredLicence, LicenceOffer
 from marketplace.accounts import services as accounts
 from marketplace.api import schemas
-from marketplace.api.auth import bearer
+from marketplace.api.auth import bearer, viewer
 from marketplace.contract_manager import decisions
 from marketplace.contract_manager.policy import matches_terms
 from marketplace.errors import ConflictError, ValidationFailed
@@ -20,6 +20,7 @@ from marketplace.licensing import offers as licence_offers
 from marketplace.licensing.models import LicencePolicy, NsInstance
 from marketplace.licensing.presenters import instance_json, licence_json, offer_json
 from marketplace.lookups import instance_or_404, ns_or_404, package_or_404
+from marketplace.repository import origin
 from marketplace.repository.packages.problems import PackageRejected
 
 router = Router(tags=["licensing"])
@@ -35,8 +36,8 @@ def _chain_id() -> int:
 @router.get("/packages/{package_id}/offers", response={200: schemas.Offers, 404: E, 503: E})
 def package_offers(request: HttpRequest, package_id: str) -> dict[str, object]:
     """The package's licence offers on chain."""
-    found = package_or_404(package_id)
-    offers = LicenceOffer.objects.filter(chain_id=_chain_id(), digest="0x" + found.digest).order_by("offer_id")
+    found = package_or_404(package_id, viewer=viewer(request))
+    offers = origin.package_offers(found, _chain_id()).order_by("offer_id")
     return {"items": [offer_json(o) for o in offers]}
 
 
@@ -47,7 +48,7 @@ def offer_create(request: HttpRequest, package_id: str, body: schemas.OfferReque
     """The ODRL policy and the unsigned createOffer transaction for the provider's wallet (the publisher
     or a provider only)."""
     prepared = licence_offers.offer_prepare(
-        package=package_or_404(package_id),
+        package=package_or_404(package_id, viewer=viewer(request)),
         provider=str(request.auth),  # type: ignore[attr-defined]
         kind=body.kind,
         price=body.price,
@@ -168,7 +169,7 @@ def instance_create(request: HttpRequest, body: schemas.InstanceRequest) -> Stat
     """Instantiate an NS: policy decision, seat reservation, integrity check, orchestrator. 403: denied,
     with the reason; 502: the orchestrator failed and the seat is released."""
     user = str(request.auth)  # type: ignore[attr-defined]
-    instance = ns_instances.instance_create(ns=ns_or_404(body.ns_id), user=user, region=body.region)
+    instance = ns_instances.instance_create(ns=ns_or_404(body.ns_id, viewer=user), user=user, region=body.region)
     return Status(201 if instance.state != "failed" else 502, instance_json(instance))
 
 

@@ -12,7 +12,7 @@ from ninja import Query, Router, Status
 from ledger.client import get_chain_client
 from marketplace.accounts import services as accounts
 from marketplace.api import schemas
-from marketplace.api.auth import OPTIONAL, bearer, requester
+from marketplace.api.auth import OPTIONAL, bearer, requester, viewer
 from marketplace.api.downloads import ARCHIVE_TYPES, archive_response, member_response
 from marketplace.contract_manager import decisions
 from marketplace.errors import ValidationFailed
@@ -82,7 +82,7 @@ def auth_token(request: HttpRequest, body: schemas.SignIn) -> Status[Any]:
 @router.get("/packages", response={200: schemas.PackagePage, 400: E}, tags=["packages"])
 def packages(request: HttpRequest, filters: Query[PackageFilters]) -> dict[str, object]:
     """Search packages: words, filters, sort and pages; the latest version of each line by default."""
-    page = selectors.package_search(filters.to_query())
+    page = selectors.package_search(filters.to_query(viewer=viewer(request)))
     return {
         "items": [presenters.package_summary(p) for p in page.items],
         "total": page.total,
@@ -139,7 +139,7 @@ def package_upload(request: HttpRequest) -> Status[Any]:
 @router.get("/packages/{package_id}", response={200: schemas.Package, 404: E}, tags=["packages"])
 def package(request: HttpRequest, package_id: str) -> dict[str, object]:
     """A package."""
-    return presenters.package_detail(package_or_404(package_id))
+    return presenters.package_detail(package_or_404(package_id, viewer=viewer(request)))
 
 
 @router.patch(
@@ -150,7 +150,7 @@ def package(request: HttpRequest, package_id: str) -> dict[str, object]:
 )
 def package_metadata(request: HttpRequest, package_id: str, body: schemas.Metadata) -> dict[str, object]:
     """Change metadata (uploader only); the digest is untouched."""
-    found = package_or_404(package_id)
+    found = package_or_404(package_id, viewer=viewer(request))
     changes = body.model_dump(exclude_unset=True)
     services.package_metadata_update(package=found, actor=str(request.auth), changes=changes)  # type: ignore[attr-defined]
     return presenters.package_detail(found)
@@ -161,7 +161,7 @@ def package_metadata(request: HttpRequest, package_id: str, body: schemas.Metada
 )
 def package_delete(request: HttpRequest, package_id: str) -> HttpResponse:
     """Delete a package nothing refers to (uploader only); 409: referenced, deprecate it instead."""
-    services.package_delete(package=package_or_404(package_id), actor=str(request.auth))  # type: ignore[attr-defined]
+    services.package_delete(package=package_or_404(package_id, viewer=viewer(request)), actor=str(request.auth))  # type: ignore[attr-defined]
     return HttpResponse(status=204)
 
 
@@ -173,27 +173,30 @@ def package_delete(request: HttpRequest, package_id: str) -> HttpResponse:
 )
 def package_deprecate(request: HttpRequest, package_id: str) -> dict[str, object]:
     """Deprecate (uploader only); 409: revoked packages stay revoked."""
-    found = services.package_deprecate(package=package_or_404(package_id), actor=str(request.auth))  # type: ignore[attr-defined]
+    actor = str(request.auth)  # type: ignore[attr-defined]
+    found = services.package_deprecate(package=package_or_404(package_id, viewer=actor), actor=actor)
     return presenters.package_detail(found)
 
 
 @router.get("/packages/{package_id}/versions", response={200: schemas.Summaries, 404: E}, tags=["packages"])
 def package_versions(request: HttpRequest, package_id: str) -> dict[str, object]:
     """Every version of the package's vendor/name line, newest first."""
-    return {"items": [presenters.package_summary(p) for p in selectors.package_versions(package_or_404(package_id))]}
+    who = viewer(request)
+    versions = selectors.package_versions(package_or_404(package_id, viewer=who), viewer=who)
+    return {"items": [presenters.package_summary(p) for p in versions]}
 
 
 @router.get("/packages/{package_id}/history", response={200: schemas.Items, 404: E}, tags=["packages"])
 def package_history(request: HttpRequest, package_id: str) -> dict[str, object]:
     """Metadata changes: who, when, before, after."""
-    changes = package_or_404(package_id).metadatachange_set.order_by("-changed_at")
+    changes = package_or_404(package_id, viewer=viewer(request)).metadatachange_set.order_by("-changed_at")
     return {"items": [presenters.metadata_change(c) for c in changes]}
 
 
 @router.get("/packages/{package_id}/verification", response={200: schemas.Items, 404: E}, tags=["packages"])
 def package_verification(request: HttpRequest, package_id: str) -> dict[str, object]:
     """What was checked at ingest and since, with the digests."""
-    records = package_or_404(package_id).verificationrecord_set.order_by("-checked_at")
+    records = package_or_404(package_id, viewer=viewer(request)).verificationrecord_set.order_by("-checked_at")
     return {"items": [presenters.verification(r) for r in records]}
 
 
@@ -202,7 +205,7 @@ def package_verification(request: HttpRequest, package_id: str) -> dict[str, obj
 )
 def package_files(request: HttpRequest, package_id: str) -> dict[str, object]:
     """The package's files."""
-    return {"items": [presenters.package_file(f) for f in package_or_404(package_id).files]}
+    return {"items": [presenters.package_file(f) for f in package_or_404(package_id, viewer=viewer(request)).files]}
 
 
 def _download_authorise(request: HttpRequest, found: Package, what: str) -> None:
@@ -219,7 +222,7 @@ def _download_authorise(request: HttpRequest, found: Package, what: str) -> None
 )
 def package_content(request: HttpRequest, package_id: str) -> HttpResponseBase:
     """Download the whole archive (one byte range on request)."""
-    found = package_or_404(package_id)
+    found = package_or_404(package_id, viewer=viewer(request))
     _download_authorise(request, found, "archive")
     return archive_response(request, found, negotiated=False)
 
@@ -234,7 +237,7 @@ def package_content(request: HttpRequest, package_id: str) -> HttpResponseBase:
 )
 def package_file(request: HttpRequest, package_id: str, path: str) -> HttpResponseBase:
     """Download one file."""
-    found = package_or_404(package_id)
+    found = package_or_404(package_id, viewer=viewer(request))
     entry = next((f for f in found.files if f.path == path), None)
     if entry is None:
         raise Http404(f"package {package_id} has no file {path!r}")
@@ -248,13 +251,13 @@ def package_file(request: HttpRequest, package_id: str, path: str) -> HttpRespon
 @router.get("/vnfs/{vnf_id}", response={200: schemas.Descriptor, 404: E}, tags=["descriptors"])
 def vnf(request: HttpRequest, vnf_id: str) -> dict[str, object]:
     """A VNF."""
-    return presenters.descriptor_detail(descriptor_or_404(Vnf, vnf_id))
+    return presenters.descriptor_detail(descriptor_or_404(Vnf, vnf_id, viewer=viewer(request)))
 
 
 @router.get("/nss/{ns_id}", response={200: schemas.Descriptor, 404: E}, tags=["descriptors"])
 def ns(request: HttpRequest, ns_id: str) -> dict[str, object]:
     """A network service."""
-    return presenters.descriptor_detail(descriptor_or_404(NetworkService, ns_id))
+    return presenters.descriptor_detail(descriptor_or_404(NetworkService, ns_id, viewer=viewer(request)))
 
 
 DOCUMENT = {
@@ -282,7 +285,7 @@ def _descriptor_document(
     request: HttpRequest, model: type[Vnf] | type[NetworkService], pk: str, fmt: str
 ) -> HttpResponse:
     """A descriptor document is package content: its download is decided as the package's would be."""
-    found = descriptor_or_404(model, pk)
+    found = descriptor_or_404(model, pk, viewer=viewer(request))
     _download_authorise(request, found.package, f"descriptor {found.file}")
     return presenters.descriptor_document(found, fmt)
 
@@ -302,7 +305,7 @@ def ns_descriptor(request: HttpRequest, ns_id: str, format: Literal["yaml", "jso
 @router.get("/nss/{ns_id}/graph", response={200: schemas.Graph, 404: E}, tags=["descriptors"])
 def ns_graph(request: HttpRequest, ns_id: str) -> dict[str, object]:
     """The NS-to-VNF dependency graph, with the NSD's virtual links and their wiring."""
-    found = descriptor_or_404(NetworkService, ns_id)
+    found = descriptor_or_404(NetworkService, ns_id, viewer=viewer(request))
     assert isinstance(found, NetworkService)
     return selectors.ns_graph(found)
 
@@ -313,14 +316,15 @@ def ns_graph(request: HttpRequest, ns_id: str) -> dict[str, object]:
 @router.get(
     "/packages/{package_id}/registration",
     auth=bearer,
-    response={200: schemas.TypedData, 401: E, 403: E, 404: E, 409: E, 503: E},
+    response={200: schemas.RegistrationToSign, 401: E, 403: E, 404: E, 409: E, 503: E},
     tags=["registration"],
 )
 def registration_get(request: HttpRequest, package_id: str) -> dict[str, object]:
-    """The EIP-712 registration the uploader's wallet signs (uploader only); 409: the package cannot be
-    registered (no vendor, or a version that cannot be encoded)."""
-    found = package_or_404(package_id)
-    return {"typed_data": registration.registration_prepare(package=found, actor=str(request.auth))}  # type: ignore[attr-defined]
+    """The EIP-712 registration the uploader's wallet signs (uploader only), and the claim of the package's
+    line while it has no owner; 409: the package cannot be registered (no vendor, a version that cannot be
+    encoded, or a line another key owns)."""
+    found = package_or_404(package_id, viewer=viewer(request))
+    return registration.registration_prepare(package=found, actor=str(request.auth))  # type: ignore[attr-defined]
 
 
 @router.post(
@@ -332,13 +336,15 @@ def registration_get(request: HttpRequest, package_id: str) -> dict[str, object]
 def registration_post(request: HttpRequest, package_id: str, body: schemas.SignedRegistration) -> Status[Any]:
     """Submit the signed registration: relayed now, or anchored with the next batch. 202: accepted; the
     proof follows once the indexer confirms it. 409: already registered or queued, or refused."""
-    found = package_or_404(package_id)
+    found = package_or_404(package_id, viewer=viewer(request))
     registration.registration_submit(
         package=found,
         actor=str(request.auth),  # type: ignore[attr-defined]
         typed_data=body.typed_data,
         signature=body.signature,
         mode=body.mode,
+        claim_typed_data=body.claim_typed_data,
+        claim_signature=body.claim_signature,
     )
     return Status(202, selectors.package_proof(found))
 
@@ -351,7 +357,7 @@ def registration_post(request: HttpRequest, package_id: str, body: schemas.Signe
 )
 def package_proof(request: HttpRequest, package_id: str) -> dict[str, object]:
     """Where the package stands on chain, with the evidence to verify it independently."""
-    return selectors.package_proof(package_or_404(package_id))
+    return selectors.package_proof(package_or_404(package_id, viewer=viewer(request)))
 
 
 @router.post(
@@ -364,4 +370,6 @@ def package_verify(request: HttpRequest, package_id: str) -> dict[str, object]:
     """Check the stored package against its digests and the chain again (the record is kept): its uploader
     or registered publisher only; anyone can check the package with `nfvm verify`."""
     actor = str(request.auth)  # type: ignore[attr-defined]
-    return presenters.verification(registration.package_reverify_as(package=package_or_404(package_id), actor=actor))
+    return presenters.verification(
+        registration.package_reverify_as(package=package_or_404(package_id, viewer=viewer(request)), actor=actor)
+    )

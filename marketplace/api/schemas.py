@@ -152,7 +152,7 @@ class Proof(Open):
     digest: str
     chain_id: int
     registry: str | None = None
-    state: Literal["none", "signed", "submitted", "anchored", "chain-reset", "failed"]
+    state: Literal["none", "signed", "submitted", "anchored", "chain-reset", "unverifiable", "failed"]
     warning: str | None = None
     mode: Literal["direct", "batch"] | None = None
     publisher: str | None = None
@@ -162,6 +162,9 @@ class Proof(Open):
     tx_hash: str | None = None
     block_number: int | None = None
     batch: Batch | None = None
+    line: dict[str, Any] | None = Field(
+        None, description="the package's line and, once claimed on chain, its owner and current publishing key"
+    )
 
 
 class GraphLink(Schema):
@@ -207,10 +210,29 @@ class TypedData(Schema):
     typed_data: dict[str, Any]
 
 
+class LineState(Schema):
+    name: str = Field(description='"vendor/name", as the package\'s main descriptor names it')
+    name_hash: str
+    state: Literal["yours", "claiming", "unclaimed"] = Field(
+        description="yours: your key acts for the line; claiming: your claim is committed and will be "
+        "revealed; unclaimed: sign `claim` too"
+    )
+
+
+class RegistrationToSign(Schema):
+    typed_data: dict[str, Any] = Field(description="the EIP-712 Registration to sign")
+    claim: dict[str, Any] | None = Field(
+        None, description="the EIP-712 LineClaim to sign as well while the package's line has no owner"
+    )
+    line: LineState
+
+
 class SignedRegistration(Schema):
     typed_data: dict[str, Any] = Field(description="the EIP-712 payload from GET, as signed")
     signature: str = Field(description="the 0x-hex signature of typed_data")
     mode: Literal["relay", "batch"] = "relay"
+    claim_typed_data: dict[str, Any] | None = Field(None, description="the LineClaim from GET, as signed")
+    claim_signature: str | None = Field(None, description="the 0x-hex signature of claim_typed_data")
 
 
 # --- licensing ---

@@ -14,7 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, Js
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
-from marketplace.api.auth import bearer_address
+from marketplace.api.auth import bearer_address, viewer
 from marketplace.api.downloads import ZIP, archive_response, negotiate
 from marketplace.api.sol005_filters import (
     NS_DESCRIPTOR,
@@ -103,15 +103,15 @@ def sol005_get(view: View) -> View:
     return wrapper
 
 
-def _vnf_package(vnf_pkg_id: str) -> VnfPackageUsage:
-    found = sol005_reads.sol005_vnf_packages(object_id_or_404(vnf_pkg_id, "VNF package"))
+def _vnf_package(request: HttpRequest, vnf_pkg_id: str) -> VnfPackageUsage:
+    found = sol005_reads.sol005_vnf_packages(object_id_or_404(vnf_pkg_id, "VNF package"), viewer=viewer(request))
     if not found:
         raise Http404(f"no VNF package {vnf_pkg_id}")
     return found[0]
 
 
-def _network_service(nsd_info_id: str) -> NsVnfPackages:
-    found = sol005_reads.sol005_network_services(object_id_or_404(nsd_info_id, "NS descriptor"))
+def _network_service(request: HttpRequest, nsd_info_id: str) -> NsVnfPackages:
+    found = sol005_reads.sol005_network_services(object_id_or_404(nsd_info_id, "NS descriptor"), viewer=viewer(request))
     if not found:
         raise Http404(f"no NS descriptor {nsd_info_id}")
     return found[0]
@@ -150,19 +150,23 @@ def _download_authorise(request: HttpRequest, package: Package, what: str) -> No
 @sol005_get
 def vnf_packages(request: HttpRequest) -> JsonResponse:
     negotiate(request, (JSON,))
-    return _list(request, VNF_PACKAGE, [vnf_pkg_info(request, u) for u in sol005_reads.sol005_vnf_packages()])
+    return _list(
+        request,
+        VNF_PACKAGE,
+        [vnf_pkg_info(request, u) for u in sol005_reads.sol005_vnf_packages(viewer=viewer(request))],
+    )
 
 
 @sol005_get
 def vnf_package(request: HttpRequest, vnf_pkg_id: str) -> JsonResponse:
-    usage = _vnf_package(vnf_pkg_id)
+    usage = _vnf_package(request, vnf_pkg_id)
     negotiate(request, (JSON,))
     return JsonResponse(vnf_pkg_info(request, usage))
 
 
 @sol005_get
 def vnf_package_content(request: HttpRequest, vnf_pkg_id: str) -> HttpResponseBase:
-    package = _vnf_package(vnf_pkg_id).package
+    package = _vnf_package(request, vnf_pkg_id).package
     _download_authorise(request, package, "archive (SOL005 package_content)")
     return archive_response(request, package)
 
@@ -171,7 +175,7 @@ def vnf_package_content(request: HttpRequest, vnf_pkg_id: str) -> HttpResponseBa
 def vnf_package_vnfd(request: HttpRequest, vnf_pkg_id: str) -> HttpResponse:
     """The VNFD: one YAML file as text/plain, or a zip of its files (SOL005: a
     VNFD of several files is only served zipped)."""
-    usage = _vnf_package(vnf_pkg_id)
+    usage = _vnf_package(request, vnf_pkg_id)
     _download_authorise(request, usage.package, "VNFD (SOL005 vnfd)")
     paths = vnfd_files(usage)
     if len(paths) == 1:
@@ -189,19 +193,23 @@ def vnf_package_vnfd(request: HttpRequest, vnf_pkg_id: str) -> HttpResponse:
 @sol005_get
 def ns_descriptors(request: HttpRequest) -> JsonResponse:
     negotiate(request, (JSON,))
-    return _list(request, NS_DESCRIPTOR, [nsd_info(request, n) for n in sol005_reads.sol005_network_services()])
+    return _list(
+        request,
+        NS_DESCRIPTOR,
+        [nsd_info(request, n) for n in sol005_reads.sol005_network_services(viewer=viewer(request))],
+    )
 
 
 @sol005_get
 def ns_descriptor(request: HttpRequest, nsd_info_id: str) -> JsonResponse:
-    found = _network_service(nsd_info_id)
+    found = _network_service(request, nsd_info_id)
     negotiate(request, (JSON,))
     return JsonResponse(nsd_info(request, found))
 
 
 @sol005_get
 def nsd_content(request: HttpRequest, nsd_info_id: str) -> HttpResponseBase:
-    package = _network_service(nsd_info_id).ns.package
+    package = _network_service(request, nsd_info_id).ns.package
     _download_authorise(request, package, "archive (SOL005 nsd_content)")
     return archive_response(request, package)
 

@@ -19,13 +19,14 @@ from django.db import connection
 
 from ledger.client import get_chain_client
 from ledger.exceptions import LedgerError
-from ledger.models import AcquiredLicence, IndexerState, LicenceOffer, PackageAnchor
+from ledger.models import AcquiredLicence, IndexerState, LicenceOffer
 from marketplace.contract_manager.policy import OfferTerms, PolicyError, matches_terms
 from marketplace.contract_manager.policy_compiler import compile_policy
 from marketplace.contract_manager.provenance import provenance_append
 from marketplace.licensing.models import LicencePolicy, NsInstance
 from marketplace.licensing.seats import LIVE_STATES, seat_key, seats_in_use
 from marketplace.repository.models import NetworkService, Package, Vnf
+from marketplace.repository.origin import line_ownership, package_anchor, package_offers
 from marketplace.repository.presenters import ether
 
 KINDS = {0: "public", 1: "trial", 2: "private"}
@@ -180,11 +181,14 @@ def _current_snapshot(chain_id: int) -> _Snapshot | None:
 
 
 def _offers_for(chain_id: int, digest: str, snapshot: _Snapshot | None) -> list[LicenceOffer]:
-    """The package's offers on this chain, oldest first (the digest alone is the indexed condition)."""
+    """The package's offers on this chain, oldest first: offers on its digest under its own line
+    (repository.origin); the same bytes offered under another line are another package's offers."""
     if snapshot is not None and (found := snapshot.offers.get(digest)) is not None:
         return found
+    line = _line_of(digest)
     offers = sorted(
-        (o for o in LicenceOffer.objects.filter(digest=digest) if o.chain_id == chain_id), key=lambda o: o.offer_id
+        (o for o in LicenceOffer.objects.filter(digest=digest) if o.chain_id == chain_id and o.name_hash == line),
+        key=lambda o: o.offer_id,
     )
     if snapshot is not None:
         if len(snapshot.offers) >= _KEPT:
@@ -228,6 +232,21 @@ _package_digests: dict[Any, str] = {}
 
 
 _DIGESTS_KEPT = 10_000
+
+# Digest (0x-hex) -> the line its package's descriptor names; fixed while the package exists.
+_package_lines: dict[str, str] = {}
+
+
+def _line_of(digest: str) -> str:
+    line = _package_lines.get(digest)
+    if line is None:
+        line = Package.objects.filter(digest=digest.removeprefix("0x")).values_list("line_hash", flat=True).first()
+        if line is None:
+            return ""
+        if len(_package_lines) >= _DIGESTS_KEPT:
+            _package_lines.clear()
+        _package_lines[digest] = line
+    return line
 
 
 def ns_package_digest(ns_id: Any) -> str | None:
@@ -386,8 +405,7 @@ def download_decide(*, package: Package, user: str | None) -> Decision:
     of a valid licence for it whose offer's policy permits `download`."""
     client = get_chain_client()
     chain_id = client.chain_id()
-    digest = "0x" + package.digest
-    offers = list(LicenceOffer.objects.filter(chain_id=chain_id, digest=digest).order_by("offer_id"))
+    offers = list(package_offers(package, chain_id).order_by("offer_id"))
     open_offers = [o for o in offers if not o.closed]
     public = next((o for o in open_offers if o.kind == 0), None)
     if public is not None:
@@ -409,8 +427,8 @@ def download_decide(*, package: Package, user: str | None) -> Decision:
         )
     if user == package.uploader:
         return Decision(True, "the package's uploader may always download it", action="download")
-    anchor = PackageAnchor.objects.filter(chain_id=chain_id, digest=digest).only("publisher").first()
-    if anchor is not None and str(anchor.publisher).lower() == user.lower():
+    line = line_ownership(package, chain_id)
+    if line is not None and package_anchor(package, chain_id) is not None and line.key.lower() == user.lower():
         return Decision(True, "the package's publisher may always download it", action="download")
     held = _held_licences(chain_id, offers, user)
     by_id = {o.offer_id: o for o in offers}

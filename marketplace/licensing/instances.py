@@ -33,13 +33,17 @@ from marketplace.repository.models import NetworkService, Package, Vnf
 def _integrity(package: Package) -> str | None:
     """Why `package` must not be onboarded (not registered, revoked, or stored bytes differ), or None."""
     try:
-        record = PackageRegistry.deployed(get_chain_client()).registration_of("0x" + package.digest)
+        record = (
+            PackageRegistry.deployed(get_chain_client()).registration_of("0x" + package.digest, package.line_hash)
+            if package.line_hash
+            else None
+        )
     except LedgerError as exc:
         return f"the registry cannot be read: {exc}"
     if record is None:
-        return "the package is not registered on chain"
+        return "the package is not registered on chain under its own line"
     if record.status == PackageStatus.REVOKED:
-        return "the publisher revoked the package on chain"
+        return "the line owner's key revoked the package on chain"
     if not blobs.blob_exists(package.digest):
         return "the package's archive is missing from the store"
     return None

@@ -77,13 +77,17 @@ def offer_prepare(
     from marketplace.contract_manager.policy_templates import generate_policy
 
     registry = PackageRegistry.deployed(get_chain_client())
-    key = registry.publishing_key_for("0x" + package.digest)
+    digest, line = "0x" + package.digest, package.line_hash
     manager = _manager()
-    if key is None:
-        raise ValidationFailed({"package": "register the package on chain before offering licences for it"})
-    if provider != key and not manager.is_provider("0x" + package.digest, provider):
+    if not line or registry.registration_of(digest, line) is None:
+        raise ValidationFailed(
+            {"package": "register the package on chain (under its own line) before offering licences for it"}
+        )
+    key = registry.line_key(line)
+    if provider != key and not manager.is_provider(digest, line, provider):
         raise PermissionDeniedError(
-            f"{provider} is neither the publisher of package {package.pk} nor a provider it authorised"
+            f"{provider} is neither the key of the owner of line {package.vendor}/{package.name} ({key}) "
+            f"nor a provider it authorised for package {package.pk}"
         )
     target = f"urn:nfvm:package:{package.digest}"
     try:
@@ -100,23 +104,24 @@ def offer_prepare(
         terms = compile_policy(document, target=target)
     except (PolicyError, ValueError, TypeError) as exc:
         raise ValidationFailed({"policy": str(exc)}) from exc
-    digest = terms_hash(document)
+    terms_digest = terms_hash(document)
     LicencePolicy.objects.update_or_create(
-        terms_hash="0x" + digest.hex(),
+        terms_hash="0x" + terms_digest.hex(),
         defaults={"package": package, "provider": provider, "document": document, "kind": terms.kind},
     )
     tx = manager.create_offer(
         provider,
-        digest="0x" + package.digest,
+        digest=digest,
+        name_hash=line,
         kind=OfferKind[terms.kind.upper()],
-        terms_hash=digest,
+        terms_hash=terms_digest,
         price=terms.price,
         token=terms.token,
         duration=terms.duration_s,
         seats=terms.seats,
         transferable=terms.transferable,
     )
-    return {"policy": document, "terms_hash": "0x" + digest.hex(), "transaction": _jsonable_tx(tx)}
+    return {"policy": document, "terms_hash": "0x" + terms_digest.hex(), "transaction": _jsonable_tx(tx)}
 
 
 def agreement_prepare(*, offer_id: int, licensee: str) -> dict[str, Any]:
@@ -182,11 +187,13 @@ def trial_activate(*, offer_id: int, licensee: str, typed_data: dict[str, Any], 
     manager = _manager()
     offer, agreement = _signed_agreement(manager, offer_id, licensee, typed_data, signature)
     try:
-        record = PackageRegistry.deployed(get_chain_client()).registration_of(offer.digest)
+        status = PackageRegistry.deployed(get_chain_client()).status_of_key(offer.package_key)
     except LedgerError as exc:
         raise ConflictError(f"the registry cannot be read: {exc}") from exc
-    if record is not None and record.status == PackageStatus.REVOKED:
-        raise ConflictError(f"the publisher revoked package {offer.digest} on chain: its trial cannot be activated")
+    if status == PackageStatus.REVOKED:
+        raise ConflictError(
+            f"the line owner revoked the package of offer #{offer_id} on chain: its trial cannot be activated"
+        )
     operator = operator_account()
     try:
         receipt = get_chain_client().transact(
@@ -267,10 +274,11 @@ def offer_close_prepare(*, offer_id: int, actor: str) -> dict[str, Any]:
     if offer is None:
         raise ValidationFailed({"offer_id": f"offer {offer_id} does not exist"})
     if actor != offer.provider:
-        publisher = PackageRegistry.deployed(get_chain_client()).publishing_key_for(offer.digest)
-        if actor != publisher:
+        key = PackageRegistry.deployed(get_chain_client()).line_key(offer.name_hash)
+        if actor != key:
             raise PermissionDeniedError(
-                f"only the offer's provider {offer.provider} or the package's publisher may close offer #{offer_id}"
+                f"only the offer's provider {offer.provider} or the key of the package's line owner ({key}) "
+                f"may close offer #{offer_id}"
             )
     if offer.closed:
         raise ConflictError(f"offer #{offer_id} is already closed")

@@ -15,13 +15,14 @@ from typing import Any
 
 from django.db.models import Q
 
-from ledger.models import AcquiredLicence, ChainEvent, LicenceOffer, PackageAnchor, ProvenanceRange
+from ledger.models import AcquiredLicence, ChainEvent, LicenceOffer, LineOwnership, ProvenanceRange
 from marketplace.contract_manager.decisions import KINDS
 from marketplace.contract_manager.models import ProvenanceEntry
 from marketplace.contract_manager.policy import matches_terms
 from marketplace.licensing.models import LicencePolicy, NsInstance, SignedAgreement
 from marketplace.licensing.seats import LIVE_STATES, seat_key, seats_in_use_by_key
 from marketplace.repository.models import NetworkService, Package
+from marketplace.repository.origin import package_offers
 from marketplace.repository.presenters import ether
 
 PER_PAGE = 50
@@ -32,9 +33,18 @@ def _kind(offer: LicenceOffer | None) -> str:
     return KINDS.get(offer.kind, "private") if offer is not None else "unknown"
 
 
-def _packages_by_digest(digests: Iterable[str]) -> dict[str, Package]:
-    bare = {d.lower().removeprefix("0x") for d in digests}
-    return {"0x" + p.digest: p for p in Package.objects.filter(digest__in=list(bare))}
+def _packages_of(offers: Iterable[LicenceOffer]) -> dict[int, Package]:
+    """The package each offer is of, by offer id: the one with the offer's digest whose own line is the
+    offer's line (repository.origin); an offer of the same bytes under another line is of no package here."""
+    offers = list(offers)
+    bare = {o.digest.lower().removeprefix("0x") for o in offers}
+    by_digest = {"0x" + p.digest: p for p in Package.objects.filter(digest__in=list(bare))}
+    found: dict[int, Package] = {}
+    for o in offers:
+        package = by_digest.get(o.digest.lower())
+        if package is not None and package.line_hash and package.line_hash == o.name_hash.lower():
+            found[o.offer_id] = package
+    return found
 
 
 def _moment(timestamp: int) -> datetime | None:
@@ -87,7 +97,7 @@ def _licence_views(licences: list[AcquiredLicence], *, chain_id: int, now: int) 
         o.offer_id: o
         for o in LicenceOffer.objects.filter(chain_id=chain_id, offer_id__in=[lic.offer_id for lic in licences])
     }
-    packages = _packages_by_digest(o.digest for o in offers.values())
+    packages = _packages_of(offers.values())
     agreements = {
         a.agreement_hash: a
         for a in SignedAgreement.objects.filter(agreement_hash__in=[lic.agreement_hash.lower() for lic in licences])
@@ -105,7 +115,7 @@ def _licence_views(licences: list[AcquiredLicence], *, chain_id: int, now: int) 
             LicenceView(
                 licence=lic,
                 offer=offer,
-                package=packages.get(offer.digest.lower()) if offer else None,
+                package=packages.get(offer.offer_id) if offer else None,
                 kind=_kind(offer),
                 seats=int(offer.seats) if offer else 0,
                 in_use=used.get(keys[lic.licence_id], 0),
@@ -159,12 +169,11 @@ class OfferView:
 
 def offers_of(*, address: str, chain_id: int) -> list[OfferView]:
     """Offers `address` created, and offers on packages it publishes (LicenseManager lets both close them)."""
-    published = list(
-        PackageAnchor.objects.filter(chain_id=chain_id, publisher=address).values_list("digest", flat=True)
-    )
+    # Offers in the lines whose owner's key is `address` (LicenseManager lets it close them).
+    lines = list(LineOwnership.objects.filter(chain_id=chain_id, key=address).values_list("name_hash", flat=True))
     query = Q(provider=address)
-    if published:
-        query |= Q(digest__in=[d.lower() for d in published])
+    if lines:
+        query |= Q(name_hash__in=lines)
     offers = list(LicenceOffer.objects.filter(query, chain_id=chain_id).order_by("-offer_id")[:MAX_ROWS])
     ids = [o.offer_id for o in offers]
     sold = Counter(
@@ -179,11 +188,11 @@ def offers_of(*, address: str, chain_id: int) -> list[OfferView]:
             "terms_hash", "document"
         )
     )
-    packages = _packages_by_digest(o.digest for o in offers)
+    packages = _packages_of(offers)
     return [
         OfferView(
             offer=o,
-            package=packages.get(o.digest.lower()),
+            package=packages.get(o.offer_id),
             kind=_kind(o),
             licences_sold=sold.get(o.offer_id, 0),
             in_use=used.get(o.offer_id, 0),
@@ -302,9 +311,7 @@ def provenance_timeline(*, chain_id: int, page: int = 1) -> Timeline:
 def _package_subjects(package: Package, chain_id: int) -> list[str]:
     ns_ids = [str(pk) for pk in NetworkService.objects.filter(package=package).values_list("pk", flat=True)]
     instance_ids = NsInstance.objects.filter(ns__package=package).values_list("pk", flat=True)
-    offer_ids = LicenceOffer.objects.filter(chain_id=chain_id, digest="0x" + package.digest).values_list(
-        "offer_id", flat=True
-    )
+    offer_ids = package_offers(package, chain_id).values_list("offer_id", flat=True)
     return (
         [f"ns:{pk}" for pk in ns_ids]
         + [f"instance:{pk}" for pk in instance_ids]
@@ -396,9 +403,7 @@ def seats_per_licence(
 
 
 def package_offer_ids(*, package: Package, chain_id: int) -> list[int]:
-    return list(
-        LicenceOffer.objects.filter(chain_id=chain_id, digest="0x" + package.digest).values_list("offer_id", flat=True)
-    )
+    return list(package_offers(package, chain_id).values_list("offer_id", flat=True))
 
 
 def package_ns_ids(*, package: Package) -> list[str]:

@@ -34,6 +34,7 @@ _FIELDS = (
     "format",
     "vendor",
     "uploader",
+    "listed",
     "is_latest",
     "state",
     "tags",
@@ -214,6 +215,7 @@ Predicate = Callable[[int], bool]
 def catalogue_match(
     index: CatalogueIndex,
     *,
+    viewer: str | None = None,
     tokens: list[str],
     tags: list[str],
     equal: dict[str, Any],
@@ -223,7 +225,8 @@ def catalogue_match(
     sort: tuple[tuple[str, int], ...],
 ) -> list[Any]:
     """The ids of the packages that match, in sort order: every search word (each a stored word or
-    prefix), every tag, each equality, the state rules, and each inclusive range."""
+    prefix), every tag, each equality, the state rules, and each inclusive range; of the packages
+    `viewer` may see (the listed ones, and its own uploads)."""
     alive = index.alive
     candidates: set[int] | None = None
     if tokens or tags:
@@ -232,6 +235,8 @@ def catalogue_match(
         candidates = {i for i in found if i < len(alive) and alive[i]}
     checks: list[Predicate] = []
     columns = index.columns
+    listed, uploader = columns["listed"], columns["uploader"]
+    checks.append(lambda i: bool(listed[i]) or (viewer is not None and uploader[i] == viewer))
     for name, wanted in equal.items():
         column = columns[name]
         checks.append(lambda i, c=column, w=wanted: c[i] == w)  # type: ignore[misc]

@@ -67,7 +67,8 @@ class PackageFilters(BaseModel):
         given = self.model_dump(exclude={"sort", "page", "per_page"}, exclude_defaults=True)
         return bool(given)
 
-    def to_query(self) -> PackageQuery:
+    def to_query(self, *, viewer: str | None = None) -> PackageQuery:
+        """The query, as `viewer` (None: anonymous) runs it: it sees the listed packages and its own."""
         states = set(_LISTED)
         states &= _REGISTERED.get(self.registered or "", _LISTED)
         states &= _DEPRECATED.get(self.deprecated or "", _LISTED)
@@ -93,6 +94,7 @@ class PackageFilters(BaseModel):
             sort=self.sort,
             page=self.page,
             per_page=self.per_page,
+            viewer=viewer,
         )
 
 

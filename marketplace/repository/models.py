@@ -93,6 +93,12 @@ class Package(models.Model):
     descriptor_digest = models.CharField(max_length=64, help_text="SHA-256 of the main descriptor file")
     files = EmbeddedModelArrayField(PackageFile, default=list)
     uploader = models.CharField(max_length=42, help_text="address of the developer who uploaded it")
+    # keccak256("vendor/name"): the on-chain line the main descriptor names ("" when it names none).
+    line_hash = models.CharField(max_length=66, blank=True)
+    # Shown to others than the uploader only once its line is claimed on chain or it is registered
+    # (repository.projections sets it from the indexer's events): until then nobody learns its digest
+    # or its line early enough to race its author for them.
+    listed = models.BooleanField(default=False)
     # Resource totals of the package's VNFs (of the NS's constituents for an NS package), for filters.
     vcpus = models.IntegerField(default=0)
     memory_mb = models.IntegerField(default=0)
@@ -113,12 +119,15 @@ class Package(models.Model):
     objects = PackageQuerySet.as_manager()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["vendor", "name", "version"], name="package_unique_version")]
+        constraints = [
+            models.UniqueConstraint(fields=["vendor", "name", "version", "uploader"], name="package_unique_version")
+        ]
         indexes = [
             models.Index(fields=["search_tokens"], name="package_search_tokens"),
             models.Index(fields=["is_latest", "kind", "state", "-created_at"], name="package_latest_kind"),
             models.Index(fields=["vendor", "name", "version_key"], name="package_line"),
             models.Index(fields=["uploader", "-created_at"], name="package_uploader"),
+            models.Index(fields=["line_hash"], name="package_line_hash"),
             models.Index(fields=["format"], name="package_format"),
             models.Index(fields=["tags"], name="package_tags"),
             models.Index(fields=["vcpus", "memory_mb"], name="package_resources"),
@@ -215,8 +224,43 @@ class MetadataChange(models.Model):
         return f"metadata change by {self.actor}"
 
 
+class LineClaimState(models.TextChoices):
+    COMMITTED = "committed"  # commitLine sent; the reveal waits for the commitment's minimum age
+    CLAIMED = "claimed"  # claimLine sent
+    FAILED = "failed"
+
+
+class LineClaimRequest(models.Model):
+    """A developer's signed claim of a vendor/name line, as the marketplace relays it: commitLine now,
+    claimLine once the commitment is old enough. Whether the line *is* claimed, and by whom, comes from
+    the indexer (ledger.LineOwnership)."""
+
+    chain_id = models.BigIntegerField()
+    registry = models.CharField(max_length=42)
+    name_hash = models.CharField(max_length=66)
+    line = models.CharField(max_length=512, help_text='"vendor/name"')
+    claimant = models.CharField(max_length=42)
+    deadline = models.BigIntegerField()
+    signature = models.CharField(max_length=140)
+    commitment = models.CharField(max_length=66)
+    state = models.CharField(max_length=16, choices=LineClaimState.choices, default=LineClaimState.COMMITTED)
+    committed_at = models.BigIntegerField(default=0, help_text="chain time of the commitment")
+    tx_hash = models.CharField(max_length=66, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["state", "created_at"], name="line_claim_queue"),
+            models.Index(fields=["chain_id", "name_hash"], name="line_claim_line"),
+        ]
+
+    def __str__(self) -> str:
+        return f"claim of {self.line} by {self.claimant} ({self.state})"
+
+
 class RegistrationState(models.TextChoices):
-    SIGNED = "signed"  # the developer signed; waiting for the operator to relay or batch it
+    SIGNED = "signed"  # the developer signed; waiting for its line's claim, or to be relayed or batched
     SUBMITTED = "submitted"  # sent on chain (relayed transaction, or included in an anchored batch)
     FAILED = "failed"
 

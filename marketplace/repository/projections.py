@@ -1,12 +1,14 @@
-"""The repository's view of registry events: a package anchored on chain is published, and its
-on-chain status (deprecated, revoked) is the package's. Registered on the indexer's projections."""
+"""The repository's view of registry events, by the origin rule (repository.origin): a package is
+published by a registration of its digest under its own line, and that registration's status
+(deprecated, revoked) is the package's. A package is listed once its line is claimed or it is
+registered. Registered on the indexer's projections."""
 
 from __future__ import annotations
 
 from ledger.models import ChainEvent
 from ledger.projections import projections
 from marketplace.contract_manager.provenance import provenance_anchor_tick
-from marketplace.repository.models import Package, PackageState, RegistrationRequest
+from marketplace.repository.models import Package, PackageState
 
 ON_CHAIN_STATES = {1: PackageState.PUBLISHED, 2: PackageState.DEPRECATED, 3: PackageState.REVOKED}
 
@@ -15,27 +17,41 @@ def _digest(event: ChainEvent) -> str:
     return str(event.args["digest"]).lower().removeprefix("0x")
 
 
+def _line(event: ChainEvent) -> str:
+    return str(event.args["nameHash"]).lower()
+
+
 @projections.on_batch("PackageRegistry", "PackageRegistered")
 def _published(events: list[ChainEvent]) -> None:
-    Package.objects.filter(
-        digest__in=[_digest(e) for e in events], state__in=[PackageState.UPLOADED, PackageState.VALIDATED]
-    ).update(state=PackageState.PUBLISHED)
+    # Only the registration under the package's own line publishes it; the same bytes under another
+    # line match no package here (their line_hash differs).
+    for line, digests in _by_line(events).items():
+        Package.objects.filter(digest__in=digests, line_hash=line).update(listed=True)
+        Package.objects.filter(
+            digest__in=digests, line_hash=line, state__in=[PackageState.UPLOADED, PackageState.VALIDATED]
+        ).update(state=PackageState.PUBLISHED)
+
+
+def _by_line(events: list[ChainEvent]) -> dict[str, list[str]]:
+    lines: dict[str, list[str]] = {}
+    for event in events:
+        lines.setdefault(_line(event), []).append(_digest(event))
+    return lines
 
 
 @projections.on("PackageRegistry", "PackageStatusChanged")
 def _status(event: ChainEvent) -> None:
     state = ON_CHAIN_STATES.get(int(event.args["status"]))
     if state is not None:
-        Package.objects.filter(digest=_digest(event)).update(state=state)
+        Package.objects.filter(digest=_digest(event), line_hash=_line(event)).update(state=state)
 
 
-@projections.on("PackageRegistry", "BatchAnchored")
-def _batch_published(event: ChainEvent) -> None:
-    requests = RegistrationRequest.objects.filter(chain_id=event.chain_id, batch_id=int(event.args["batchId"]))
-    package_ids = [r.package.pk for r in requests.select_related("package")]
-    Package.objects.filter(pk__in=package_ids, state__in=[PackageState.UPLOADED, PackageState.VALIDATED]).update(
-        state=PackageState.PUBLISHED
-    )
+@projections.on("PackageRegistry", "LineClaimed")
+def _line_claimed(event: ChainEvent) -> None:
+    # Once a line has an owner nobody can race for it, so its claimant's uploads are shown to everyone.
+    # Others' uploads in the line (made while it was unclaimed) can never be registered in it: they stay
+    # their uploaders' own.
+    Package.objects.filter(line_hash=_line(event), uploader=event.args["claimant"], listed=False).update(listed=True)
 
 
 @projections.on("LicenseManager", "LicenceTransferred")
@@ -58,6 +74,13 @@ def _anchor_due_batches() -> None:
     registration_batches_due()
 
 
+def _reveal_due_claims() -> None:
+    from marketplace.repository.registration import line_claims_due
+
+    line_claims_due()  # and relays the registrations that waited for their line
+
+
+projections.ticks.append(_reveal_due_claims)
 projections.ticks.append(_anchor_due_batches)
 projections.ticks.append(provenance_anchor_tick)  # anchor the provenance log when its window or batch is due
 
@@ -73,6 +96,7 @@ projections.ticks.append(_flag_expired_instances)
 
 def _reset() -> None:
     Package.objects.filter(state=PackageState.PUBLISHED).update(state=PackageState.VALIDATED)
+    Package.objects.filter(listed=True).update(listed=False)
 
 
 projections.resets.append(_reset)

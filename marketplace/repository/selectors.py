@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
+from django.db.models import Q
 
 from ledger.client import get_chain_client
 from ledger.exceptions import LedgerError
@@ -16,9 +17,12 @@ from marketplace.repository.packages.types import DescriptorSummary, ParsedDescr
 from marketplace.repository.search import query_tokens
 
 
-def vnf_for_ref(ref: VnfRef) -> Vnf | None:
+def vnf_for_ref(ref: VnfRef, *, viewer: str | None) -> Vnf | None:
     """The VNF object an NSD's reference names: by vendor/name/version, or by descriptor id
-    (newest version first). Revoked packages never satisfy a reference."""
+    (newest version first), among the packages `viewer` (the NS's uploader) may see: another account's
+    unlisted upload neither resolves nor says it exists. Revoked packages never satisfy a reference."""
+    from marketplace.repository.origin import visible_to
+
     usable = Vnf.objects.exclude(package__state=PackageState.REVOKED).select_related("package")
     if ref.vendor or ref.name:
         matches = usable.filter(vendor=ref.vendor, name=ref.name)
@@ -28,12 +32,22 @@ def vnf_for_ref(ref: VnfRef) -> Vnf | None:
         matches = usable.filter(descriptor_id=ref.descriptor_id)
     else:
         return None
-    return matches.order_by("-package__version_key", "-created_at").first()
+    ordered = matches.order_by("-package__version_key", "-created_at")
+    first = ordered.first()
+    if first is None:
+        return None
+    owner = Package.objects.filter(pk=first.package_id).only("listed", "uploader").first()  # type: ignore[attr-defined]
+    if owner is not None and visible_to(owner, viewer):
+        return first
+    # The newest is another account's unlisted upload: the newest among those `viewer` may see.
+    candidates = list(matches.values_list("package_id", flat=True))
+    visible = Package.objects.filter(Q(listed=True) | Q(uploader=viewer or ""), pk__in=candidates)
+    return ordered.filter(package_id__in=list(visible.values_list("pk", flat=True))).first()
 
 
-def vnf_lookup(ref: VnfRef) -> ParsedDescriptor | None:
-    """Validators' view of a VNFD already in the repository."""
-    vnf = vnf_for_ref(ref)
+def vnf_lookup(ref: VnfRef, *, viewer: str | None) -> ParsedDescriptor | None:
+    """Validators' view of a VNFD already in the repository, as `viewer` (the uploader) may see it."""
+    vnf = vnf_for_ref(ref, viewer=viewer)
     if vnf is None:
         return None
     return ParsedDescriptor(
@@ -57,10 +71,25 @@ def vnf_lookup(ref: VnfRef) -> ParsedDescriptor | None:
 
 
 def package_references(package: Package) -> list[str]:
-    """Why `package` must not be deleted: network services of other packages use its VNFs.
+    """Why `package` must not be deleted: network services of other packages use its VNFs, or licence offers
+    on chain are of it (made through the marketplace or directly on the LicenseManager: their licensees
+    depend on its bytes), or instances of it run."""
+    from ledger.models import AcquiredLicence
+    from marketplace.licensing.models import NsInstance
+    from marketplace.licensing.seats import LIVE_STATES
+    from marketplace.repository.origin import package_offers as offers_on_chain
 
-    Licences and instances join this list as the licensing work lands."""
     reasons: list[str] = []
+    offer_ids = list(offers_on_chain(package, _indexed_chain_id()).values_list("offer_id", flat=True))
+    if offer_ids:
+        sold = AcquiredLicence.objects.filter(offer_id__in=offer_ids).count()
+        reasons.append(
+            f"{len(offer_ids)} licence offer{'s' if len(offer_ids) != 1 else ''} on chain "
+            f"(#{', #'.join(str(i) for i in offer_ids[:5])}) with {sold} licence{'s' if sold != 1 else ''} sold"
+        )
+    running = NsInstance.objects.filter(ns__package=package, state__in=LIVE_STATES).count()
+    if running:
+        reasons.append(f"{running} instance{'s' if running != 1 else ''} of it run")
     vnf_ids = list(Vnf.objects.filter(package=package).values_list("pk", flat=True))
     if vnf_ids:
         users = (
@@ -70,6 +99,14 @@ def package_references(package: Package) -> list[str]:
             name = f"{ns.vendor}/{ns.name} {ns.version}"
             reasons.append(f"network service {name} (package {ns.package.pk}) uses its VNF")
     return reasons
+
+
+def _indexed_chain_id() -> int:
+    """The chain the indexer follows (the embedded store holds one); 0 when it has not started."""
+    from ledger.models import IndexerState
+
+    found = IndexerState.objects.values_list("chain_id", flat=True).first()
+    return int(found) if found is not None else 0
 
 
 @dataclass(frozen=True)
@@ -93,6 +130,8 @@ class PackageQuery:
     sort: str = "-created"
     page: int = 1
     per_page: int = 20
+    # Who is looking: besides the listed packages, it sees its own unlisted uploads (lookups.visible_to).
+    viewer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +170,7 @@ def _search_stages(query: PackageQuery) -> list[dict[str, Any]]:
             (rest if first else first)[key] = value
     if query.tags:
         rest["tags"] = {"$all": list(query.tags)}
+    rest["$or"] = [{"listed": True}, {"uploader": query.viewer or ""}]
     # Revoked packages are hidden unless asked for by state.
     if query.state:
         rest["state"] = query.state
@@ -199,6 +239,7 @@ def package_matches(query: PackageQuery) -> list[Any]:
         equal["is_latest"] = True
     return catalogue_match(
         catalogue_index(),
+        viewer=query.viewer,
         tokens=query_tokens(query.q)[:8],
         tags=list(query.tags),
         equal=equal,
@@ -221,9 +262,12 @@ def _line_ids(model: type[Package] | type[Vnf] | type[NetworkService], vendor: s
     return [doc["_id"] for doc in collection.aggregate(stages)]
 
 
-def package_versions(package: Package) -> list[Package]:
+def package_versions(package: Package, *, viewer: str | None) -> list[Package]:
+    """The versions of the package's line `viewer` may see, newest first."""
+    from marketplace.repository.origin import visible_to
+
     found = Package.objects.filter(pk__in=_line_ids(Package, package.vendor, package.name))
-    return sorted(found, key=lambda p: p.version_key, reverse=True)
+    return sorted((p for p in found if visible_to(p, viewer)), key=lambda p: p.version_key, reverse=True)
 
 
 def package_descriptors(package: Package) -> tuple[list[Vnf], list[NetworkService]]:
@@ -295,10 +339,12 @@ def _ref_matches(ref: dict[str, Any], vnf: Vnf) -> bool:
 def package_proof(package: Package) -> dict[str, Any]:
     """Where `package` stands on chain, with the evidence an independent verifier needs.
 
-    "anchored" only from the indexer's records (a registry event, or an indexed batch root),
-    never from a transaction the marketplace sent."""
-    from ledger.models import PackageAnchor, RegistryBatch
-    from marketplace.repository.models import RegistrationRequest, RegistrationState
+    "anchored" only from the indexer's record of a PackageRegistered event of the package's digest
+    under its own line (repository.origin): never from a transaction the marketplace sent, a batch
+    root whose leaf was not proven, or the same bytes registered under another line."""
+    from ledger.models import RegistryBatch
+    from marketplace.repository.models import LineClaimRequest, RegistrationRequest, RegistrationState
+    from marketplace.repository.origin import package_anchor
 
     client = get_chain_client()
     chain_id = client.chain_id()
@@ -309,14 +355,11 @@ def package_proof(package: Package) -> dict[str, Any]:
         .order_by("-created_at")
         .first()
     )
-    anchor = PackageAnchor.objects.filter(chain_id=chain_id, digest=digest).first()
-    registry = (
-        request.registry
-        if request
-        else next(
-            (d.address for d in ContractDeployment.objects.filter(chain_id=chain_id, name="PackageRegistry")), None
-        )
+    anchor = package_anchor(package, chain_id)
+    deployed_registry = next(
+        (d.address for d in ContractDeployment.objects.filter(chain_id=chain_id, name="PackageRegistry")), None
     )
+    registry = request.registry if request else deployed_registry
     proof: dict[str, Any] = {
         "package_id": str(package.pk),
         "digest": digest,
@@ -331,6 +374,7 @@ def package_proof(package: Package) -> dict[str, Any]:
         "tx_hash": request.tx_hash or None if request else None,
         "block_number": None,
         "batch": None,
+        "line": _line_facts(client, deployed_registry, package),
     }
     if request is not None:
         proof["state"] = str(request.state)
@@ -345,6 +389,20 @@ def package_proof(package: Package) -> dict[str, Any]:
             tx_hash=anchor.tx_hash,
             block_number=anchor.block_number,
         )
+    if anchor is not None:
+        disagreement = _anchor_disagreement(client, anchor)
+        if disagreement is not None:
+            # The database's record of the registration is not what the chain holds: it proves nothing.
+            proof.update(state="unverifiable", warning=disagreement)
+    claim = (
+        LineClaimRequest.objects.filter(chain_id=chain_id, name_hash=package.line_hash, claimant=package.uploader)
+        .order_by("-created_at")
+        .first()
+        if package.line_hash and proof["line"]["owner"] is None
+        else None
+    )
+    if claim is not None:
+        proof["line"]["claim"] = {"state": str(claim.state), "committed_at": claim.committed_at, "error": claim.error}
     if request is not None and request.mode == "batch" and request.batch_id is not None:
         batch = RegistryBatch.objects.filter(chain_id=chain_id, batch_id=request.batch_id).first()
         proof["batch"] = {
@@ -354,10 +412,6 @@ def package_proof(package: Package) -> dict[str, Any]:
             "index": request.leaf_index,
             "proof": list(request.inclusion_proof),
         }
-        if batch is not None and anchor is None:
-            proof.update(
-                state="anchored", mode="batch", tx_hash=batch.tx_hash, block_number=batch.block_number, status="active"
-            )
     reset = IndexerState.objects.filter(chain_id=chain_id, reset_detected=True).first()
     if reset is not None and proof["state"] == "anchored":
         # Records indexed from a chain that was since reset prove nothing on the chain running now.
@@ -365,15 +419,99 @@ def package_proof(package: Package) -> dict[str, Any]:
     return proof
 
 
+def _line_facts(client: Any, registry: str | None, package: Package) -> dict[str, Any]:
+    """The package's line, and its owner and current key as the registry answers now (the indexed row
+    only says where to look: a database edit cannot name another owner)."""
+    from ledger.registry import PackageRegistry
+
+    owner = key = None
+    if package.line_hash and registry:
+        bound = PackageRegistry(client, registry)
+        owner, key = bound.line_owner(package.line_hash), bound.line_key(package.line_hash)
+    return {
+        "name": f"{package.vendor}/{package.name}",
+        "name_hash": package.line_hash or None,
+        "owner": owner,
+        "key": key,
+    }
+
+
+def _anchor_disagreement(client: Any, anchor: Any) -> str | None:
+    """Why the indexed registration `anchor` is not what the chain holds, or None when its transaction
+    emitted exactly that PackageRegistered event (digest, line, publisher, block) from the registry.
+    A receipt never changes, nor does a status go back, so each record is checked once per process; an
+    edited row is another key (a status change the indexer has not seen yet shows when it has)."""
+    key = (
+        anchor.registry,
+        anchor.tx_hash,
+        anchor.digest,
+        anchor.name_hash,
+        anchor.publisher,
+        int(anchor.block_number),
+        anchor.status,
+    )
+    if key in _CHECKED:
+        return _CHECKED[key]
+    found = _check_anchor(client, anchor)
+    if len(_CHECKED) >= 10_000:
+        _CHECKED.clear()
+    _CHECKED[key] = found
+    return found
+
+
+_CHECKED: dict[tuple[str, str, str, str, str, int, str], str | None] = {}
+
+
+def _check_anchor(client: Any, anchor: Any) -> str | None:
+    from hexbytes import HexBytes
+    from web3.exceptions import TransactionNotFound
+
+    from ledger.registry import PackageRegistry
+
+    deployed = ContractDeployment.objects.filter(chain_id=anchor.chain_id, name="PackageRegistry").first()
+    if deployed is None or deployed.address.lower() != anchor.registry.lower():
+        return f"the database names registry {anchor.registry}, not this marketplace's deployed PackageRegistry"
+    registry = PackageRegistry(client, anchor.registry)
+    status = registry.status_of(anchor.digest, anchor.name_hash)
+    if status.name.lower() != anchor.status:
+        return f"the database says the registration is {anchor.status}; the registry says {status.name.lower()}"
+
+    def read() -> Any:
+        try:
+            return client.w3.eth.get_transaction_receipt(HexBytes(anchor.tx_hash))
+        except TransactionNotFound:
+            return None
+
+    receipt = client.call(read)
+    if receipt is None:
+        return f"the chain has no transaction {anchor.tx_hash}, which the database names as the registration"
+    event = registry.contract.events.PackageRegistered()
+    wanted = [
+        HexBytes(event.topic),
+        HexBytes(anchor.digest),
+        HexBytes(anchor.name_hash),
+        HexBytes(bytes(12) + bytes(HexBytes(anchor.publisher))),
+    ]
+    for log in receipt["logs"]:
+        if str(log["address"]).lower() == anchor.registry.lower() and [HexBytes(t) for t in log["topics"]] == wanted:
+            if int(log["blockNumber"]) != int(anchor.block_number):
+                return f"the registration is in block {int(log['blockNumber'])}, not {anchor.block_number}"
+            return None
+    return (
+        f"transaction {anchor.tx_hash} registered no digest {anchor.digest} by {anchor.publisher} in line "
+        f"{anchor.name_hash}: the database's record of it does not match the chain"
+    )
+
+
 def package_offers(package: Package) -> list[Any]:
     """The licence offers on chain (as indexed) for `package`, oldest first."""
-    from ledger.models import LicenceOffer
+    from marketplace.repository.origin import package_offers as offers_on_chain
 
     try:
         chain_id = get_chain_client().chain_id()
     except LedgerError:
         return []
-    return list(LicenceOffer.objects.filter(chain_id=chain_id, digest="0x" + package.digest).order_by("offer_id"))
+    return list(offers_on_chain(package, chain_id).order_by("offer_id"))
 
 
 def licences_held(*, offers: list[Any], licensee: str | None) -> dict[int, Any]:
@@ -391,6 +529,8 @@ def licences_held(*, offers: list[Any], licensee: str | None) -> dict[int, Any]:
 # What a catalogue card shows; the rest of a package document (file list, search words) is not
 # sent, and not turned into Python objects.
 CARD_FIELDS = (
+    "digest",
+    "line_hash",
     "format",
     "kind",
     "vendor",
@@ -412,6 +552,9 @@ class CatalogueEntry:
     package: Package
     descriptor_kind: str = ""  # "vnf" or "ns": the page of the package's main descriptor
     descriptor_pk: str = ""
+    # The status of its registration under its own line as the indexer recorded it from the chain
+    # ("active", "deprecated", "revoked"), "" when it has none: the card's badge, never Package.state.
+    on_chain: str = ""
 
 
 @dataclass(frozen=True)
@@ -427,6 +570,27 @@ class CataloguePage:
     @property
     def has_previous(self) -> bool:
         return self.page > 1
+
+
+def _checked_statuses(packages: list[Package]) -> dict[tuple[str, str], str]:
+    """The on-chain status of each package's registration under its own line, as indexed and checked
+    against its transaction's receipt ("unverifiable" when the record does not match the chain; no
+    entry when the chain cannot be asked: a card then claims nothing)."""
+    from ledger.client import get_chain_client
+    from ledger.models import PackageAnchor
+
+    anchors = PackageAnchor.objects.filter(digest__in=["0x" + p.digest for p in packages])
+    lines = {("0x" + p.digest, p.line_hash) for p in packages}
+    found: dict[tuple[str, str], str] = {}
+    for anchor in anchors:
+        if (anchor.digest, anchor.name_hash) not in lines:
+            continue
+        try:
+            wrong = _anchor_disagreement(get_chain_client(), anchor)
+        except LedgerError:
+            continue
+        found[(anchor.digest, anchor.name_hash)] = "unverifiable" if wrong else anchor.status
+    return found
 
 
 def package_catalogue(query: PackageQuery) -> CataloguePage:
@@ -447,7 +611,11 @@ def package_catalogue(query: PackageQuery) -> CataloguePage:
             main_files = {p.pk: p.main_descriptor for p in packages if p.kind == kind}
             for package_pk, pk, _file in sorted(rows, key=lambda r: r[2] != main_files.get(r[0])):
                 mains.setdefault(package_pk, (kind, str(pk)))
-    entries = [CatalogueEntry(p, *mains.get(p.pk, ("", ""))) for p in packages]
+    anchored = _checked_statuses(packages)
+    entries = [
+        CatalogueEntry(p, *mains.get(p.pk, ("", "")), on_chain=anchored.get(("0x" + p.digest, p.line_hash), ""))
+        for p in packages
+    ]
     return CataloguePage(
         entries=entries, total=len(matched), page=query.page, per_page=query.per_page, has_next=has_next
     )
@@ -492,9 +660,15 @@ def descriptor_resources(descriptor: Vnf | NetworkService, graph: dict[str, Any]
     )
 
 
-def descriptor_versions(descriptor: Vnf | NetworkService) -> list[Vnf | NetworkService]:
-    """Every stored version of the same vendor/name VNF or NS, newest package version first."""
+def descriptor_versions(descriptor: Vnf | NetworkService, *, viewer: str | None) -> list[Vnf | NetworkService]:
+    """Every stored version of the same vendor/name VNF or NS that `viewer` may see, newest first."""
+    from marketplace.repository.origin import visible_to
+
     model = type(descriptor)
     found = model.objects.filter(pk__in=_line_ids(model, descriptor.vendor, descriptor.name))
-    found = found.select_related("package").only("version", "package", "package__version_key", "package__state")
-    return sorted(found, key=lambda d: d.package.version_key, reverse=True)
+    found = found.select_related("package").only(
+        "version", "package", "package__version_key", "package__state", "package__listed", "package__uploader"
+    )
+    return sorted(
+        (d for d in found if visible_to(d.package, viewer)), key=lambda d: d.package.version_key, reverse=True
+    )

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import IntegrityError
 from django_mongodb_backend import transaction
 
+from ledger.models import LineOwnership
 from marketplace.accounts.services import normalise_address
 from marketplace.errors import ConflictError, PermissionDeniedError, ValidationFailed
 from marketplace.repository import blobs
@@ -29,6 +30,7 @@ from marketplace.repository.models import (
     VerificationRecord,
     Vnf,
 )
+from marketplace.repository.origin import package_line_hash, visible_to
 from marketplace.repository.packages.archive_base import ArchiveLimits
 from marketplace.repository.packages.inspect import Inspection, inspect_package
 from marketplace.repository.packages.problems import PackageRejected, Problem
@@ -106,17 +108,29 @@ def package_ingest(
     try:
         existing = Package.objects.filter(digest=digest).first()
         if existing is not None:
+            if not visible_to(existing, uploader):
+                # Another account's unlisted upload: not named (nor its id, uploader or line) to anyone else.
+                raise PackageRejected(
+                    [Problem("repository.duplicate-content", "these bytes are already in the repository")]
+                )
             return IngestResult(existing, created=False, inspection=None)
-        inspection = inspect_package(path, lookup=vnf_lookup, limits=archive_limits())
+        inspection = inspect_package(path, lookup=lambda ref: vnf_lookup(ref, viewer=uploader), limits=archive_limits())
         info = inspection.info
-        clash = Package.objects.filter(vendor=info.vendor, name=info.name, version=info.version).first()
+        _require_line_uploader(info.vendor, info.name, uploader, info.main_descriptor)
+        # Versions are unique per uploader: a refusal for another account's upload of the same version
+        # would tell that the line exists before its owner claimed it. Once a line is claimed only its
+        # key uploads in it (above), so its versions are unique again.
+        clash = Package.objects.filter(
+            vendor=info.vendor, name=info.name, version=info.version, uploader=uploader
+        ).first()
         if clash is not None:
+            named = f" (package {clash.pk})"
             raise PackageRejected(
                 [
                     Problem(
                         "repository.duplicate-version",
                         f"{info.vendor}/{info.name} version {info.version} is already in the repository "
-                        f"with other content (package {clash.pk}); publish a new version",
+                        f"with other content{named}; publish a new version",
                         file=info.main_descriptor,
                     )
                 ]
@@ -134,12 +148,33 @@ def package_ingest(
         path.unlink(missing_ok=True)
 
 
+def _require_line_uploader(vendor: str, name: str, uploader: str, main_descriptor: str) -> None:
+    """Uploads into a line claimed on chain come from its owner's current key: anyone else's copy could only
+    hold the line's version numbers in this store, never be registered in it."""
+    line = package_line_hash(vendor, name)
+    owned = LineOwnership.objects.filter(name_hash=line).first() if line else None
+    if owned is not None and owned.key != uploader:
+        raise PackageRejected(
+            [
+                Problem(
+                    "repository.line-owned",
+                    f"the line {vendor}/{name} belongs to {owned.owner} on chain (publishing key {owned.key}); "
+                    "only that key uploads packages in it: use a vendor name of your own",
+                    file=main_descriptor,
+                )
+            ]
+        )
+
+
 def _store(inspection: Inspection, *, digest: str, size: int, uploader: str, filename: str) -> Package:
     info = inspection.info
     key = version_key(info.version)
+    line_hash = package_line_hash(info.vendor, info.name)
     try:
         with transaction.atomic():
-            line = Package.objects.filter(vendor=info.vendor, name=info.name)
+            # The latest version per uploader: another account's upload in an unclaimed line (which can
+            # never be registered in it) must not push the line's own versions out of the catalogue.
+            line = Package.objects.filter(vendor=info.vendor, name=info.name, uploader=uploader)
             newest = line.filter(is_latest=True).first()
             is_latest = newest is None or newest.version_key < key
             if is_latest and newest is not None:
@@ -163,6 +198,8 @@ def _store(inspection: Inspection, *, digest: str, size: int, uploader: str, fil
                     for f in inspection.files
                 ],
                 uploader=uploader,
+                line_hash=line_hash,
+                listed=bool(line_hash) and LineOwnership.objects.filter(name_hash=line_hash).exists(),
                 description=info.description,
                 search_tokens=index_tokens([info.vendor, info.name, info.description]),
             )
@@ -227,7 +264,7 @@ def _store_vnf(package: Package, parsed: ParsedDescriptor) -> Vnf:
 
 def _store_ns(package: Package, parsed: ParsedDescriptor, in_package: dict[str, Vnf]) -> NetworkService:
     refs = parsed.summary.constituent_vnfs
-    resolved = [vnf for vnf in (_resolve(ref, in_package) for ref in refs) if vnf is not None]
+    resolved = [vnf for vnf in (_resolve(ref, in_package, package.uploader) for ref in refs) if vnf is not None]
     # An NS's resources are those of the VNFs it resolved to, one instance each.
     return NetworkService.objects.create(
         **_descriptor_fields(package, parsed),
@@ -239,11 +276,11 @@ def _store_ns(package: Package, parsed: ParsedDescriptor, in_package: dict[str, 
     )
 
 
-def _resolve(ref: VnfRef, in_package: dict[str, Vnf]) -> Vnf | None:
+def _resolve(ref: VnfRef, in_package: dict[str, Vnf], uploader: str) -> Vnf | None:
     for vnf in in_package.values():
         if _matches(ref, vnf):
             return vnf
-    return vnf_for_ref(ref)
+    return vnf_for_ref(ref, viewer=uploader)
 
 
 def _matches(ref: VnfRef, vnf: Vnf) -> bool:
@@ -355,7 +392,9 @@ def package_delete(*, package: Package, actor: str) -> None:
         NetworkService.objects.filter(package=package).delete()
         VerificationRecord.objects.filter(package=package).delete()
         MetadataChange.objects.filter(package=package).delete()
-        line = Package.objects.filter(vendor=package.vendor, name=package.name).exclude(pk=package.pk)
+        line = Package.objects.filter(vendor=package.vendor, name=package.name, uploader=package.uploader).exclude(
+            pk=package.pk
+        )
         was_latest = package.is_latest
         package.delete()
         if was_latest:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from marketplace.repository.models import NetworkService, Package, Vnf
+from marketplace.repository.origin import visible_to
 
 
 @dataclass(frozen=True)
@@ -15,13 +16,13 @@ class VnfPackageUsage:
     in_use: bool  # a network service of another package uses one of its VNFs
 
 
-def sol005_vnf_packages(package_pk: object | None = None) -> list[VnfPackageUsage]:
-    """Every VNF package, oldest first (all versions; deprecated and revoked ones too, which SOL005
-    shows as DISABLED), or only the one whose pk is `package_pk`."""
+def sol005_vnf_packages(package_pk: object | None = None, *, viewer: str | None) -> list[VnfPackageUsage]:
+    """Every VNF package `viewer` may see, oldest first (all versions; deprecated and revoked ones too,
+    which SOL005 shows as DISABLED), or only the one whose pk is `package_pk`."""
     packages = Package.objects.filter(kind="vnf")
     if package_pk is not None:
         packages = packages.filter(pk=package_pk)
-    found = list(packages.order_by("created_at", "pk"))
+    found = [p for p in packages.order_by("created_at", "pk") if visible_to(p, viewer)]
     vnfs: dict[Any, list[Vnf]] = {p.pk: [] for p in found}
     if vnfs:
         for vnf in Vnf.objects.filter(package__in=found).select_related("package").order_by("created_at", "pk"):
@@ -53,13 +54,13 @@ class NsVnfPackages:
     vnf_package_pks: list[Any]  # VNF packages (kind "vnf") its constituent VNFs resolved to, in NSD order
 
 
-def sol005_network_services(ns_pk: object | None = None) -> list[NsVnfPackages]:
-    """Every network service, oldest first, or only the one whose pk is `ns_pk`. A constituent VNF
-    that lives inside the NS package itself has no VNF package, so it adds no pk."""
+def sol005_network_services(ns_pk: object | None = None, *, viewer: str | None) -> list[NsVnfPackages]:
+    """Every network service `viewer` may see, oldest first, or only the one whose pk is `ns_pk`. A
+    constituent VNF that lives inside the NS package itself has no VNF package, so it adds no pk."""
     services = NetworkService.objects.select_related("package")
     if ns_pk is not None:
         services = services.filter(pk=ns_pk)
-    found = list(services.order_by("created_at", "pk"))
+    found = [ns for ns in services.order_by("created_at", "pk") if visible_to(ns.package, viewer)]
     vnf_ids = list({v for ns in found for v in ns.vnf_ids})
     owners: dict[Any, Any] = {}
     if vnf_ids:

@@ -1,5 +1,7 @@
 // On-chain registration from the package page: the wallet signs EIP-712 typed data that the
 // server prepared for this package and uploader; the server relays or batches the signature.
+// While the package's line has no owner, the wallet also signs the line's claim: the server commits
+// to it now and reveals it once the commitment is old enough, then relays the registration.
 (function () {
   "use strict";
   const root = document.getElementById("register");
@@ -13,12 +15,20 @@
     button.disabled = true;
     try {
       const address = await window.nfvmWallet.account();
-      const { typed_data: typed } = await call("GET");
+      const prepared = await call("GET");
+      const body = { typed_data: prepared.typed_data };
+      if (prepared.claim) {
+        status.textContent = "Please sign the claim of the line " + prepared.line.name + " in your wallet.";
+        body.claim_typed_data = prepared.claim;
+        body.claim_signature = await window.nfvmWallet.signTypedData(address, prepared.claim);
+      }
       status.textContent = "Please sign the registration in your wallet.";
-      const signature = await window.nfvmWallet.signTypedData(address, typed);
-      const mode = (root.querySelector("input[name=register-mode]:checked") || {}).value || "relay";
-      await call("POST", { typed_data: typed, signature, mode });
-      status.textContent = "Submitted; waiting for the chain to confirm.";
+      body.signature = await window.nfvmWallet.signTypedData(address, prepared.typed_data);
+      body.mode = (root.querySelector("input[name=register-mode]:checked") || {}).value || "relay";
+      await call("POST", body);
+      status.textContent = prepared.claim
+        ? "Submitted; the line's claim is revealed in about a minute, then the registration is sent."
+        : "Submitted; waiting for the chain to confirm.";
       window.location.reload();
     } catch (error) {
       status.textContent = "Registration failed: " + (error && error.message ? error.message : error);

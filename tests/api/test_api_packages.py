@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from marketplace.repository.models import MetadataChange, Package
-from tests.factories import blob_digests, new_account, osm_package, shared_package, signed_in_token
+from tests.factories import blob_digests, listed, new_account, osm_package, shared_package, signed_in_token
 
 pytestmark = pytest.mark.django_db
 
@@ -39,6 +39,7 @@ def upload(client, token, path):
 def tango_ns(client, developer_token):
     response = upload(client, developer_token, shared_package("5gtango/5gtango-ns-package-example.tgo"))
     assert response.status_code == 201, response.content
+    listed(Package.objects.get(pk=response.json()["id"]))
     return response.json()
 
 
@@ -148,17 +149,20 @@ def test_a_multipart_upload_without_the_field_names_it(client, developer_token):
 
 def test_search_finds_by_words_filters_and_paginates(client, developer_token, tango_ns, tmp_path):
     upload(client, developer_token, osm_package("hackfest_basic_vnf", tmp_path))
+    # The uploader sees its own uploads, listed or not (the listed tango_ns and the unlisted OSM VNF).
 
-    by_word = client.get("/api/v1/packages", {"q": "5gtango sample"}).json()
+    by_word = client.get("/api/v1/packages", {"q": "5gtango sample"}, headers=auth(developer_token)).json()
     assert [p["id"] for p in by_word["items"]] == [tango_ns["id"]]
-    by_prefix = client.get("/api/v1/packages", {"q": "hackf"}).json()
+    by_prefix = client.get("/api/v1/packages", {"q": "hackf"}, headers=auth(developer_token)).json()
     assert by_prefix["total"] == 1
-    assert client.get("/api/v1/packages", {"kind": "ns"}).json()["total"] == 1
-    assert client.get("/api/v1/packages", {"format": "osm"}).json()["total"] == 1
-    assert client.get("/api/v1/packages", {"vendor": "eu.5gtango"}).json()["total"] == 1
-    first_page = client.get("/api/v1/packages", {"per_page": 1, "sort": "name"}).json()
+    assert client.get("/api/v1/packages", {"kind": "ns"}, headers=auth(developer_token)).json()["total"] == 1
+    assert client.get("/api/v1/packages", {"format": "osm"}, headers=auth(developer_token)).json()["total"] == 1
+    assert client.get("/api/v1/packages", {"vendor": "eu.5gtango"}, headers=auth(developer_token)).json()["total"] == 1
+    first_page = client.get("/api/v1/packages", {"per_page": 1, "sort": "name"}, headers=auth(developer_token)).json()
     assert (first_page["total"], first_page["pages"], len(first_page["items"])) == (2, 2, 1)
-    assert client.get("/api/v1/packages", {"q": "nothing-like-this"}).json()["total"] == 0
+    assert (
+        client.get("/api/v1/packages", {"q": "nothing-like-this"}, headers=auth(developer_token)).json()["total"] == 0
+    )
 
 
 def test_search_filters_by_resources(client, developer_token, tango_ns):
@@ -299,11 +303,16 @@ def test_versions_are_listed_newest_first_and_search_shows_the_latest(client, de
     second = upload(client, developer_token, newer)
     if second.status_code != 201:
         pytest.skip(f"the rewritten NAPD no longer validates: {second.json()}")
-    versions = client.get(f"/api/v1/packages/{first['id']}/versions").json()["items"]
+    versions = client.get(f"/api/v1/packages/{first['id']}/versions", headers=auth(developer_token)).json()["items"]
     assert [v["version"] for v in versions] == ["0.10", "0.1"]
-    latest = client.get("/api/v1/packages", {"vendor": first["vendor"]}).json()["items"]
+    latest = client.get("/api/v1/packages", {"vendor": first["vendor"]}, headers=auth(developer_token)).json()["items"]
     assert [p["version"] for p in latest] == ["0.10"]
-    assert client.get("/api/v1/packages", {"vendor": first["vendor"], "all_versions": "1"}).json()["total"] == 2
+    assert (
+        client.get(
+            "/api/v1/packages", {"vendor": first["vendor"], "all_versions": "1"}, headers=auth(developer_token)
+        ).json()["total"]
+        == 2
+    )
 
 
 def test_a_new_account_can_sign_in_too(client):

@@ -23,7 +23,7 @@ from marketplace.api.sol005_shapes import software_images
 from marketplace.errors import RangeNotSatisfiable
 from marketplace.repository import services
 from marketplace.repository.models import Package, PackageFile, Vnf
-from tests.factories import TESTDATA, osm_package, shared_package, zip_folder
+from tests.factories import TESTDATA, listed, osm_package, shared_package, zip_folder
 
 pytestmark = pytest.mark.django_db
 
@@ -97,7 +97,7 @@ def test_the_osm_schemas_are_really_enforced(osm_nbi):
 
 def ingest(path: Path) -> Package:
     with path.open("rb") as handle:
-        return services.package_ingest(source=handle, uploader=UPLOADER, filename=path.name).package
+        return listed(services.package_ingest(source=handle, uploader=UPLOADER, filename=path.name).package)
 
 
 @pytest.fixture

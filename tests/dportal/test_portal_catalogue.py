@@ -11,7 +11,7 @@ from django.db import connection
 from dportal.access import SESSION_ADDRESS
 from marketplace.repository import selectors, services
 from marketplace.repository.models import Package
-from tests.factories import package_row
+from tests.factories import listed, package_row
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def demo(developer):
     """The project's demo packages: a VNF and an NS in each format, by the developer."""
-    return {r.package.name: r.package for r in services.catalogue_seed_demo(uploader=developer.address)}
+    return {r.package.name: listed(r.package) for r in services.catalogue_seed_demo(uploader=developer.address)}
 
 
 def sign_in_as(client, account):

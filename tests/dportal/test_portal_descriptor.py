@@ -14,6 +14,7 @@ from dportal.access import SESSION_ADDRESS
 from marketplace.repository import services
 from marketplace.repository.models import NetworkService, Vnf
 from marketplace.repository.packages.build import build_osm
+from tests.factories import listed
 
 pytestmark = pytest.mark.django_db
 SVG = "{http://www.w3.org/2000/svg}"
@@ -22,7 +23,7 @@ HOSTILE = '<script>alert("x")</script>'
 
 @pytest.fixture
 def demo(developer):
-    return {r.package.name: r.package for r in services.catalogue_seed_demo(uploader=developer.address)}
+    return {r.package.name: listed(r.package) for r in services.catalogue_seed_demo(uploader=developer.address)}
 
 
 def svg_of(html: str) -> ET.Element:
@@ -72,7 +73,7 @@ def test_a_page_shows_versions_licences_and_verification(client, demo, tmp_path)
     folder.mkdir()
     (folder / "nfvm_demo_amf_vnfd.yaml").write_text(source.replace("version: '1.0'", "version: '1.1'"))
     with build_osm(folder, tmp_path / "amf-1.1.tar.gz").open("rb") as handle:
-        newer = services.package_ingest(source=handle, uploader=demo["nfvm-demo-amf"].uploader).package
+        newer = listed(services.package_ingest(source=handle, uploader=demo["nfvm-demo-amf"].uploader).package)
     old, new = demo["nfvm-demo-amf"].vnf_set.get(), newer.vnf_set.get()
     html = client.get(f"/vnfs/{old.pk}/").content.decode()
     assert f'<a href="/vnfs/{new.pk}/">1.1</a>' in html
@@ -207,7 +208,7 @@ def hostile(developer, tmp_path):
         folder.mkdir()
         (folder / f"{name}{kind[-1]}.yaml").write_text(text)
         with build_osm(folder, tmp_path / f"{name}.tar.gz").open("rb") as handle:
-            made[name] = services.package_ingest(source=handle, uploader=developer.address).package
+            made[name] = listed(services.package_ingest(source=handle, uploader=developer.address).package)
     return made
 
 

@@ -18,10 +18,9 @@ from marketplace.licensing.instances import instance_create, instance_terminate
 from marketplace.licensing.models import NsInstance, SignedAgreement
 from marketplace.repository.models import NetworkService
 from marketplace.repository.packages.build import build
-from marketplace.repository.registration import registration_prepare, registration_submit
 from marketplace.repository.services import package_ingest
 from tests.dportal.test_portal_packages import sign_in
-from tests.factories import signed_in_token
+from tests.factories import register_package, signed_in_token
 
 pytestmark = pytest.mark.django_db
 DEMO = Path(__file__).resolve().parents[2] / "demo" / "packages" / "osm"
@@ -51,11 +50,7 @@ def network_service(deployed, chain, snapshot, developer, tmp_path) -> NetworkSe
         with archive.open("rb") as source:
             packages.append(package_ingest(source=source, uploader=developer.address).package)
     for package in packages:
-        typed = registration_prepare(package=package, actor=developer.address)
-        signature = developer.sign_typed_data(full_message=typed).signature.to_0x_hex()
-        registration_submit(
-            package=package, actor=developer.address, typed_data=typed, signature=signature, mode="relay"
-        )
+        register_package(package, developer, chain, index=False)
     index(chain)
     return NetworkService.objects.get(package=packages[-1])
 

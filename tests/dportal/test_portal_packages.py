@@ -11,7 +11,7 @@ from eth_account.messages import encode_defunct
 from dportal.access import SESSION_ADDRESS
 from marketplace.repository.models import MetadataChange, Package
 from marketplace.repository.services import package_ingest
-from tests.factories import shared_package
+from tests.factories import listed, shared_package
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +31,7 @@ def sign_in(client, account):
 @pytest.fixture
 def tango(developer):
     with open(shared_package("5gtango/5gtango-ns-package-example.tgo"), "rb") as source:
-        return package_ingest(source=source, uploader=developer.address).package
+        return listed(package_ingest(source=source, uploader=developer.address).package)
 
 
 def test_the_catalogue_lists_and_searches_without_javascript(client, tango):

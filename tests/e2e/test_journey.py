@@ -12,6 +12,7 @@ import pytest
 
 from marketplace.repository.packages.build import build
 from tests.e2e.conftest import screenshot
+from tests.factories import reveal_claims
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 DEMO = Path(__file__).resolve().parents[2] / "demo" / "packages" / "osm"
@@ -32,7 +33,7 @@ def wallet_page(browser, live_server, account: int, next_path: str):
 
 
 def test_upload_register_offer_buy_instantiate_verify_and_a_denial(
-    browser, live_server, deployed, settings, tmp_path, indexer
+    browser, live_server, deployed, chain, settings, tmp_path, indexer
 ):
     settings.DEV_WALLET = True
     archives = [build(DEMO / name, "osm", tmp_path / f"{name}.tar.gz") for name in PACKAGES]
@@ -47,6 +48,10 @@ def test_upload_register_offer_buy_instantiate_verify_and_a_denial(
         developer.wait_for_url("**/packages/*/")
         package_pages.append(developer.url)
         developer.get_by_role("button", name="Sign and register on chain").click()
+        # The wallet signed the claim of the package's line too: once its commitment is old enough the
+        # worker reveals it and relays the registration.
+        developer.wait_for_selector("text=Pending", timeout=30000)
+        reveal_claims(chain)
         developer.wait_for_selector('[data-fact="proof"]', timeout=30000)
     assert "Registered on chain" in developer.locator("#proof").inner_text()
     screenshot(developer, "journey-registered")

@@ -11,10 +11,10 @@ from ledger.indexer import Indexer
 from ledger.projections import projections
 from marketplace.repository.models import NetworkService
 from marketplace.repository.packages.build import build
-from marketplace.repository.registration import registration_prepare, registration_submit
 from marketplace.repository.services import package_ingest
 from tests.e2e.conftest import screenshot
 from tests.e2e.wallet import install
+from tests.factories import register_package
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 DEMO = Path(__file__).resolve().parents[2] / "demo" / "packages" / "osm"
@@ -31,11 +31,7 @@ def published_ns(developer, chain, tmp_path, catch_up=None) -> NetworkService:
         with archive.open("rb") as source:
             packages.append(package_ingest(source=source, uploader=developer.address).package)
     for package in packages:
-        typed = registration_prepare(package=package, actor=developer.address)
-        signature = developer.sign_typed_data(full_message=typed).signature.to_0x_hex()
-        registration_submit(
-            package=package, actor=developer.address, typed_data=typed, signature=signature, mode="relay"
-        )
+        register_package(package, developer, chain, index=False)
     if catch_up is None:
         index(chain)
     else:

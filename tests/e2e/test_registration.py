@@ -12,6 +12,7 @@ from marketplace.repository.packages.build import build
 from marketplace.repository.services import package_ingest
 from tests.e2e.conftest import screenshot
 from tests.e2e.wallet import install
+from tests.factories import reveal_claims
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 DEMO = Path(__file__).resolve().parents[2] / "demo" / "packages"
@@ -28,6 +29,8 @@ def test_a_developer_registers_a_package_and_sees_the_proof(page, live_server, d
 
     page.get_by_role("button", name="Sign and register on chain").click()
     page.wait_for_selector("text=Pending")
+    assert "its claim is committed on chain" in page.locator("#proof").inner_text()
+    reveal_claims(chain)  # the worker reveals the line's claim, then relays the registration
     Indexer(chain, projections, confirmations=0).step()
 
     page.wait_for_selector('[data-fact="proof"]', timeout=15000)

@@ -24,6 +24,7 @@ from ledger.client import ChainClient
 from ledger.exceptions import TransactionFailed
 from ledger.licensing import LicenseManager, Offer, OfferKind, licence_id_of, typed_data_for
 from ledger.registry import PackageRegistry, Registration
+from tests.factories import claim_line
 
 HOUR = 3600
 SETTINGS = settings(
@@ -41,6 +42,7 @@ def sha(text: str) -> bytes:
 
 
 PACKAGE = sha("acme/firewall 1.0 package")
+LINE = sha("acme/firewall")
 TERMS = sha("acme licence policy v1")
 
 
@@ -159,7 +161,9 @@ class Market:
         terms: dict[str, Any] = {"seats": seats, "duration": duration, "terms_hash": TERMS}
         if kind is OfferKind.PRIVATE:
             terms |= {"price": price, "transferable": transferable}
-        receipt = self.send(provider, self.lm.create_offer(provider.address, digest=PACKAGE, kind=kind, **terms))
+        receipt = self.send(
+            provider, self.lm.create_offer(provider.address, digest=PACKAGE, name_hash=LINE, kind=kind, **terms)
+        )
         (created,) = self.lm.events(receipt, "OfferCreated")
         offer = self.lm.offer(created["offerId"])
         assert offer is not None
@@ -361,10 +365,11 @@ def licensing(snapshot, deployed, chain: ChainClient, developer: LocalAccount, o
     """A registered package, its publisher, an authorised provider and funded buyers; each example
     then runs from this state in a chain snapshot of its own."""
     registry = chain.bound(artifacts.load("PackageRegistry"), deployed["PackageRegistry"])
-    chain.send(developer, registry.functions.register(PACKAGE, sha("acme/firewall"), 1, sha("acme/firewall vnfd")))
+    claim_line(chain, PackageRegistry(chain, registry.address), developer, LINE)
+    chain.send(developer, registry.functions.register(PACKAGE, LINE, 1, sha("acme/firewall vnfd")))
     lm = LicenseManager(chain, deployed["LicenseManager"])
     provider = account(ANVIL_DEV_KEYS[3])
-    chain.transact(developer, lm.authorise_provider(developer.address, PACKAGE, provider.address), abi=lm.abi)
+    chain.transact(developer, lm.authorise_provider(developer.address, PACKAGE, LINE, provider.address), abi=lm.abi)
     buyers = [account(sha(f"licence buyer {i}")) for i in range(3)]
     for buyer in buyers:
         chain.w3.provider.make_request("anvil_setBalance", [buyer.address, hex(10**21)])  # type: ignore[arg-type]
@@ -514,6 +519,7 @@ class Registrar:
     owners: dict[bytes, str] = field(default_factory=dict)
     latest: dict[bytes, int] = field(default_factory=dict)
     registered: list[bytes] = field(default_factory=list)
+    first: dict[tuple[bytes, bytes], int] = field(default_factory=dict)  # (digest, line) -> version that counts
     steps: list[str] = field(default_factory=list)
 
     def attempt(self, p: int, line_index: int, version: int, relayed: bool, reuse: bool, signer: int) -> None:
@@ -528,9 +534,9 @@ class Registrar:
         error: str | None = None
         if relayed and signer != p:
             error = "WrongSigner"
-        elif digest in self.registered:
-            error = "AlreadyRegistered"
-        elif line in self.owners and self.owners[line] != publisher.address:
+        elif line not in self.owners:
+            error = "LineNotClaimed"
+        elif self.owners[line] != publisher.address:
             error = "NotLineOwner"
         elif version <= self.latest.get(line, 0):
             error = "VersionNotIncreasing"
@@ -567,13 +573,19 @@ class Registrar:
             assert self.reg.line_nonce(line) == nonce_before
             return
         assert version > before[line_index][1], f"accepted v{version} after v{before[line_index][1]}"
-        self.owners.setdefault(line, publisher.address)
         assert self.owners[line] == publisher.address, "a key other than the line owner's registered in the line"
         self.latest[line] = version
         self.registered.append(digest)
-        record = self.reg.registration_of(digest)
+        # The same digest may be registered again (in another line, or at a later version of its line):
+        # in each line, its first registration is the one that counts.
+        self.first.setdefault((digest, line), version)
+        record = self.reg.registration_of(digest, line)
         assert record is not None
-        assert (record.publisher, record.version, record.name_hash) == (publisher.address, version, "0x" + line.hex())
+        assert (record.publisher, record.version, record.name_hash) == (
+            publisher.address,
+            self.first[(digest, line)],
+            "0x" + line.hex(),
+        )
         # Every registration in the line, direct or signed, counts towards its nonce.
         assert self.reg.line_nonce(line) == nonce_before + 1
 
@@ -594,7 +606,11 @@ def registrar(snapshot, deployed, chain: ChainClient, developer: LocalAccount, s
     reg = PackageRegistry(chain, deployed["PackageRegistry"])
     for line in LINES:
         assert reg.line_owner(line) is None
-    return lambda clock: Registrar(chain, clock, reg, publishers, operator)
+    # Two lines claimed (by commit-reveal) before the examples run, the third left unclaimed.
+    owners = {LINES[0]: publishers[0].address, LINES[1]: publishers[1].address}
+    for line, publisher in zip(LINES[:2], publishers[:2], strict=True):
+        claim_line(chain, reg, publisher, line)
+    return lambda clock: Registrar(chain, clock, reg, publishers, operator, owners=dict(owners))
 
 
 register_ops = st.lists(

@@ -10,6 +10,8 @@ from web3 import Web3
 from ledger import artifacts
 from ledger.indexer import Indexer, Projections
 from ledger.models import ChainEvent, IndexerState
+from ledger.registry import PackageRegistry
+from tests.factories import claim_line
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +37,9 @@ def registered():
 
 def register(chain, registry, account, label: str, version: int = 1) -> str:
     digest = hashlib.sha256(label.encode()).digest()
-    fn = registry.functions.register(digest, Web3.keccak(text=f"acme/{label}"), version, hashlib.sha256(b"d").digest())
+    line = Web3.keccak(text=f"acme/{label}")
+    claim_line(chain, PackageRegistry(chain, registry.address), account, line)
+    fn = registry.functions.register(digest, line, version, hashlib.sha256(b"d").digest())
     chain.send(account, fn)
     return "0x" + digest.hex()
 
@@ -153,7 +157,13 @@ def test_offers_licences_and_provenance_ranges_are_derived(chain, registry, depl
     receipt = chain.transact(
         developer,
         lm.create_offer(
-            developer.address, digest=digest, kind=OfferKind.TRIAL, terms_hash=b"\x01" * 32, duration=3600, seats=1
+            developer.address,
+            digest=digest,
+            name_hash=Web3.keccak(text="acme/licensed"),
+            kind=OfferKind.TRIAL,
+            terms_hash=b"\x01" * 32,
+            duration=3600,
+            seats=1,
         ),
         abi=lm.abi,
     )

@@ -13,6 +13,8 @@ from ledger.indexer import KEEP_BLOCK_HASHES, Indexer, Projections, upsert_many
 from ledger.models import ChainEvent, IndexedBlock, IndexerState, PackageAnchor, ProvenanceRange
 from ledger.projections import projections as real
 from ledger.provenance_anchor import ProvenanceAnchor
+from ledger.registry import PackageRegistry
+from tests.factories import claim_line
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +30,9 @@ def registry(deployed, chain, snapshot):
 
 def register(chain, registry, account, label: str, version: int) -> str:
     digest = hashlib.sha256(label.encode()).digest()
-    fn = registry.functions.register(digest, Web3.keccak(text="acme/batch"), version, hashlib.sha256(b"d").digest())
+    line = Web3.keccak(text="acme/batch")
+    claim_line(chain, PackageRegistry(chain, registry.address), account, line)
+    fn = registry.functions.register(digest, line, version, hashlib.sha256(b"d").digest())
     chain.send(account, fn)
     return "0x" + digest.hex()
 

@@ -31,7 +31,10 @@ from ledger.licensing import (
     typed_data_for,
     typed_data_hash,
 )
+from ledger.offline.abi import keccak
+from ledger.registry import PackageRegistry, package_key
 from ledger.services import contracts_deploy
+from tests.factories import claim_line
 
 PRICE = 10**16
 TOKEN_PRICE = 250 * 10**18
@@ -44,6 +47,9 @@ def sha(text: str) -> bytes:
 
 PACKAGE = sha("acme/firewall 1.0 package")
 OTHER_PACKAGE = sha("acme/router 1.0 package")
+LINE = keccak(text="acme/firewall")
+OTHER_LINE = keccak(text="acme/router")
+LINE_OF = {PACKAGE: LINE, OTHER_PACKAGE: OTHER_LINE}
 TERMS = sha("acme licence policy v1")
 
 
@@ -83,6 +89,7 @@ class Market:
 
     def create(self, account: LocalAccount, kind: OfferKind, digest: bytes = PACKAGE, **terms: Any) -> Offer:
         terms.setdefault("terms_hash", TERMS)
+        terms.setdefault("name_hash", LINE_OF.get(digest, LINE))
         receipt = self.send(account, self.lm.create_offer(account.address, digest=digest, kind=kind, **terms))
         (created,) = self.lm.events(receipt, "OfferCreated")
         offer = self.lm.offer(created["offerId"])
@@ -136,8 +143,10 @@ class Market:
 def market(snapshot, deployed, chain: ChainClient, developer: LocalAccount, buyer: LocalAccount) -> Market:
     chain.w3.provider.make_request("anvil_setBalance", [buyer.address, hex(100 * 10**18)])  # type: ignore[arg-type]
     registry = chain.bound(artifacts.load("PackageRegistry"), deployed["PackageRegistry"])
-    for digest, line in ((PACKAGE, "acme/firewall"), (OTHER_PACKAGE, "acme/router")):
-        chain.send(developer, registry.functions.register(digest, sha(line), 1, sha(f"{line} vnfd")))
+    bindings = PackageRegistry(chain, deployed["PackageRegistry"])
+    for digest, line in ((PACKAGE, LINE), (OTHER_PACKAGE, OTHER_LINE)):
+        claim_line(chain, bindings, developer, line)
+        chain.send(developer, registry.functions.register(digest, line, 1, sha(f"{line.hex()} vnfd")))
     return Market(chain, LicenseManager(chain, deployed["LicenseManager"]), registry, developer)
 
 
@@ -216,17 +225,21 @@ def test_offers_of_each_kind_are_created_and_announced(market, developer):
     assert (trial.kind, trial.seats, trial.duration) == (OfferKind.TRIAL, 1, 7 * 24 * HOUR)
     assert (private.kind, private.price, private.token, private.transferable) == (OfferKind.PRIVATE, PRICE, None, True)
     assert private.provider == developer.address
-    assert private.digest == "0x" + PACKAGE.hex()
+    assert private.package_key == package_key(PACKAGE, LINE)
+    assert private.name_hash == "0x" + LINE.hex()
     assert private.terms_hash == "0x" + TERMS.hex()
     assert private.open
     assert market.lm.offer(999) is None
 
     receipt = market.send(
-        developer, market.lm.create_offer(developer.address, digest=PACKAGE, kind=OfferKind.PUBLIC, terms_hash=TERMS)
+        developer,
+        market.lm.create_offer(
+            developer.address, digest=PACKAGE, name_hash=LINE, kind=OfferKind.PUBLIC, terms_hash=TERMS
+        ),
     )
     (event,) = market.lm.events(receipt, "OfferCreated")
     assert event["provider"] == developer.address
-    assert event["digest"] == PACKAGE
+    assert (event["digest"], event["nameHash"]) == (PACKAGE, LINE)
     assert event["kind"] == OfferKind.PUBLIC
     assert event["termsHash"] == TERMS
 
@@ -246,7 +259,7 @@ def test_offers_of_each_kind_are_created_and_announced(market, developer):
         (OfferKind.PRIVATE, {"seats": 1, "token": "0x" + "11" * 20}, "TokenWithoutPrice"),
         (OfferKind.PRIVATE, {"seats": 1, "price": 1, "token": "0x" + "11" * 20}, "TokenNotContract"),
         (OfferKind.PRIVATE, {"seats": 1, "price": 1, "terms_hash": b"\0" * 32}, "ZeroTermsHash"),
-        (OfferKind.PRIVATE, {"seats": 1, "price": 1, "digest": sha("never registered")}, "PackageNotRegistered"),
+        (OfferKind.PRIVATE, {"seats": 1, "price": 1, "name_hash": sha("unclaimed line")}, "LineNotClaimed"),
     ],
 )
 def test_invalid_offers_are_refused(market, developer, kind, terms, error):
@@ -262,23 +275,23 @@ def test_only_the_publisher_and_providers_it_authorises_create_offers(market, de
         market.create(provider, OfferKind.PUBLIC)
     for outsider in (provider, stranger):
         with fails("NotPublisher"):
-            market.send(outsider, market.lm.authorise_provider(outsider.address, PACKAGE, outsider.address))
+            market.send(outsider, market.lm.authorise_provider(outsider.address, PACKAGE, LINE, outsider.address))
 
-    receipt = market.send(developer, market.lm.authorise_provider(developer.address, PACKAGE, provider.address))
+    receipt = market.send(developer, market.lm.authorise_provider(developer.address, PACKAGE, LINE, provider.address))
     (event,) = market.lm.events(receipt, "ProviderAuthorised")
     assert (event["provider"], event["publisher"], event["authorised"]) == (provider.address, developer.address, True)
-    assert market.lm.is_provider(PACKAGE, provider.address)
-    assert not market.lm.is_provider(OTHER_PACKAGE, provider.address)
+    assert market.lm.is_provider(PACKAGE, LINE, provider.address)
+    assert not market.lm.is_provider(OTHER_PACKAGE, OTHER_LINE, provider.address)
     offer = market.create(provider, OfferKind.PRIVATE, price=PRICE, seats=2)
     assert offer.provider == provider.address
     # An authorised provider cannot authorise others: only the publisher can.
     with fails("NotPublisher"):
-        market.send(provider, market.lm.authorise_provider(provider.address, PACKAGE, stranger.address))
+        market.send(provider, market.lm.authorise_provider(provider.address, PACKAGE, LINE, stranger.address))
     with fails("NotProvider"):
         market.create(provider, OfferKind.PUBLIC, digest=OTHER_PACKAGE)
 
-    market.send(developer, market.lm.authorise_provider(developer.address, PACKAGE, provider.address, False))
-    assert not market.lm.is_provider(PACKAGE, provider.address)
+    market.send(developer, market.lm.authorise_provider(developer.address, PACKAGE, LINE, provider.address, False))
+    assert not market.lm.is_provider(PACKAGE, LINE, provider.address)
     with fails("NotProvider"):
         market.create(provider, OfferKind.PUBLIC)
     # De-authorisation stops new offers; the provider's existing offer stays open until closed.
@@ -287,9 +300,11 @@ def test_only_the_publisher_and_providers_it_authorises_create_offers(market, de
 
 def test_a_zero_provider_and_an_unknown_package_are_refused(market, developer):
     with fails("ZeroAddress"):
-        market.send(developer, market.lm.authorise_provider(developer.address, PACKAGE, "0x" + "00" * 20))
-    with fails("PackageNotRegistered"):
-        market.send(developer, market.lm.authorise_provider(developer.address, sha("unknown"), developer.address))
+        market.send(developer, market.lm.authorise_provider(developer.address, PACKAGE, LINE, "0x" + "00" * 20))
+    with fails("LineNotClaimed"):
+        market.send(
+            developer, market.lm.authorise_provider(developer.address, PACKAGE, sha("unclaimed"), developer.address)
+        )
 
 
 # -- purchases
@@ -346,7 +361,7 @@ def test_a_purchase_paid_by_someone_other_than_the_licensee_is_refused(market, b
 
 def test_a_purchase_in_an_erc20_token_pulls_the_exact_amount(market, developer, provider, buyer):
     token = market.deploy(buyer, "TestToken", buyer.address, 1000 * 10**18, 0)
-    market.send(developer, market.lm.authorise_provider(developer.address, PACKAGE, provider.address))
+    market.send(developer, market.lm.authorise_provider(developer.address, PACKAGE, LINE, provider.address))
     offer = market.create(provider, OfferKind.PRIVATE, price=TOKEN_PRICE, token=token.address, seats=2)
     assert offer.token == token.address
     agreement, signature = market.sign(buyer, offer)
@@ -552,8 +567,8 @@ def test_a_contract_wallet_agrees_through_erc1271(market, operator, stranger):
 
 
 def test_a_closed_offer_sells_nothing_and_keeps_its_licences(market, developer, provider, buyer, stranger):
-    market.send(developer, market.lm.authorise_provider(developer.address, PACKAGE, provider.address))
-    market.send(developer, market.lm.authorise_provider(developer.address, PACKAGE, stranger.address))
+    market.send(developer, market.lm.authorise_provider(developer.address, PACKAGE, LINE, provider.address))
+    market.send(developer, market.lm.authorise_provider(developer.address, PACKAGE, LINE, stranger.address))
     offer = market.create(provider, OfferKind.PRIVATE, price=PRICE, seats=2)
     licence_id = market.buy(buyer, offer)
     # Another provider of the same package, and an outsider, cannot close this provider's offer.
@@ -614,8 +629,8 @@ def test_a_revoked_package_gets_no_new_offers_or_sales(market, developer, buyer,
     trial = market.trial()
     licence_id = market.buy(buyer, private)
 
-    market.chain.send(developer, market.registry.functions.revoke(PACKAGE))
-    assert not market.lm.is_provider(PACKAGE, developer.address)
+    market.chain.send(developer, market.registry.functions.revoke(PACKAGE, LINE))
+    assert not market.lm.is_provider(PACKAGE, LINE, developer.address)
 
     with fails("PackageRevoked"):
         market.create(developer, OfferKind.PUBLIC)
@@ -767,7 +782,7 @@ def test_an_expired_licence_does_not_transfer(market, buyer, stranger):
 
 
 def test_a_provider_withdraws_exactly_its_earnings_and_others_nothing(market, developer, provider, buyer, stranger):
-    market.send(developer, market.lm.authorise_provider(developer.address, PACKAGE, provider.address))
+    market.send(developer, market.lm.authorise_provider(developer.address, PACKAGE, LINE, provider.address))
     offer = market.create(provider, OfferKind.PRIVATE, price=PRICE, seats=1)
     market.buy(buyer, offer)
     market.buy(stranger, offer)
@@ -791,9 +806,9 @@ def test_a_provider_withdraws_exactly_its_earnings_and_others_nothing(market, de
 
 def test_a_re_entering_withdrawer_is_paid_once(market, developer, buyer, stranger):
     attacker = market.deploy(stranger, "ReentrantWithdrawer", market.lm.address)
-    market.send(developer, market.lm.authorise_provider(developer.address, PACKAGE, attacker.address))
+    market.send(developer, market.lm.authorise_provider(developer.address, PACKAGE, LINE, attacker.address))
     create = market.lm.create_offer(
-        attacker.address, digest=PACKAGE, kind=OfferKind.PRIVATE, price=PRICE, seats=1, terms_hash=TERMS
+        attacker.address, digest=PACKAGE, name_hash=LINE, kind=OfferKind.PRIVATE, price=PRICE, seats=1, terms_hash=TERMS
     )
     market.chain.send(stranger, attacker.functions.forward(bytes.fromhex(create["data"][2:])))
     offer = market.lm.offer(1)
@@ -829,6 +844,7 @@ def test_gas_stays_within_the_field_anchors(market, developer, buyer, stranger, 
         market.lm.create_offer(
             developer.address,
             digest=PACKAGE,
+            name_hash=LINE,
             kind=OfferKind.PRIVATE,
             price=PRICE,
             seats=3,
@@ -880,9 +896,28 @@ def test_after_a_key_rotation_only_the_new_publishing_key_manages_offers(market,
     with fails("NotProvider"):
         market.create(developer, OfferKind.PUBLIC)
     with fails("NotPublisher"):
-        market.send(developer, market.lm.authorise_provider(developer.address, PACKAGE, stranger.address))
-    assert not market.lm.is_provider(PACKAGE, developer.address)
-    assert market.lm.is_provider(PACKAGE, new_key.address)
+        market.send(developer, market.lm.authorise_provider(developer.address, PACKAGE, LINE, stranger.address))
+    assert not market.lm.is_provider(PACKAGE, LINE, developer.address)
+    assert market.lm.is_provider(PACKAGE, LINE, new_key.address)
     market.create(new_key, OfferKind.PUBLIC)
     # The rotated-out key made this offer as its provider: it may still close it; the new key may too.
     market.send(new_key, market.lm.close_offer(new_key.address, offer.offer_id))
+
+
+def test_attack_a_provider_authorised_by_a_stolen_key_loses_its_rights_at_the_rotation(
+    market, developer, provider, chain
+):
+    """Whoever held the line's key authorised a provider of its own; the owner rotates the key out. The
+    authorisation was the old key's: the provider can no longer offer (and so not give away) the package."""
+    market.send(developer, market.lm.authorise_provider(developer.address, PACKAGE, LINE, provider.address))
+    assert market.lm.is_provider(PACKAGE, LINE, provider.address)
+    new_key: LocalAccount = Account.from_key(sha("key after the theft"))
+    chain.w3.provider.make_request("anvil_setBalance", [new_key.address, hex(10**18)])
+    chain.send(developer, market.registry.functions.rotateKey(new_key.address))
+
+    assert not market.lm.is_provider(PACKAGE, LINE, provider.address)
+    with fails("NotProvider"):
+        market.create(provider, OfferKind.PUBLIC)
+    # The new key may authorise it again, on purpose.
+    market.send(new_key, market.lm.authorise_provider(new_key.address, PACKAGE, LINE, provider.address))
+    assert market.create(provider, OfferKind.PUBLIC).provider == provider.address

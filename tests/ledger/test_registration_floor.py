@@ -54,7 +54,6 @@ def test_the_floor_registers_signed_versions_and_refuses_what_the_registry_refus
     assert len(receipt["logs"]) == 1
 
     refusals = [
-        ("registered", dict(signer=developer, label="v2", version=3, nonce=2)),
         ("version not increasing", dict(signer=developer, label="v1b", version=2, nonce=2)),
         ("wrong nonce", dict(signer=developer, label="v3", version=3, nonce=1)),
         ("not the line's owner", dict(signer=stranger, label="v3", version=3, nonce=2)),

@@ -1,12 +1,13 @@
 """`nfvm verify` and ledger.offline.verify on anvil: direct, relayed and batched registrations, each outcome, and a
-stand-in marketplace over http.server that the verifier must not trust."""
+stand-in marketplace over http.server that the verifier must not trust. The registration that counts for a
+file is the one under the line its own main descriptor names, so every file here is a real package."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import re
-import subprocess
+import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,13 +24,29 @@ from ledger.exceptions import ChainUnavailable
 from ledger.offline.evidence import version_text
 from ledger.offline.merkle import MerkleTree
 from ledger.offline.verdict import MarketplaceUnavailable, Mode, Outcome, VerifyError
-from ledger.offline.verify import verify_file, verify_marketplace_package
+from ledger.offline.verify import verify_file as verify_file_with
+from ledger.offline.verify import verify_marketplace_package as verify_marketplace_package_with
 from ledger.registry import PackageRegistry, Registration, batch_tree, name_hash, version_number
 from marketplace.repository.packages.build import build
-from tests.factories import nfvm, nfvm_verify
+from tests.factories import claim_line, nfvm, nfvm_verify, package_facts
 from tests.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def verify_file(path: Path, **kwargs: Any) -> Any:
+    """ledger.offline.verify.verify_file as `nfvm verify` calls it: with the package reader that tells the
+    line the file names (the verifier itself imports no package reader)."""
+    from marketplace.cli import _identity
+
+    return verify_file_with(path, identity=_identity, **kwargs)
+
+
+def verify_marketplace_package(package_id: str, **kwargs: Any) -> Any:
+    from marketplace.cli import _identity
+
+    kwargs.setdefault("identity", _identity)
+    return verify_marketplace_package_with(package_id, **kwargs)
 
 
 def cli_claim(path: Path) -> Any:
@@ -38,8 +55,12 @@ def cli_claim(path: Path) -> Any:
     return _claim(path)
 
 
-LINE = name_hash("acme", "verified-fw")
+DEMO_AMF = ROOT / "demo/packages/osm/nfvm_demo_amf_vnf"
+# The line the demo AMF's descriptor names (provider and product-name).
+LINE = name_hash("NFV Marketplace Demo", "nfvm-demo-amf")
 HOUR = 3600
+# Main descriptor digest of each package built here, by archive digest.
+DESCRIPTORS: dict[str, str] = {}
 # An address without code: a registry the marketplace made up.
 NO_CODE = "0x000000000000000000000000000000000000dEaD"
 
@@ -49,14 +70,27 @@ def reg(snapshot, deployed, chain: ChainClient) -> PackageRegistry:
     return PackageRegistry(chain, deployed["PackageRegistry"])
 
 
-def package(tmp_path: Path, label: str) -> tuple[Path, str]:
-    path = tmp_path / f"{label}.tar.gz"
-    path.write_bytes(f"package {label}\n".encode() * 1000)
-    return path, "0x" + hashlib.sha256(path.read_bytes()).hexdigest()
+def package(tmp_path: Path, label: str, version: str = "1.0") -> tuple[Path, str]:
+    """The demo AMF at `version`, its description carrying `label` so that each is other bytes."""
+    source = tmp_path / f"src-{label}"
+    shutil.copytree(DEMO_AMF, source)
+    vnfd = source / "nfvm_demo_amf_vnfd.yaml"
+    vnfd.write_text(
+        vnfd.read_text().replace("one VM", f"one VM ({label})").replace("version: '1.0'", f"version: '{version}'")
+    )
+    path = build(source, "osm", tmp_path / f"{label}.tar.gz")
+    facts = package_facts(path)
+    DESCRIPTORS[facts.digest] = facts.descriptor_digest
+    return path, facts.digest
 
 
-def descriptor(label: str) -> str:
-    return "0x" + hashlib.sha256(f"{label}.vnfd".encode()).hexdigest()
+def descriptor(digest: str) -> str:
+    return DESCRIPTORS.get(digest) or "0x" + hashlib.sha256(f"{digest}.vnfd".encode()).hexdigest()
+
+
+def own_line(chain, reg: PackageRegistry, account: LocalAccount, line: bytes) -> None:
+    if reg.line_owner(line) is None:
+        claim_line(chain, reg, account, line)
 
 
 def send(chain: ChainClient, reg: PackageRegistry, account: LocalAccount, tx):
@@ -64,6 +98,7 @@ def send(chain: ChainClient, reg: PackageRegistry, account: LocalAccount, tx):
 
 
 def register(chain, reg, account, digest: str, version: str, line: bytes = LINE):
+    own_line(chain, reg, account, line)
     tx = reg.register(account.address, digest, line, version_number(version), descriptor(digest))
     return send(chain, reg, account, tx)
 
@@ -73,6 +108,7 @@ def signed(
 ) -> tuple[Registration, bytes]:
     """A registration signed by `signer` (the developer's wallet); `publisher` may name someone else."""
     publisher = publisher or signer.address
+    own_line(chain, reg, signer, line)
     registration = Registration(
         digest=digest,
         name_hash="0x" + line.hex(),
@@ -138,6 +174,7 @@ def test_a_directly_registered_demo_package_verifies(tmp_path, chain, reg, devel
     assert claimed.info is not None
     assert claimed.descriptor_digest is not None
     line = name_hash(claimed.info.vendor, claimed.info.name)
+    own_line(chain, reg, developer, line)
     tx = reg.register(
         developer.address, digest, line, version_number(claimed.info.version), "0x" + claimed.descriptor_digest
     )
@@ -172,7 +209,7 @@ def test_a_directly_registered_demo_package_verifies(tmp_path, chain, reg, devel
 
 
 def test_a_relayed_registration_verifies_with_the_signer_recovered(tmp_path, chain, reg, developer, operator):
-    path, digest = package(tmp_path, "relayed")
+    path, digest = package(tmp_path, "relayed", "2.1")
     registration, signature = signed(chain, reg, developer, digest, "2.1")
     receipt = send(chain, reg, operator, reg.register_with_signature(operator.address, registration, signature))
 
@@ -188,34 +225,23 @@ def test_a_relayed_registration_verifies_with_the_signer_recovered(tmp_path, cha
     assert (code, report["mode"], report["signer"]) == (0, "relayed", developer.address)
 
 
-def test_a_batched_registration_verifies_by_its_inclusion_proof_then_by_its_record(
-    tmp_path, chain, reg, developer, operator, stranger
-):
-    files = [package(tmp_path, f"batched-{i}") for i in range(5)]
+def test_a_batched_registration_counts_only_once_proven_on_chain(tmp_path, chain, reg, developer, operator, stranger):
+    files = [package(tmp_path, f"batched-{i}", f"3.{i}") for i in range(5)]
     items = [signed(chain, reg, developer, digest, f"3.{i}", nonce=i) for i, (_, digest) in enumerate(files)]
     batch_id, tree = anchor(chain, reg, operator, items)
     path, _ = files[2]
     proof_path = tmp_path / "proof.json"
     proof_path.write_text(json.dumps(proof_document(chain, reg, items, 2, batch_id, tree)))
 
-    # Not recorded on chain: without the proof the registry knows nothing of it.
+    # Anchored but not proven: a batch root is no registration, with or without the marketplace's proof.
     assert verify_file(path, client=chain, registry_address=reg.address).outcome is Outcome.UNKNOWN
     verdict = verify_file(path, client=chain, registry_address=reg.address, proof=json.loads(proof_path.read_text()))
-    assert verdict.outcome is Outcome.VERIFIED, verdict.findings
-    assert (verdict.mode, verdict.recorded) == (Mode.BATCH, False)
-    assert verdict.signer == verdict.publisher == developer.address
-    assert (verdict.batch_id, verdict.batch_index, verdict.batch_size) == (batch_id, 2, 5)
-    assert verdict.batch_root == "0x" + tree.root.hex()
-    assert verdict.tx_hash is not None  # the BatchAnchored transaction
-    assert verdict.latest_version == 0
-    assert "not recorded on chain yet" in verdict.reason
-
+    assert verdict.outcome is Outcome.UNKNOWN, verdict.findings
+    assert any("counts only once it is proven on chain" in f for f in verdict.findings), verdict.findings
     args = (str(path), "--rpc", chain.rpc_url, "--registry", reg.address)
-    assert nfvm_verify(*args).returncode == 10
-    code, report = nfvm_json(*args, "--proof", str(proof_path))
-    assert (code, report["mode"], report["recorded"], report["batch"]["index"]) == (0, "batch", False, 2)
+    assert nfvm_verify(*args, "--proof", str(proof_path)).returncode == 10
 
-    # Anyone records it; then the record alone verifies it, and the signer comes from proveBatched's input.
+    # Anyone records it; then the record verifies it, and the signer comes from proveBatched's input.
     # Nonces are spent in order, so leaves 0 and 1 go first.
     for index in range(3):
         registration, signature = items[index]
@@ -224,9 +250,11 @@ def test_a_batched_registration_verifies_by_its_inclusion_proof_then_by_its_reco
     verdict = verify_file(path, client=chain, registry_address=reg.address)
     assert verdict.outcome is Outcome.VERIFIED
     assert (verdict.mode, verdict.recorded, verdict.batch_id, verdict.batch_index) == (Mode.BATCH, True, batch_id, 2)
+    assert (verdict.batch_size, verdict.batch_root) == (5, "0x" + tree.root.hex())
     assert verdict.signer == developer.address
     assert verdict.tx_hash == receipt["transactionHash"].to_0x_hex()
-    assert nfvm_verify(*args).returncode == 0
+    code, report = nfvm_json(*args)
+    assert (code, report["mode"], report["recorded"], report["batch"]["index"]) == (0, "batch", True, 2)
 
 
 # ---------------------------------------------------------------- UNKNOWN, REVOKED, SUPERSEDED
@@ -256,6 +284,7 @@ def registered_demo(tmp_path, chain, reg, developer) -> tuple[Path, Path, str]:
     assert info is not None
     assert claimed.descriptor_digest is not None
     digest = "0x" + hashlib.sha256(path.read_bytes()).hexdigest()
+    own_line(chain, reg, developer, name_hash(info.vendor, info.name))
     tx = reg.register(
         developer.address,
         digest,
@@ -315,14 +344,14 @@ def test_an_unregistered_version_of_a_registered_line_is_unknown_and_says_which_
 def test_a_revoked_package_is_revoked(tmp_path, chain, reg, developer):
     path, digest = package(tmp_path, "revoked")
     register(chain, reg, developer, digest, "1.0")
-    send(chain, reg, developer, reg.revoke(developer.address, digest))
+    send(chain, reg, developer, reg.revoke(developer.address, digest, LINE))
     verdict = verify_file(path, client=chain, registry_address=reg.address)
     assert (verdict.outcome, verdict.status, verdict.publisher) == (Outcome.REVOKED, "revoked", developer.address)
     assert nfvm_verify(str(path), "--rpc", chain.rpc_url, "--registry", reg.address).returncode == 11
 
 
 def test_an_older_version_is_superseded_and_a_deprecated_one_still_verifies(tmp_path, chain, reg, developer):
-    (old, old_digest), (new, new_digest) = package(tmp_path, "v1"), package(tmp_path, "v2")
+    (old, old_digest), (new, new_digest) = package(tmp_path, "v1"), package(tmp_path, "v2", "1.1")
     register(chain, reg, developer, old_digest, "1.0")
     register(chain, reg, developer, new_digest, "1.1")
     verdict = verify_file(old, client=chain, registry_address=reg.address)
@@ -331,21 +360,15 @@ def test_an_older_version_is_superseded_and_a_deprecated_one_still_verifies(tmp_
     assert "1.1.0" in verdict.reason
     assert nfvm_verify(str(old), "--rpc", chain.rpc_url, "--registry", reg.address).returncode == 12
 
-    send(chain, reg, developer, reg.deprecate(developer.address, new_digest))
+    send(chain, reg, developer, reg.deprecate(developer.address, new_digest, LINE))
     verdict = verify_file(new, client=chain, registry_address=reg.address)
     assert (verdict.outcome, verdict.status) == (Outcome.VERIFIED, "deprecated")
     assert any("deprecated" in f for f in verdict.findings)
 
 
-def test_a_key_rotation_leaves_recorded_packages_verified_and_retires_unrecorded_signatures(
-    tmp_path, chain, reg, developer, operator
-):
-    (first, first_digest), (second, second_digest) = package(tmp_path, "r1"), package(tmp_path, "r2")
+def test_a_key_rotation_leaves_recorded_packages_verified(tmp_path, chain, reg, developer):
+    first, first_digest = package(tmp_path, "r1")
     register(chain, reg, developer, first_digest, "1.0")
-    items = [signed(chain, reg, developer, second_digest, "2.0")]
-    batch_id, tree = anchor(chain, reg, operator, items)
-    proof = proof_document(chain, reg, items, 0, batch_id, tree)
-    assert verify_file(second, client=chain, registry_address=reg.address, proof=proof).outcome is Outcome.VERIFIED
 
     new_key = Account.create()
     send(chain, reg, developer, reg.rotate_key(developer.address, new_key.address))
@@ -356,82 +379,38 @@ def test_a_key_rotation_leaves_recorded_packages_verified_and_retires_unrecorded
         new_key.address,
     )
     assert any("rotated" in f for f in verdict.findings)
-    # The batched signature by the retired key can never be recorded now.
-    verdict = verify_file(second, client=chain, registry_address=reg.address, proof=proof)
-    assert verdict.outcome is Outcome.REVOKED
-    assert "retired" in verdict.reason
 
 
-# ---------------------------------------------------------------- TAMPERED batch proofs
+# ---------------------------------------------------------------- proofs of unproven batch leaves
 
 
-@pytest.fixture
-def batch(tmp_path, chain, reg, developer, operator, stranger):
-    """Four leaves: the developer's three signed registrations, and one naming the developer as publisher
-    but signed by the stranger."""
-    files = [package(tmp_path, f"leaf-{i}") for i in range(4)]
-    items = [signed(chain, reg, developer, files[i][1], f"4.{i}", nonce=i) for i in range(3)]
-    items.append(signed(chain, reg, stranger, files[3][1], "4.3", nonce=3, publisher=developer.address))
-    batch_id, tree = anchor(chain, reg, operator, items)
-    return files, items, batch_id, tree
-
-
-def tampered(chain, reg, tmp_path, path: Path, proof: dict[str, Any]) -> tuple[str, subprocess.CompletedProcess[str]]:
-    verdict = verify_file(path, client=chain, registry_address=reg.address, proof=proof)
-    assert verdict.outcome is Outcome.TAMPERED, verdict
-    proof_path = tmp_path / "tampered-proof.json"
-    proof_path.write_text(json.dumps(proof))
-    return verdict.reason, nfvm_verify(
-        str(path), "--rpc", chain.rpc_url, "--registry", reg.address, "--proof", str(proof_path)
-    )
-
-
-def test_a_proof_whose_registration_names_another_digest_is_tampered(tmp_path, chain, reg, batch):
-    files, items, batch_id, tree = batch
-    reason, result = tampered(chain, reg, tmp_path, files[0][0], proof_document(chain, reg, items, 1, batch_id, tree))
-    assert "digest" in reason
-    assert result.returncode == 13
-    assert result.stdout.startswith("TAMPERED: ")
-
-
-def test_a_proof_signed_by_another_key_is_tampered(tmp_path, chain, reg, batch, stranger, developer):
-    files, items, batch_id, tree = batch
-    # The leaf is in the batch: the inclusion holds, but the signature is not the publisher's.
-    proof = proof_document(chain, reg, items, 3, batch_id, tree)
-    assert reg.verify_batched(batch_id, items[3][0], items[3][1], tree.proof(3), 3)
-    reason, result = tampered(chain, reg, tmp_path, files[3][0], proof)
-    assert stranger.address in reason
-    assert developer.address in reason
-    assert result.returncode == 13
-
-
-def test_a_wrong_inclusion_proof_is_tampered(tmp_path, chain, reg, batch):
-    files, items, batch_id, tree = batch
-    reason, result = tampered(
-        chain, reg, tmp_path, files[2][0], proof_document(chain, reg, items, 2, batch_id, tree, path_of=1)
-    )
-    assert "inclusion proof" in reason
-    assert result.returncode == 13
-    missing = proof_document(chain, reg, items, 2, batch_id, tree)
-    missing["batch"]["batch_id"] = 99
-    assert (
-        "batch 99 does not exist"
-        in verify_file(files[2][0], client=chain, registry_address=reg.address, proof=missing).reason
-    )
-
-
-def test_a_batched_signature_for_a_line_someone_else_owns_is_tampered(
-    tmp_path, chain, reg, developer, stranger, operator
+@pytest.mark.parametrize("how", ["as built", "another leaf's path", "signed by another key", "another line's owner"])
+def test_attack_a_proof_of_an_unproven_batch_leaf_counts_for_nothing(
+    tmp_path, chain, reg, developer, operator, stranger, how
 ):
-    (_, owned_digest), (squat, squat_digest) = package(tmp_path, "owned"), package(tmp_path, "squat")
-    register(chain, reg, developer, owned_digest, "1.0")
-    items = [signed(chain, reg, stranger, squat_digest, "9.0")]
+    """Finding 5: a batch root on chain once let a database row (or a proof document) make a package read
+    as anchored. Whatever proof a marketplace serves for a leaf nobody proved, the file stays unknown."""
+    files = [package(tmp_path, f"leaf-{i}", f"4.{i}") for i in range(3)]
+    items = [signed(chain, reg, developer, files[i][1], f"4.{i}", nonce=i) for i in range(2)]
+    if how == "another line's owner":
+        items.append(signed(chain, reg, stranger, files[2][1], "4.2", nonce=2, line=name_hash("Mallory", "amf")))
+    else:
+        signer = stranger if how == "signed by another key" else developer
+        items.append(signed(chain, reg, signer, files[2][1], "4.2", nonce=2, publisher=developer.address))
     batch_id, tree = anchor(chain, reg, operator, items)
-    verdict = verify_file(
-        squat, client=chain, registry_address=reg.address, proof=proof_document(chain, reg, items, 0, batch_id, tree)
+    proof = proof_document(chain, reg, items, 2, batch_id, tree, path_of=1 if how == "another leaf's path" else None)
+
+    verdict = verify_file(files[2][0], client=chain, registry_address=reg.address, proof=proof)
+
+    assert verdict.outcome is Outcome.UNKNOWN, verdict
+    assert any("counts only once it is proven on chain" in f for f in verdict.findings)
+    proof_path = tmp_path / "proof.json"
+    proof_path.write_text(json.dumps(proof))
+    result = nfvm_verify(
+        str(files[2][0]), "--rpc", chain.rpc_url, "--registry", reg.address, "--proof", str(proof_path)
     )
-    assert verdict.outcome is Outcome.TAMPERED
-    assert "does not publish this line" in verdict.reason
+    assert result.returncode == 10
+    assert result.stdout.startswith("UNKNOWN: ")
 
 
 # ---------------------------------------------------------------- errors
@@ -585,10 +564,12 @@ def test_a_marketplace_serving_the_anchored_bytes_verifies(tmp_path, chain, reg,
     assert verdict.outcome is Outcome.VERIFIED
     assert verdict.source == f"{marketplace.base_url}/api/v1/packages/good/content"
 
-    # A batched registration not yet recorded verifies through the proof the marketplace serves.
-    batched, batched_digest = package(tmp_path, "served-batched")
+    # A batched registration verifies once proven on chain.
+    batched, batched_digest = package(tmp_path, "served-batched", "2.0")
     items = [signed(chain, reg, developer, batched_digest, "2.0")]
     batch_id, tree = anchor(chain, reg, operator, items)
+    registration, signature = items[0]
+    send(chain, reg, operator, reg.prove_batched(operator.address, batch_id, registration, signature, [], 0))
     marketplace.serve(
         "batched",
         claimed=batched_digest,
@@ -608,13 +589,14 @@ def test_a_marketplace_serving_the_anchored_bytes_verifies(tmp_path, chain, reg,
         "--output",
         str(saved),
     )
-    assert (code, report["mode"], report["recorded"], report["pinned_in"]) == (0, "batch", False, None)
+    assert (code, report["mode"], report["recorded"], report["pinned_in"]) == (0, "batch", True, None)
     assert saved.read_bytes() == batched.read_bytes()
 
     trust = tmp_path / "trust.json"
     pinned = nfvm("trust", "pin", "--chain-id", "31337", "--registry", reg.address, "--trust-file", str(trust))
     assert pinned.returncode == 0, pinned.stderr
-    args = ("--package-id", "good", "--url", marketplace.base_url, "--rpc", chain.rpc_url)
+    # (The batched 2.0 is the line's latest now: the 1.0 served as "good" reads superseded.)
+    args = ("--package-id", "batched", "--url", marketplace.base_url, "--rpc", chain.rpc_url)
     code, report = nfvm_json(*args, "--trust-file", str(trust))
     assert (code, report["outcome"], report["registry"], report["pinned_in"]) == (
         0,
@@ -691,50 +673,54 @@ def test_a_marketplace_without_a_proof_or_answer(tmp_path, chain, reg, developer
     assert closed in result.stderr
 
 
-def test_a_marketplace_serving_a_package_registered_as_another_is_tampered(
+def test_attack_bytes_registered_under_another_line_are_nobodys_origin(
     tmp_path, chain, reg, developer, stranger, marketplace
 ):
+    """Finding 1: the stranger registers the demo's bytes under a line of its own before its author does.
+    That registration is nobody's origin for a file that names the demo's line; the author's registration
+    of the same bytes, made after it, is the one that counts."""
     from marketplace.cli import _identity
-    from marketplace.repository.packages.inspect import package_claimed
 
-    path = build(ROOT / "demo/packages/osm/nfvm_demo_amf_vnf", "osm", tmp_path / "amf.tar.gz")
-    claimed = package_claimed(path)
-    assert claimed.info is not None
-    assert claimed.descriptor_digest is not None
-    digest = "0x" + hashlib.sha256(path.read_bytes()).hexdigest()
-    # The demo says it is "NFV Marketplace Demo/nfvm-demo-amf 1.0"; the stranger registers it under its own line.
-    line = name_hash("Mallory Networks", claimed.info.name)
-    tx = reg.register(stranger.address, digest, line, version_number("1.0"), "0x" + claimed.descriptor_digest)
-    send(chain, reg, stranger, tx)
+    path = build(DEMO_AMF, "osm", tmp_path / "amf.tar.gz")
+    facts = package_facts(path)
+    digest = facts.digest
+    squat = name_hash("Mallory Networks", "nfvm-demo-amf")
+    own_line(chain, reg, stranger, squat)
+    send(
+        chain,
+        reg,
+        stranger,
+        reg.register(stranger.address, digest, squat, facts.version, facts.descriptor_digest),
+    )
     marketplace.serve(
         "p", claimed=digest, content=path.read_bytes(), proof=anchored_proof(chain, reg, digest, stranger.address)
     )
+    args = ("--package-id", "p", "--url", marketplace.base_url, "--rpc", chain.rpc_url, "--registry", reg.address)
 
     verdict = verify_marketplace_package(
         "p", base_url=marketplace.base_url, client=chain, registry_address=reg.address, identity=_identity
     )
-    assert verdict.outcome is Outcome.TAMPERED
-    assert verdict.reason.startswith(
-        f"the file says it is NFV Marketplace Demo/nfvm-demo-amf 1.0, but {stranger.address}"
-    )
-    assert "0x" + line.hex() in verdict.reason
+    assert verdict.outcome is Outcome.UNKNOWN
+    assert verdict.publisher is None
+    assert any(stranger.address in f and "nobody's origin" in f for f in verdict.findings), verdict.findings
     saved = tmp_path / "saved.tar.gz"
-    result = nfvm_verify(
-        "--package-id",
-        "p",
-        "--url",
-        marketplace.base_url,
-        "--rpc",
-        chain.rpc_url,
-        "--registry",
-        reg.address,
-        "--output",
-        str(saved),
-    )
-    assert result.returncode == 13, result.stdout + result.stderr
-    assert result.stdout.startswith("TAMPERED: the file says it is NFV Marketplace Demo/nfvm-demo-amf 1.0")
+    result = nfvm_verify(*args, "--output", str(saved))
+    assert result.returncode == 10, result.stdout + result.stderr
     assert not saved.exists()
-    assert not list(tmp_path.glob(".nfvm-verify-*"))
+
+    # The author registers the same bytes under its own line afterwards: nothing blocks it, and it counts.
+    own_line(chain, reg, developer, LINE)
+    send(
+        chain,
+        reg,
+        developer,
+        reg.register(developer.address, digest, LINE, facts.version, facts.descriptor_digest),
+    )
+    verdict = verify_marketplace_package(
+        "p", base_url=marketplace.base_url, client=chain, registry_address=reg.address, identity=_identity
+    )
+    assert (verdict.outcome, verdict.publisher) == (Outcome.VERIFIED, developer.address)
+    assert nfvm_verify(*args).returncode == 0
 
 
 def test_version_numbers_read_back():
@@ -756,7 +742,7 @@ def test_attack_operator_registry_named_in_proof_is_not_trusted(tmp_path, chain,
     tampered_path, tampered_digest = package(tmp_path, "tampered")
     factory = chain.factory(artifacts.load("PackageRegistry"))
     receipt = chain.transact(
-        operator, factory.constructor(operator.address).build_transaction({"from": operator.address})
+        operator, factory.constructor(operator.address, 1).build_transaction({"from": operator.address})
     )
     own = PackageRegistry(chain, str(receipt["contractAddress"]))
     register(chain, own, operator, tampered_digest, "1.0")

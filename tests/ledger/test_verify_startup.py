@@ -17,14 +17,15 @@ from eth_account import Account
 
 from ledger.exceptions import ChainUnavailable
 from ledger.offline.rpc import NodeError, RpcClient
-from ledger.registry import PackageRegistry, name_hash, version_number
+from ledger.registry import PackageRegistry
+from marketplace.repository.packages.build import build
+from tests.factories import claim_line, package_facts
 from tests.processes import free_port
 
 if TYPE_CHECKING:
     from ledger.client import ChainClient
 
 ROOT = Path(__file__).resolve().parents[2]
-LINE = name_hash("acme", "fast-start")
 HEAVY = ("web3", "eth_account", "eth_abi", "eth_utils", "eth_keys", "requests", "django.conf", "django.apps")
 
 pytestmark = pytest.mark.django_db
@@ -35,10 +36,20 @@ def reg(snapshot, deployed, chain) -> PackageRegistry:
     return PackageRegistry(chain, deployed["PackageRegistry"])
 
 
+DEMO = ROOT / "demo" / "packages" / "osm" / "nfvm_demo_amf_vnf"
+
+
 def package(tmp_path: Path, label: str) -> tuple[Path, str]:
-    path = tmp_path / f"{label}.bin"
-    path.write_bytes(f"package {label}\n".encode() * 500)
+    """A real package (the verifier reads the line it names); `label` only names the file."""
+    path = build(DEMO, "osm", tmp_path / f"{label}.tar.gz")
     return path, "0x" + hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def register_directly(chain, reg: PackageRegistry, developer, path: Path):
+    facts = package_facts(path)
+    claim_line(chain, reg, developer, facts.line)
+    tx = reg.register(developer.address, facts.digest, facts.line, facts.version, facts.descriptor_digest)
+    return chain.transact(developer, tx, abi=reg.abi), facts
 
 
 def verify_importing(path: Path, chain, reg: PackageRegistry) -> tuple[subprocess.CompletedProcess[str], set[str]]:
@@ -63,9 +74,8 @@ def heavy(modules: set[str]) -> set[str]:
 
 
 def test_it_verifies_a_direct_registration_without_web3(tmp_path, chain, reg, developer):
-    path, digest = package(tmp_path, "direct")
-    tx = reg.register(developer.address, digest, LINE, version_number("1.0"), digest)
-    chain.transact(developer, tx, abi=reg.abi)
+    path, _ = package(tmp_path, "direct")
+    register_directly(chain, reg, developer, path)
 
     done, modules = verify_importing(path, chain, reg)
 
@@ -76,14 +86,16 @@ def test_it_verifies_a_direct_registration_without_web3(tmp_path, chain, reg, de
 
 
 def test_it_recovers_a_relayed_signer_without_eth_account(tmp_path, chain, reg, developer, operator):
-    path, digest = package(tmp_path, "relayed")
+    path, _ = package(tmp_path, "relayed")
+    facts = package_facts(path)
+    claim_line(chain, reg, developer, facts.line)
     deadline = int(chain.w3.eth.get_block("latest")["timestamp"]) + 3600
     registration = reg.registration(
         developer.address,
-        digest=digest,
-        name_hash=LINE,
-        version=version_number("1.0"),
-        descriptor_digest=digest,
+        digest=facts.digest,
+        name_hash=facts.line,
+        version=facts.version,
+        descriptor_digest=facts.descriptor_digest,
         deadline=deadline,
     )
     signature = Account.sign_typed_data(developer.key, full_message=reg.typed_data(registration)).signature
@@ -106,15 +118,15 @@ def test_an_unknown_file_is_unknown_without_web3(tmp_path, chain, reg):
 
 
 def test_the_light_client_reads_what_web3_reads(tmp_path, chain, reg, developer):
-    _, digest = package(tmp_path, "same reads")
-    receipt = chain.transact(
-        developer, reg.register(developer.address, digest, LINE, version_number("2.0"), digest), abi=reg.abi
-    )
+    path, digest = package(tmp_path, "same reads")
+    receipt, facts = register_directly(chain, reg, developer, path)
+    line = facts.line
     light = PackageRegistry(cast("ChainClient", RpcClient(chain.rpc_url)), reg.address)
 
-    assert light.registration_of(digest) == reg.registration_of(digest)
-    assert light.latest_version(LINE) == reg.latest_version(LINE)
-    assert light.publishing_key_for(digest) == reg.publishing_key_for(digest) == developer.address
+    assert light.registration_of(digest, line) == reg.registration_of(digest, line)
+    assert light.registrations_of_digest(digest) == reg.registrations_of_digest(digest)
+    assert light.latest_version(line) == reg.latest_version(line)
+    assert light.line_key(line) == reg.line_key(line) == developer.address
     tx_hash = receipt["transactionHash"]
     light_tx, web3_tx = light.client.w3.eth.get_transaction(tx_hash), chain.w3.eth.get_transaction(tx_hash)
     assert (light_tx["from"], light_tx["to"], bytes(light_tx["input"])) == (

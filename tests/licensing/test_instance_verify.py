@@ -25,11 +25,15 @@ def test_it_reports_a_revoked_package_as_a_mismatch(client, chain, developer, st
     vnf = Vnf.objects.filter(pk__in=network_service.vnf_ids).select_related("package").first()
     assert vnf is not None
     registry = PackageRegistry.deployed(get_chain_client())
-    chain.transact(developer, registry.revoke(developer.address, "0x" + vnf.package.digest), abi=registry.abi)
+    chain.transact(
+        developer,
+        registry.revoke(developer.address, "0x" + vnf.package.digest, vnf.package.line_hash),
+        abi=registry.abi,
+    )
 
     checked = instance_verify(instance=instance, actor=stranger.address)
     assert checked.integrity == "mismatch"
-    assert f"{vnf.package}: the publisher revoked the package on chain" in checked.integrity_detail
+    assert f"{vnf.package}: the line owner's key revoked the package on chain" in checked.integrity_detail
     assert checked.state == "running"  # verifying reports; it stops nothing
 
 

@@ -19,9 +19,8 @@ from marketplace.licensing.instances import instance_create, instances_flag_expi
 from marketplace.licensing.models import NsInstance
 from marketplace.repository.models import NetworkService
 from marketplace.repository.packages.build import build
-from marketplace.repository.registration import registration_prepare, registration_submit
 from marketplace.repository.services import package_ingest
-from tests.factories import signed_in_token
+from tests.factories import register_package, signed_in_token
 
 pytestmark = pytest.mark.django_db
 DEMO = Path(__file__).resolve().parents[2] / "demo" / "packages" / "osm"
@@ -45,11 +44,7 @@ def network_service(deployed, chain, snapshot, developer, tmp_path) -> NetworkSe
         with archive.open("rb") as source:
             packages.append(package_ingest(source=source, uploader=developer.address).package)
     for package in packages:
-        typed = registration_prepare(package=package, actor=developer.address)
-        signature = developer.sign_typed_data(full_message=typed).signature.to_0x_hex()
-        registration_submit(
-            package=package, actor=developer.address, typed_data=typed, signature=signature, mode="relay"
-        )
+        register_package(package, developer, chain, index=False)
     index(chain)
     return NetworkService.objects.get(package=packages[-1])
 
@@ -209,7 +204,9 @@ def test_the_marketplace_relays_no_trial_of_a_revoked_package(client, chain, dev
     typed = agreement(client, token, offer_id)
     registry = PackageRegistry.deployed(chain)
     chain.transact(
-        developer, registry.revoke(developer.address, "0x" + network_service.package.digest), abi=registry.abi
+        developer,
+        registry.revoke(developer.address, "0x" + network_service.package.digest, network_service.package.line_hash),
+        abi=registry.abi,
     )
 
     response = sign_and_post(client, token, stranger, offer_id, typed)

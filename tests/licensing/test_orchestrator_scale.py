@@ -12,6 +12,7 @@ from marketplace.errors import ConflictError
 from marketplace.licensing.orchestrators import OsmDriver, TrackingDriver
 from marketplace.repository.packages.build import build
 from tests import osm_nbi
+from tests.factories import register_package
 
 DEMO = Path(__file__).resolve().parent.parent.parent / "demo" / "packages" / "osm"
 VIM = "4a4425f7-3e72-4d45-a4ec-4241186f3547"
@@ -89,7 +90,6 @@ def _ingest_ns(chain, developer, tmp_path: Path, *, scalable: bool):
     import shutil
 
     from marketplace.repository.models import NetworkService
-    from marketplace.repository.registration import registration_prepare, registration_submit
     from marketplace.repository.services import package_ingest
     from tests.licensing.test_licensing_journey import index
 
@@ -105,11 +105,7 @@ def _ingest_ns(chain, developer, tmp_path: Path, *, scalable: bool):
         with archive.open("rb") as source:
             packages.append(package_ingest(source=source, uploader=developer.address).package)
     for package in packages:
-        typed = registration_prepare(package=package, actor=developer.address)
-        signature = developer.sign_typed_data(full_message=typed).signature.to_0x_hex()
-        registration_submit(
-            package=package, actor=developer.address, typed_data=typed, signature=signature, mode="relay"
-        )
+        register_package(package, developer, chain, index=False)
     index(chain)
     return NetworkService.objects.get(package=packages[-1])
 

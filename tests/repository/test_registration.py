@@ -7,14 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from ledger.client import get_chain_client
 from ledger.indexer import Indexer
 from ledger.projections import projections
 from ledger.registry import PackageRegistry, registration_from_typed_data
-from marketplace.repository.models import Package
+from marketplace.repository.models import LineClaimRequest, Package
 from marketplace.repository.packages.build import build
-from marketplace.repository.registration import registration_batches_anchor
+from marketplace.repository.registration import line_claims_due, registration_batches_anchor
 from marketplace.repository.services import package_ingest
-from tests.factories import signed_in_token
+from tests.factories import claim_line, sign_registration, signed_in_token, warp
 
 pytestmark = pytest.mark.django_db
 DEMO = Path(__file__).resolve().parents[2] / "demo" / "packages"
@@ -25,11 +26,19 @@ def token(client, developer):
     return signed_in_token(client, developer)
 
 
-def demo_package(tmp_path, developer, folder="osm/nfvm_demo_amf_vnf") -> Package:
+def demo_package(tmp_path, developer, folder="osm/nfvm_demo_amf_vnf", *, claimed: bool = True) -> Package:
+    """A demo package uploaded by `developer`, whose line it has already claimed on chain (unless not
+    `claimed`: then the registration claims it through the marketplace)."""
     fmt = folder.split("/")[0]
     archive = build(DEMO / folder, fmt, tmp_path / f"{Path(folder).name}.pkg")
     with archive.open("rb") as source:
-        return package_ingest(source=source, uploader=developer.address).package
+        package = package_ingest(source=source, uploader=developer.address).package
+    if claimed:
+        chain = get_chain_client()
+        claim_line(chain, PackageRegistry.deployed(chain), developer, package.line_hash)
+        index(chain)  # the line's owner indexed: the package is listed
+        package.refresh_from_db()
+    return package
 
 
 def auth(token):
@@ -37,11 +46,10 @@ def auth(token):
 
 
 def sign_and_submit(client, token, account, package, mode="relay"):
-    typed = client.get(f"/api/v1/packages/{package.pk}/registration", headers=auth(token)).json()["typed_data"]
-    signature = account.sign_typed_data(full_message=typed).signature.to_0x_hex()
+    prepared = client.get(f"/api/v1/packages/{package.pk}/registration", headers=auth(token)).json()
     return client.post(
         f"/api/v1/packages/{package.pk}/registration",
-        {"typed_data": typed, "signature": signature, "mode": mode},
+        sign_registration(prepared, account, mode),
         content_type="application/json",
         headers=auth(token),
     )
@@ -71,7 +79,9 @@ def test_a_relayed_registration_is_published_once_indexed(
     assert proof["block_number"] > 0
     package.refresh_from_db()
     assert package.state == "published"
-    record = PackageRegistry(chain, deployed["PackageRegistry"]).registration_of("0x" + package.digest)
+    record = PackageRegistry(chain, deployed["PackageRegistry"]).registration_of(
+        "0x" + package.digest, package.line_hash
+    )
     assert record is not None
     assert record.publisher == developer.address
 
@@ -84,6 +94,7 @@ def test_a_batched_registration_carries_its_inclusion_proof(
     for package in (first, second):
         assert sign_and_submit(client, token, developer, package, mode="batch").json()["state"] == "signed"
 
+    # Anchored, then each leaf proven on chain: a batched registration counts only once proven.
     assert registration_batches_anchor() == 2
     index(chain)
 
@@ -158,16 +169,17 @@ def test_revocation_on_chain_reaches_the_repository(client, deployed, chain, sna
     package = demo_package(tmp_path, developer)
     sign_and_submit(client, token, developer, package)
     registry = PackageRegistry(chain, deployed["PackageRegistry"])
-    chain.transact(developer, registry.revoke(developer.address, "0x" + package.digest), abi=registry.abi)
+    tx = registry.revoke(developer.address, "0x" + package.digest, package.line_hash)
+    chain.transact(developer, tx, abi=registry.abi)
     index(chain)
     package.refresh_from_db()
     assert package.state == "revoked"
     assert client.get(f"/api/v1/packages/{package.pk}/proof").json()["status"] == "revoked"
 
 
-def test_an_unregistered_package_says_so(client, deployed, developer, tmp_path):
+def test_an_unregistered_package_says_so(client, deployed, chain, snapshot, developer, token, tmp_path):
     package = demo_package(tmp_path, developer)
-    proof = client.get(f"/api/v1/packages/{package.pk}/proof").json()
+    proof = client.get(f"/api/v1/packages/{package.pk}/proof", headers=auth(token)).json()
     assert proof["state"] == "none"
     assert proof["registry"] == deployed["PackageRegistry"]
 
@@ -185,3 +197,105 @@ def test_a_chain_reset_turns_the_proof_into_a_warning(client, deployed, chain, s
     assert proof["state"] == "chain-reset"
     assert "reset" in proof["warning"]
     assert "Not verifiable" in client.get(f"/packages/{package.pk}/").content.decode()
+
+
+# ---------------------------------------------------------------- the line, claimed by commit-reveal
+
+
+def test_an_unclaimed_line_is_claimed_through_the_marketplace_then_the_registration_goes_out(
+    client, deployed, chain, snapshot, developer, token, tmp_path
+):
+    package = demo_package(tmp_path, developer, claimed=False)
+    registry = PackageRegistry(chain, deployed["PackageRegistry"])
+    prepared = client.get(f"/api/v1/packages/{package.pk}/registration", headers=auth(token)).json()
+    assert prepared["line"] == {
+        "name": f"{package.vendor}/{package.name}",
+        "name_hash": package.line_hash,
+        "state": "unclaimed",
+    }
+    assert prepared["claim"]["primaryType"] == "LineClaim"
+    assert prepared["claim"]["message"]["claimant"] == developer.address
+
+    # The registration alone is refused while the line has no owner: it must come with the claim.
+    body = sign_registration(prepared, developer)
+    alone = {k: v for k, v in body.items() if not k.startswith("claim")}
+    refused = client.post(
+        f"/api/v1/packages/{package.pk}/registration", alone, content_type="application/json", headers=auth(token)
+    )
+    assert refused.status_code == 400
+    assert "sign its claim" in refused.json()["fields"]["claim"]
+
+    accepted = client.post(
+        f"/api/v1/packages/{package.pk}/registration", body, content_type="application/json", headers=auth(token)
+    )
+    assert accepted.status_code == 202, accepted.content
+    assert accepted.json()["state"] == "signed"  # waits for the line's reveal
+    (claim,) = LineClaimRequest.objects.filter(name_hash=package.line_hash)
+    assert (claim.state, claim.claimant) == ("committed", developer.address)
+    assert registry.commitment_time(claim.commitment) == claim.committed_at
+    assert registry.line_owner(package.line_hash) is None  # nothing about the line is public yet
+    again = client.get(f"/api/v1/packages/{package.pk}/registration", headers=auth(token)).json()
+    assert (again["claim"], again["line"]["state"]) == (None, "claiming")
+
+    # Before the commitment's minimum age nothing is revealed; after it, the claim and then the registration.
+    line_claims_due()
+    assert registry.line_owner(package.line_hash) is None
+    warp(chain, registry.min_commitment_age())
+    assert line_claims_due() == 1
+    assert registry.line_owner(package.line_hash) == developer.address
+    index(chain)
+    proof = client.get(f"/api/v1/packages/{package.pk}/proof").json()
+    assert (proof["state"], proof["publisher"]) == ("anchored", developer.address)
+    assert proof["line"]["owner"] == proof["line"]["key"] == developer.address
+
+
+def test_a_line_another_key_owns_takes_no_registration_from_the_uploader(
+    client, deployed, chain, snapshot, developer, stranger, token, tmp_path
+):
+    package = demo_package(tmp_path, developer, claimed=False)
+    claim_line(chain, PackageRegistry(chain, deployed["PackageRegistry"]), stranger, package.line_hash)
+
+    response = client.get(f"/api/v1/packages/{package.pk}/registration", headers=auth(token))
+
+    assert response.status_code == 409
+    assert f"belongs to {stranger.address}" in response.json()["error"]
+
+
+def test_attack_copies_of_the_relayed_commitment_reveal_and_registration_sent_first_change_nothing(
+    client, deployed, chain, snapshot, developer, stranger, token, tmp_path
+):
+    """Whoever watches the pending transactions can send copies of them first: the same commitment, the
+    same reveal, the same signed registration. Each only does what the developer signed, and the
+    marketplace's own copies reverting do not fail the developer's registration."""
+    from ledger.registry import LineClaim, line_claim_from_typed_data, registration_from_typed_data
+
+    package = demo_package(tmp_path, developer, claimed=False)
+    registry = PackageRegistry(chain, deployed["PackageRegistry"])
+    prepared = client.get(f"/api/v1/packages/{package.pk}/registration", headers=auth(token)).json()
+    body = sign_registration(prepared, developer)
+    claim: LineClaim = line_claim_from_typed_data(body["claim_typed_data"])
+    secret = body["claim_signature"]
+    chain.transact(stranger, registry.commit_line(stranger.address, claim.commitment(secret)), abi=registry.abi)
+
+    accepted = client.post(
+        f"/api/v1/packages/{package.pk}/registration", body, content_type="application/json", headers=auth(token)
+    )
+    assert accepted.status_code == 202, accepted.content
+    warp(chain, registry.min_commitment_age())
+    chain.transact(stranger, registry.claim_line(stranger.address, claim, secret), abi=registry.abi)
+    signed = registration_from_typed_data(body["typed_data"])
+    chain.transact(
+        stranger, registry.register_with_signature(stranger.address, signed, body["signature"]), abi=registry.abi
+    )
+
+    line_claims_due()  # its reveal and its relay both revert: the copies went first
+
+    (request,) = LineClaimRequest.objects.filter(name_hash=package.line_hash)
+    assert request.state == "claimed"
+    index(chain)
+    proof = client.get(f"/api/v1/packages/{package.pk}/proof").json()
+    assert (proof["state"], proof["publisher"], proof["line"]["owner"]) == (
+        "anchored",
+        developer.address,
+        developer.address,
+    )

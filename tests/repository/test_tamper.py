@@ -11,8 +11,6 @@ from bson import Binary
 from django.db import connection
 
 from dportal.access import SESSION_ADDRESS
-from ledger.indexer import Indexer
-from ledger.projections import projections
 from ledger.registry import PackageRegistry
 from marketplace.errors import AuthenticationError, ConflictError
 from marketplace.repository import blobs
@@ -20,7 +18,7 @@ from marketplace.repository.models import Vnf
 from marketplace.repository.packages.build import build
 from marketplace.repository.registration import package_reverify, registration_prepare, registration_submit
 from marketplace.repository.services import package_ingest
-from tests.factories import nfvm_verify, signed_in_token
+from tests.factories import claim_line, nfvm_verify, register_package, signed_in_token
 
 DEMO = Path(__file__).resolve().parents[2] / "demo" / "packages" / "osm" / "nfvm_demo_amf_vnf"
 
@@ -36,10 +34,7 @@ def ingest_version(tmp_path, developer, version="1.0"):
 
 
 def register(package, developer, chain):
-    typed = registration_prepare(package=package, actor=developer.address)
-    signature = developer.sign_typed_data(full_message=typed).signature.to_0x_hex()
-    registration_submit(package=package, actor=developer.address, typed_data=typed, signature=signature, mode="relay")
-    Indexer(chain, projections, confirmations=0).step()
+    register_package(package, developer, chain)
 
 
 def corrupt_blob(digest: str) -> None:
@@ -119,7 +114,9 @@ def test_revoke_then_verify(deployed, chain, snapshot, developer, tmp_path):
     package, archive = ingest_version(tmp_path, developer)
     register(package, developer, chain)
     registry = PackageRegistry(chain, deployed["PackageRegistry"])
-    chain.transact(developer, registry.revoke(developer.address, "0x" + package.digest), abi=registry.abi)
+    chain.transact(
+        developer, registry.revoke(developer.address, "0x" + package.digest, package.line_hash), abi=registry.abi
+    )
 
     assert package_reverify(package=package).result == "revoked"
     result = nfvm_verify(str(archive), "--rpc", chain.rpc_url, "--registry", deployed["PackageRegistry"])
@@ -129,7 +126,8 @@ def test_revoke_then_verify(deployed, chain, snapshot, developer, tmp_path):
 @pytest.mark.django_db
 def test_an_other_chain_or_replayed_signature_is_refused(deployed, chain, snapshot, developer, tmp_path):
     package, _ = ingest_version(tmp_path, developer)
-    typed = registration_prepare(package=package, actor=developer.address)
+    claim_line(chain, PackageRegistry(chain, deployed["PackageRegistry"]), developer, package.line_hash)
+    typed = registration_prepare(package=package, actor=developer.address)["typed_data"]
     other_chain = {**typed, "domain": {**typed["domain"], "chainId": 1}}
     foreign = developer.sign_typed_data(full_message=other_chain).signature.to_0x_hex()
     with pytest.raises(AuthenticationError):
