@@ -159,13 +159,18 @@ def line_claim_typed_data(claim: LineClaim, *, chain_id: int, registry_address: 
             "LineClaim": LINE_CLAIM_FIELDS,
         },
         "primaryType": "LineClaim",
-        "domain": {
-            "name": DOMAIN_NAME,
-            "version": DOMAIN_VERSION,
-            "chainId": chain_id,
-            "verifyingContract": to_checksum_address(registry_address),
-        },
+        "domain": _domain(chain_id, registry_address),
         "message": claim.message(),
+    }
+
+
+def _domain(chain_id: int, registry_address: str) -> dict[str, Any]:
+    """The registry's EIP-712 domain, the same for registrations and line claims."""
+    return {
+        "name": DOMAIN_NAME,
+        "version": DOMAIN_VERSION,
+        "chainId": chain_id,
+        "verifyingContract": to_checksum_address(registry_address),
     }
 
 
@@ -272,12 +277,7 @@ def typed_data_for(registration: Registration, *, chain_id: int, registry_addres
     return {
         "types": {name: [dict(field) for field in fields] for name, fields in REGISTRATION_TYPES.items()},
         "primaryType": "Registration",
-        "domain": {
-            "name": DOMAIN_NAME,
-            "version": DOMAIN_VERSION,
-            "chainId": chain_id,
-            "verifyingContract": to_checksum_address(registry_address),
-        },
+        "domain": _domain(chain_id, registry_address),
         "message": registration.message(),
     }
 
