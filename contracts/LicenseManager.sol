@@ -42,8 +42,14 @@ interface IPackageRegistry {
 ///         for; readers match it with the PackageRegistered event of that pair.
 ///
 ///         Offers are immutable once created except for closing, so an offer id pins price, token,
-///         seats, duration and terms. Seat counting (concurrent instances) happens off chain against
-///         the seat cap recorded here.
+///         seats, duration and terms.
+///
+///         Seats are counted here, per licence: a marketplace node opens seats when an instance or a
+///         unit starts, under the licensee's EIP-712 `SeatOpening` (which names that node, a nonce and
+///         a deadline), and closes them when it ends; the licensee may close any of them. The count
+///         never exceeds the offer's seats, a licence with open seats does not transfer, a lapsed
+///         licence opens none, and renewing or buying again keeps the count. Each node's seats and
+///         its nonce share one slot per licence, so a node closes only the seats it opened.
 ///
 ///         The registry address and the EIP-712 domain separator ("NFV Marketplace LicenseManager",
 ///         "1", chain id, this contract) are immutables (read from the code, not a storage slot): the
@@ -58,8 +64,9 @@ interface IPackageRegistry {
 ///         Issuing a licence writes one fresh slot. A licence is keyed by its licensee and
 ///         offer: its id is derived from (offerId, licensee), so the same slot answers "does this
 ///         address hold a licence under this offer" (once per address for trials, one valid licence
-///         for purchases) and `licence(id)`. The agreement nonce is that slot's serial, the number of
-///         agreements accepted for the pair, so no per-licensee nonce slot is written either. An
+///         for purchases) and `licence(id)`. The agreement nonce is 0 while that slot is empty, so a
+///         first licence writes no nonce slot; later agreements for the pair (renewals, buying
+///         again) count in a 256-bit slot of their own (`_laterAgreements`). An
 ///         address that buys again under an offer after its licence lapsed gets the same id back
 ///         with a new expiry; a transfer moves the licence to the recipient's id.
 contract LicenseManager is IERC5267, ReentrancyGuardTransient {
@@ -108,23 +115,44 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
         uint256 deadline;
     }
 
-    /// @notice A licence as read by clients; seats come from its offer.
+    /// @notice What a licensee signs (EIP-712) to let `node` open `count` seats of its licence. The
+    ///         contract rebuilds it with the caller as the node, so only the node it names can use it.
+    struct SeatOpening {
+        uint256 licenceId;
+        address node;
+        uint32 count;
+        uint64 nonce;
+        uint256 deadline;
+    }
+
+    /// @notice A licence as read by clients; seats come from its offer, seatsInUse from its open seats.
     struct LicenceInfo {
         uint256 offerId;
         address licensee;
         uint32 seats;
         uint64 expiresAt;
         LicenceStatus status;
+        uint32 seatsInUse;
     }
 
-    // One storage slot per licence: seats are the offer's, expiry fits 40 bits, offer ids 32 bits.
-    // `serial` counts the agreements accepted for this (offer, licensee): the next agreement's nonce.
+    // One storage slot per licence: seats are the offer's, expiry fits 40 bits, offer ids 32 bits, and
+    // the seats open now 16 bits (offers hold at most 65,535 seats), so opening a seat rewrites a slot
+    // the licence already holds.
     struct Licence {
         address licensee;
         uint40 expiresAt;
         uint32 offerId;
-        uint16 serial;
+        uint16 seatsOpen;
         bool transferred;
+    }
+
+    // The seats one node opened under one licence, the nonce of the next SeatOpening for it, and the
+    // licence's offer's seats, copied at the node's first opening (a licence id is tied to one offer
+    // and offers never change), so later openings read no offer slot.
+    struct SeatHolding {
+        uint32 open;
+        uint64 nonce;
+        uint32 seats;
     }
 
     // Licence ids are below 2**63 so that they fit a signed 64-bit integer, as catalogues store them.
@@ -134,6 +162,13 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
         keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
     bytes32 private constant _NAME_HASH = keccak256("NFV Marketplace LicenseManager");
     bytes32 private constant _VERSION_HASH = keccak256("1");
+
+    /// @notice The most seats an offer may hold (a licence counts its open seats in 16 bits).
+    uint32 public constant MAX_SEATS = type(uint16).max;
+
+    /// @notice EIP-712 type hash of `SeatOpening`.
+    bytes32 public constant SEAT_OPENING_TYPEHASH =
+        keccak256("SeatOpening(uint256 licenceId,address node,uint32 count,uint64 nonce,uint256 deadline)");
 
     /// @notice EIP-712 type hash of `LicenceAgreement`.
     bytes32 public constant AGREEMENT_TYPEHASH = keccak256(
@@ -154,6 +189,11 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
     mapping(uint256 offerId => Offer) private _offers;
     // Keyed by licenceIdOf(offerId, licensee): an address holds at most one licence per offer.
     mapping(uint256 licenceId => Licence) private _licences;
+    // Agreements accepted for a licence id after the one that first filled its slot (renewals, purchases
+    // after a lapse or a transfer): a slot that is in use takes nonce 1 + this, an empty one nonce 0. Kept
+    // apart so that a first licence writes one slot; 256 bits, so renewals never run out of nonces.
+    mapping(uint256 licenceId => uint256) private _laterAgreements;
+    mapping(uint256 licenceId => mapping(address node => SeatHolding)) private _holdings;
     // The line key that authorised each provider (zero: none). An authorisation holds only while that key
     // is still the line's: a key rotated out (lost, stolen) leaves no provider behind.
     mapping(bytes32 packageKey => mapping(address provider => address lineKey)) private _authorised;
@@ -216,6 +256,15 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
         uint64 expiresAt
     );
 
+    /// @notice `node` opened `count` seats of a licence under its licensee's SeatOpening; `inUse` seats
+    ///         of the licence are open now.
+    event SeatsOpened(uint256 indexed licenceId, address indexed node, uint32 count, uint32 inUse);
+
+    /// @notice `count` seats `node` had opened were closed, by the node or the licensee (`closedBy`).
+    event SeatsClosed(
+        uint256 indexed licenceId, address indexed node, address closedBy, uint32 count, uint32 inUse
+    );
+
     /// @notice A provider withdrew its balance in one currency (token zero = ether).
     event Withdrawn(address indexed provider, address indexed token, uint256 amount);
 
@@ -252,6 +301,17 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
     error LicenceIdTaken(uint256 licenceId);
     error NotTransferable(uint256 offerId);
     error LicenceExpired(uint256 licenceId);
+    error TooManySeats(uint32 seats, uint32 max);
+    error SeatOpeningExpired(uint256 deadline, uint256 timestamp);
+    error NoSeatsAsked(uint256 licenceId);
+    /// @notice Opening `count` more would exceed the offer's `seats`, `inUse` being open already.
+    error NoSeatsFree(uint256 licenceId, uint32 seats, uint32 inUse, uint32 count);
+    /// @notice No valid signature by the licensee of the SeatOpening for this node with nonce `nonce`.
+    error SeatsNotAuthorised(uint256 licenceId, address node, uint64 nonce);
+    error NotSeatManager(uint256 licenceId, address node, address caller);
+    error FewerSeatsOpen(uint256 licenceId, address node, uint32 open, uint32 count);
+    /// @notice A licence with open seats (instances running under it) does not transfer.
+    error SeatsStillOpen(uint256 licenceId, uint32 inUse);
     error InvalidRecipient(address to);
     error NothingToWithdraw(address provider, address token);
     error EtherTransferFailed(address to, uint256 amount);
@@ -388,8 +448,9 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
         licenceId = licenceIdOf(offerId, msg.sender);
         Licence memory held = _ownSlot(licenceId, msg.sender);
         if (!held.transferred && _isValid(held)) revert AlreadyLicensed(offerId, msg.sender, licenceId);
-        bytes32 signedHash = _acceptAgreement(offerId, offer_, msg.sender, held.serial, deadline, signature);
-        _issue(licenceId, offerId, offer_, msg.sender, held.serial, signedHash);
+        uint256 nonce = _useNonce(licenceId, held.licensee);
+        bytes32 signedHash = _acceptAgreement(offerId, offer_, msg.sender, nonce, deadline, signature);
+        _issue(licenceId, offerId, offer_, msg.sender, held.seatsOpen, signedHash);
         _collect(offer_);
     }
 
@@ -419,7 +480,7 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
 
     /// @notice Pay again for an expiring Private licence and extend it by the offer's duration,
     ///         from its current expiry or from now if it has lapsed. Caller: the licensee, who signed
-    ///         the agreement; the offer must still be open.
+    ///         the agreement; the offer must still be open. Its open seats stay open and counted.
     /// @param licenceId The licence to renew (the caller's licence under its offer).
     /// @param deadline The agreement's deadline; the other fields are the offer's and the caller's.
     /// @param signature The caller's EIP-712 signature of `agreementFor(offerId, msg.sender, deadline)`.
@@ -436,16 +497,17 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
         uint256 offerId = licence_.offerId;
         Offer storage offer_ = _sellableOffer(offerId, OfferKind.Private);
         if (offer_.duration == 0) revert NotRenewable(licenceId);
-        bytes32 signedHash = _acceptAgreement(offerId, offer_, licensee, licence_.serial, deadline, signature);
+        uint256 nonce = _useNonce(licenceId, licensee);
+        bytes32 signedHash = _acceptAgreement(offerId, offer_, licensee, nonce, deadline, signature);
         uint256 from = licence_.expiresAt > block.timestamp ? licence_.expiresAt : block.timestamp;
         expiresAt = SafeCast.toUint40(from + offer_.duration);
         licence_.expiresAt = uint40(expiresAt);
-        licence_.serial += 1;
         emit LicenceRenewed(licenceId, offerId, licensee, expiresAt, signedHash);
         _collect(offer_);
     }
 
     /// @notice Hand a valid licence of a transferable offer to another address. Caller: the licensee.
+    ///         Its seats must all be closed first: the instances running under it are the licensee's.
     ///         The recipient must not already hold a valid licence under the same offer. The licence
     ///         continues as the recipient's id (`licenceIdOf(offerId, to)`), with the same expiry.
     /// @param licenceId The licence to transfer.
@@ -459,19 +521,102 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
         if (!_offers[offerId].transferable) revert NotTransferable(offerId);
         if (to == address(0) || to == from) revert InvalidRecipient(to);
         if (!_isValid(licence_)) revert LicenceExpired(licenceId);
+        if (licence_.seatsOpen != 0) revert SeatsStillOpen(licenceId, licence_.seatsOpen);
         toLicenceId = licenceIdOf(offerId, to);
         Licence memory held = _ownSlot(toLicenceId, to);
         if (!held.transferred && _isValid(held)) revert AlreadyLicensed(offerId, to, toLicenceId);
         uint40 expiresAt = licence_.expiresAt;
         licence_.transferred = true;
+        // Seats the recipient still holds open under a lapsed licence of this offer stay counted.
         _licences[toLicenceId] = Licence({
             licensee: to,
             expiresAt: expiresAt,
             offerId: uint32(offerId),
-            serial: held.serial,
+            seatsOpen: held.seatsOpen,
             transferred: false
         });
         emit LicenceTransferred(licenceId, from, to, offerId, toLicenceId, expiresAt);
+    }
+
+    // ------------------------------------------------------------------ seats
+
+    /// @notice Open `count` seats of a licence for instances or units the caller (a marketplace node)
+    ///         starts. The licensee authorises it by signing `SeatOpening(licenceId, caller, count,
+    ///         nonce, deadline)`; the nonce is the caller's next for the licence (`seatHolding`), so a
+    ///         signature opens seats once, for the node it names. Refused when the licence is lapsed or
+    ///         transferred, or when the open seats would exceed the offer's.
+    /// @param licenceId The licence whose seats to open.
+    /// @param count How many seats (one per instance or unit).
+    /// @param deadline The last second the licensee's signature may be used.
+    /// @param signature The licensee's EIP-712 signature (ERC-1271 for contract wallets).
+    /// @return inUse The licence's open seats after this.
+    function openSeats(uint256 licenceId, uint32 count, uint256 deadline, bytes calldata signature)
+        external
+        returns (uint32 inUse)
+    {
+        if (block.timestamp > deadline) revert SeatOpeningExpired(deadline, block.timestamp);
+        if (count == 0) revert NoSeatsAsked(licenceId);
+        Licence storage licence_ = _existingLicence(licenceId);
+        Licence memory record = licence_;
+        if (record.transferred) revert NotLicensee(licenceId, record.licensee);
+        if (!_isValid(record)) revert LicenceExpired(licenceId);
+        SeatHolding memory holding = _holdings[licenceId][msg.sender];
+        uint32 seats = holding.seats == 0 ? _offers[record.offerId].seats : holding.seats;
+        uint256 total = uint256(record.seatsOpen) + count;
+        if (total > seats) revert NoSeatsFree(licenceId, seats, record.seatsOpen, count);
+        bytes32 hash = _seatOpeningHash(licenceId, msg.sender, count, holding.nonce, deadline);
+        if (
+            !_signedBy(record.licensee, hash, signature)
+                && !SignatureChecker.isValidERC1271SignatureNow(record.licensee, hash, signature)
+        ) revert SeatsNotAuthorised(licenceId, msg.sender, holding.nonce);
+        _holdings[licenceId][msg.sender] =
+            SeatHolding({open: holding.open + count, nonce: holding.nonce + 1, seats: seats});
+        inUse = uint32(total); // at most the offer's seats, so at most MAX_SEATS
+        licence_.seatsOpen = uint16(total);
+        emit SeatsOpened(licenceId, msg.sender, count, inUse);
+    }
+
+    /// @notice Close `count` of the seats `node` opened under a licence. Callers: that node, or the
+    ///         licensee (who may close any node's seats, for instance of a node that went away).
+    /// @param licenceId The licence.
+    /// @param node The node whose seats to close.
+    /// @param count How many.
+    /// @return inUse The licence's open seats after this.
+    function closeSeats(uint256 licenceId, address node, uint32 count) external returns (uint32 inUse) {
+        Licence storage licence_ = _existingLicence(licenceId);
+        if (msg.sender != node && msg.sender != licence_.licensee) revert NotSeatManager(licenceId, node, msg.sender);
+        SeatHolding storage holding = _holdings[licenceId][node];
+        uint32 open = holding.open;
+        if (count == 0 || count > open) revert FewerSeatsOpen(licenceId, node, open, count);
+        holding.open = open - count;
+        // The licence's count is the sum of its nodes' counts, so it holds at least `count`.
+        inUse = licence_.seatsOpen - count;
+        licence_.seatsOpen = uint16(inUse);
+        emit SeatsClosed(licenceId, node, msg.sender, count, inUse);
+    }
+
+    /// @notice The seats of a licence open now, across all nodes.
+    /// @param licenceId The licence asked about.
+    /// @return The number of open seats.
+    function seatsInUse(uint256 licenceId) external view returns (uint32) {
+        return _licences[licenceId].seatsOpen;
+    }
+
+    /// @notice The seats `node` holds open under a licence, and the nonce of its next SeatOpening.
+    /// @param licenceId The licence asked about.
+    /// @param node The node asked about.
+    /// @return open The seats it holds open.
+    /// @return nonce The nonce the next SeatOpening for this node must carry.
+    function seatHolding(uint256 licenceId, address node) external view returns (uint32 open, uint64 nonce) {
+        SeatHolding storage holding = _holdings[licenceId][node];
+        return (holding.open, holding.nonce);
+    }
+
+    /// @notice The EIP-712 digest the licensee signs to let `opening.node` open seats.
+    /// @param opening The seat opening.
+    /// @return The digest.
+    function seatOpeningHash(SeatOpening calldata opening) external view returns (bytes32) {
+        return _seatOpeningHash(opening.licenceId, opening.node, opening.count, opening.nonce, opening.deadline);
     }
 
     /// @notice The id of the licence `licensee` holds, held or may hold under an offer: a hash of the
@@ -488,7 +633,7 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
     /// @return The licence with its offer's seat cap and its status now.
     function licence(uint256 licenceId) external view returns (LicenceInfo memory) {
         Licence memory record = _licences[licenceId];
-        if (record.licensee == address(0)) return LicenceInfo(0, address(0), 0, 0, LicenceStatus.None);
+        if (record.licensee == address(0)) return LicenceInfo(0, address(0), 0, 0, LicenceStatus.None, 0);
         LicenceStatus status = LicenceStatus.Active;
         if (record.transferred) status = LicenceStatus.Transferred;
         else if (!_isValid(record)) status = LicenceStatus.Expired;
@@ -497,7 +642,8 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
             licensee: record.licensee,
             seats: _offers[record.offerId].seats,
             expiresAt: record.expiresAt,
-            status: status
+            status: status,
+            seatsInUse: record.seatsOpen
         });
     }
 
@@ -524,8 +670,8 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
     /// @param licensee The licensee.
     /// @return The number of agreements accepted for the pair so far.
     function agreementNonce(uint256 offerId, address licensee) external view returns (uint256) {
-        Licence storage record = _licences[licenceIdOf(offerId, licensee)];
-        return record.licensee == licensee ? record.serial : 0;
+        uint256 licenceId = licenceIdOf(offerId, licensee);
+        return _licences[licenceId].licensee == licensee ? 1 + _laterAgreements[licenceId] : 0;
     }
 
     /// @notice Whether `account` may use the package under an offer now: always for an open Public
@@ -570,14 +716,14 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
         returns (LicenceAgreement memory)
     {
         Offer storage offer_ = _offers[offerId];
-        Licence storage record = _licences[licenceIdOf(offerId, licensee)];
+        uint256 licenceId = licenceIdOf(offerId, licensee);
         return LicenceAgreement({
             offerId: offerId,
             termsHash: offer_.termsHash,
             licensee: licensee,
             seats: offer_.seats,
             duration: offer_.duration,
-            nonce: record.licensee == licensee ? record.serial : 0,
+            nonce: _licences[licenceId].licensee == licensee ? 1 + _laterAgreements[licenceId] : 0,
             deadline: deadline
         });
     }
@@ -665,6 +811,7 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
             if (duration == 0) revert DurationRequired(kind);
         }
         if (kind != OfferKind.Public && seats == 0) revert SeatsRequired(kind);
+        if (seats > MAX_SEATS) revert TooManySeats(seats, MAX_SEATS);
         // Public needs no licence to hand on, and a transferable trial would reset "once per address".
         if (transferable && kind != OfferKind.Private) revert TransferNotAllowed(kind);
     }
@@ -697,6 +844,14 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
         if (record.licensee != address(0) && record.licensee != licensee) revert LicenceIdTaken(licenceId);
     }
 
+    // The nonce an agreement for the slot `licenceId` carries now, marked used: 0 for an empty slot,
+    // else 1 + the agreements accepted after the one that filled it.
+    function _useNonce(uint256 licenceId, address holder) private returns (uint256 nonce) {
+        if (holder == address(0)) return 0;
+        nonce = 1 + _laterAgreements[licenceId];
+        _laterAgreements[licenceId] = nonce;
+    }
+
     function _isValid(Licence memory record) private view returns (bool) {
         return record.licensee != address(0) && (record.expiresAt == 0 || block.timestamp < record.expiresAt);
     }
@@ -724,8 +879,18 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
         );
     }
 
+    function _seatOpeningHash(uint256 licenceId, address node, uint32 count, uint64 nonce, uint256 deadline)
+        private
+        view
+        returns (bytes32)
+    {
+        return MessageHashUtils.toTypedDataHash(
+            _domainSeparator(), keccak256(abi.encode(SEAT_OPENING_TYPEHASH, licenceId, node, count, nonce, deadline))
+        );
+    }
+
     // The licensee's agreement is rebuilt from the chain: the offer's terms hash, seats and duration,
-    // the pair's nonce (the licence's serial) and the given deadline. A signature over anything else
+    // the pair's nonce (_useNonce) and the given deadline. A signature over anything else
     // (other terms, a used nonce, another offer, chain or contract) does not verify.
     function _acceptAgreement(
         uint256 offerId,
@@ -761,12 +926,13 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
         return err == ECDSA.RecoverError.NoError && recovered == signer;
     }
 
+    // Seats still open under the slot's lapsed or transferred-back licence (`seatsOpen`) stay counted.
     function _issue(
         uint256 licenceId,
         uint256 offerId,
         Offer storage offer_,
         address licensee,
-        uint16 serial,
+        uint16 seatsOpen,
         bytes32 agreementHash_
     ) private {
         uint40 duration = offer_.duration;
@@ -775,7 +941,7 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
             licensee: licensee,
             expiresAt: expiresAt,
             offerId: uint32(offerId),
-            serial: serial + 1,
+            seatsOpen: seatsOpen,
             transferred: false
         });
         emit LicenceIssued(licenceId, offerId, licensee, expiresAt, agreementHash_);

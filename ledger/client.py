@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,6 +40,9 @@ class ChainClient:
         self.display_url = redact_url(rpc_url)
         self.receipt_timeout = receipt_timeout
         self._chain_id: int | None = None
+        # Transactions this process sends from one account take its next nonce one at a time; waiting for
+        # their receipts is not serialised.
+        self._sending = threading.Lock()
         # No automatic retries: callers (health checks, the indexer) decide how to retry.
         self.w3 = Web3(
             Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None)
@@ -111,7 +115,6 @@ class ChainClient:
             tx = dict(tx)  # type: ignore[assignment]
             tx.setdefault("from", account.address)
             tx.setdefault("chainId", self.w3.eth.chain_id)
-            tx.setdefault("nonce", self.w3.eth.get_transaction_count(account.address, "pending"))
             if "gas" not in tx:
                 tx["gas"] = int(self.w3.eth.estimate_gas(tx) * 1.2)
             if "maxFeePerGas" not in tx and "gasPrice" not in tx:
@@ -119,8 +122,10 @@ class ChainClient:
                 tip = self.w3.eth.max_priority_fee
                 tx["maxPriorityFeePerGas"] = tip
                 tx["maxFeePerGas"] = Wei(2 * int(base) + int(tip))
-            signed = account.sign_transaction(tx)  # type: ignore[arg-type]
-            tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+            with self._sending:
+                tx.setdefault("nonce", self.w3.eth.get_transaction_count(account.address, "pending"))
+                signed = account.sign_transaction(tx)  # type: ignore[arg-type]
+                tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
             receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.receipt_timeout)
         if receipt["status"] != 1:
             raise TransactionFailed(f"transaction {HexBytes(tx_hash).to_0x_hex()} reverted")

@@ -1,5 +1,5 @@
-"""LicenseManager bindings: the EIP-712 licence agreement a licensee signs, unsigned transactions for
-every LicenseManager write, and typed reads of offers and licences."""
+"""LicenseManager bindings: the EIP-712 licence agreement and seat opening a licensee signs, unsigned
+transactions for every LicenseManager write, and typed reads of offers, licences and seats."""
 
 from __future__ import annotations
 
@@ -46,6 +46,20 @@ AGREEMENT_TYPES: dict[str, list[dict[str, str]]] = {
         {"name": "deadline", "type": "uint256"},
     ],
 }
+
+SEAT_OPENING_TYPES: dict[str, list[dict[str, str]]] = {
+    "EIP712Domain": AGREEMENT_TYPES["EIP712Domain"],
+    "SeatOpening": [
+        {"name": "licenceId", "type": "uint256"},
+        {"name": "node", "type": "address"},
+        {"name": "count", "type": "uint32"},
+        {"name": "nonce", "type": "uint64"},
+        {"name": "deadline", "type": "uint256"},
+    ],
+}
+
+# The most seats an offer holds (LicenseManager.MAX_SEATS: a licence counts its open seats in 16 bits).
+MAX_SEATS = 2**16 - 1
 
 # The token of an offer paid in ether.
 ETHER: str | None = None
@@ -102,6 +116,7 @@ class Licence:
     seats: int
     expires_at: int | None  # seconds since the epoch; None: no expiry
     status: LicenceStatus
+    seats_in_use: int = 0  # seats open on chain now, across every node
 
     @property
     def valid(self) -> bool:
@@ -143,6 +158,59 @@ class LicenceAgreement:
             self.nonce,
             self.deadline,
         )
+
+
+@dataclass(frozen=True)
+class SeatOpening:
+    """What a licensee signs to let `node` (the marketplace node that relays it) open `count` seats of
+    its licence. LicenseManager rebuilds it with the sender as the node, so only that node can use it."""
+
+    licence_id: int
+    node: str
+    count: int
+    nonce: int
+    deadline: int
+
+    def message(self) -> dict[str, Any]:
+        return {
+            "licenceId": self.licence_id,
+            "node": Web3.to_checksum_address(self.node),
+            "count": self.count,
+            "nonce": self.nonce,
+            "deadline": self.deadline,
+        }
+
+
+def seat_opening_typed_data(opening: SeatOpening, *, chain_id: int, manager_address: str) -> dict[str, Any]:
+    """The EIP-712 payload of a seat opening, as a wallet signs it with eth_signTypedData_v4."""
+    return {
+        "types": {name: [dict(field) for field in fields] for name, fields in SEAT_OPENING_TYPES.items()},
+        "primaryType": "SeatOpening",
+        "domain": {
+            "name": DOMAIN_NAME,
+            "version": DOMAIN_VERSION,
+            "chainId": chain_id,
+            "verifyingContract": Web3.to_checksum_address(manager_address),
+        },
+        "message": opening.message(),
+    }
+
+
+def seat_opening_from_typed_data(payload: dict[str, Any]) -> SeatOpening:
+    """The seat opening inside a signed EIP-712 payload (for instance one a browser sent back)."""
+    if not isinstance(payload, dict) or payload.get("primaryType") != "SeatOpening":
+        raise LedgerError("the typed data is not a SeatOpening")
+    try:
+        message = payload["message"]
+        return SeatOpening(
+            licence_id=int(message["licenceId"]),
+            node=Web3.to_checksum_address(message["node"]),
+            count=int(message["count"]),
+            nonce=int(message["nonce"]),
+            deadline=int(message["deadline"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise LedgerError(f"the SeatOpening's message is incomplete or malformed: {exc}") from exc
 
 
 def agreement_typed_data(
@@ -274,6 +342,19 @@ class LicenseManager:
     def typed_data(self, agreement: LicenceAgreement) -> dict[str, Any]:
         return typed_data_for(agreement, chain_id=self.client.chain_id(), manager_address=self.address)
 
+    def seat_opening(self, licence_id: int, node: str, count: int, *, deadline: int) -> SeatOpening:
+        """The seat opening the licensee signs for `node`, with the node's next nonce for the licence."""
+        return SeatOpening(
+            licence_id=licence_id,
+            node=Web3.to_checksum_address(node),
+            count=count,
+            nonce=self.seat_holding(licence_id, node)[1],
+            deadline=deadline,
+        )
+
+    def seat_typed_data(self, opening: SeatOpening) -> dict[str, Any]:
+        return seat_opening_typed_data(opening, chain_id=self.client.chain_id(), manager_address=self.address)
+
     # -- unsigned transactions
 
     def authorise_provider(
@@ -344,6 +425,16 @@ class LicenseManager:
         value = offer.price if offer.token is None else 0
         return self._tx(sender, "renew", licence_id, agreement.deadline, HexBytes(signature), value=value)
 
+    def open_seats(self, sender: str, opening: SeatOpening, signature: bytes | str) -> TxParams:
+        """`sender` must be the node the licensee's signed `opening` names."""
+        if Web3.to_checksum_address(sender) != Web3.to_checksum_address(opening.node):
+            raise LedgerError(f"the seat opening names node {opening.node}, not the sender {sender}")
+        return self._tx(sender, "openSeats", opening.licence_id, opening.count, opening.deadline, HexBytes(signature))
+
+    def close_seats(self, sender: str, licence_id: int, node: str, count: int) -> TxParams:
+        """`sender`: the node that opened the seats, or the licensee."""
+        return self._tx(sender, "closeSeats", licence_id, Web3.to_checksum_address(node), count)
+
     def transfer_licence(self, sender: str, licence_id: int, to: str) -> TxParams:
         return self._tx(sender, "transferLicence", licence_id, Web3.to_checksum_address(to))
 
@@ -397,7 +488,17 @@ class LicenseManager:
             seats=int(fields["seats"]),
             expires_at=expires_at or None,
             status=status,
+            seats_in_use=int(fields["seatsInUse"]),
         )
+
+    def seats_in_use(self, licence_id: int) -> int:
+        """The seats of the licence open on chain now, across every node."""
+        return int(self._read(self.contract.functions.seatsInUse(licence_id)))
+
+    def seat_holding(self, licence_id: int, node: str) -> tuple[int, int]:
+        """(seats `node` holds open under the licence, the nonce of its next seat opening)."""
+        opened, nonce = self._read(self.contract.functions.seatHolding(licence_id, Web3.to_checksum_address(node)))
+        return int(opened), int(nonce)
 
     def is_valid(self, licence_id: int) -> bool:
         return bool(self._read(self.contract.functions.isValid(licence_id)))

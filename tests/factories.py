@@ -265,3 +265,63 @@ def package_facts(path: Path) -> PackageFacts:
         vendor=info.vendor,
         name=info.name,
     )
+
+
+def sign_seats(account: LocalAccount, typed_data: dict[str, Any]) -> Any:
+    """The licensee's wallet signing the SeatOpening the marketplace prepared."""
+    from marketplace.licensing.seats import SeatAuthorisation
+
+    signature = account.sign_typed_data(full_message=typed_data).signature.to_0x_hex()
+    return SeatAuthorisation(typed_data=typed_data, signature=signature)
+
+
+def instantiate(ns: Any, account: LocalAccount, **kwargs: Any) -> Any:
+    """instance_create as the licensee's wallet drives it: the seat opening the marketplace asks for is
+    signed with the account's key first (as static/js/instantiate.js does)."""
+    from marketplace.licensing.instances import instance_create, seat_opening_for
+    from marketplace.licensing.seats import SeatAuthorisationRequired
+
+    typed = seat_opening_for(user=account.address, ns=ns)
+    for _ in range(50):  # an opening another request used first is answered with a fresh one to sign
+        opening = sign_seats(account, typed) if typed is not None else None
+        try:
+            return instance_create(ns=ns, user=account.address, seat_opening=opening, **kwargs)
+        except SeatAuthorisationRequired as needed:
+            typed = needed.typed_data
+    raise AssertionError("the seat opening was used up by other requests 50 times")
+
+
+def scale_as(instance: Any, account: LocalAccount, *, change: int | None = None, target: int | None = None) -> Any:
+    """instance_scale as the owner's wallet drives it: scaling out signs the seat opening first."""
+    from marketplace.errors import PermissionDeniedError
+    from marketplace.licensing.instances import instance_scale, seat_opening_for
+    from marketplace.licensing.seats import SeatAuthorisationRequired
+
+    instance.refresh_from_db()
+    units = target if target is not None else instance.units + (change or 0)
+    try:
+        typed = seat_opening_for(user=account.address, instance=instance, units=units)
+    except PermissionDeniedError:
+        typed = None  # instance_scale refuses it, as it would anyway
+    for _ in range(50):  # an opening another request used first is answered with a fresh one to sign
+        opening = sign_seats(account, typed) if typed is not None else None
+        try:
+            return instance_scale(
+                instance=instance, actor=account.address, change=change, target=target, seat_opening=opening
+            )
+        except SeatAuthorisationRequired as needed:
+            typed = needed.typed_data
+    raise AssertionError("the seat opening was used up by other requests 50 times")
+
+
+def api_instantiate(client: Any, token: str, account: LocalAccount, ns_id: str, **body: Any) -> Any:
+    """POST /api/v1/instances as a client holding the licensee's key: a 428 is answered by signing its
+    typed data and posting again."""
+    headers = {"Authorization": f"Bearer {token}"}
+    payload = {"ns_id": ns_id, **body}
+    response = client.post("/api/v1/instances", payload, content_type="application/json", headers=headers)
+    if response.status_code != 428:
+        return response
+    signed = sign_seats(account, response.json()["typed_data"])
+    payload["seat_opening"] = {"typed_data": signed.typed_data, "signature": signed.signature}
+    return client.post("/api/v1/instances", payload, content_type="application/json", headers=headers)

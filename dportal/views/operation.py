@@ -2,20 +2,63 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from dportal.access import require_address, signed_in_address
 from dportal.forms import ScaleForm
-from dportal.views.base import signin_redirect
+from dportal.views.base import json_or_error, signin_redirect
 from ledger.exceptions import LedgerError
 from marketplace.contract_manager import decisions
 from marketplace.errors import ConflictError, PermissionDeniedError, ValidationFailed, outage
 from marketplace.licensing import instances as ns_instances
 from marketplace.licensing.models import NsInstance
+from marketplace.licensing.seats import SeatAuthorisation, SeatAuthorisationRequired, seat_authorisation_of
 from marketplace.lookups import instance_or_404, ns_or_404
+
+
+def _seat_opening(request: HttpRequest) -> SeatAuthorisation | None:
+    """The licensee's signed SeatOpening the page's script put in the form (static/js/instantiate.js)."""
+    typed, signature = request.POST.get("seat_typed_data"), request.POST.get("seat_signature")
+    if not typed or not signature:
+        return None
+    try:
+        body = json.loads(typed)
+    except ValueError:
+        body = None
+    return seat_authorisation_of({"typed_data": body, "signature": signature})
+
+
+SIGN_THE_SEAT = "your wallet must sign the seat opening first (the page's script asks it; it needs JavaScript)"
+
+
+@require_GET
+def ns_seat_opening(request: HttpRequest, ns_id: str) -> JsonResponse:
+    """The SeatOpening to sign before instantiating (null when no seat is opened on chain)."""
+
+    def work(actor: str, _: dict[str, Any]) -> dict[str, Any]:
+        return {"typed_data": ns_instances.seat_opening_for(user=actor, ns=ns_or_404(ns_id, viewer=actor))}
+
+    return json_or_error(request, work)
+
+
+@require_GET
+def instance_seat_opening(request: HttpRequest, instance_id: str) -> JsonResponse:
+    """The SeatOpening to sign before scaling out to ?units=N (null when no seat is opened on chain)."""
+
+    def work(actor: str, _: dict[str, Any]) -> dict[str, Any]:
+        units = request.GET.get("units", "")
+        if not (units.isascii() and units.isdigit() and 0 < len(units) < 5):
+            raise ValidationFailed({"units": "a number of units, 1 or more"})
+        typed = ns_instances.seat_opening_for(user=actor, instance=instance_or_404(instance_id), units=int(units))
+        return {"typed_data": typed}
+
+    return json_or_error(request, work)
 
 
 @require_POST
@@ -25,9 +68,15 @@ def ns_instantiate(request: HttpRequest, ns_id: str) -> HttpResponse:
         return signin_redirect(request, "ns-detail", ns_id)
     ns = ns_or_404(ns_id, viewer=signed_in_address(request))
     try:
-        instance = ns_instances.instance_create(ns=ns, user=actor)
+        instance = ns_instances.instance_create(ns=ns, user=actor, seat_opening=_seat_opening(request))
     except decisions.LicenceDenied as exc:
         messages.error(request, f"Not instantiated: {exc.decision.reason}.")
+        return redirect("ns-detail", descriptor_id=ns_id)
+    except SeatAuthorisationRequired:
+        messages.error(request, f"Not instantiated: {SIGN_THE_SEAT}.")
+        return redirect("ns-detail", descriptor_id=ns_id)
+    except ValidationFailed as exc:
+        messages.error(request, f"Not instantiated: {exc}.")
         return redirect("ns-detail", descriptor_id=ns_id)
     if instance.state == "failed":
         messages.error(request, f"The instantiation failed: {instance.error}")
@@ -96,7 +145,11 @@ def instance_scale(request: HttpRequest, instance_id: str) -> HttpResponse:
         return _instances_page(request, actor, (instance_id, form, ""), status=400)
     units = int(form.cleaned_data["units"])
     try:
-        scaled = ns_instances.instance_scale(instance=instance, actor=actor, target=units)
+        scaled = ns_instances.instance_scale(
+            instance=instance, actor=actor, target=units, seat_opening=_seat_opening(request)
+        )
+    except SeatAuthorisationRequired:
+        return _instances_page(request, actor, (instance_id, form, f"Not scaled: {SIGN_THE_SEAT}."), status=428)
     except decisions.LicenceDenied as exc:
         return _instances_page(request, actor, (instance_id, form, f"Not scaled: {exc.decision.reason}."), status=403)
     except PermissionDeniedError as exc:

@@ -21,6 +21,7 @@ from marketplace.errors import (
 )
 from marketplace.licensing.instances import ScaleFailed
 from marketplace.licensing.presenters import instance_json
+from marketplace.licensing.seats import SeatAuthorisationRequired
 from marketplace.repository.blobs import BlobBusy
 from marketplace.repository.packages.problems import PackageRejected
 
@@ -54,6 +55,8 @@ def error_answer(exc: Exception) -> tuple[int, dict[str, Any]] | None:
         return 406, {"error": str(exc)}
     if isinstance(exc, RangeNotSatisfiable):
         return 416, {"error": str(exc)}
+    if isinstance(exc, SeatAuthorisationRequired):
+        return 428, {"error": str(exc), "typed_data": exc.typed_data}
     if isinstance(exc, ScaleFailed):
         return 502, {"error": str(exc), "instance": instance_json(exc.instance)}
     down = outage(exc)

@@ -19,6 +19,7 @@ from marketplace.licensing import instances as ns_instances
 from marketplace.licensing import offers as licence_offers
 from marketplace.licensing.models import LicencePolicy, NsInstance
 from marketplace.licensing.presenters import instance_json, licence_json, offer_json
+from marketplace.licensing.seats import SeatAuthorisation
 from marketplace.lookups import instance_or_404, ns_or_404, package_or_404
 from marketplace.repository import origin
 from marketplace.repository.packages.problems import PackageRejected
@@ -163,13 +164,29 @@ def instances(request: HttpRequest) -> dict[str, Any]:
 @router.post(
     "/instances",
     auth=bearer,
-    response={201: schemas.Instance, 400: E, 401: E, 403: E, 404: E, 502: schemas.Instance, 503: E},
+    response={
+        201: schemas.Instance,
+        400: E,
+        401: E,
+        403: E,
+        404: E,
+        428: schemas.SeatOpeningNeeded,
+        502: schemas.Instance,
+        503: E,
+    },
 )
 def instance_create(request: HttpRequest, body: schemas.InstanceRequest) -> Status[Any]:
-    """Instantiate an NS: policy decision, seat reservation, integrity check, orchestrator. 403: denied,
-    with the reason; 502: the orchestrator failed and the seat is released."""
+    """Instantiate an NS: policy decision, seat reservation here, the seat opened on chain under the
+    licensee's signed SeatOpening, integrity check, orchestrator. 428: sign the answer's typed_data and send
+    it back as seat_opening; 403: denied, by the policy or the chain, with the reason; 502: the orchestrator
+    failed and the seat is released."""
     user = str(request.auth)  # type: ignore[attr-defined]
-    instance = ns_instances.instance_create(ns=ns_or_404(body.ns_id, viewer=user), user=user, region=body.region)
+    instance = ns_instances.instance_create(
+        ns=ns_or_404(body.ns_id, viewer=user),
+        user=user,
+        region=body.region,
+        seat_opening=_seat_opening(body.seat_opening),
+    )
     return Status(201 if instance.state != "failed" else 502, instance_json(instance))
 
 
@@ -208,16 +225,35 @@ def _scale_request(value: int | str) -> tuple[int | None, int | None]:
 @router.post(
     "/instances/{instance_id}/scale",
     auth=bearer,
-    response={200: schemas.Instance, 400: E, 401: E, 403: E, 404: E, 409: E, 502: schemas.ScaleFailure, 503: E},
+    response={
+        200: schemas.Instance,
+        400: E,
+        401: E,
+        403: E,
+        404: E,
+        409: E,
+        428: schemas.SeatOpeningNeeded,
+        502: schemas.ScaleFailure,
+        503: E,
+    },
 )
 def instance_scale(request: HttpRequest, instance_id: str, body: schemas.ScaleRequest) -> dict[str, Any]:
     """Scale an instance (the owner only): out takes extra seats of the licence atomically, in releases
-    them; one orchestrator scaling step per unit. 409: not running, or its orchestrator cannot scale it;
-    502: the orchestrator failed part way, the instance holds the units that started."""
+    them; one orchestrator scaling step per unit. 428: scaling out needs the licensee's signed SeatOpening
+    for the extra seats (sign the answer's typed_data, send it back as seat_opening); 409: not running, or
+    its orchestrator cannot scale it; 502: the orchestrator failed part way, the instance holds the units
+    that started."""
     found = instance_or_404(instance_id)
     change, target = _scale_request(body.instances)
     actor = str(request.auth)  # type: ignore[attr-defined]
-    return instance_json(ns_instances.instance_scale(instance=found, actor=actor, change=change, target=target))
+    scaled = ns_instances.instance_scale(
+        instance=found, actor=actor, change=change, target=target, seat_opening=_seat_opening(body.seat_opening)
+    )
+    return instance_json(scaled)
+
+
+def _seat_opening(signed: schemas.SeatOpeningSigned | None) -> SeatAuthorisation | None:
+    return None if signed is None else SeatAuthorisation(typed_data=signed.typed_data, signature=signed.signature)
 
 
 @router.post(

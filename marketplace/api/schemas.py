@@ -291,9 +291,17 @@ class Licences(Schema):
     items: list[Licence]
 
 
+class SeatOpeningSigned(Schema):
+    typed_data: dict[str, Any] = Field(description="the SeatOpening a 428 answer gave, as signed")
+    signature: Annotated[str, Field(max_length=300)] = Field(description="the licensee's eth_signTypedData_v4")
+
+
 class InstanceRequest(Schema):
     ns_id: ObjectIdText
     region: Annotated[str, Field(max_length=64)] | None = None
+    seat_opening: SeatOpeningSigned | None = Field(
+        None, description="the licensee's signed SeatOpening; without it a licence with seats answers 428"
+    )
 
 
 class Instance(Open):
@@ -321,6 +329,14 @@ class ScaleRequest(Schema):
     instances: Annotated[int, Field(strict=True, ge=1, le=1000)] | Annotated[str, Field(pattern="^[+-][0-9]{1,4}$")] = (
         Field(description='the target number of units (1 to 1000), or a change "+N" / "-N"')
     )
+    seat_opening: SeatOpeningSigned | None = Field(
+        None, description="scaling out: the licensee's signed SeatOpening for the extra seats (else 428)"
+    )
+
+
+class SeatOpeningNeeded(Open):
+    error: str
+    typed_data: dict[str, Any]
 
 
 class ScaleFailure(Open):

@@ -25,7 +25,17 @@ from marketplace.contract_manager.decisions import (
 from marketplace.contract_manager.provenance import provenance_append
 from marketplace.errors import ConflictError, PermissionDeniedError, ValidationFailed
 from marketplace.licensing.models import InstanceState, NsInstance
-from marketplace.licensing.seats import seat_key_of, seat_release, seat_take
+from marketplace.licensing.seats import (
+    SeatAuthorisation,
+    SeatAuthorisationRequired,
+    SeatsRefused,
+    seat_key_of,
+    seat_opening_prepare,
+    seat_release,
+    seat_take,
+    seats_close,
+    seats_open,
+)
 from marketplace.repository import blobs
 from marketplace.repository.models import NetworkService, Package, Vnf
 
@@ -59,9 +69,19 @@ def driver() -> Any:
     return TrackingDriver()
 
 
-def instance_create(*, ns: NetworkService, user: str, region: str | None = None) -> NsInstance:
-    """Decide, reserve a seat, check the package against the chain, then ask the orchestrator."""
+def instance_create(
+    *, ns: NetworkService, user: str, region: str | None = None, seat_opening: SeatAuthorisation | None = None
+) -> NsInstance:
+    """Decide, reserve a seat here, open it on chain under the licensee's signed `seat_opening`, check the
+    package against the chain, then ask the orchestrator. Under a licence with seats, no `seat_opening`
+    raises SeatAuthorisationRequired with the opening to sign; a seat the chain refuses raises LicenceDenied
+    and nothing is asked of the orchestrator."""
     decision = licence_decide(ns=ns, user=user, region=region)
+    if decision.permit and decision.licence_id is not None and decision.seats and seat_opening is None:
+        # Asking for the licensee's signature is a step of the protocol, not a usage: nothing is logged.
+        raise SeatAuthorisationRequired(
+            seat_opening_prepare(licence_id=decision.licence_id, count=1), decision.licence_id, 1
+        )
     provenance_append(kind="decision", actor=user, subject=f"ns:{ns.pk}", payload=decision.as_dict())
     if not decision.permit:
         raise LicenceDenied(decision)
@@ -84,6 +104,17 @@ def instance_create(*, ns: NetworkService, user: str, region: str | None = None)
         )
         provenance_append(kind="decision", actor=user, subject=f"ns:{ns.pk}", payload=denied.as_dict())
         raise LicenceDenied(denied)
+    chain_seats = 0
+    if seat_key and decision.seats and held is not None:
+        try:
+            seats_open(licence_id=held.licence_id, licensee=user, count=1, authorisation=seat_opening)
+        except SeatsRefused as exc:
+            seat_release(seat_key)
+            _refused_on_chain(decision, user, f"ns:{ns.pk}", str(exc))
+        except BaseException:
+            seat_release(seat_key)
+            raise
+        chain_seats = 1
     orchestrator = driver()
     instance = NsInstance.objects.create(
         ns=ns,
@@ -92,6 +123,7 @@ def instance_create(*, ns: NetworkService, user: str, region: str | None = None)
         offer_id=int(decision.offer_id or 0),
         licence_id=decision.licence_id,
         seat_key=seat_key,
+        chain_seats=chain_seats,
         driver=orchestrator.name,
         deploys=orchestrator.deploys,
     )
@@ -106,6 +138,7 @@ def instance_create(*, ns: NetworkService, user: str, region: str | None = None)
         instance.save(update_fields=["state", "error", "updated_at"])
         if seat_key and decision.seats:
             seat_release(seat_key)
+        _close_chain_seats(instance, instance.chain_seats)
     provenance_append(
         kind="instantiate",
         actor=user,
@@ -119,6 +152,62 @@ def instance_create(*, ns: NetworkService, user: str, region: str | None = None)
         },
     )
     return instance
+
+
+def seat_opening_for(
+    *, user: str, ns: NetworkService | None = None, instance: NsInstance | None = None, units: int = 0
+) -> dict[str, Any] | None:
+    """The SeatOpening `user` signs before instantiating `ns` (one seat), or before scaling `instance` out to
+    `units`; None when no seat is opened on chain (a public offer, no licence held yet, scaling in)."""
+    if instance is not None:
+        if user != instance.owner:
+            raise PermissionDeniedError(f"only {instance.owner} may scale instance {instance.pk}")
+        count = units - instance.units
+        if count <= 0 or instance.licence_id is None or not instance.seat_key:
+            return None
+        return seat_opening_prepare(licence_id=int(instance.licence_id), count=count)
+    if ns is None:
+        raise ValidationFailed({"ns_id": "name the network service to instantiate"})
+    decision = licence_decide(ns=ns, user=user)
+    if not decision.permit or decision.licence_id is None or not decision.seats:
+        return None
+    return seat_opening_prepare(licence_id=decision.licence_id, count=1)
+
+
+def _refused_on_chain(decision: Decision, actor: str, subject: str, reason: str, action: str = "instantiate") -> None:
+    """Log and raise the chain's refusal of a seat as the decision's denial."""
+    denied = Decision(
+        False,
+        reason,
+        offer_id=decision.offer_id,
+        licence_id=decision.licence_id,
+        kind=decision.kind,
+        seats=decision.seats,
+        action=action,
+    )
+    provenance_append(kind="decision", actor=actor, subject=subject, payload=denied.as_dict())
+    raise LicenceDenied(denied)
+
+
+def _close_chain_seats(instance: NsInstance, count: int) -> None:
+    """Close `count` of the seats `instance` holds on chain; those the chain cannot close now stay counted
+    in instance.chain_seats for the worker (instances_close_pending_seats)."""
+    if count <= 0 or instance.licence_id is None:
+        return
+    closed = count if seats_close(licence_id=int(instance.licence_id), count=count) else 0
+    NsInstance.objects.filter(pk=instance.pk).update(chain_seats=F("chain_seats") - closed)
+    instance.refresh_from_db(fields=["chain_seats"])
+
+
+def instances_close_pending_seats() -> int:
+    """Close the chain seats of instances that ended while the chain could not close them (a worker tick).
+    Returns how many instances were settled."""
+    settled = 0
+    ended = NsInstance.objects.filter(state__in=[InstanceState.TERMINATED, InstanceState.FAILED], chain_seats__gt=0)
+    for instance in ended[:100]:
+        _close_chain_seats(instance, instance.chain_seats)
+        settled += instance.chain_seats == 0
+    return settled
 
 
 def _deploy(instance: NsInstance, ns: NetworkService, orchestrator: Any) -> None:
@@ -260,8 +349,9 @@ def instance_terminate(*, instance: NsInstance, actor: str) -> NsInstance:
     instance.state = InstanceState.TERMINATED
     instance.save(update_fields=["state", "updated_at"])
     if instance.seat_key:
-        instance.refresh_from_db(fields=["units"])  # a scale may have changed it since `instance` was read
+        instance.refresh_from_db(fields=["units", "chain_seats"])  # a scale may have changed them since
         seat_release(instance.seat_key, max(instance.units, 1))
+        _close_chain_seats(instance, instance.chain_seats)
     provenance_append(
         kind="terminate", actor=actor, subject=f"instance:{instance.pk}", payload={"ns": str(instance.ns.pk)}
     )
@@ -292,12 +382,53 @@ def instances_flag_expired() -> int:
     return flagged
 
 
+def instances_flag_licence_loss(*, chain_id: int, licence_id: int, notice: str, seats_closed: int | None = None) -> int:
+    """Flag the running instances under a licence that the chain says it no longer covers, and tell their
+    owner why (`notice`, on the instances page and in the provenance log). `seats_closed`: the licensee
+    closed that many of this node's seats on chain, so only instances holding them are flagged, newest
+    first; None flags every running instance of the licence (it was transferred). Returns how many."""
+    live = NsInstance.objects.filter(
+        chain_id=chain_id,
+        licence_id=licence_id,
+        state__in=[InstanceState.RUNNING, InstanceState.INSTANTIATING],
+        licence_notice="",
+    ).order_by("-created_at")
+    flagged, left = 0, seats_closed
+    for instance in live:
+        if left is not None:
+            if left <= 0:
+                break
+            if instance.chain_seats == 0:
+                continue
+            taken = min(left, instance.chain_seats)
+            left -= taken
+            NsInstance.objects.filter(pk=instance.pk).update(
+                chain_seats=F("chain_seats") - taken, licence_notice=notice
+            )
+        else:
+            NsInstance.objects.filter(pk=instance.pk).update(licence_notice=notice)
+        provenance_append(
+            kind="licence-notice",
+            actor="operator",
+            subject=f"instance:{instance.pk}",
+            payload={"licence_id": licence_id, "notice": notice},
+        )
+        flagged += 1
+    return flagged
+
+
 def instance_scale(
-    *, instance: NsInstance, actor: str, change: int | None = None, target: int | None = None
+    *,
+    instance: NsInstance,
+    actor: str,
+    change: int | None = None,
+    target: int | None = None,
+    seat_opening: SeatAuthorisation | None = None,
 ) -> NsInstance:
     """Scale `instance` by `change` units, or to `target` units: decided against the licence's seats (scaling
-    out takes the extra seats in one atomic update, scaling in releases them), then done by the orchestrator
-    one scaling step per unit. Raises LicenceDenied, PermissionDeniedError, ConflictError, ValidationFailed."""
+    out takes the extra seats in one atomic update here, then opens them on chain under the licensee's signed
+    `seat_opening`; scaling in releases them), then done by the orchestrator one scaling step per unit.
+    Raises LicenceDenied, PermissionDeniedError, ConflictError, ValidationFailed, SeatAuthorisationRequired."""
     from marketplace.licensing.orchestrators import OrchestratorError
 
     subject = f"instance:{instance.pk}"
@@ -329,6 +460,10 @@ def instance_scale(
             f"{instance.ns} defines no scaling aspect (VNFD df scaling-aspect), so {orchestrator.name} cannot scale it"
         )
     decision = scale_decide(instance=instance, change=change)
+    opens = change > 0 and bool(instance.seat_key and decision.seats and instance.licence_id is not None)
+    if decision.permit and opens and seat_opening is None:
+        licence_id = int(instance.licence_id or 0)
+        raise SeatAuthorisationRequired(seat_opening_prepare(licence_id=licence_id, count=change), licence_id, change)
     provenance_append(kind="decision", actor=actor, subject=subject, payload={**decision.as_dict(), "change": change})
     if not decision.permit:
         raise LicenceDenied(decision)
@@ -350,6 +485,18 @@ def instance_scale(
                 kind="decision", actor=actor, subject=subject, payload={**denied.as_dict(), "change": change}
             )
             raise LicenceDenied(denied)
+        if opens:
+            try:
+                seats_open(
+                    licence_id=int(instance.licence_id or 0), licensee=actor, count=steps, authorisation=seat_opening
+                )
+            except SeatsRefused as exc:
+                seat_release(instance.seat_key, steps)
+                _refused_on_chain(decision, actor, subject, str(exc), action="scale")
+            except BaseException:
+                seat_release(instance.seat_key, steps)
+                raise
+            NsInstance.objects.filter(pk=instance.pk).update(chain_seats=F("chain_seats") + steps)
     else:
         # Units leave first, atomically, so that two concurrent scale-ins cannot both take the last ones.
         if not NsInstance.objects.filter(pk=instance.pk, units__gte=1 + steps).update(units=F("units") - steps):
@@ -380,6 +527,7 @@ def instance_scale(
         free = steps - restored if instance.seat_key else 0
     if free:
         seat_release(instance.seat_key, free)
+        _close_chain_seats(instance, min(free, NsInstance.objects.get(pk=instance.pk).chain_seats))
     if error:
         NsInstance.objects.filter(pk=instance.pk).update(error=error)
     instance.refresh_from_db()

@@ -1,21 +1,40 @@
-"""Seat counters: how many units run under one licence, reserved atomically before an instance starts."""
+"""Seats: how many units run under one licence.
+
+The chain is the authority: LicenseManager counts each licence's open seats, opened by this node under
+the licensee's signed SeatOpening and closed by this node (or the licensee), and refuses more than the
+offer holds, a transfer while seats are open and a lapsed licence. This node's database keeps a counter
+per licence beside it as the fast path: taken atomically before the chain is asked, so concurrent
+requests here never race each other to the chain.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from web3 import Web3
 
+from ledger.client import get_chain_client
+from ledger.exceptions import LedgerError, TransactionFailed
+from ledger.licensing import LicenseManager, SeatOpening, seat_opening_from_typed_data
 from ledger.models import AcquiredLicence
+from marketplace.errors import ValidationFailed
 from marketplace.licensing.models import InstanceState, NsInstance
 
 SEATS = "licence_seats"
+# How long a licensee's signed seat opening stays usable: long enough to sign in a wallet, short enough
+# that a signature left unused does not linger.
+SEAT_OPENING_TTL = 15 * 60
 
 
 def seat_key(chain_id: int, licence: AcquiredLicence) -> str:
-    """The seat counter of one licence; the agreement hash keeps it apart from a licence with the
-    same id on a chain that was since reset."""
-    return f"{chain_id}:{licence.licence_id}:{licence.agreement_hash[2:18]}"
+    """The seat counter of one licence: its id alone, so that a renewal (a new agreement) keeps the count,
+    as LicenseManager's does."""
+    return f"{chain_id}:{licence.licence_id}"
 
 
 def seat_key_of(chain_id: int, licence: AcquiredLicence | None) -> str:
@@ -55,3 +74,128 @@ def seat_release(key: str, count: int = 1) -> None:
     counters = connection.database[SEATS]  # type: ignore[attr-defined]
     if counters.update_one({"_id": key, "used": {"$gte": count}}, {"$inc": {"used": -count}}).modified_count == 0:
         counters.update_one({"_id": key}, {"$set": {"used": 0}})
+
+
+# --- seats on chain
+
+
+@dataclass(frozen=True)
+class SeatAuthorisation:
+    """A licensee's signed SeatOpening, as a wallet returns it."""
+
+    typed_data: dict[str, Any]
+    signature: str
+
+
+class SeatAuthorisationRequired(Exception):
+    """Seats must be opened on chain and the licensee has not signed their opening yet (HTTP 428):
+    `typed_data` is the SeatOpening to sign with eth_signTypedData_v4 and send back."""
+
+    def __init__(self, typed_data: dict[str, Any], licence_id: int, count: int, *, stale: bool = False) -> None:
+        self.typed_data = typed_data
+        why = "the seat opening you signed was used by another request, so " if stale else ""
+        super().__init__(
+            f"{why}opening {count} seat{'s' if count > 1 else ''} of licence #{licence_id} needs the licensee's "
+            "signature: sign the typed data (eth_signTypedData_v4) and send it back as seat_opening"
+        )
+
+
+class SeatsRefused(Exception):
+    """LicenseManager refused to open the seats (no seat free, the licence lapsed or moved)."""
+
+
+def _node() -> Any:
+    from ledger.signer import operator_account
+
+    return operator_account()
+
+
+def seat_opening_prepare(*, licence_id: int, count: int) -> dict[str, Any]:
+    """The SeatOpening the licensee signs to let this node open `count` seats of the licence."""
+    client = get_chain_client()
+    manager = LicenseManager.deployed(client)
+    opening = manager.seat_opening(licence_id, _node().address, count, deadline=client.now() + SEAT_OPENING_TTL)
+    return manager.seat_typed_data(opening)
+
+
+def seats_open(*, licence_id: int, licensee: str, count: int, authorisation: SeatAuthorisation | None) -> None:
+    """Open `count` seats of the licence on chain under the licensee's signed opening, relayed by this node.
+    Raises SeatAuthorisationRequired without one, or with a fresh one when the signed opening's nonce was
+    used meanwhile (another request of the licensee opened seats first); ValidationFailed for an opening of
+    other seats or not signed by the licensee; SeatsRefused when the contract refuses; LedgerError when the
+    chain is down."""
+    if authorisation is None:
+        raise SeatAuthorisationRequired(seat_opening_prepare(licence_id=licence_id, count=count), licence_id, count)
+    node = _node()
+    opening = _checked_opening(authorisation, licence_id=licence_id, licensee=licensee, count=count, node=node.address)
+    client = get_chain_client()
+    manager = LicenseManager.deployed(client)
+
+    def stale() -> bool:
+        return manager.seat_holding(licence_id, node.address)[1] > opening.nonce
+
+    if stale():
+        raise SeatAuthorisationRequired(_prepared(licence_id, count), licence_id, count, stale=True)
+    try:
+        client.transact(node, manager.open_seats(node.address, opening, authorisation.signature), abi=manager.abi)
+    except TransactionFailed as exc:
+        if stale():
+            raise SeatAuthorisationRequired(_prepared(licence_id, count), licence_id, count, stale=True) from exc
+        raise SeatsRefused(f"LicenseManager refused to open {count} seat(s) of licence #{licence_id}: {exc}") from exc
+
+
+def _prepared(licence_id: int, count: int) -> dict[str, Any]:
+    return seat_opening_prepare(licence_id=licence_id, count=count)
+
+
+def _checked_opening(
+    authorisation: SeatAuthorisation, *, licence_id: int, licensee: str, count: int, node: str
+) -> SeatOpening:
+    try:
+        opening = seat_opening_from_typed_data(authorisation.typed_data)
+        signer = Account.recover_message(
+            encode_typed_data(full_message=authorisation.typed_data), signature=authorisation.signature
+        )
+    except (LedgerError, ValueError, TypeError, KeyError) as exc:
+        raise ValidationFailed({"seat_opening": f"not a signed SeatOpening: {exc}"}) from exc
+    wrong = {
+        "licenceId": (opening.licence_id, licence_id),
+        "count": (opening.count, count),
+        "node": (opening.node, Web3.to_checksum_address(node)),
+    }
+    problems = [
+        f"{name} is {given}, expected {expected}" for name, (given, expected) in wrong.items() if given != expected
+    ]
+    if Web3.to_checksum_address(signer) != Web3.to_checksum_address(licensee):
+        problems.append(f"it is signed by {signer}, not by the licensee {licensee}")
+    if problems:
+        raise ValidationFailed({"seat_opening": "the seat opening does not match: " + "; ".join(problems)})
+    return opening
+
+
+def seats_close(*, licence_id: int, count: int) -> bool:
+    """Close `count` seats this node opened under the licence. False when the chain cannot do it now
+    (down, or the licensee closed them already): the caller keeps the count to close later."""
+    node = _node()
+    client = get_chain_client()
+    try:
+        manager = LicenseManager.deployed(client)
+        client.transact(node, manager.close_seats(node.address, licence_id, node.address, count), abi=manager.abi)
+    except LedgerError:
+        return False
+    return True
+
+
+def seats_held_on_chain(*, licence_id: int) -> int:
+    """The seats this node holds open on chain under the licence."""
+    client = get_chain_client()
+    return LicenseManager.deployed(client).seat_holding(licence_id, _node().address)[0]
+
+
+def seat_authorisation_of(body: Any) -> SeatAuthorisation | None:
+    """The signed opening in a request body ({"typed_data": {...}, "signature": "0x..."}), if any."""
+    if not body:
+        return None
+    if not isinstance(body, dict) or not isinstance(body.get("typed_data"), dict) or not body.get("signature"):
+        raise ValidationFailed({"seat_opening": 'give {"typed_data": {...}, "signature": "0x..."}'})
+    return SeatAuthorisation(typed_data=body["typed_data"], signature=str(body["signature"]))

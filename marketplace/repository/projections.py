@@ -56,6 +56,7 @@ def _line_claimed(event: ChainEvent) -> None:
 
 @projections.on("LicenseManager", "LicenceTransferred")
 def _transferred(event: ChainEvent) -> None:
+    from marketplace.licensing.instances import instances_flag_licence_loss
     from marketplace.licensing.offers import licence_transfer_record
 
     licence_transfer_record(
@@ -66,6 +67,37 @@ def _transferred(event: ChainEvent) -> None:
         tx_hash=event.tx_hash,
         to_licence_id=int(event.args["toLicenceId"]) if "toLicenceId" in event.args else None,
     )
+    # LicenseManager refuses a transfer while seats are open, but an instance whose seat the licensee closed
+    # may still run here: it no longer has a licence at all.
+    instances_flag_licence_loss(
+        chain_id=event.chain_id,
+        licence_id=int(event.args["licenceId"]),
+        notice=f"licence #{event.args['licenceId']} was transferred to {event.args['to']} on chain",
+    )
+
+
+@projections.on("LicenseManager", "SeatsClosed")
+def _seats_closed(event: ChainEvent) -> None:
+    # This node closes its own seats when its instances end; seats of its instances closed by the licensee
+    # leave those instances running without a seat on chain.
+    from ledger.signer import operator_account
+    from marketplace.licensing.instances import instances_flag_licence_loss
+
+    node, closed_by = str(event.args["node"]), str(event.args["closedBy"])
+    if node != operator_account().address or closed_by == node:
+        return
+    instances_flag_licence_loss(
+        chain_id=event.chain_id,
+        licence_id=int(event.args["licenceId"]),
+        notice=f"the licensee closed this instance's seat of licence #{event.args['licenceId']} on chain",
+        seats_closed=int(event.args["count"]),
+    )
+
+
+def _close_pending_seats() -> None:
+    from marketplace.licensing.instances import instances_close_pending_seats
+
+    instances_close_pending_seats()
 
 
 def _anchor_due_batches() -> None:
@@ -92,6 +124,7 @@ def _flag_expired_instances() -> None:
 
 
 projections.ticks.append(_flag_expired_instances)
+projections.ticks.append(_close_pending_seats)
 
 
 def _reset() -> None:

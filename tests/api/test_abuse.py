@@ -7,8 +7,7 @@ import pytest
 
 from marketplace.accounts import services as accounts
 from marketplace.accounts.models import SignInNonce
-from marketplace.licensing.instances import instance_create
-from tests.factories import signed_in_token
+from tests.factories import instantiate, signed_in_token
 from tests.licensing.test_licensing_journey import auth, network_service, offer  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -16,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 def test_attack_reading_someone_elses_instance(client, chain, developer, stranger, operator, network_service):  # noqa: F811
     offer(client, chain, developer, network_service, kind="public")
-    instance = instance_create(ns=network_service, user=stranger.address)
+    instance = instantiate(network_service, stranger)
     url = f"/api/v1/instances/{instance.pk}"
     assert client.get(url).status_code == 401
     other = client.get(url, headers=auth(signed_in_token(client, operator)))

@@ -14,13 +14,13 @@ from eth_account.messages import encode_typed_data
 from ledger.indexer import Indexer
 from ledger.projections import projections
 from marketplace.contract_manager.provenance import provenance_anchor_pending
-from marketplace.licensing.instances import instance_create, instance_terminate
+from marketplace.licensing.instances import instance_terminate
 from marketplace.licensing.models import NsInstance, SignedAgreement
 from marketplace.repository.models import NetworkService
 from marketplace.repository.packages.build import build
 from marketplace.repository.services import package_ingest
 from tests.dportal.test_portal_packages import sign_in
-from tests.factories import register_package, signed_in_token
+from tests.factories import instantiate, register_package, signed_in_token
 
 pytestmark = pytest.mark.django_db
 DEMO = Path(__file__).resolve().parents[2] / "demo" / "packages" / "osm"
@@ -88,7 +88,7 @@ def licensed(client, chain, developer, stranger, network_service):
         client, chain, developer, network_service, kind="private", price=10**15, seats=2, duration_days=30
     )
     acquire(client, chain, stranger, offer_id)
-    instance = instance_create(ns=network_service, user=stranger.address)
+    instance = instantiate(network_service, stranger)
     assert instance.state == "running"
     licence_id = int(instance.licence_id or 0)
     client.logout()

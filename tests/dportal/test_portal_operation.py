@@ -4,17 +4,18 @@ anonymous visitor, on anvil and the embedded store."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 
 from ledger.models import AcquiredLicence
 from marketplace.contract_manager.models import ProvenanceEntry
-from marketplace.licensing.instances import instance_create, instance_terminate
+from marketplace.licensing.instances import instance_terminate
 from marketplace.licensing.models import NsInstance
 from marketplace.repository.models import Vnf
 from tests.dportal.test_portal_packages import sign_in
-from tests.factories import signed_in_token
+from tests.factories import instantiate, sign_seats, signed_in_token
 from tests.licensing.test_licensing_journey import auth, buy, index, network_service, offer  # noqa: F401
 from tests.repository.test_tamper import corrupt_blob
 
@@ -40,7 +41,7 @@ def two_seats(client, chain, developer, stranger, network_service):  # noqa: F81
     """A private offer of two seats the stranger bought, and one instance of one unit under it."""
     offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=2, transferable=True)
     buy(client, chain, stranger, offer_id)
-    return instance_create(ns=network_service, user=stranger.address)
+    return instantiate(network_service, stranger)
 
 
 # --- scale from My instances ---
@@ -55,7 +56,16 @@ def test_it_scales_from_my_instances_and_shows_the_decision_first(client, strang
     assert "Allowed: private licence #" in text(cells)
     assert "2 of 2 instances after scaling out by 1" in text(cells)
 
-    done = client.post(f"/instances/{two_seats.pk}/scale", {"units": 2}, follow=True)
+    # Without the wallet's signature of the seat opening nothing is scaled, and the page says why.
+    unsigned = client.post(f"/instances/{two_seats.pk}/scale", {"units": 2})
+    assert unsigned.status_code == 428
+    assert "your wallet must sign the seat opening first" in text(row(unsigned.content.decode(), two_seats))
+    # The page's script asks for the opening, the wallet signs it, and it goes with the form.
+    typed = client.get(f"/instances/{two_seats.pk}/seat-opening", {"units": 2}).json()["typed_data"]
+    assert (typed["primaryType"], typed["message"]["count"]) == ("SeatOpening", 1)
+    signed = sign_seats(stranger, typed)
+    form = {"units": 2, "seat_typed_data": json.dumps(signed.typed_data), "seat_signature": signed.signature}
+    done = client.post(f"/instances/{two_seats.pk}/scale", form, follow=True)
     assert done.redirect_chain == [("/instances/", 302)]
     assert f"Instance {two_seats.pk} now runs 2 units." in text(done.content.decode())
     two_seats.refresh_from_db()

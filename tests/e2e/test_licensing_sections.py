@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from marketplace.licensing.instances import instance_create
 from marketplace.licensing.offers import agreement_prepare, offer_prepare, purchase_prepare
 from tests.e2e.conftest import screenshot
 from tests.e2e.test_licensing import index, published_ns, sign_in
+from tests.factories import instantiate
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -28,7 +28,7 @@ def test_it_shows_licences_and_provenance_and_closes_an_offer_from_the_wallet(
     purchase = purchase_prepare(offer_id=1, licensee=stranger.address, typed_data=typed, signature=signature)
     chain.transact(stranger, {**purchase["transaction"], "value": int(purchase["transaction"]["value"], 16)})
     index(chain)
-    assert instance_create(ns=ns, user=stranger.address).state == "running"
+    assert instantiate(ns, stranger).state == "running"
 
     licensee = sign_in(browser, live_server, stranger, chain, "/licences/")
     licensee.wait_for_load_state("networkidle")

@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 
 from ledger.models import AcquiredLicence
-from marketplace.licensing.instances import instance_create
 from marketplace.licensing.offers import agreement_prepare, offer_prepare, purchase_prepare
 from tests.e2e.conftest import screenshot
 from tests.e2e.test_licensing import published_ns, sign_in
+from tests.factories import instantiate
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -29,7 +29,7 @@ def test_it_scales_an_instance_and_transfers_the_licence(
     purchase = purchase_prepare(offer_id=1, licensee=stranger.address, typed_data=typed, signature=signature)
     chain.transact(stranger, {**purchase["transaction"], "value": int(purchase["transaction"]["value"], 16)})
     indexer()
-    instance = instance_create(ns=ns, user=stranger.address)
+    instance = instantiate(ns, stranger)
     assert instance.state == "running"
 
     page = sign_in(browser, live_server, stranger, chain, "/instances/")

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from marketplace.licensing.instances import instance_create
 from marketplace.licensing.offers import agreement_prepare, offer_prepare, purchase_prepare
 from marketplace.repository.models import Vnf
 from tests.e2e.conftest import screenshot
 from tests.e2e.test_licensing import published_ns, sign_in
+from tests.factories import instantiate
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -28,7 +28,7 @@ def test_each_section_renders_on_a_laptop_and_a_phone(
     purchase = purchase_prepare(offer_id=1, licensee=stranger.address, typed_data=typed, signature=signature)
     chain.transact(stranger, {**purchase["transaction"], "value": int(purchase["transaction"]["value"], 16)})
     indexer()
-    assert instance_create(ns=ns, user=stranger.address).state == "running"
+    assert instantiate(ns, stranger).state == "running"
     vnf = Vnf.objects.filter(package__uploader=developer.address).first()
     assert vnf is not None
 

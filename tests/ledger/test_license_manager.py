@@ -4,18 +4,12 @@ trials, expiry, renewal, transfer, withdrawals and a re-entering withdrawer."""
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from config.embedded import ANVIL_DEV_KEYS
 from ledger import artifacts
-from ledger.binding import unsigned_tx
-from ledger.client import ChainClient
 from ledger.exceptions import LedgerError, TransactionFailed
 from ledger.licensing import (
     DOMAIN_NAME,
@@ -23,137 +17,26 @@ from ledger.licensing import (
     LicenceAgreement,
     LicenceStatus,
     LicenseManager,
-    Offer,
     OfferKind,
     agreement_from_typed_data,
     agreement_typed_data,
     licence_id_of,
-    typed_data_for,
     typed_data_hash,
 )
-from ledger.offline.abi import keccak
-from ledger.registry import PackageRegistry, package_key
+from ledger.registry import package_key
 from ledger.services import contracts_deploy
-from tests.factories import claim_line
-
-PRICE = 10**16
-TOKEN_PRICE = 250 * 10**18
-HOUR = 3600
-
-
-def sha(text: str) -> bytes:
-    return hashlib.sha256(text.encode()).digest()
-
-
-PACKAGE = sha("acme/firewall 1.0 package")
-OTHER_PACKAGE = sha("acme/router 1.0 package")
-LINE = keccak(text="acme/firewall")
-OTHER_LINE = keccak(text="acme/router")
-LINE_OF = {PACKAGE: LINE, OTHER_PACKAGE: OTHER_LINE}
-TERMS = sha("acme licence policy v1")
-
-
-def dev_account(index: int) -> LocalAccount:
-    account: LocalAccount = Account.from_key(ANVIL_DEV_KEYS[index])
-    return account
-
-
-@pytest.fixture
-def provider() -> LocalAccount:
-    return dev_account(3)
-
-
-@pytest.fixture
-def buyer() -> LocalAccount:
-    # A key of its own, funded by the market fixture, so purchases never collide with other fixtures.
-    account: LocalAccount = Account.from_key(sha("licence buyer"))
-    return account
-
-
-@dataclass
-class Market:
-    chain: ChainClient
-    lm: LicenseManager
-    registry: Any
-    publisher: LocalAccount
-
-    def send(self, account: LocalAccount, tx: Any) -> Any:
-        return self.chain.transact(account, tx, abi=self.lm.abi)
-
-    def now(self) -> int:
-        return int(self.chain.w3.eth.get_block("latest")["timestamp"])
-
-    def travel(self, seconds: int) -> None:
-        self.chain.w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
-        self.chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
-
-    def create(self, account: LocalAccount, kind: OfferKind, digest: bytes = PACKAGE, **terms: Any) -> Offer:
-        terms.setdefault("terms_hash", TERMS)
-        terms.setdefault("name_hash", LINE_OF.get(digest, LINE))
-        receipt = self.send(account, self.lm.create_offer(account.address, digest=digest, kind=kind, **terms))
-        (created,) = self.lm.events(receipt, "OfferCreated")
-        offer = self.lm.offer(created["offerId"])
-        assert offer is not None
-        return offer
-
-    def private(self, **terms: Any) -> Offer:
-        terms = {"price": PRICE, "seats": 3, "duration": 30 * 24 * HOUR, **terms}
-        return self.create(self.publisher, OfferKind.PRIVATE, **terms)
-
-    def trial(self, **terms: Any) -> Offer:
-        return self.create(self.publisher, OfferKind.TRIAL, **{"seats": 1, "duration": 7 * 24 * HOUR, **terms})
-
-    def sign(
-        self,
-        signer: LocalAccount,
-        offer: Offer,
-        *,
-        chain_id: int | None = None,
-        manager: str | None = None,
-        **changes: Any,
-    ) -> tuple[LicenceAgreement, bytes]:
-        agreement = self.lm.agreement(offer, signer.address, deadline=self.now() + HOUR)
-        agreement = dataclasses.replace(agreement, **changes)
-        typed = typed_data_for(
-            agreement, chain_id=chain_id or self.chain.chain_id(), manager_address=manager or self.lm.address
-        )
-        return agreement, bytes(signer.sign_typed_data(full_message=typed).signature)
-
-    def raw(self, account: LocalAccount, function: str, *args: Any, value: int = 0) -> Any:
-        """Send a LicenseManager call as encoded, past the binding's own checks: what the chain does."""
-        data = self.lm.contract.encode_abi(function, args=list(args))
-        return self.send(account, unsigned_tx(account.address, self.lm.address, data, self.chain.chain_id(), value))
-
-    def buy(self, account: LocalAccount, offer: Offer, **changes: Any) -> int:
-        agreement, signature = self.sign(account, offer, **changes)
-        receipt = self.send(account, self.lm.purchase(account.address, offer, agreement, signature))
-        return self.lm.issued_licence_id(receipt)
-
-    def deploy(self, account: LocalAccount, name: str, *args: Any) -> Any:
-        artifact = artifacts.load(name)
-        tx = self.chain.factory(artifact).constructor(*args).build_transaction({"from": account.address})
-        receipt = self.chain.transact(account, tx)
-        return self.chain.bound(artifact, str(receipt["contractAddress"]))
-
-    def ether(self, address: str) -> int:
-        return int(self.chain.w3.eth.get_balance(address))  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def market(snapshot, deployed, chain: ChainClient, developer: LocalAccount, buyer: LocalAccount) -> Market:
-    chain.w3.provider.make_request("anvil_setBalance", [buyer.address, hex(100 * 10**18)])  # type: ignore[arg-type]
-    registry = chain.bound(artifacts.load("PackageRegistry"), deployed["PackageRegistry"])
-    bindings = PackageRegistry(chain, deployed["PackageRegistry"])
-    for digest, line in ((PACKAGE, LINE), (OTHER_PACKAGE, OTHER_LINE)):
-        claim_line(chain, bindings, developer, line)
-        chain.send(developer, registry.functions.register(digest, line, 1, sha(f"{line.hex()} vnfd")))
-    return Market(chain, LicenseManager(chain, deployed["LicenseManager"]), registry, developer)
-
-
-def fails(error: str) -> Any:
-    """Expect a revert with the named custom error (a regex; may include its arguments)."""
-    return pytest.raises(TransactionFailed, match=rf"reverted with (?:{error})(?:\(|$)")
-
+from tests.ledger.licence_market import (
+    HOUR,
+    LINE,
+    OTHER_LINE,
+    OTHER_PACKAGE,
+    PACKAGE,
+    PRICE,
+    TERMS,
+    TOKEN_PRICE,
+    fails,
+    sha,
+)
 
 # -- agreement payload
 

@@ -10,8 +10,9 @@ from ledger.client import get_chain_client
 from ledger.registry import PackageRegistry
 from marketplace.contract_manager.models import ProvenanceEntry
 from marketplace.errors import PermissionDeniedError
-from marketplace.licensing.instances import instance_create, instance_verify
+from marketplace.licensing.instances import instance_verify
 from marketplace.repository.models import Vnf
+from tests.factories import instantiate
 from tests.licensing.test_licensing_journey import network_service, offer  # noqa: F401
 from tests.licensing.test_orchestrator_scale import VIM, _ingest_ns, nbi  # noqa: F401
 
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 def test_it_reports_a_revoked_package_as_a_mismatch(client, chain, developer, stranger, network_service):  # noqa: F811
     offer(client, chain, developer, network_service, kind="public")
-    instance = instance_create(ns=network_service, user=stranger.address)
+    instance = instantiate(network_service, stranger)
     assert instance.integrity == "verified"
     vnf = Vnf.objects.filter(pk__in=network_service.vnf_ids).select_related("package").first()
     assert vnf is not None
@@ -39,7 +40,7 @@ def test_it_reports_a_revoked_package_as_a_mismatch(client, chain, developer, st
 
 def test_it_refuses_anyone_but_the_owner(client, chain, developer, stranger, operator, network_service):  # noqa: F811
     offer(client, chain, developer, network_service, kind="public")
-    instance = instance_create(ns=network_service, user=stranger.address)
+    instance = instantiate(network_service, stranger)
     with pytest.raises(PermissionDeniedError, match=f"only {stranger.address} may verify"):
         instance_verify(instance=instance, actor=operator.address)
     assert not ProvenanceEntry.objects.filter(subject=f"instance:{instance.pk}", kind="verify").exists()
@@ -60,7 +61,7 @@ def test_it_asks_osm_for_the_checksums_it_holds(
     settings.OSM_VIM_ACCOUNT = VIM
     ns = _ingest_ns(chain, developer, tmp_path, scalable=False)
     offer(client, chain, developer, ns, kind="public")
-    instance = instance_create(ns=ns, user=stranger.address)
+    instance = instantiate(ns, stranger)
     assert (instance.state, instance.integrity) == ("running", "verified"), instance.error
 
     # The stand-in's NS record names its NSD only (OSM's also lists its VNF packages under vnfd-id), so the

@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 
 from ledger.models import IndexerState
-from marketplace.licensing.instances import instance_create, instance_terminate
+from marketplace.licensing.instances import instance_terminate
 from marketplace.licensing.models import LicencePolicy
+from tests.factories import instantiate
 from tests.licensing.test_licensing_journey import DAY, buy, index, network_service, offer  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -73,7 +74,7 @@ def test_it_counts_seats_afresh_while_the_indexer_stands_still(
     checkpoint = IndexerState.objects.get().last_block
     assert status(client, network_service, stranger.address)["in_use"] == 0
 
-    running = instance_create(ns=network_service, user=stranger.address)
+    running = instantiate(network_service, stranger)
     full = status(client, network_service, stranger.address)
     assert full["allowed_to_instantiate"] is False
     assert full["in_use"] == 1

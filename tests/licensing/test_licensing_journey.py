@@ -15,12 +15,12 @@ from ledger.licensing import LicenseManager
 from ledger.projections import projections
 from ledger.registry import PackageRegistry
 from marketplace.contract_manager.decisions import LicenceDenied
-from marketplace.licensing.instances import instance_create, instances_flag_expired
+from marketplace.licensing.instances import instances_flag_expired
 from marketplace.licensing.models import NsInstance
 from marketplace.repository.models import NetworkService
 from marketplace.repository.packages.build import build
 from marketplace.repository.services import package_ingest
-from tests.factories import register_package, signed_in_token
+from tests.factories import api_instantiate, instantiate, register_package, signed_in_token
 
 pytestmark = pytest.mark.django_db
 DEMO = Path(__file__).resolve().parents[2] / "demo" / "packages" / "osm"
@@ -105,9 +105,17 @@ def test_the_private_licence_journey(client, chain, developer, stranger, network
     status = client.get("/api/v1/licences/status", {"ns": network_service.pk, "user": buyer.address}).json()
     assert status["allowed_to_instantiate"] is True
 
-    created = client.post(
+    # The seat is opened on chain under the licensee's signature: asked without one, the answer is the
+    # SeatOpening to sign, for this node, with its nonce and deadline.
+    unsigned = client.post(
         "/api/v1/instances", {"ns_id": str(network_service.pk)}, content_type="application/json", headers=auth(token)
     )
+    assert unsigned.status_code == 428
+    assert unsigned.json()["typed_data"]["primaryType"] == "SeatOpening"
+    assert unsigned.json()["typed_data"]["message"]["count"] == 1
+    assert not NsInstance.objects.exists()
+
+    created = api_instantiate(client, token, buyer, str(network_service.pk))
     assert created.status_code == 201, created.content
     instance = created.json()
     assert instance["state"] == "running"
@@ -140,7 +148,7 @@ def test_fifty_parallel_requests_against_five_seats_grant_exactly_five(
     def request() -> None:
         try:
             start.wait()
-            instance = instance_create(ns=network_service, user=stranger.address)
+            instance = instantiate(network_service, stranger)
             (granted if instance.state == "running" else denied).append(instance.state)
         except LicenceDenied as exc:
             denied.append(exc.decision.reason)
@@ -164,14 +172,14 @@ def test_an_expired_licence_denies_new_instances_and_flags_running_ones(
 ):
     offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=3, duration_days=1)
     buy(client, chain, stranger, offer_id)
-    running = instance_create(ns=network_service, user=stranger.address)
+    running = instantiate(network_service, stranger)
     assert running.state == "running"
 
     chain.w3.provider.make_request("evm_increaseTime", [2 * DAY])
     chain.w3.provider.make_request("evm_mine", [])
 
     with pytest.raises(LicenceDenied, match="ended on"):
-        instance_create(ns=network_service, user=stranger.address)
+        instantiate(network_service, stranger)
     assert instances_flag_expired() == 1
     running.refresh_from_db()
     assert running.licence_expired
@@ -185,13 +193,9 @@ def test_a_trial_is_offered_then_activated_once(client, chain, developer, strang
 
     token = buy(client, chain, stranger, offer_id)
 
-    first = client.post(
-        "/api/v1/instances", {"ns_id": str(network_service.pk)}, content_type="application/json", headers=auth(token)
-    )
+    first = api_instantiate(client, token, stranger, str(network_service.pk))
     assert first.status_code == 201
-    second = client.post(
-        "/api/v1/instances", {"ns_id": str(network_service.pk)}, content_type="application/json", headers=auth(token)
-    )
+    second = api_instantiate(client, token, stranger, str(network_service.pk))
     assert second.status_code == 403
     assert "1 of 1 instances running" in second.json()["error"]
     again = sign_and_post(client, token, stranger, offer_id, agreement(client, token, offer_id))
@@ -232,12 +236,12 @@ def test_a_public_offer_needs_no_purchase(client, chain, developer, stranger, ne
     offer(client, chain, developer, network_service, kind="public")
     status = client.get("/api/v1/licences/status", {"ns": network_service.pk, "user": stranger.address}).json()
     assert status["allowed_to_instantiate"] is True
-    assert instance_create(ns=network_service, user=stranger.address).state == "running"
+    assert instantiate(network_service, stranger).state == "running"
 
 
 def test_only_the_owner_terminates(client, chain, developer, stranger, operator, network_service):
     offer(client, chain, developer, network_service, kind="public")
-    instance = instance_create(ns=network_service, user=stranger.address)
+    instance = instantiate(network_service, stranger)
     other = signed_in_token(client, operator)
     assert client.post(f"/api/v1/instances/{instance.pk}/terminate", headers=auth(other)).status_code == 403
     assert client.post(f"/api/v1/instances/{instance.pk}/terminate").status_code == 401

@@ -12,7 +12,7 @@ from marketplace.errors import ConflictError
 from marketplace.licensing.orchestrators import OsmDriver, TrackingDriver
 from marketplace.repository.packages.build import build
 from tests import osm_nbi
-from tests.factories import register_package
+from tests.factories import instantiate, register_package, scale_as
 
 DEMO = Path(__file__).resolve().parent.parent.parent / "demo" / "packages" / "osm"
 VIM = "4a4425f7-3e72-4d45-a4ec-4241186f3547"
@@ -114,7 +114,6 @@ def _ingest_ns(chain, developer, tmp_path: Path, *, scalable: bool):
 def test_it_scales_an_instance_on_osm_one_step_per_unit(
     settings, nbi, client, deployed, chain, snapshot, developer, stranger, tmp_path
 ):
-    from marketplace.licensing.instances import instance_create, instance_scale
     from tests.licensing.test_licensing_journey import buy, offer
 
     settings.OSM_NBI_URL, settings.OSM_USERNAME, settings.OSM_PASSWORD = nbi.url, "admin", "admin"
@@ -122,11 +121,11 @@ def test_it_scales_an_instance_on_osm_one_step_per_unit(
     ns = _ingest_ns(chain, developer, tmp_path, scalable=True)
     offer_id = offer(client, chain, developer, ns, kind="private", price=1, seats=3)
     buy(client, chain, stranger, offer_id)
-    instance = instance_create(ns=ns, user=stranger.address)
+    instance = instantiate(ns, stranger)
     assert instance.state == "running", instance.error
-    assert instance_scale(instance=instance, actor=stranger.address, change=2).units == 3
+    assert scale_as(instance, stranger, change=2).units == 3
     assert nbi.instances[instance.orchestrator_id]["scaled"] == {"amf/amf-scale": 2}
-    assert instance_scale(instance=instance, actor=stranger.address, target=2).units == 2
+    assert scale_as(instance, stranger, target=2).units == 2
     assert nbi.instances[instance.orchestrator_id]["scaled"] == {"amf/amf-scale": 1}
 
 
@@ -134,16 +133,15 @@ def test_it_scales_an_instance_on_osm_one_step_per_unit(
 def test_it_refuses_to_scale_on_osm_an_ns_without_a_scaling_aspect(
     settings, nbi, client, deployed, chain, snapshot, developer, stranger, tmp_path
 ):
-    from marketplace.licensing.instances import instance_create, instance_scale
     from tests.licensing.test_licensing_journey import offer
 
     settings.OSM_NBI_URL, settings.OSM_USERNAME, settings.OSM_PASSWORD = nbi.url, "admin", "admin"
     settings.OSM_VIM_ACCOUNT = VIM
     ns = _ingest_ns(chain, developer, tmp_path, scalable=False)
     offer(client, chain, developer, ns, kind="public")
-    instance = instance_create(ns=ns, user=stranger.address)
+    instance = instantiate(ns, stranger)
     with pytest.raises(ConflictError, match="defines no scaling aspect"):
-        instance_scale(instance=instance, actor=stranger.address, change=1)
+        scale_as(instance, stranger, change=1)
 
 
 @pytest.mark.django_db
@@ -151,7 +149,7 @@ def test_it_releases_the_seats_of_steps_the_orchestrator_failed(
     settings, nbi, client, deployed, chain, snapshot, developer, stranger, tmp_path
 ):
     from marketplace.contract_manager.models import ProvenanceEntry
-    from marketplace.licensing.instances import ScaleFailed, instance_create, instance_scale
+    from marketplace.licensing.instances import ScaleFailed
     from tests.licensing.test_licensing_journey import buy, offer
 
     settings.OSM_NBI_URL, settings.OSM_USERNAME, settings.OSM_PASSWORD = nbi.url, "admin", "admin"
@@ -159,13 +157,13 @@ def test_it_releases_the_seats_of_steps_the_orchestrator_failed(
     ns = _ingest_ns(chain, developer, tmp_path, scalable=True)
     offer_id = offer(client, chain, developer, ns, kind="private", price=1, seats=3)
     buy(client, chain, stranger, offer_id)
-    instance = instance_create(ns=ns, user=stranger.address)
+    instance = instantiate(ns, stranger)
     nbi.fail_next_operation("scale")
     with pytest.raises(ScaleFailed, match="scaling step 1 of 2 ended FAILED") as failed:
-        instance_scale(instance=instance, actor=stranger.address, change=2)
+        scale_as(instance, stranger, change=2)
     assert failed.value.instance.units == 1
     event = ProvenanceEntry.objects.get(kind="scale", subject=f"instance:{instance.pk}")
     assert event.payload["done"] == 0
     assert "ended FAILED" in event.payload["error"]
-    assert instance_scale(instance=instance, actor=stranger.address, change=2).units == 3  # the seats came back
+    assert scale_as(instance, stranger, change=2).units == 3  # the seats came back
     assert nbi.instances[instance.orchestrator_id]["scaled"] == {"amf/amf-scale": 2}

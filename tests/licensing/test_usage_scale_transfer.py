@@ -5,30 +5,36 @@ decision and event in the provenance log."""
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 from django.db import connections
+from eth_account.signers.local import LocalAccount
 
 from ledger.models import AcquiredLicence
 from marketplace.contract_manager.decisions import LicenceDenied
 from marketplace.contract_manager.models import ProvenanceEntry
 from marketplace.errors import ValidationFailed
-from marketplace.licensing.instances import instance_create, instance_scale
 from marketplace.licensing.models import NsInstance
 from marketplace.licensing.offers import ether_to_wei
-from tests.factories import signed_in_token
+from tests.factories import instantiate, scale_as, sign_seats, signed_in_token
 from tests.licensing.test_licensing_journey import auth, buy, index, network_service, offer  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
 
-def scale(client, instance, token: str | None, instances):
-    return client.post(
-        f"/api/v1/instances/{instance.pk}/scale",
-        {"instances": instances},
-        content_type="application/json",
-        headers=auth(token) if token else {},
-    )
+def scale(client, instance, token: str | None, instances, signer: LocalAccount | None = None):
+    """POST .../scale; a 428 (scaling out needs the licensee's signed seat opening) is answered by
+    `signer`'s key, as its wallet would."""
+    body: dict[str, Any] = {"instances": instances}
+    headers = auth(token) if token else {}
+    url = f"/api/v1/instances/{instance.pk}/scale"
+    answer = client.post(url, body, content_type="application/json", headers=headers)
+    if answer.status_code == 428 and signer is not None:
+        signed = sign_seats(signer, answer.json()["typed_data"])
+        body["seat_opening"] = {"typed_data": signed.typed_data, "signature": signed.signature}
+        answer = client.post(url, body, content_type="application/json", headers=headers)
+    return answer
 
 
 def entries(subject: str, kind: str) -> list[ProvenanceEntry]:
@@ -41,12 +47,12 @@ def entries(subject: str, kind: str) -> list[ProvenanceEntry]:
 def test_it_scales_out_within_the_seats_and_in_releasing_them(client, chain, developer, stranger, network_service):  # noqa: F811
     offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=3)
     token = buy(client, chain, stranger, offer_id)
-    instance = instance_create(ns=network_service, user=stranger.address)
+    instance = instantiate(network_service, stranger)
 
-    out = scale(client, instance, token, "+2")
+    out = scale(client, instance, token, "+2", stranger)
     assert out.status_code == 200, out.content
     assert out.json()["units"] == 3
-    refused = scale(client, instance, token, "+1")
+    refused = scale(client, instance, token, "+1", stranger)
     assert refused.status_code == 403
     assert "3 of 3 instances running" in refused.json()["error"]
     assert refused.json()["decision"]["action"] == "scale"
@@ -63,7 +69,7 @@ def test_it_scales_out_within_the_seats_and_in_releasing_them(client, chain, dev
     back = scale(client, instance, token, 1)
     assert back.status_code == 200
     assert back.json()["units"] == 1
-    second = instance_create(ns=network_service, user=stranger.address)
+    second = instantiate(network_service, stranger)
     assert second.state == "running"
 
     subject = f"instance:{instance.pk}"
@@ -74,24 +80,24 @@ def test_it_scales_out_within_the_seats_and_in_releasing_them(client, chain, dev
 def test_it_releases_every_unit_on_terminate(client, chain, developer, stranger, network_service):  # noqa: F811
     offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=2)
     buy(client, chain, stranger, offer_id)
-    instance = instance_create(ns=network_service, user=stranger.address)
-    instance_scale(instance=instance, actor=stranger.address, change=1)
+    instance = instantiate(network_service, stranger)
+    scale_as(instance, stranger, change=1)
     from marketplace.licensing.instances import instance_terminate
 
     instance_terminate(instance=instance, actor=stranger.address)
-    assert instance_create(ns=network_service, user=stranger.address).state == "running"
-    assert instance_create(ns=network_service, user=stranger.address).state == "running"
+    assert instantiate(network_service, stranger).state == "running"
+    assert instantiate(network_service, stranger).state == "running"
 
 
 def test_it_scales_a_public_instance_without_a_limit(client, chain, developer, stranger, network_service):  # noqa: F811
     offer(client, chain, developer, network_service, kind="public")
-    instance = instance_create(ns=network_service, user=stranger.address)
-    assert instance_scale(instance=instance, actor=stranger.address, target=20).units == 20
+    instance = instantiate(network_service, stranger)
+    assert scale_as(instance, stranger, target=20).units == 20
 
 
 def test_only_the_owner_scales(client, chain, developer, stranger, operator, network_service):  # noqa: F811
     offer(client, chain, developer, network_service, kind="public")
-    instance = instance_create(ns=network_service, user=stranger.address)
+    instance = instantiate(network_service, stranger)
     other = scale(client, instance, signed_in_token(client, operator), "+1")
     assert other.status_code == 403
     assert f"only {stranger.address} may scale" in other.json()["error"]
@@ -104,7 +110,7 @@ def test_only_the_owner_scales(client, chain, developer, stranger, operator, net
 def test_it_refuses_bad_scale_requests(client, chain, developer, stranger, network_service):  # noqa: F811
     offer(client, chain, developer, network_service, kind="public")
     token = signed_in_token(client, stranger)
-    instance = instance_create(ns=network_service, user=stranger.address)
+    instance = instantiate(network_service, stranger)
     for bad in (0, "-1", "+0", "2", True, None, "+x"):
         assert scale(client, instance, token, bad).status_code == 400, bad
     missing = client.post(
@@ -115,7 +121,7 @@ def test_it_refuses_bad_scale_requests(client, chain, developer, stranger, netwo
     )
     assert missing.status_code == 404
     client.post(f"/api/v1/instances/{instance.pk}/terminate", headers=auth(token))
-    stopped = scale(client, instance, token, "+1")
+    stopped = scale(client, instance, token, "+1", stranger)
     assert stopped.status_code == 409
     assert "terminated" in stopped.json()["error"]
 
@@ -123,13 +129,13 @@ def test_it_refuses_bad_scale_requests(client, chain, developer, stranger, netwo
 def test_it_refuses_to_scale_out_under_an_expired_licence(client, chain, developer, stranger, network_service):  # noqa: F811
     offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=3, duration_days=1)
     buy(client, chain, stranger, offer_id)
-    instance = instance_create(ns=network_service, user=stranger.address)
-    instance_scale(instance=instance, actor=stranger.address, change=1)
+    instance = instantiate(network_service, stranger)
+    scale_as(instance, stranger, change=1)
     chain.w3.provider.make_request("evm_increaseTime", [2 * 86400])
     chain.w3.provider.make_request("evm_mine", [])
     with pytest.raises(LicenceDenied, match="ended on"):
-        instance_scale(instance=instance, actor=stranger.address, change=1)
-    assert instance_scale(instance=instance, actor=stranger.address, target=1).units == 1  # scaling in still may
+        scale_as(instance, stranger, change=1)
+    assert scale_as(instance, stranger, target=1).units == 1  # scaling in still may
 
 
 def test_fifty_parallel_scale_outs_against_five_seats_grant_exactly_four(
@@ -141,7 +147,7 @@ def test_fifty_parallel_scale_outs_against_five_seats_grant_exactly_four(
 ):
     offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=5)
     buy(client, chain, stranger, offer_id)
-    instance = instance_create(ns=network_service, user=stranger.address)
+    instance = instantiate(network_service, stranger)
     granted: list[int] = []
     denied: list[str] = []
     start = threading.Barrier(50)
@@ -149,7 +155,7 @@ def test_fifty_parallel_scale_outs_against_five_seats_grant_exactly_four(
     def request() -> None:
         try:
             start.wait()
-            instance_scale(instance=NsInstance.objects.get(pk=instance.pk), actor=stranger.address, change=1)
+            scale_as(NsInstance.objects.get(pk=instance.pk), stranger, change=1)
             granted.append(1)
         except LicenceDenied as exc:
             denied.append(exc.decision.reason)
@@ -192,7 +198,7 @@ def test_it_transfers_a_licence_once_no_instance_runs_under_it(
     offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=2, transferable=True)
     token = buy(client, chain, stranger, offer_id)
     licence = AcquiredLicence.objects.get(offer_id=offer_id, licensee=stranger.address)
-    running = instance_create(ns=network_service, user=stranger.address)
+    running = instantiate(network_service, stranger)
 
     busy = transfer(client, licence.licence_id, token, operator.address)
     assert busy.status_code == 403
@@ -216,9 +222,9 @@ def test_it_transfers_a_licence_once_no_instance_runs_under_it(
     (moved,) = entries(subject, "transfer")
     assert moved.payload["to"] == operator.address
     assert moved.payload["to_licence_id"] == moved_to.licence_id
-    assert instance_create(ns=network_service, user=operator.address).state == "running"
+    assert instantiate(network_service, operator).state == "running"
     with pytest.raises(LicenceDenied):
-        instance_create(ns=network_service, user=stranger.address)
+        instantiate(network_service, stranger)
 
 
 def test_it_refuses_to_transfer_a_non_transferable_licence(
@@ -269,7 +275,7 @@ def test_it_logs_the_terminate_decisions_and_the_event(
     network_service,  # noqa: F811
 ):
     offer(client, chain, developer, network_service, kind="public")
-    instance = instance_create(ns=network_service, user=stranger.address)
+    instance = instantiate(network_service, stranger)
     refused = client.post(f"/api/v1/instances/{instance.pk}/terminate", headers=auth(signed_in_token(client, operator)))
     assert refused.status_code == 403
     done = client.post(f"/api/v1/instances/{instance.pk}/terminate", headers=auth(signed_in_token(client, stranger)))

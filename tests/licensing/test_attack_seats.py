@@ -1,0 +1,286 @@
+"""Finding 4 (seat limits bypassed), attacked through the API, the real LicenseManager and the indexer:
+seats are opened on chain under the licensee's signature, so a transfer or a renewal made directly on chain
+cannot start a fresh count beside running instances, a stranger's or a stale signature opens nothing, a seat
+the chain refuses opens nothing at OSM, and instances the licence no longer covers are flagged."""
+
+from __future__ import annotations
+
+import pytest
+
+from ledger.licensing import LicenseManager, licence_id_of
+from ledger.signer import operator_account
+from marketplace.contract_manager.decisions import LicenceDenied
+from marketplace.contract_manager.models import ProvenanceEntry
+from marketplace.licensing.instances import instance_create, instance_terminate, instances_close_pending_seats
+from marketplace.licensing.models import NsInstance
+from marketplace.licensing.seats import SeatAuthorisationRequired, seats_in_use
+from tests import osm_nbi
+from tests.dportal.test_portal_packages import sign_in
+from tests.factories import api_instantiate, instantiate, sign_seats
+from tests.licensing.test_licensing_journey import auth, buy, index, network_service, offer  # noqa: F401
+from tests.processes import free_port
+
+pytestmark = pytest.mark.django_db
+
+
+def manager(chain) -> LicenseManager:
+    return LicenseManager.deployed(chain)
+
+
+def held_licence(chain, offer_id: int, account) -> int:
+    licence_id = manager(chain).licence_for(offer_id, account.address)
+    assert licence_id is not None
+    return licence_id
+
+
+def test_an_instance_opens_its_seat_on_chain_and_terminating_closes_it(
+    client,
+    chain,
+    developer,
+    stranger,
+    network_service,  # noqa: F811
+):
+    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=2)
+    buy(client, chain, stranger, offer_id)
+    licence_id = held_licence(chain, offer_id, stranger)
+
+    instance = instantiate(network_service, stranger)
+    assert (instance.state, instance.chain_seats) == ("running", 1)
+    assert manager(chain).seats_in_use(licence_id) == 1
+    assert manager(chain).seat_holding(licence_id, operator_account().address)[0] == 1
+
+    instance_terminate(instance=instance, actor=stranger.address)
+    instance.refresh_from_db()
+    assert (instance.state, instance.chain_seats) == ("terminated", 0)
+    assert manager(chain).seats_in_use(licence_id) == 0
+
+
+def test_attack_a_transfer_made_on_chain_while_an_instance_runs_is_refused(
+    client,
+    chain,
+    developer,
+    stranger,
+    operator,
+    network_service,  # noqa: F811
+):
+    """The holder runs an instance through the marketplace, then calls transferLicence on chain itself, so
+    that the recipient starts a fresh count beside the running instance. The contract refuses."""
+    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=1, transferable=True)
+    buy(client, chain, stranger, offer_id)
+    licence_id = held_licence(chain, offer_id, stranger)
+    instantiate(network_service, stranger)
+
+    lm = manager(chain)
+    with pytest.raises(Exception, match="SeatsStillOpen"):
+        chain.transact(stranger, lm.transfer_licence(stranger.address, licence_id, operator.address), abi=lm.abi)
+    assert lm.licence_for(offer_id, stranger.address) == licence_id
+
+
+def test_attack_the_licensee_closes_the_nodes_seat_then_transfers_and_the_instance_is_flagged(
+    client,
+    chain,
+    developer,
+    stranger,
+    operator,
+    network_service,  # noqa: F811
+):
+    """The holder closes the seat of its running instance on chain (as it may), transfers the licence, and
+    hopes the instance keeps running unnoticed. The indexer flags it and tells the owner; the recipient's
+    licence counts from zero because no seat of it is open anywhere."""
+    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=1, transferable=True)
+    buy(client, chain, stranger, offer_id)
+    licence_id = held_licence(chain, offer_id, stranger)
+    instance = instantiate(network_service, stranger)
+    lm = manager(chain)
+    node = operator_account().address
+
+    chain.transact(stranger, lm.close_seats(stranger.address, licence_id, node, 1), abi=lm.abi)
+    index(chain)
+    instance.refresh_from_db()
+    assert instance.state == "running"
+    assert instance.chain_seats == 0
+    assert "the licensee closed this instance's seat" in instance.licence_notice
+    chain.transact(stranger, lm.transfer_licence(stranger.address, licence_id, operator.address), abi=lm.abi)
+    index(chain)
+    notices = ProvenanceEntry.objects.filter(subject=f"instance:{instance.pk}", kind="licence-notice")
+    assert notices.count() == 1  # flagged once, by the first event that left it without a seat
+
+    sign_in(client, stranger)
+    page = client.get("/instances/").content.decode()
+    assert 'data-fact="licence-notice">no licence' in page
+    assert "the licensee closed this instance&#x27;s seat" in page
+    # Terminating it closes nothing more on chain: its seat is gone already.
+    instance_terminate(instance=instance, actor=stranger.address)
+    assert lm.seats_in_use(licence_id) == 0
+
+
+def test_attack_a_renewal_on_chain_does_not_free_the_seats(
+    client,
+    chain,
+    developer,
+    stranger,
+    network_service,  # noqa: F811
+):
+    """A renewal changed the licence's agreement hash, which keyed the old count: every seat was free again.
+    The count is the licence's, here and on chain."""
+    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=1, duration_days=30)
+    token = buy(client, chain, stranger, offer_id)
+    licence_id = held_licence(chain, offer_id, stranger)
+    assert api_instantiate(client, token, stranger, str(network_service.pk)).status_code == 201
+
+    lm = manager(chain)
+    offer_ = lm.offer(offer_id)
+    agreement = lm.agreement(offer_, stranger.address, deadline=chain.now() + 3600)
+    signature = stranger.sign_typed_data(full_message=lm.typed_data(agreement)).signature
+    chain.transact(stranger, lm.renew(stranger.address, licence_id, offer_, agreement, signature), abi=lm.abi)
+    index(chain)
+
+    again = api_instantiate(client, token, stranger, str(network_service.pk))
+    assert again.status_code == 403
+    assert "1 of 1 instances running" in again.json()["error"]
+    assert lm.seats_in_use(licence_id) == 1
+
+
+def test_attack_a_seat_opening_signed_by_someone_else_opens_nothing(
+    client,
+    chain,
+    developer,
+    stranger,
+    operator,
+    network_service,  # noqa: F811
+):
+    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=1)
+    token = buy(client, chain, stranger, offer_id)
+    asked = client.post(
+        "/api/v1/instances", {"ns_id": str(network_service.pk)}, content_type="application/json", headers=auth(token)
+    )
+    assert asked.status_code == 428
+    forged = sign_seats(operator, asked.json()["typed_data"])
+    answer = client.post(
+        "/api/v1/instances",
+        {
+            "ns_id": str(network_service.pk),
+            "seat_opening": {"typed_data": forged.typed_data, "signature": forged.signature},
+        },
+        content_type="application/json",
+        headers=auth(token),
+    )
+    assert answer.status_code == 400
+    assert "not by the licensee" in answer.json()["fields"]["seat_opening"]
+    assert not NsInstance.objects.exists()
+    licence_id = held_licence(chain, offer_id, stranger)
+    assert manager(chain).seats_in_use(licence_id) == 0
+    # The seat reserved here was given back: the licensee's own signature still gets it.
+    assert api_instantiate(client, token, stranger, str(network_service.pk)).status_code == 201
+
+
+def test_a_seat_opening_for_other_seats_is_refused_and_a_used_one_asks_again(
+    client,
+    chain,
+    developer,
+    stranger,
+    network_service,  # noqa: F811
+):
+    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=3)
+    token = buy(client, chain, stranger, offer_id)
+    typed = client.post(
+        "/api/v1/instances", {"ns_id": str(network_service.pk)}, content_type="application/json", headers=auth(token)
+    ).json()["typed_data"]
+    wrong = {**typed, "message": {**typed["message"], "count": 2}}
+    signed = sign_seats(stranger, wrong)
+    body = {"typed_data": signed.typed_data, "signature": signed.signature}
+    answer = client.post(
+        "/api/v1/instances",
+        {"ns_id": str(network_service.pk), "seat_opening": body},
+        content_type="application/json",
+        headers=auth(token),
+    )
+    assert answer.status_code == 400
+    assert "count is 2, expected 1" in answer.json()["fields"]["seat_opening"]
+
+    # One signed opening, sent twice (a double click, a replay): the second is asked to sign a fresh one.
+    signed = sign_seats(stranger, typed)
+    body = {"typed_data": signed.typed_data, "signature": signed.signature}
+    post = {"ns_id": str(network_service.pk), "seat_opening": body}
+    first = client.post("/api/v1/instances", post, content_type="application/json", headers=auth(token))
+    assert first.status_code == 201
+    second = client.post("/api/v1/instances", post, content_type="application/json", headers=auth(token))
+    assert second.status_code == 428
+    assert "used by another request" in second.json()["error"]
+    assert second.json()["typed_data"]["message"]["nonce"] == typed["message"]["nonce"] + 1
+    assert NsInstance.objects.count() == 1
+
+
+def test_attack_seats_taken_on_chain_beside_this_node_refuse_the_instance_before_osm(
+    settings,
+    client,
+    chain,
+    developer,
+    stranger,
+    network_service,  # noqa: F811
+):
+    """The licensee's seats are all open on chain through another node; this node's own count says one is
+    free. The chain is the authority: the instance is refused and nothing is asked of OSM."""
+    if not osm_nbi.SPEC.is_file():
+        pytest.skip(f"OSM's NBI OpenAPI document is absent ({osm_nbi.SPEC})")
+    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=1)
+    buy(client, chain, stranger, offer_id)
+    licence_id = held_licence(chain, offer_id, stranger)
+    other_node = developer  # any other relayer the licensee chose
+    lm = manager(chain)
+    opening = lm.seat_opening(licence_id, other_node.address, 1, deadline=chain.now() + 600)
+    signature = stranger.sign_typed_data(full_message=lm.seat_typed_data(opening)).signature
+    chain.transact(other_node, lm.open_seats(other_node.address, opening, signature), abi=lm.abi)
+
+    with osm_nbi.serve(osm_nbi.Spec()) as nbi:
+        settings.OSM_NBI_URL, settings.OSM_USERNAME, settings.OSM_PASSWORD = nbi.url, "admin", "admin"
+        with pytest.raises(LicenceDenied, match="NoSeatsFree"):
+            instantiate(network_service, stranger)
+        assert nbi.calls == []
+    assert not NsInstance.objects.exists()
+    assert seats_in_use(f"{chain.chain_id()}:{licence_id}") == 0
+    assert lm.seats_in_use(licence_id) == 1
+
+
+def test_without_a_signature_nothing_is_reserved_or_logged(
+    client,
+    chain,
+    developer,
+    stranger,
+    network_service,  # noqa: F811
+):
+    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=1)
+    buy(client, chain, stranger, offer_id)
+    before = ProvenanceEntry.objects.count()
+    with pytest.raises(SeatAuthorisationRequired) as needed:
+        instance_create(ns=network_service, user=stranger.address)
+    assert needed.value.typed_data["message"]["licenceId"] == licence_id_of(offer_id, stranger.address)
+    assert ProvenanceEntry.objects.count() == before
+    assert instantiate(network_service, stranger).state == "running"
+
+
+def test_a_seat_the_chain_could_not_close_is_closed_by_the_worker(
+    settings,
+    client,
+    chain,
+    developer,
+    stranger,
+    network_service,  # noqa: F811
+):
+    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=1)
+    buy(client, chain, stranger, offer_id)
+    licence_id = held_licence(chain, offer_id, stranger)
+    instance = instantiate(network_service, stranger)
+
+    rpc_url = settings.ETH_RPC_URL
+    settings.ETH_RPC_URL = f"http://127.0.0.1:{free_port()}"  # the chain node is down at the terminate
+    instance_terminate(instance=instance, actor=stranger.address)
+    settings.ETH_RPC_URL = rpc_url
+    instance.refresh_from_db()
+    assert (instance.state, instance.chain_seats) == ("terminated", 1)
+    assert manager(chain).seats_in_use(licence_id) == 1
+
+    assert instances_close_pending_seats() == 1
+    instance.refresh_from_db()
+    assert instance.chain_seats == 0
+    assert manager(chain).seats_in_use(licence_id) == 0
