@@ -278,14 +278,43 @@ class _Bench:
             signature = user.sign_typed_data(full_message=lm.typed_data(agreement)).signature
             return self.gas(self.operator, lm.activate_trial(self.operator.address, agreement, signature), lm.abi)
 
+        def renew(buyer: Any) -> int:
+            licence_id = lm.licence_for(private.offer_id, buyer.address)
+            agreement = lm.agreement(private, buyer.address, deadline=self.now() + HOUR)
+            signature = buyer.sign_typed_data(full_message=lm.typed_data(agreement)).signature
+            return self.gas(buyer, lm.renew(buyer.address, licence_id, private, agreement, signature), lm.abi)
+
+        def open_seat(buyer: Any) -> int:
+            # The marketplace node (the operator) relays the licensee's signed SeatOpening.
+            licence_id = lm.licence_for(private.offer_id, buyer.address)
+            opening = lm.seat_opening(licence_id, self.operator.address, 1, deadline=self.now() + HOUR)
+            signature = buyer.sign_typed_data(full_message=lm.seat_typed_data(opening)).signature
+            return self.gas(self.operator, lm.open_seats(self.operator.address, opening, signature), lm.abi)
+
+        def close_seat(buyer: Any) -> int:
+            licence_id = lm.licence_for(private.offer_id, buyer.address)
+            return self.gas(
+                self.operator, lm.close_seats(self.operator.address, licence_id, self.operator.address, 1), lm.abi
+            )
+
         # "_first": the first licence in the contract and under the offer (counters and the
         # provider's earnings written from zero); the others: another new licensee of the same offer.
-        return {
+        results = {
             "gas_purchase_private_licence_first": purchase("buyer 1"),
             "gas_purchase_private_licence": purchase("buyer 2"),
             "gas_activate_trial_first": activate("trial user 1"),
             "gas_activate_trial": activate("trial user 2"),
         }
+        # Seats: "_first" is this node's first opening under the licence (its holding slot written from
+        # zero); "gas_seat_open" a later one, as every instance after the first; closing rewrites both slots.
+        buyer = self.account("buyer 2")
+        results["gas_seat_open_first"] = open_seat(buyer)
+        results["gas_seat_open"] = open_seat(buyer)
+        results["gas_seat_close"] = close_seat(buyer)
+        results["gas_seat_close_last"] = close_seat(buyer)  # the licence's last open seat
+        results["gas_renew_private_licence_first"] = renew(buyer)  # its later-agreements slot from zero
+        results["gas_renew_private_licence"] = renew(buyer)
+        return results
 
     # -- the indexer
 

@@ -265,6 +265,9 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
         uint256 indexed licenceId, address indexed node, address closedBy, uint32 count, uint32 inUse
     );
 
+    /// @notice The licensee voided its unused SeatOpenings for `node`; the next must carry `nonce`.
+    event SeatOpeningsCancelled(uint256 indexed licenceId, address indexed node, uint64 nonce);
+
     /// @notice A provider withdrew its balance in one currency (token zero = ether).
     event Withdrawn(address indexed provider, address indexed token, uint256 amount);
 
@@ -450,7 +453,7 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
         if (!held.transferred && _isValid(held)) revert AlreadyLicensed(offerId, msg.sender, licenceId);
         uint256 nonce = _useNonce(licenceId, held.licensee);
         bytes32 signedHash = _acceptAgreement(offerId, offer_, msg.sender, nonce, deadline, signature);
-        _issue(licenceId, offerId, offer_, msg.sender, held.seatsOpen, signedHash);
+        _issue(licenceId, offerId, offer_, msg.sender, signedHash);
         _collect(offer_);
     }
 
@@ -475,7 +478,7 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
         // Trials are not transferable, so a used slot means this address activated the trial before.
         if (held.licensee != address(0)) revert TrialAlreadyUsed(offerId, licensee, licenceId);
         bytes32 signedHash = _acceptAgreement(offerId, offer_, licensee, 0, deadline, signature);
-        _issue(licenceId, offerId, offer_, licensee, 0, signedHash);
+        _issue(licenceId, offerId, offer_, licensee, signedHash);
     }
 
     /// @notice Pay again for an expiring Private licence and extend it by the offer's duration,
@@ -556,11 +559,13 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
     {
         if (block.timestamp > deadline) revert SeatOpeningExpired(deadline, block.timestamp);
         if (count == 0) revert NoSeatsAsked(licenceId);
-        Licence storage licence_ = _existingLicence(licenceId);
+        Licence storage licence_ = _licences[licenceId];
         Licence memory record = licence_;
+        if (record.licensee == address(0)) revert LicenceNotFound(licenceId);
         if (record.transferred) revert NotLicensee(licenceId, record.licensee);
         if (!_isValid(record)) revert LicenceExpired(licenceId);
-        SeatHolding memory holding = _holdings[licenceId][msg.sender];
+        SeatHolding storage stored = _holdings[licenceId][msg.sender];
+        SeatHolding memory holding = stored;
         uint32 seats = holding.seats == 0 ? _offers[record.offerId].seats : holding.seats;
         uint256 total = uint256(record.seatsOpen) + count;
         if (total > seats) revert NoSeatsFree(licenceId, seats, record.seatsOpen, count);
@@ -569,8 +574,9 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
             !_signedBy(record.licensee, hash, signature)
                 && !SignatureChecker.isValidERC1271SignatureNow(record.licensee, hash, signature)
         ) revert SeatsNotAuthorised(licenceId, msg.sender, holding.nonce);
-        _holdings[licenceId][msg.sender] =
-            SeatHolding({open: holding.open + count, nonce: holding.nonce + 1, seats: seats});
+        stored.open = holding.open + count;
+        stored.nonce = holding.nonce + 1;
+        stored.seats = seats;
         inUse = uint32(total); // at most the offer's seats, so at most MAX_SEATS
         licence_.seatsOpen = uint16(total);
         emit SeatsOpened(licenceId, msg.sender, count, inUse);
@@ -593,6 +599,19 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
         inUse = licence_.seatsOpen - count;
         licence_.seatsOpen = uint16(inUse);
         emit SeatsClosed(licenceId, node, msg.sender, count, inUse);
+    }
+
+    /// @notice Void the SeatOpenings the licensee signed for `node` and that were not used yet (the
+    ///         node's nonce for the licence moves on). Caller: the licensee.
+    /// @param licenceId The licence.
+    /// @param node The node whose unused openings to void.
+    function cancelSeatOpenings(uint256 licenceId, address node) external {
+        Licence storage licence_ = _existingLicence(licenceId);
+        if (msg.sender != licence_.licensee) revert NotLicensee(licenceId, msg.sender);
+        SeatHolding storage holding = _holdings[licenceId][node];
+        uint64 nonce = holding.nonce + 1;
+        holding.nonce = nonce;
+        emit SeatOpeningsCancelled(licenceId, node, nonce);
     }
 
     /// @notice The seats of a licence open now, across all nodes.
@@ -926,24 +945,22 @@ contract LicenseManager is IERC5267, ReentrancyGuardTransient {
         return err == ECDSA.RecoverError.NoError && recovered == signer;
     }
 
-    // Seats still open under the slot's lapsed or transferred-back licence (`seatsOpen`) stay counted.
+    // Writes the licence's fields but its open seats: seats still open under a lapsed licence of the
+    // slot stay counted when it is bought again.
     function _issue(
         uint256 licenceId,
         uint256 offerId,
         Offer storage offer_,
         address licensee,
-        uint16 seatsOpen,
         bytes32 agreementHash_
     ) private {
         uint40 duration = offer_.duration;
         uint40 expiresAt = duration == 0 ? 0 : SafeCast.toUint40(block.timestamp + duration);
-        _licences[licenceId] = Licence({
-            licensee: licensee,
-            expiresAt: expiresAt,
-            offerId: uint32(offerId),
-            seatsOpen: seatsOpen,
-            transferred: false
-        });
+        Licence storage licence_ = _licences[licenceId];
+        licence_.licensee = licensee;
+        licence_.expiresAt = expiresAt;
+        licence_.offerId = uint32(offerId);
+        licence_.transferred = false;
         emit LicenceIssued(licenceId, offerId, licensee, expiresAt, agreementHash_);
     }
 

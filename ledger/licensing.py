@@ -431,6 +431,10 @@ class LicenseManager:
             raise LedgerError(f"the seat opening names node {opening.node}, not the sender {sender}")
         return self._tx(sender, "openSeats", opening.licence_id, opening.count, opening.deadline, HexBytes(signature))
 
+    def cancel_seat_openings(self, sender: str, licence_id: int, node: str) -> TxParams:
+        """The licensee voids the openings it signed for `node` that were not used yet."""
+        return self._tx(sender, "cancelSeatOpenings", licence_id, Web3.to_checksum_address(node))
+
     def close_seats(self, sender: str, licence_id: int, node: str, count: int) -> TxParams:
         """`sender`: the node that opened the seats, or the licensee."""
         return self._tx(sender, "closeSeats", licence_id, Web3.to_checksum_address(node), count)

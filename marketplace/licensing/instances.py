@@ -24,6 +24,7 @@ from marketplace.contract_manager.decisions import (
 )
 from marketplace.contract_manager.provenance import provenance_append
 from marketplace.errors import ConflictError, PermissionDeniedError, ValidationFailed
+from marketplace.licensing.chain_seats import seats_give_back, seats_open_for, seats_settle_quietly
 from marketplace.licensing.models import InstanceState, NsInstance
 from marketplace.licensing.seats import (
     SeatAuthorisation,
@@ -33,8 +34,6 @@ from marketplace.licensing.seats import (
     seat_opening_prepare,
     seat_release,
     seat_take,
-    seats_close,
-    seats_open,
 )
 from marketplace.repository import blobs
 from marketplace.repository.models import NetworkService, Package, Vnf
@@ -104,17 +103,6 @@ def instance_create(
         )
         provenance_append(kind="decision", actor=user, subject=f"ns:{ns.pk}", payload=denied.as_dict())
         raise LicenceDenied(denied)
-    chain_seats = 0
-    if seat_key and decision.seats and held is not None:
-        try:
-            seats_open(licence_id=held.licence_id, licensee=user, count=1, authorisation=seat_opening)
-        except SeatsRefused as exc:
-            seat_release(seat_key)
-            _refused_on_chain(decision, user, f"ns:{ns.pk}", str(exc))
-        except BaseException:
-            seat_release(seat_key)
-            raise
-        chain_seats = 1
     orchestrator = driver()
     instance = NsInstance.objects.create(
         ns=ns,
@@ -123,10 +111,11 @@ def instance_create(
         offer_id=int(decision.offer_id or 0),
         licence_id=decision.licence_id,
         seat_key=seat_key,
-        chain_seats=chain_seats,
         driver=orchestrator.name,
         deploys=orchestrator.deploys,
     )
+    if seat_key and decision.seats and held is not None:
+        _open_first_seat(instance, decision, seat_opening)
     problem = _integrity(ns.package)
     if problem is None:
         try:
@@ -134,11 +123,8 @@ def instance_create(
         except Exception as exc:
             problem = f"the orchestrator failed: {exc}"
     if problem is not None:
-        instance.state, instance.error = InstanceState.FAILED, problem
-        instance.save(update_fields=["state", "error", "updated_at"])
-        if seat_key and decision.seats:
-            seat_release(seat_key)
-        _close_chain_seats(instance, instance.chain_seats)
+        instance.error = problem
+        _ended(instance, InstanceState.FAILED)
     provenance_append(
         kind="instantiate",
         actor=user,
@@ -152,6 +138,54 @@ def instance_create(
         },
     )
     return instance
+
+
+def _open_first_seat(instance: NsInstance, decision: Decision, seat_opening: SeatAuthorisation | None) -> None:
+    """Open the new instance's seat on chain. Refused (by the chain, or an opening that does not fit):
+    the instance is removed and its seat here released, nothing half-stored. The chain's answer unknown:
+    the instance failed, and its seat is closed once the chain answers if it was opened."""
+    subject = f"ns:{instance.ns_id}"
+    try:
+        seats_open_for(
+            instance.pk,
+            chain_id=instance.chain_id,
+            licence_id=int(instance.licence_id or 0),
+            licensee=instance.owner,
+            count=1,
+            authorisation=seat_opening,
+        )
+    except LedgerError as exc:
+        seat_release(instance.seat_key)
+        NsInstance.objects.filter(pk=instance.pk).update(
+            state=InstanceState.FAILED, error=f"the chain did not confirm the seat: {exc}"
+        )
+        raise
+    except SeatsRefused as exc:
+        instance.delete()
+        seat_release(instance.seat_key)
+        _refused_on_chain(decision, instance.owner, subject, str(exc))
+    except BaseException:
+        instance.delete()
+        seat_release(instance.seat_key)
+        raise
+    instance.refresh_from_db(fields=["chain_seats"])
+
+
+def _ended(instance: NsInstance, state: str) -> None:
+    """`instance` ended (terminated, or failed): its seats here are released and its chain seats closed
+    (now, or by the worker when the chain cannot take it now)."""
+    NsInstance.objects.filter(pk=instance.pk).update(
+        state=state,
+        error=instance.error,
+        seats_to_close=F("seats_to_close") + F("chain_seats"),
+        chain_seats=0,
+    )
+    instance.refresh_from_db()
+    if instance.seat_key:
+        seat_release(instance.seat_key, max(instance.units, 1))
+    if instance.seats_to_close and instance.licence_id is not None:
+        seats_settle_quietly(chain_id=instance.chain_id, licence_id=int(instance.licence_id))
+        instance.refresh_from_db(fields=["seats_to_close"])
 
 
 def seat_opening_for(
@@ -187,27 +221,6 @@ def _refused_on_chain(decision: Decision, actor: str, subject: str, reason: str,
     )
     provenance_append(kind="decision", actor=actor, subject=subject, payload=denied.as_dict())
     raise LicenceDenied(denied)
-
-
-def _close_chain_seats(instance: NsInstance, count: int) -> None:
-    """Close `count` of the seats `instance` holds on chain; those the chain cannot close now stay counted
-    in instance.chain_seats for the worker (instances_close_pending_seats)."""
-    if count <= 0 or instance.licence_id is None:
-        return
-    closed = count if seats_close(licence_id=int(instance.licence_id), count=count) else 0
-    NsInstance.objects.filter(pk=instance.pk).update(chain_seats=F("chain_seats") - closed)
-    instance.refresh_from_db(fields=["chain_seats"])
-
-
-def instances_close_pending_seats() -> int:
-    """Close the chain seats of instances that ended while the chain could not close them (a worker tick).
-    Returns how many instances were settled."""
-    settled = 0
-    ended = NsInstance.objects.filter(state__in=[InstanceState.TERMINATED, InstanceState.FAILED], chain_seats__gt=0)
-    for instance in ended[:100]:
-        _close_chain_seats(instance, instance.chain_seats)
-        settled += instance.chain_seats == 0
-    return settled
 
 
 def _deploy(instance: NsInstance, ns: NetworkService, orchestrator: Any) -> None:
@@ -331,31 +344,72 @@ def _content_type(package: Package) -> str:
 
 
 def instance_terminate(*, instance: NsInstance, actor: str) -> NsInstance:
-
+    """Terminate `instance` (its owner only): at the orchestrator, then its seats are released here and
+    closed on chain. Only one terminate of an instance goes ahead; a failed one leaves it running."""
     subject = f"instance:{instance.pk}"
     if actor != instance.owner:
         denied = Decision(False, f"only {instance.owner} may terminate instance {instance.pk}", action="terminate")
         provenance_append(kind="decision", actor=actor, subject=subject, payload=denied.as_dict())
         raise PermissionDeniedError(denied.reason)
-    if instance.state not in (InstanceState.RUNNING, InstanceState.INSTANTIATING):
-        return instance
     permitted = Decision(True, "the instance's owner may always terminate it", action="terminate")
-    provenance_append(kind="decision", actor=actor, subject=subject, payload=permitted.as_dict())
-    orchestrator = driver()
-    instance.state = InstanceState.TERMINATING
-    instance.save(update_fields=["state", "updated_at"])
-    if instance.orchestrator_id:
-        orchestrator.wait(orchestrator.terminate_ns(instance.orchestrator_id).id)
-    instance.state = InstanceState.TERMINATED
-    instance.save(update_fields=["state", "updated_at"])
-    if instance.seat_key:
-        instance.refresh_from_db(fields=["units", "chain_seats"])  # a scale may have changed them since
-        seat_release(instance.seat_key, max(instance.units, 1))
-        _close_chain_seats(instance, instance.chain_seats)
-    provenance_append(
-        kind="terminate", actor=actor, subject=f"instance:{instance.pk}", payload={"ns": str(instance.ns.pk)}
-    )
+    if _stop(instance, actor=actor, decision=permitted):
+        provenance_append(kind="terminate", actor=actor, subject=subject, payload={"ns": str(instance.ns.pk)})
     return instance
+
+
+def _stop(instance: NsInstance, *, actor: str, decision: Decision) -> bool:
+    """Terminate at the orchestrator and end the instance; False when it was not running (or another
+    request is stopping it)."""
+    live = [InstanceState.RUNNING, InstanceState.INSTANTIATING]
+    if not NsInstance.objects.filter(pk=instance.pk, state__in=live).update(state=InstanceState.TERMINATING):
+        instance.refresh_from_db()
+        return False
+    provenance_append(kind="decision", actor=actor, subject=f"instance:{instance.pk}", payload=decision.as_dict())
+    instance.refresh_from_db()
+    if instance.orchestrator_id:
+        from marketplace.licensing.orchestrators import OrchestratorError
+
+        orchestrator = driver()
+        try:
+            finished = orchestrator.wait(orchestrator.terminate_ns(instance.orchestrator_id).id)
+            if finished.state != "COMPLETED":
+                raise OrchestratorError(f"termination ended {finished.state}")
+        except Exception as exc:
+            NsInstance.objects.filter(pk=instance.pk).update(
+                state=InstanceState.RUNNING, error=f"terminating failed, try again: {exc}"
+            )
+            instance.refresh_from_db()
+            raise
+    _ended(instance, InstanceState.TERMINATED)
+    return True
+
+
+def instances_stop_unseated(limit: int = 20) -> int:
+    """Stop the running instances the chain no longer holds seats for (chain_seats.seats_settle flagged
+    them: the licensee closed their seats, or the licence moved); a worker tick. Returns how many."""
+    stopped = 0
+    flagged = NsInstance.objects.filter(state=InstanceState.RUNNING).exclude(licence_notice="").order_by("updated_at")
+    for instance in flagged[: limit * 5]:
+        if stopped >= limit:
+            break
+        if instance.chain_seats >= max(instance.units, 1):
+            continue
+        from marketplace.licensing.orchestrators import OrchestratorError
+
+        decision = Decision(False, instance.licence_notice, licence_id=instance.licence_id, action="terminate")
+        try:
+            ended = _stop(instance, actor="operator", decision=decision)
+        except (OrchestratorError, LedgerError):
+            continue  # left running, with the error; tried again at the next tick
+        if ended:
+            provenance_append(
+                kind="terminate",
+                actor="operator",
+                subject=f"instance:{instance.pk}",
+                payload={"ns": str(instance.ns_id), "reason": instance.licence_notice},
+            )
+            stopped += 1
+    return stopped
 
 
 def instances_flag_expired() -> int:
@@ -379,41 +433,6 @@ def instances_flag_expired() -> int:
                 payload={"licence_id": licence.licence_id, "expired_at": licence.expires_at},
             )
             flagged += 1
-    return flagged
-
-
-def instances_flag_licence_loss(*, chain_id: int, licence_id: int, notice: str, seats_closed: int | None = None) -> int:
-    """Flag the running instances under a licence that the chain says it no longer covers, and tell their
-    owner why (`notice`, on the instances page and in the provenance log). `seats_closed`: the licensee
-    closed that many of this node's seats on chain, so only instances holding them are flagged, newest
-    first; None flags every running instance of the licence (it was transferred). Returns how many."""
-    live = NsInstance.objects.filter(
-        chain_id=chain_id,
-        licence_id=licence_id,
-        state__in=[InstanceState.RUNNING, InstanceState.INSTANTIATING],
-        licence_notice="",
-    ).order_by("-created_at")
-    flagged, left = 0, seats_closed
-    for instance in live:
-        if left is not None:
-            if left <= 0:
-                break
-            if instance.chain_seats == 0:
-                continue
-            taken = min(left, instance.chain_seats)
-            left -= taken
-            NsInstance.objects.filter(pk=instance.pk).update(
-                chain_seats=F("chain_seats") - taken, licence_notice=notice
-            )
-        else:
-            NsInstance.objects.filter(pk=instance.pk).update(licence_notice=notice)
-        provenance_append(
-            kind="licence-notice",
-            actor="operator",
-            subject=f"instance:{instance.pk}",
-            payload={"licence_id": licence_id, "notice": notice},
-        )
-        flagged += 1
     return flagged
 
 
@@ -487,8 +506,13 @@ def instance_scale(
             raise LicenceDenied(denied)
         if opens:
             try:
-                seats_open(
-                    licence_id=int(instance.licence_id or 0), licensee=actor, count=steps, authorisation=seat_opening
+                seats_open_for(
+                    instance.pk,
+                    chain_id=instance.chain_id,
+                    licence_id=int(instance.licence_id or 0),
+                    licensee=actor,
+                    count=steps,
+                    authorisation=seat_opening,
                 )
             except SeatsRefused as exc:
                 seat_release(instance.seat_key, steps)
@@ -496,7 +520,6 @@ def instance_scale(
             except BaseException:
                 seat_release(instance.seat_key, steps)
                 raise
-            NsInstance.objects.filter(pk=instance.pk).update(chain_seats=F("chain_seats") + steps)
     else:
         # Units leave first, atomically, so that two concurrent scale-ins cannot both take the last ones.
         if not NsInstance.objects.filter(pk=instance.pk, units__gte=1 + steps).update(units=F("units") - steps):
@@ -527,7 +550,8 @@ def instance_scale(
         free = steps - restored if instance.seat_key else 0
     if free:
         seat_release(instance.seat_key, free)
-        _close_chain_seats(instance, min(free, NsInstance.objects.get(pk=instance.pk).chain_seats))
+        if seats_give_back(instance.pk, free) and instance.licence_id is not None:
+            seats_settle_quietly(chain_id=instance.chain_id, licence_id=int(instance.licence_id))
     if error:
         NsInstance.objects.filter(pk=instance.pk).update(error=error)
     instance.refresh_from_db()

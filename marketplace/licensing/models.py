@@ -35,11 +35,12 @@ class NsInstance(models.Model):
     integrity = models.CharField(max_length=16, default="unknown")  # verified / mismatch / unknown
     integrity_detail = models.TextField(blank=True)
     licence_expired = models.BooleanField(default=False)
-    # Seats this node holds open on chain for this instance (LicenseManager.openSeats): one per unit while
-    # it runs; after it ends, those the chain could not close yet (the worker closes them).
+    # Seats this node holds on chain (LicenseManager.openSeats) for this instance's live units, or is opening
+    # for them; and seats opened for it that must be closed (ended units), which seats_settle closes.
     chain_seats = models.PositiveIntegerField(default=0)
-    # Why the licence no longer covers this running instance, from chain events (its seat was closed by the
-    # licensee, the licence was transferred); shown to the owner.
+    seats_to_close = models.PositiveIntegerField(default=0)
+    # Why the licence no longer covers this instance, from the chain (the licensee closed its seat, or the
+    # licence moved); such an instance is stopped by the node, and its owner reads why.
     licence_notice = models.TextField(blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -9,23 +9,29 @@ requests here never race each other to the chain.
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
 from eth_account import Account
 from eth_account.messages import encode_typed_data
+from pymongo.errors import DuplicateKeyError
 from web3 import Web3
 
 from ledger.client import get_chain_client
 from ledger.exceptions import LedgerError, TransactionFailed
 from ledger.licensing import LicenseManager, SeatOpening, seat_opening_from_typed_data
 from ledger.models import AcquiredLicence
-from marketplace.errors import ValidationFailed
+from marketplace.errors import ConflictError, ValidationFailed
 from marketplace.licensing.models import InstanceState, NsInstance
 
 SEATS = "licence_seats"
+LOCKS = "licence_seat_locks"
 # How long a licensee's signed seat opening stays usable: long enough to sign in a wallet, short enough
 # that a signature left unused does not linger.
 SEAT_OPENING_TTL = 15 * 60
@@ -166,16 +172,48 @@ def _checked_opening(
     problems = [
         f"{name} is {given}, expected {expected}" for name, (given, expected) in wrong.items() if given != expected
     ]
-    if Web3.to_checksum_address(signer) != Web3.to_checksum_address(licensee):
+    if Web3.to_checksum_address(signer) != Web3.to_checksum_address(licensee) and not _is_contract(licensee):
+        # A contract wallet signs through ERC-1271, which LicenseManager asks on chain.
         problems.append(f"it is signed by {signer}, not by the licensee {licensee}")
     if problems:
         raise ValidationFailed({"seat_opening": "the seat opening does not match: " + "; ".join(problems)})
     return opening
 
 
+@contextmanager
+def licence_seats_locked(
+    *, chain_id: int, licence_id: int, wait_s: float = 30.0, lease_s: float = 120.0
+) -> Iterator[None]:
+    """Hold the licence's seat lock while opening or settling its chain seats: settling compares the seats
+    this node holds on chain with what its instances need, which an opening in flight in another request
+    or process would change. A lease, so a crashed holder frees it after `lease_s`."""
+    locks = connection.database[LOCKS]  # type: ignore[attr-defined]
+    key, token = f"{chain_id}:{licence_id}", uuid.uuid4().hex
+    give_up = time.monotonic() + wait_s
+    while True:
+        now = time.time()
+        try:
+            locks.find_one_and_update(
+                {"_id": key, "until": {"$lt": now}}, {"$set": {"until": now + lease_s, "token": token}}, upsert=True
+            )
+            break
+        except DuplicateKeyError:  # held, its lease not run out
+            if time.monotonic() > give_up:
+                raise ConflictError(f"the seats of licence #{licence_id} are being changed: try again") from None
+            time.sleep(0.02)
+    try:
+        yield
+    finally:
+        locks.delete_one({"_id": key, "token": token})
+
+
+def _is_contract(address: str) -> bool:
+    return bool(get_chain_client().code_at(address))
+
+
 def seats_close(*, licence_id: int, count: int) -> bool:
-    """Close `count` seats this node opened under the licence. False when the chain cannot do it now
-    (down, or the licensee closed them already): the caller keeps the count to close later."""
+    """Close `count` seats this node opened under the licence. False when the chain cannot do it now:
+    the caller keeps the count to close later."""
     node = _node()
     client = get_chain_client()
     try:

@@ -56,7 +56,7 @@ def _line_claimed(event: ChainEvent) -> None:
 
 @projections.on("LicenseManager", "LicenceTransferred")
 def _transferred(event: ChainEvent) -> None:
-    from marketplace.licensing.instances import instances_flag_licence_loss
+    from marketplace.licensing.chain_seats import seats_settle_quietly
     from marketplace.licensing.offers import licence_transfer_record
 
     licence_transfer_record(
@@ -67,37 +67,29 @@ def _transferred(event: ChainEvent) -> None:
         tx_hash=event.tx_hash,
         to_licence_id=int(event.args["toLicenceId"]) if "toLicenceId" in event.args else None,
     )
-    # LicenseManager refuses a transfer while seats are open, but an instance whose seat the licensee closed
-    # may still run here: it no longer has a licence at all.
-    instances_flag_licence_loss(
-        chain_id=event.chain_id,
-        licence_id=int(event.args["licenceId"]),
-        notice=f"licence #{event.args['licenceId']} was transferred to {event.args['to']} on chain",
-    )
+    # LicenseManager refuses a transfer while seats are open; an instance still running here under the
+    # licence lost its seat before (the licensee closed it): settling flags it, and the worker stops it.
+    seats_settle_quietly(chain_id=event.chain_id, licence_id=int(event.args["licenceId"]))
 
 
 @projections.on("LicenseManager", "SeatsClosed")
 def _seats_closed(event: ChainEvent) -> None:
-    # This node closes its own seats when its instances end; seats of its instances closed by the licensee
-    # leave those instances running without a seat on chain.
+    # This node closes its own seats when its units end; seats of its instances closed by the licensee
+    # leave those instances without a seat on chain: settling flags them, and the worker stops them.
     from ledger.signer import operator_account
-    from marketplace.licensing.instances import instances_flag_licence_loss
+    from marketplace.licensing.chain_seats import seats_settle_quietly
 
     node, closed_by = str(event.args["node"]), str(event.args["closedBy"])
-    if node != operator_account().address or closed_by == node:
-        return
-    instances_flag_licence_loss(
-        chain_id=event.chain_id,
-        licence_id=int(event.args["licenceId"]),
-        notice=f"the licensee closed this instance's seat of licence #{event.args['licenceId']} on chain",
-        seats_closed=int(event.args["count"]),
-    )
+    if node == operator_account().address and closed_by != node:
+        seats_settle_quietly(chain_id=event.chain_id, licence_id=int(event.args["licenceId"]))
 
 
-def _close_pending_seats() -> None:
-    from marketplace.licensing.instances import instances_close_pending_seats
+def _settle_seats() -> None:
+    from marketplace.licensing.chain_seats import seats_settle_due
+    from marketplace.licensing.instances import instances_stop_unseated
 
-    instances_close_pending_seats()
+    seats_settle_due()  # close the seats of ended units the chain could not take before
+    instances_stop_unseated()
 
 
 def _anchor_due_batches() -> None:
@@ -124,7 +116,7 @@ def _flag_expired_instances() -> None:
 
 
 projections.ticks.append(_flag_expired_instances)
-projections.ticks.append(_close_pending_seats)
+projections.ticks.append(_settle_seats)
 
 
 def _reset() -> None:

@@ -23,6 +23,13 @@
   async function signSeats(form, url, from, say) {
     const { typed_data: typed } = await call(url, "GET");
     if (!typed) return;
+    // What the wallet is asked to sign must be a seat opening of this marketplace's LicenseManager, usable
+    // for a short while only: one kept unused could still open a seat later (the licensee can void it with
+    // cancelSeatOpenings).
+    const hour = Math.floor(Date.now() / 1000) + 3600;
+    if (typed.primaryType !== "SeatOpening" || Number(typed.message.deadline) > hour) {
+      throw new Error("the marketplace asked to sign something other than a short-lived seat opening");
+    }
     const count = typed.message.count;
     say("Please sign the opening of " + count + " seat" + (count > 1 ? "s" : "") + " of licence #" +
       typed.message.licenceId + " in your wallet.");

@@ -5,13 +5,18 @@ the chain refuses opens nothing at OSM, and instances the licence no longer cove
 
 from __future__ import annotations
 
+import threading
+
 import pytest
+from django.db import connections
 
 from ledger.licensing import LicenseManager, licence_id_of
+from ledger.projections import projections
 from ledger.signer import operator_account
 from marketplace.contract_manager.decisions import LicenceDenied
 from marketplace.contract_manager.models import ProvenanceEntry
-from marketplace.licensing.instances import instance_create, instance_terminate, instances_close_pending_seats
+from marketplace.licensing.chain_seats import seats_settle_due
+from marketplace.licensing.instances import instance_create, instance_terminate, instances_stop_unseated
 from marketplace.licensing.models import NsInstance
 from marketplace.licensing.seats import SeatAuthorisationRequired, seats_in_use
 from tests import osm_nbi
@@ -76,7 +81,7 @@ def test_attack_a_transfer_made_on_chain_while_an_instance_runs_is_refused(
     assert lm.licence_for(offer_id, stranger.address) == licence_id
 
 
-def test_attack_the_licensee_closes_the_nodes_seat_then_transfers_and_the_instance_is_flagged(
+def test_attack_closing_the_nodes_seat_on_chain_and_transferring_runs_no_extra_instance(
     client,
     chain,
     developer,
@@ -84,34 +89,122 @@ def test_attack_the_licensee_closes_the_nodes_seat_then_transfers_and_the_instan
     operator,
     network_service,  # noqa: F811
 ):
-    """The holder closes the seat of its running instance on chain (as it may), transfers the licence, and
-    hopes the instance keeps running unnoticed. The indexer flags it and tells the owner; the recipient's
-    licence counts from zero because no seat of it is open anywhere."""
+    """The holder closes its running instance's seat on chain (as a licensee may), transfers the licence and
+    starts another instance under it, hoping the first keeps running: one seat, two instances. The node
+    sees the seat go, flags the instance with the reason and stops it; only the recipient's runs."""
     offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=1, transferable=True)
     buy(client, chain, stranger, offer_id)
     licence_id = held_licence(chain, offer_id, stranger)
-    instance = instantiate(network_service, stranger)
+    first = instantiate(network_service, stranger)
     lm = manager(chain)
     node = operator_account().address
 
     chain.transact(stranger, lm.close_seats(stranger.address, licence_id, node, 1), abi=lm.abi)
     index(chain)
-    instance.refresh_from_db()
-    assert instance.state == "running"
-    assert instance.chain_seats == 0
-    assert "the licensee closed this instance's seat" in instance.licence_notice
-    chain.transact(stranger, lm.transfer_licence(stranger.address, licence_id, operator.address), abi=lm.abi)
-    index(chain)
-    notices = ProvenanceEntry.objects.filter(subject=f"instance:{instance.pk}", kind="licence-notice")
-    assert notices.count() == 1  # flagged once, by the first event that left it without a seat
-
+    first.refresh_from_db()
+    assert (first.state, first.chain_seats) == ("running", 0)
+    assert "the chain holds no seat of licence" in first.licence_notice
     sign_in(client, stranger)
     page = client.get("/instances/").content.decode()
     assert 'data-fact="licence-notice">no licence' in page
-    assert "the licensee closed this instance&#x27;s seat" in page
-    # Terminating it closes nothing more on chain: its seat is gone already.
-    instance_terminate(instance=instance, actor=stranger.address)
-    assert lm.seats_in_use(licence_id) == 0
+
+    assert instances_stop_unseated() == 1
+    first.refresh_from_db()
+    assert first.state == "terminated"
+    stopped = ProvenanceEntry.objects.get(subject=f"instance:{first.pk}", kind="terminate")
+    assert (stopped.actor, stopped.payload["reason"]) == ("operator", first.licence_notice)
+    assert manager(chain).seats_in_use(licence_id) == 0  # nothing more was closed: the seat was gone
+
+    chain.transact(stranger, lm.transfer_licence(stranger.address, licence_id, operator.address), abi=lm.abi)
+    index(chain)
+    assert instantiate(network_service, operator).state == "running"
+    assert NsInstance.objects.filter(state="running").count() == 1
+    assert ProvenanceEntry.objects.filter(kind="licence-notice").count() == 1
+
+
+def test_attack_a_stale_seat_to_close_never_closes_a_running_instances_seat(
+    client,
+    chain,
+    developer,
+    stranger,
+    network_service,  # noqa: F811
+):
+    """The licensee closes one of the node's two seats on chain; before the node has read it, one instance
+    ends. Its seat to close is the one already gone: the other instance's seat stays open on chain."""
+    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=2)
+    buy(client, chain, stranger, offer_id)
+    licence_id = held_licence(chain, offer_id, stranger)
+    ending, staying = instantiate(network_service, stranger), instantiate(network_service, stranger)
+    lm = manager(chain)
+    node = operator_account().address
+    chain.transact(stranger, lm.close_seats(stranger.address, licence_id, node, 1), abi=lm.abi)
+
+    instance_terminate(instance=ending, actor=stranger.address)
+    ending.refresh_from_db()
+    staying.refresh_from_db()
+    assert (ending.state, ending.chain_seats, ending.seats_to_close) == ("terminated", 0, 0)
+    assert (staying.chain_seats, staying.licence_notice) == (1, "")
+    assert lm.seat_holding(licence_id, node)[0] == 1
+    seats_settle_due()
+    assert lm.seat_holding(licence_id, node)[0] == 1
+
+
+def test_attack_replaying_seat_events_after_a_reorganisation_changes_nothing(
+    client,
+    chain,
+    developer,
+    stranger,
+    network_service,  # noqa: F811
+):
+    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=2)
+    buy(client, chain, stranger, offer_id)
+    licence_id = held_licence(chain, offer_id, stranger)
+    older, newer = instantiate(network_service, stranger), instantiate(network_service, stranger)
+    lm = manager(chain)
+    chain.transact(stranger, lm.close_seats(stranger.address, licence_id, operator_account().address, 1), abi=lm.abi)
+    index(chain)
+    for _ in range(2):
+        projections.rebuild()
+    older.refresh_from_db()
+    newer.refresh_from_db()
+    assert (newer.chain_seats, bool(newer.licence_notice)) == (0, True)
+    assert (older.chain_seats, older.licence_notice) == (1, "")
+    assert ProvenanceEntry.objects.filter(kind="licence-notice").count() == 1
+
+
+def test_attack_two_terminates_at_once_close_one_seat(
+    client,
+    chain,
+    developer,
+    stranger,
+    network_service,  # noqa: F811
+):
+    """Two terminate requests for one instance race: only one goes ahead, so the other instance's seat is
+    not closed in its place."""
+    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=2)
+    buy(client, chain, stranger, offer_id)
+    licence_id = held_licence(chain, offer_id, stranger)
+    target, other = instantiate(network_service, stranger), instantiate(network_service, stranger)
+    start = threading.Barrier(2)
+
+    def terminate() -> None:
+        try:
+            start.wait()
+            instance_terminate(instance=NsInstance.objects.get(pk=target.pk), actor=stranger.address)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=terminate) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    other.refresh_from_db()
+    assert NsInstance.objects.get(pk=target.pk).state == "terminated"
+    assert (other.state, other.chain_seats) == ("running", 1)
+    assert manager(chain).seats_in_use(licence_id) == 1
+    assert seats_in_use(f"{chain.chain_id()}:{licence_id}") == 1
+    assert ProvenanceEntry.objects.filter(subject=f"instance:{target.pk}", kind="terminate").count() == 1
 
 
 def test_attack_a_renewal_on_chain_does_not_free_the_seats(
@@ -277,10 +370,45 @@ def test_a_seat_the_chain_could_not_close_is_closed_by_the_worker(
     instance_terminate(instance=instance, actor=stranger.address)
     settings.ETH_RPC_URL = rpc_url
     instance.refresh_from_db()
-    assert (instance.state, instance.chain_seats) == ("terminated", 1)
+    assert (instance.state, instance.chain_seats, instance.seats_to_close) == ("terminated", 0, 1)
     assert manager(chain).seats_in_use(licence_id) == 1
 
-    assert instances_close_pending_seats() == 1
+    assert seats_settle_due() == 1
     instance.refresh_from_db()
-    assert instance.chain_seats == 0
+    assert instance.seats_to_close == 0
+    assert manager(chain).seats_in_use(licence_id) == 0
+
+
+def test_a_terminate_the_orchestrator_fails_keeps_the_instance_and_its_seat_until_tried_again(
+    settings,
+    client,
+    chain,
+    developer,
+    stranger,
+    network_service,  # noqa: F811
+):
+    from marketplace.licensing.orchestrators import OrchestratorError
+    from tests.licensing.test_orchestrator_scale import VIM
+
+    if not osm_nbi.SPEC.is_file():
+        pytest.skip(f"OSM's NBI OpenAPI document is absent ({osm_nbi.SPEC})")
+    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=1)
+    buy(client, chain, stranger, offer_id)
+    licence_id = held_licence(chain, offer_id, stranger)
+    with osm_nbi.serve(osm_nbi.Spec()) as nbi:
+        settings.OSM_NBI_URL, settings.OSM_USERNAME, settings.OSM_PASSWORD = nbi.url, "admin", "admin"
+        settings.OSM_VIM_ACCOUNT = VIM
+        instance = instantiate(network_service, stranger)
+        assert instance.state == "running", instance.error
+        nbi.fail_next_operation("terminate")
+        with pytest.raises(OrchestratorError, match="termination ended FAILED"):
+            instance_terminate(instance=instance, actor=stranger.address)
+        instance.refresh_from_db()
+        assert (instance.state, instance.chain_seats) == ("running", 1)
+        assert instance.error.startswith("terminating failed, try again")
+        assert manager(chain).seats_in_use(licence_id) == 1
+
+        instance_terminate(instance=instance, actor=stranger.address)
+    instance.refresh_from_db()
+    assert (instance.state, instance.chain_seats, instance.seats_to_close) == ("terminated", 0, 0)
     assert manager(chain).seats_in_use(licence_id) == 0
