@@ -278,28 +278,34 @@ class _Bench:
             signature = user.sign_typed_data(full_message=lm.typed_data(agreement)).signature
             return self.gas(self.operator, lm.activate_trial(self.operator.address, agreement, signature), lm.abi)
 
-        def renew(buyer: Any) -> int:
+        def held(buyer: Any) -> int:
             licence_id = lm.licence_for(private.offer_id, buyer.address)
+            if licence_id is None:
+                raise RuntimeError(f"{buyer.address} holds no licence of the benchmark's offer")
+            return licence_id
+
+        def renew(buyer: Any) -> int:
+            licence_id = held(buyer)
             agreement = lm.agreement(private, buyer.address, deadline=self.now() + HOUR)
             signature = buyer.sign_typed_data(full_message=lm.typed_data(agreement)).signature
             return self.gas(buyer, lm.renew(buyer.address, licence_id, private, agreement, signature), lm.abi)
 
         def open_seat(buyer: Any) -> int:
             # The marketplace node (the operator) relays the licensee's signed SeatOpening.
-            licence_id = lm.licence_for(private.offer_id, buyer.address)
+            licence_id = held(buyer)
             opening = lm.seat_opening(licence_id, self.operator.address, 1, deadline=self.now() + HOUR)
             signature = buyer.sign_typed_data(full_message=lm.seat_typed_data(opening)).signature
             return self.gas(self.operator, lm.open_seats(self.operator.address, opening, signature), lm.abi)
 
         def close_seat(buyer: Any) -> int:
-            licence_id = lm.licence_for(private.offer_id, buyer.address)
+            licence_id = held(buyer)
             return self.gas(
                 self.operator, lm.close_seats(self.operator.address, licence_id, self.operator.address, 1), lm.abi
             )
 
         # "_first": the first licence in the contract and under the offer (counters and the
         # provider's earnings written from zero); the others: another new licensee of the same offer.
-        results = {
+        results: dict[str, float] = {
             "gas_purchase_private_licence_first": purchase("buyer 1"),
             "gas_purchase_private_licence": purchase("buyer 2"),
             "gas_activate_trial_first": activate("trial user 1"),

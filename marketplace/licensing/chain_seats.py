@@ -127,5 +127,5 @@ def seats_settle_due(limit: int = 50) -> int:
     )
     settled = 0
     for chain_id, licence_id in list(dict.fromkeys(due))[:limit]:
-        settled += seats_settle_quietly(chain_id=int(chain_id), licence_id=int(licence_id))
+        settled += seats_settle_quietly(chain_id=int(chain_id), licence_id=int(licence_id or 0))
     return settled

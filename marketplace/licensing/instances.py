@@ -144,7 +144,7 @@ def _open_first_seat(instance: NsInstance, decision: Decision, seat_opening: Sea
     """Open the new instance's seat on chain. Refused (by the chain, or an opening that does not fit):
     the instance is removed and its seat here released, nothing half-stored. The chain's answer unknown:
     the instance failed, and its seat is closed once the chain answers if it was opened."""
-    subject = f"ns:{instance.ns_id}"
+    subject = f"ns:{instance.ns.pk}"
     try:
         seats_open_for(
             instance.pk,
@@ -387,6 +387,8 @@ def _stop(instance: NsInstance, *, actor: str, decision: Decision) -> bool:
 def instances_stop_unseated(limit: int = 20) -> int:
     """Stop the running instances the chain no longer holds seats for (chain_seats.seats_settle flagged
     them: the licensee closed their seats, or the licence moved); a worker tick. Returns how many."""
+    from marketplace.licensing.orchestrators import OrchestratorError
+
     stopped = 0
     flagged = NsInstance.objects.filter(state=InstanceState.RUNNING).exclude(licence_notice="").order_by("updated_at")
     for instance in flagged[: limit * 5]:
@@ -394,8 +396,6 @@ def instances_stop_unseated(limit: int = 20) -> int:
             break
         if instance.chain_seats >= max(instance.units, 1):
             continue
-        from marketplace.licensing.orchestrators import OrchestratorError
-
         decision = Decision(False, instance.licence_notice, licence_id=instance.licence_id, action="terminate")
         try:
             ended = _stop(instance, actor="operator", decision=decision)
@@ -406,7 +406,7 @@ def instances_stop_unseated(limit: int = 20) -> int:
                 kind="terminate",
                 actor="operator",
                 subject=f"instance:{instance.pk}",
-                payload={"ns": str(instance.ns_id), "reason": instance.licence_notice},
+                payload={"ns": str(instance.ns.pk), "reason": instance.licence_notice},
             )
             stopped += 1
     return stopped

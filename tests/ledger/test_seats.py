@@ -48,7 +48,9 @@ def test_a_node_opens_seats_under_the_licensees_signature_up_to_the_offers_seats
     market.seats(buyer, node, licence_id, 1)
 
     assert market.lm.seats_in_use(licence_id) == 3
-    assert market.lm.licence(licence_id).seats_in_use == 3
+    licence = market.lm.licence(licence_id)
+    assert licence is not None
+    assert licence.seats_in_use == 3
     assert market.lm.seat_holding(licence_id, node.address) == (3, 2)
     with fails(r"NoSeatsFree\(\d+, 3, 3, 1\)"):
         market.seats(buyer, node, licence_id, 1)

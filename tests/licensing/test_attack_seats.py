@@ -223,6 +223,7 @@ def test_attack_a_renewal_on_chain_does_not_free_the_seats(
 
     lm = manager(chain)
     offer_ = lm.offer(offer_id)
+    assert offer_ is not None
     agreement = lm.agreement(offer_, stranger.address, deadline=chain.now() + 3600)
     signature = stranger.sign_typed_data(full_message=lm.typed_data(agreement)).signature
     chain.transact(stranger, lm.renew(stranger.address, licence_id, offer_, agreement, signature), abi=lm.abi)
