@@ -270,3 +270,30 @@ def test_a_contract_wallet_licensee_authorises_seats_through_erc1271(market: Mar
     market.chain.transact(stranger, wallet.functions.approve(seat_digest).build_transaction({"from": stranger.address}))
     market.send(node, market.lm.open_seats(node.address, opening, b""))
     assert market.lm.seats_in_use(licence_id) == 1
+
+
+def test_attack_a_licence_id_shared_by_two_offers_licenses_only_its_own(market: Market, buyer, chain):
+    """Finding 10: licence ids are 63-bit hashes of (offer, licensee), so a licensee could look for a cheap
+    offer whose id for its address equals that of a dear one. The chain's answers compare the offer id the
+    licence records: the record is placed (with anvil_setStorageAt, as if the ids collided) at the id the
+    dear offer gives, and it licenses nothing there."""
+    from eth_abi.abi import encode
+
+    from ledger.licensing import licence_id_of
+    from ledger.offline.abi import keccak
+
+    cheap, dear = market.private(price=1), market.private(price=10**18)
+    held = market.buy(buyer, cheap)
+
+    def slot(licence_id: int) -> str:
+        return "0x" + keccak(encode(["uint256", "uint256"], [licence_id, 2])).hex()  # _licences is slot 2
+
+    record = chain.w3.eth.get_storage_at(market.lm.address, slot(held))
+    colliding = licence_id_of(dear.offer_id, buyer.address)
+    chain.w3.provider.make_request("anvil_setStorageAt", [market.lm.address, slot(colliding), "0x" + record.hex()])
+    placed = market.lm.licence(colliding)
+    assert placed is not None
+    assert placed.offer_id == cheap.offer_id  # the record says which offer it is of
+    assert not market.lm.has_valid_licence(dear.offer_id, buyer.address)
+    assert market.lm.licence_for(dear.offer_id, buyer.address) is None
+    assert market.lm.has_valid_licence(cheap.offer_id, buyer.address)
