@@ -172,8 +172,10 @@ class SeatOpening:
     deadline: int
 
     def message(self) -> dict[str, Any]:
+        # A licence id has 63 bits, more than a JavaScript number holds exactly: a decimal string, which
+        # wallets (and eth-account) read as the uint256 it is.
         return {
-            "licenceId": self.licence_id,
+            "licenceId": str(self.licence_id),
             "node": Web3.to_checksum_address(self.node),
             "count": self.count,
             "nonce": self.nonce,
