@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -325,3 +326,39 @@ def api_instantiate(client: Any, token: str, account: LocalAccount, ns_id: str, 
     signed = sign_seats(account, response.json()["typed_data"])
     payload["seat_opening"] = {"typed_data": signed.typed_data, "signature": signed.signature}
     return client.post("/api/v1/instances", payload, content_type="application/json", headers=headers)
+
+
+def demo_csar(name: str) -> Callable[[Path], Path]:
+    """A builder of the project's demo CSAR `name` (demo/packages/etsi) into a folder."""
+    from marketplace.repository.packages.build import build
+
+    return lambda tmp: build(ROOT / "demo" / "packages" / "etsi" / name, "etsi", tmp / f"{name}.csar")
+
+
+def rewritten(name: str, change: Callable[[dict[str, bytes]], None]) -> Callable[[Path], Path]:
+    """The demo CSAR `name` with its members changed by `change` (a dict of path -> bytes)."""
+
+    def make(tmp: Path) -> Path:
+        source = demo_csar(name)(tmp)
+        with zipfile.ZipFile(source) as archive:
+            members = {info.filename: archive.read(info) for info in archive.infolist() if not info.is_dir()}
+        change(members)
+        out = tmp / f"{name}-changed.csar"
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path, data in members.items():
+                archive.writestr(path, data)
+        return out
+
+    return make
+
+
+def drop_manifest(members: dict[str, bytes]) -> None:
+    """A CSAR's members without its manifest, and TOSCA.meta naming none."""
+    for path in [p for p in members if "/" not in p and p.endswith(".mf")]:
+        del members[path]
+    meta = members["TOSCA-Metadata/TOSCA.meta"].decode()
+    members["TOSCA-Metadata/TOSCA.meta"] = "".join(
+        line
+        for line in meta.splitlines(keepends=True)
+        if not line.startswith(("ETSI-Entry-Manifest", "Entry-Manifest"))
+    ).encode()

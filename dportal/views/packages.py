@@ -63,6 +63,7 @@ def package_detail(request: HttpRequest, package_id: str) -> HttpResponse:
             initial={"description": package.description, "category": package.category, "tags": ", ".join(package.tags)}
         ),
         "references": selectors.package_references(package),
+        "no_manifest": selectors.package_declares_no_hashes(package),
         "download": decisions.download_hint(package=package, user=address),
     }
     offers = selectors.package_offers(package)

@@ -70,6 +70,15 @@ def vnf_lookup(ref: VnfRef, *, viewer: str | None) -> ParsedDescriptor | None:
     )
 
 
+def package_declares_no_hashes(package: Package) -> bool:
+    """An ETSI CSAR that inspection at ingest found without a manifest: it declares no file's hash (SOL004
+    requires a manifest; tosca-parser accepts the CSAR without one), so its integrity rests on the archive's
+    own SHA-256 alone."""
+    ingest = package.verificationrecord_set.order_by("checked_at").first()
+    found = ingest.problems if ingest is not None and isinstance(ingest.problems, list) else []
+    return any(isinstance(p, dict) and p.get("rule") == "etsi.missing-manifest" for p in found)
+
+
 def package_references(package: Package) -> list[str]:
     """Why `package` must not be deleted: network services of other packages use its VNFs, or licence offers
     on chain are of it (made through the marketplace or directly on the LicenseManager: their licensees

@@ -11,7 +11,7 @@ from eth_account.messages import encode_defunct
 from dportal.access import SESSION_ADDRESS
 from marketplace.repository.models import MetadataChange, Package
 from marketplace.repository.services import package_ingest
-from tests.factories import listed, shared_package
+from tests.factories import drop_manifest, listed, rewritten, shared_package
 
 pytestmark = pytest.mark.django_db
 
@@ -234,3 +234,16 @@ def test_my_packages_lists_only_mine(client, developer, stranger, tango):
     client.post("/signout")
     sign_in(client, developer)
     assert "5gtango-project-sample" in client.get("/packages/mine").content.decode()
+
+
+def test_a_csar_without_a_manifest_says_its_integrity_rests_on_the_archive_digest(client, developer, tmp_path):
+    path = rewritten("nfvm-demo-smf-vnf", drop_manifest)(tmp_path)
+    with open(path, "rb") as source:
+        package = listed(package_ingest(source=source, uploader=developer.address).package)
+    html = client.get(f"/packages/{package.pk}/").content.decode()
+    assert 'data-fact="no-manifest"' in html
+    assert "integrity rests on the package SHA-256 above, the digest its registration on chain names" in html
+
+    with open(shared_package("5gtango/5gtango-ns-package-example.tgo"), "rb") as source:
+        other = listed(package_ingest(source=source, uploader=developer.address).package)
+    assert 'data-fact="no-manifest"' not in client.get(f"/packages/{other.pk}/").content.decode()

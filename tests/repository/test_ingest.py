@@ -223,3 +223,31 @@ def test_a_blob_whose_bytes_do_not_hash_to_its_id_is_refused():
     with pytest.raises(blobs.BlobIntegrityError):
         blobs.blob_put(digest="0" * 64, source=io.BytesIO(b"not zeros"))
     assert blob_digests() == []
+
+
+def test_a_5gtango_vnfd_at_two_paths_is_stored_once_with_a_warning(tmp_path):
+    """tng-pkg accepts the same descriptor declared at several paths; so do we: one VNF, one warning."""
+    import yaml
+
+    source = shared_package("5gtango/5gtango-ns-package-example.tgo")
+    with zipfile.ZipFile(source) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    vnfd = "Definitions/sources/vnfd/vnfd-sample.yml"
+    napd = yaml.safe_load(members["TOSCA-Metadata/NAPD.yaml"])
+    (listed,) = [entry for entry in napd["package_content"] if entry["source"] == vnfd]
+    napd["package_content"].append({**listed, "source": "Definitions/copies/vnfd-sample.yml"})
+    members["TOSCA-Metadata/NAPD.yaml"] = yaml.safe_dump(napd, sort_keys=False).encode()
+    members["Definitions/copies/vnfd-sample.yml"] = members[vnfd]
+    path = tmp_path / "copies.tgo"
+    path.write_bytes(zip_bytes(members))
+
+    package = ingest(path).package
+    assert Vnf.objects.filter(package=package).count() == 1
+    assert len(NetworkService.objects.get(package=package).vnf_ids) == 1
+    (warning,) = [
+        p
+        for p in VerificationRecord.objects.get(package=package).problems
+        if p["rule"].endswith("identical-descriptors")
+    ]
+    assert vnfd in warning["message"]
+    assert "Definitions/copies/vnfd-sample.yml" in warning["message"]

@@ -103,7 +103,14 @@ TYPES: dict[str, Any] = {
                     "flavour_description",
                 )
             },
-            "requirements": [{"virtual_link": {"capability": "tosca.capabilities.nfv.VirtualLinkable"}}],
+            "requirements": [
+                {
+                    "virtual_link": {
+                        "capability": "tosca.capabilities.nfv.VirtualLinkable",
+                        "occurrences": [0, "UNBOUNDED"],
+                    }
+                }
+            ],
         },
         "tosca.nodes.nfv.Vdu.Compute": {
             "derived_from": "tosca.nodes.Root",
@@ -117,7 +124,14 @@ TYPES: dict[str, Any] = {
                 "virtual_compute": {"type": "tosca.capabilities.nfv.VirtualCompute"},
                 "virtual_binding": {"type": "tosca.capabilities.nfv.VirtualBindable"},
             },
-            "requirements": [{"virtual_storage": {"capability": "tosca.capabilities.nfv.VirtualStorage"}}],
+            "requirements": [
+                {
+                    "virtual_storage": {
+                        "capability": "tosca.capabilities.nfv.VirtualStorage",
+                        "occurrences": [0, "UNBOUNDED"],
+                    }
+                }
+            ],
         },
         "tosca.nodes.nfv.Vdu.VirtualBlockStorage": {
             "derived_from": "tosca.nodes.Root",
@@ -128,7 +142,7 @@ TYPES: dict[str, Any] = {
             "derived_from": "tosca.nodes.Root",
             "properties": {"layer_protocols": {"type": "list", "entry_schema": {"type": "string"}}},
             "requirements": [
-                {"virtual_link": {"capability": "tosca.capabilities.nfv.VirtualLinkable"}},
+                {"virtual_link": {"capability": "tosca.capabilities.nfv.VirtualLinkable", "occurrences": [0, 1]}},
                 {
                     "virtual_binding": {
                         "capability": "tosca.capabilities.nfv.VirtualBindable",
@@ -157,7 +171,14 @@ TYPES: dict[str, Any] = {
                 "flavour_id": {"type": "string", "default": "small"},
                 "flavour_description": {"type": "string", "default": ""},
             },
-            "requirements": [{"virtual_link_external": {"capability": "tosca.capabilities.nfv.VirtualLinkable"}}],
+            "requirements": [
+                {
+                    "virtual_link_external": {
+                        "capability": "tosca.capabilities.nfv.VirtualLinkable",
+                        "occurrences": [0, 1],
+                    }
+                }
+            ],
         },
     },
 }
@@ -191,6 +212,19 @@ DF: dict[str, Any] = {
     "tosca_definitions_version": "tosca_simple_yaml_1_3",
     "imports": ["probe_types.yaml"],
     "topology_template": {
+        # The substituted VNF node's properties are the flavour's inputs (TOSCA 1.3 3.8.1, as tosca-parser checks).
+        "inputs": {
+            name: {"type": "string"}
+            for name in (
+                "descriptor_id",
+                "descriptor_version",
+                "provider",
+                "product_name",
+                "software_version",
+                "flavour_id",
+                "flavour_description",
+            )
+        },
         "substitution_mappings": {
             "node_type": "example.Probe",
             "requirements": {"virtual_link_external": ["CP1", "virtual_link"]},
@@ -500,8 +534,100 @@ def test_substitution_mappings_must_name_existing_nodes_and_requirements():
         return validate_etsi(csar(df=document), nowhere, ENTRY)
 
     location = "/topology_template/substitution_mappings/requirements/virtual_link_external"
-    assert only(remap(["CP9", "virtual_link"]), "integrity.substitution-mapping").location == location
-    assert "virtual_lnk" in only(remap(["CP1", "virtual_lnk"]), "integrity.substitution-mapping").message
+    # A node template that does not exist leaves the substitution undeployable: an error.
+    undefined = only(remap(["CP9", "virtual_link"]), "integrity.substitution-mapping")
+    assert (undefined.location, undefined.severity) == (location, Severity.ERROR)
+    # A requirement the mapped node's type does not declare: tosca-parser accepts it, so a warning naming it.
+    loose = only(remap(["CP1", "virtual_lnk"]), "integrity.substitution-mapping")
+    assert loose.severity == Severity.WARNING
+    assert "virtual_lnk" in loose.message
+    assert "tosca-parser accepts it" in loose.message
+
+
+def test_a_mapping_name_the_substituted_type_does_not_declare_is_a_warning():
+    """Tacker's samples map a VnfExtCp requirement name, or names the VNF type does not declare; tosca-parser
+    accepts those templates, so the package is accepted with the precise finding as a warning."""
+    document = copy.deepcopy(DF)
+    mappings = document["topology_template"]["substitution_mappings"]["requirements"]
+    mappings["virtual_link_internal"] = ["CP1", "virtual_link"]
+    result = validate_etsi(csar(df=document), nowhere, ENTRY)
+    assert errors(result.problems) == []
+    warning = only(result, "integrity.substitution-mapping")
+    assert warning.severity == Severity.WARNING
+    assert "example.Probe has no requirement virtual_link_internal" in warning.message
+
+
+def test_a_substituted_nodes_properties_must_be_inputs_of_its_flavour_as_tosca_parser_requires():
+    """The top-level VNF node gets software_version from its type's default; the flavour that substitutes it
+    must take it as an input (TOSCA 1.3 3.8.1). tosca-parser refuses the template otherwise; so do we."""
+    document = copy.deepcopy(DF)
+    del document["topology_template"]["inputs"]["software_version"]
+    problem = only(validate_etsi(csar(df=document), nowhere, ENTRY), "integrity.substitution-inputs")
+    assert (problem.file, problem.severity) == (DF_FILE, Severity.ERROR)
+    assert "software_version" in problem.message
+    assert "MissingRequiredInputError" in problem.message
+
+
+def as_main(df: dict[str, Any], types: Any = TYPES) -> FormatResult:
+    """The flavour file validated as the package's main template (tosca-parser counts requirement occurrences
+    on the main template's node templates only)."""
+    return validate_etsi(csar(df=df, types=types), nowhere, DF_FILE)
+
+
+def test_a_requirement_assigned_more_often_than_its_occurrences_allow_is_refused():
+    document = copy.deepcopy(DF)
+    document["topology_template"]["node_templates"]["CP2"]["requirements"].append({"virtual_link": "internal"})
+    problem = only(as_main(document), "integrity.requirement-occurrences")
+    assert (problem.file, problem.location, problem.severity) == (DF_FILE, f"{NODES}/CP2/requirements", Severity.ERROR)
+    assert "virtual_link 2 times" in problem.message
+    assert "[0, 1]" in problem.message
+
+
+def test_a_requirement_without_occurrences_must_be_assigned_once_at_least():
+    """TOSCA's default occurrences are [1, UNBOUNDED]: a type that names none makes the requirement needed."""
+    types = copy.deepcopy(TYPES)
+    link = types["node_types"]["tosca.nodes.nfv.VduCp"]["requirements"][0]["virtual_link"]
+    del link["occurrences"]
+    problem = only(as_main(DF, types), "integrity.requirement-occurrences")
+    assert problem.location == f"{NODES}/CP1/requirements"
+    assert "[1, UNBOUNDED]" in problem.message
+
+
+def test_occurrences_are_counted_on_the_main_template_only_as_tosca_parser_does():
+    """The same CP in an imported flavour is not counted by tosca-parser, which accepts the package: so do we."""
+    document = copy.deepcopy(DF)
+    document["topology_template"]["node_templates"]["CP2"]["requirements"].append({"virtual_link": "internal"})
+    assert "integrity.requirement-occurrences" not in rules(validate_etsi(csar(df=document), nowhere, ENTRY))
+
+
+def test_two_flavours_mapping_the_same_requirement_count_it_once():
+    """Two imported flavours substitute the VNF node; tosca-parser takes the last one, so the VNF's
+    virtual_link_external ([0, 1]) is assigned once, not twice."""
+    top = copy.deepcopy(TOP)
+    top["imports"].append("probe_df_big.yaml")
+    big = copy.deepcopy(DF)
+    view = csar(top=top, **{"Definitions/probe_df_big.yaml": yaml.safe_dump(big).encode()})
+    assert "integrity.requirement-occurrences" not in rules(validate_etsi(view, nowhere, ENTRY))
+
+
+def test_substitution_inputs_are_not_checked_for_a_main_node_with_interfaces():
+    """tosca-parser substitutes only a main-template node without interfaces (TOSCATemplate._is_sub_mapped_node):
+    with interfaces, the flavour's inputs are not checked."""
+    top = copy.deepcopy(TOP)
+    top["topology_template"]["node_templates"]["VNF"]["interfaces"] = {"Vnflcm": {"instantiate": []}}
+    document = copy.deepcopy(DF)
+    del document["topology_template"]["inputs"]["software_version"]
+    assert "integrity.substitution-inputs" not in rules(validate_etsi(csar(top=top, df=document), nowhere, ENTRY))
+
+
+def test_substitution_inputs_follow_the_main_node_not_a_sibling_flavours():
+    """A property another flavour's VNF node sets is not the substituted node's: no input is asked for it."""
+    types = copy.deepcopy(TYPES)
+    types["node_types"]["example.Probe"]["properties"]["localization_languages"] = {"type": "string", "required": False}
+    document = copy.deepcopy(DF)
+    document["topology_template"]["node_templates"]["VNF"]["properties"]["localization_languages"] = "en"
+    result = validate_etsi(csar(df=document, types=types), nowhere, ENTRY)
+    assert "integrity.substitution-inputs" not in rules(result)
 
 
 def test_it_names_a_missing_artifact_file():

@@ -427,16 +427,58 @@ def test_it_rejects_a_vdu_without_an_image():
     assert only(result, "integrity.missing-image").location == "/virtual_deployment_units/1"
 
 
-def test_it_rejects_two_vnfds_with_the_same_name_and_version():
+def copies(*extra: tuple[str, bytes], kind: str = tango.VNFD_TYPE) -> MemoryView:
+    """The package with more descriptor files (of `kind`) listed in its NAPD."""
     files = package(VNFD, NSD).files
+    listed = [(path, kind) for path, _ in extra]
     files[tango.NAPD_PATH] = yaml.safe_dump(
-        napd((NSD_PATH, tango.NSD_TYPE), (VNFD_PATH, tango.VNFD_TYPE), ("Definitions/copy.yaml", tango.VNFD_TYPE))
+        napd((NSD_PATH, tango.NSD_TYPE), (VNFD_PATH, tango.VNFD_TYPE), *listed)
     ).encode()
-    files["Definitions/copy.yaml"] = files[VNFD_PATH]
+    files.update(dict(extra))
+    return MemoryView(files)
 
-    result = tango.validate_5gtango(MemoryView(files), nowhere)
 
-    assert only(result, "integrity.duplicate-descriptor").file == "Definitions/copy.yaml"
+def test_identical_vnfds_at_several_paths_count_once_with_one_warning_naming_them():
+    """tng-pkg accepts the same descriptor at several paths of one package: one VNFD, one warning."""
+    original = package(VNFD, NSD).files[VNFD_PATH]
+    result = tango.validate_5gtango(
+        copies(("Definitions/copy.yaml", original), ("Definitions/again/copy.yaml", original)), nowhere
+    )
+
+    assert errors(result.problems) == []
+    warning = only(result, "5gtango.identical-descriptors")
+    assert warning.severity == Severity.WARNING
+    for path in (VNFD_PATH, "Definitions/copy.yaml", "Definitions/again/copy.yaml"):
+        assert path in warning.message
+    assert "tng-pkg accepts this" in warning.message
+    assert [d.file for d in result.descriptors if d.summary.kind == "vnf"] == [VNFD_PATH]
+
+
+def test_descriptors_equal_once_parsed_but_not_byte_for_byte_are_not_identical():
+    """A comment (or 2 against 2.0) leaves the parsed document equal; the files differ, so the copy is a second
+    VNFD under the same identity, with other content."""
+    original = package(VNFD, NSD).files[VNFD_PATH]
+    retyped = original + b"# the same VNFD, written otherwise\n"
+    result = tango.validate_5gtango(copies(("Definitions/copy.yaml", retyped)), nowhere)
+    assert only(result, "integrity.duplicate-descriptor").severity == Severity.ERROR
+
+
+def test_an_identical_nsd_at_two_paths_counts_once():
+    original = package(VNFD, NSD).files[NSD_PATH]
+    result = tango.validate_5gtango(copies(("Definitions/nsd-copy.yaml", original), kind=tango.NSD_TYPE), nowhere)
+    assert errors(result.problems) == []
+    warning = only(result, "5gtango.identical-descriptors")
+    assert warning.message.startswith("the NSD ")
+    assert [d.file for d in result.descriptors if d.summary.kind == "ns"] == [NSD_PATH]
+
+
+def test_it_rejects_two_vnfds_with_the_same_name_and_version_and_other_content():
+    other = changed(VNFD, lambda d: d.update(description="another VNF under the same identity"))
+    result = tango.validate_5gtango(copies(("Definitions/copy.yaml", yaml.safe_dump(other).encode())), nowhere)
+
+    problem = only(result, "integrity.duplicate-descriptor")
+    assert (problem.file, problem.severity) == ("Definitions/copy.yaml", Severity.ERROR)
+    assert "with other content" in problem.message
 
 
 # --- topology ------------------------------------------------------------------------------------------------

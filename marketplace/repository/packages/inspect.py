@@ -143,8 +143,15 @@ def _declared_digests(
                 exempt = {TOSCA_META, manifest_path}
                 must_list = [p for p in archive.paths if p not in exempt and not p.endswith(SIGNATURE_SUFFIXES)]
         elif fmt == "etsi":
+            # SOL004 requires a manifest; tosca-parser, with which Tacker onboards CSARs, accepts one without.
             problems.append(
-                Problem("etsi.missing-manifest", "no manifest (.mf) in the package root; SOL004 requires one")
+                Problem(
+                    "etsi.missing-manifest",
+                    "no manifest (.mf) in the package root: SOL004 requires one, tosca-parser (Tacker) accepts the "
+                    "CSAR without it. No file's hash is declared, so the package's integrity rests on the archive's "
+                    "own SHA-256, the digest its registration on chain names",
+                    severity=Severity.WARNING,
+                )
             )
     if fmt == "5gtango":
         try:
@@ -215,8 +222,10 @@ def inspect_package(path: Path, *, lookup: VnfdLookup, limits: ArchiveLimits | N
             Check("format", "pass", f"{fmt} package, {info.kind}"),
             Check(
                 "integrity",
-                "warn" if any(p.rule.startswith("integrity") for p in weak) else "pass",
-                f"{len(declared)} declared digest(s) verified",
+                "warn" if not declared or any(p.rule.startswith("integrity") for p in weak) else "pass",
+                f"{len(declared)} declared digest(s) verified"
+                if declared
+                else "no file's digest is declared: the archive's SHA-256 is the package's integrity",
             ),
             Check(
                 "descriptors",

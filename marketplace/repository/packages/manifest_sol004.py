@@ -21,6 +21,10 @@ from marketplace.repository.packages.manifests import (
 )
 from marketplace.repository.packages.problems import Problem, Severity
 
+# SOL004 asks for the metadata block; tosca-parser, with which Tacker onboards CSARs, does not read it, and the
+# package's identity comes from its main descriptor: a gap is a warning (README, NFV Repository).
+TOLERATED = "SOL004 requires it; tosca-parser (Tacker) accepts the package without it"
+
 _SIGNATURE_BEGIN = re.compile(r"^-----BEGIN ([A-Z0-9 ]+)-----\s*$")
 
 
@@ -194,9 +198,10 @@ def _metadata(pairs: list[tuple[str, str, int]], file: str) -> tuple[ManifestMet
             Problem(
                 "manifest.missing-metadata",
                 "no metadata block (vnf_provider_id, vnf_product_name, vnf_package_version, vnf_release_date_time, "
-                "or the NS/PNF equivalents) before the first Source",
+                f"or the NS/PNF equivalents) before the first Source ({TOLERATED})",
                 file,
                 at_line(1),
+                severity=Severity.WARNING,
             )
         ]
     kind, keys = METADATA_KEYS[found[0]]
@@ -205,16 +210,21 @@ def _metadata(pairs: list[tuple[str, str, int]], file: str) -> tuple[ManifestMet
         problems.append(
             Problem(
                 "manifest.missing-metadata",
-                f"metadata mixes the key sets {', '.join(found)}",
+                f"metadata mixes the key sets {', '.join(found)} ({TOLERATED})",
                 file,
                 at_line(pairs[0][2]),
+                severity=Severity.WARNING,
             )
         )
     missing = [k for k in keys if not fields.get(k)]
     if missing:
         problems.append(
             Problem(
-                "manifest.missing-metadata", f"the metadata has no {', '.join(missing)}", file, at_line(pairs[0][2])
+                "manifest.missing-metadata",
+                f"the metadata has no {', '.join(missing)} ({TOLERATED})",
+                file,
+                at_line(pairs[0][2]),
+                severity=Severity.WARNING,
             )
         )
     provider, name, version, released = (fields.get(k) or None for k in keys)

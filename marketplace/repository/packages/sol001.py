@@ -14,7 +14,7 @@ from marketplace.repository.packages.problems import PackageRejected
 from marketplace.repository.packages.sol001_model import CATEGORIES, NS, TOSCA_VERSIONS, VNF, Context, Doc, Node
 from marketplace.repository.packages.sol001_properties import check_properties
 from marketplace.repository.packages.sol001_summaries import ns_summary, vnf_summary
-from marketplace.repository.packages.sol001_topology import check_topology_template
+from marketplace.repository.packages.sol001_topology import check_substitutions, check_topology_template
 from marketplace.repository.packages.types import (
     FormatResult,
     PackageInfo,
@@ -47,6 +47,7 @@ def validate_etsi(view: PackageView, lookup: VnfdLookup, entry_definitions: str)
     nodes = [node for doc in docs for node in _templates(ctx, doc)]
     for doc in docs:
         check_topology_template(ctx, doc, [n for n in nodes if n.doc is doc])
+    check_substitutions(ctx, docs, nodes)
 
     ns_nodes = [n for n in nodes if ctx.derives("node_types", n.type, NS)]
     if ns_nodes:

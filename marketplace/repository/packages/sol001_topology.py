@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections import Counter
 from typing import Any
 
 from marketplace.repository.packages import values as value_read  # `values` names property values here
@@ -210,9 +211,10 @@ def _check_substitution(ctx: Context, doc: Doc, topology: Json, by_name: dict[st
             if offered is not None and name not in offered:
                 ctx.add(
                     "integrity.substitution-mapping",
-                    f"{substituted} has no {section[:-1]} {name} to map",
+                    f"{substituted} has no {section[:-1]} {name} to map (TOSCA 1.3 3.8.1; {LOOSE_MAPPING})",
                     doc.path,
                     where,
+                    Severity.WARNING,
                 )
             target, inner = mapping
             target_node = by_name.get(target)
@@ -234,11 +236,18 @@ def _check_substitution(ctx: Context, doc: Doc, topology: Json, by_name: dict[st
                 ctx.add(
                     "integrity.substitution-mapping",
                     f"{section[:-1]} {name} is mapped to {target}.{inner}, "
-                    f"but {target_node.type} has no {section[:-1]} {inner}",
+                    f"but {target_node.type} has no {section[:-1]} {inner} ({LOOSE_MAPPING})",
                     doc.path,
                     where,
+                    Severity.WARNING,
                 )
     return used
+
+
+# Verdicts follow the reference implementation (README, NFV Repository): OpenStack's tosca-parser, with which
+# Tacker onboards SOL004 packages, checks neither name of a substitution mapping, so a loose one is a warning;
+# a mapping to a node template that does not exist leaves the substitution undeployable and stays an error.
+LOOSE_MAPPING = "tosca-parser accepts it"
 
 
 def _check_policies(ctx: Context, doc: Doc, topology: Json, names: set[str]) -> None:
@@ -320,3 +329,116 @@ def _artifact_path(paths: set[str], doc_path: str, file: str) -> str | None:
     if not inside:
         return None
     return next((c for c in inside if c in paths), inside[0])
+
+
+UNBOUNDED = "UNBOUNDED"
+
+
+def check_substitutions(ctx: Context, docs: list[Doc], nodes: list[Node]) -> None:
+    """What tosca-parser refuses of substitutions and requirement counts, checked as it checks them (it is the
+    reference for SOL001, README): the main template is `docs[0]`; an imported template substitutes a node
+    template of the main template that has exactly its node_type and no interfaces, the last such import
+    winning; an imported template substituting no such node is not checked."""
+    main = docs[0]
+    substituting: dict[str, Doc] = {}
+    for doc in docs[1:]:
+        node_type = _substitution_type(doc)
+        if node_type is not None:
+            substituting[node_type] = doc  # the last in import order
+    main_type = _substitution_type(main)
+    if main_type is not None:
+        _check_substitution_inputs(ctx, main, main_type, [])
+    for node in [n for n in nodes if n.doc is main]:
+        nested = substituting.get(node.type) if not node.body.get("interfaces") else None
+        if nested is not None:
+            _check_substitution_inputs(ctx, nested, node.type, [node])
+        _check_occurrences(ctx, node, nested, nodes)
+
+
+def _substitution_type(doc: Doc) -> str | None:
+    topology = doc.data.get("topology_template")
+    mappings = topology.get("substitution_mappings") if isinstance(topology, dict) else None
+    node_type = mappings.get("node_type") if isinstance(mappings, dict) else None
+    return node_type if isinstance(node_type, str) else None
+
+
+def _check_substitution_inputs(ctx: Context, doc: Doc, node_type: str, mapped: list[Node]) -> None:
+    """A substituting topology's inputs stand for the substituted node's properties (TOSCA 1.3 3.8.1): each
+    required property of the type without a default, and each property the substituted node template has
+    (set there, or a default of its type), must be an input. tosca-parser refuses the template otherwise
+    (MissingRequiredInputError). Only the package's own types are checked: their properties are known."""
+    substituted = ctx.canonical(node_type)
+    if substituted not in ctx.types["node_types"]:
+        return
+    topology = doc.data["topology_template"]
+    inputs = topology.get("inputs")
+    declared = set(inputs) if isinstance(inputs, dict) else set()
+    properties = {
+        name: body
+        for name, body in ctx.merged("node_types", substituted, "properties").items()
+        if isinstance(body, dict)
+    }
+
+    def defaulted(body: Json) -> bool:
+        return body.get("default") is not None
+
+    needed = {
+        name for name, body in properties.items() if body.get("required", True) is not False and not defaulted(body)
+    }
+    for node in mapped:
+        given = node.body.get("properties")
+        needed |= {name for name in (given if isinstance(given, dict) else {}) if name in properties}
+        needed |= {name for name, body in properties.items() if defaulted(body)}
+    missing = sorted(needed - declared)
+    if missing:
+        ctx.add(
+            "integrity.substitution-inputs",
+            f"substitution_mappings for {substituted}: the substituted node's propert"
+            f"{'y' if len(missing) == 1 else 'ies'} {', '.join(missing)} must be inputs of this topology "
+            "(TOSCA 1.3 3.8.1; tosca-parser refuses the template with MissingRequiredInputError)",
+            doc.path,
+            "/topology_template/substitution_mappings/node_type",
+        )
+
+
+def _check_occurrences(ctx: Context, node: Node, nested: Doc | None, nodes: list[Node]) -> None:
+    """A node template of the main template assigns each requirement of its type within the requirement's
+    occurrences ([1, UNBOUNDED] when the type names none), counting, for a substituted node, the mapped
+    requirements of the template substituting it and those of that template's node of the same type."""
+    if not ctx.known("node_types", node.type):
+        return
+    counts = Counter(name for _, name, _ in single_key_items(node.body.get("requirements")))
+    if nested is not None:
+        mapped = nested.data["topology_template"]["substitution_mappings"].get("requirements")
+        counts.update(list(mapped) if isinstance(mapped, dict) else [])
+        twin = next((n for n in nodes if n.doc is nested and n.type == node.type), None)
+        if twin is not None:
+            counts.update(name for _, name, _ in single_key_items(twin.body.get("requirements")))
+    for name, body in ctx.requirements(node.type).items():
+        low, high = _occurrences(body)
+        if low is None:
+            continue
+        if counts[name] < low or (high is not None and counts[name] > high):
+            bound = f"[{low}, {high if high is not None else UNBOUNDED}]"
+            ctx.add(
+                "integrity.requirement-occurrences",
+                f"node template {node.name} assigns its requirement {name} {counts[name]} time"
+                f"{'s' if counts[name] != 1 else ''}, its type {node.type} allows {bound} (TOSCA 1.3 occurrences; "
+                "tosca-parser refuses the template)",
+                node.doc.path,
+                f"{node.at}/requirements",
+            )
+
+
+def _occurrences(body: Any) -> tuple[int | None, int | None]:
+    """(lower, upper) of a requirement definition's occurrences; upper None when UNBOUNDED; lower None when
+    they cannot be read (the type checks name that)."""
+    occurrences = body.get("occurrences", [1, UNBOUNDED]) if isinstance(body, dict) else [1, UNBOUNDED]
+    if not (isinstance(occurrences, list) and len(occurrences) == 2):
+        return None, None
+    low, high = occurrences
+    if not isinstance(low, int) or isinstance(low, bool):
+        return None, None
+    if high == UNBOUNDED:
+        return low, None
+    return (low, high) if isinstance(high, int) and not isinstance(high, bool) else (None, None)

@@ -8,7 +8,7 @@ import posixpath
 from dataclasses import dataclass
 from typing import Any
 
-from marketplace.repository.packages.problems import Problem
+from marketplace.repository.packages.problems import Problem, Severity
 from marketplace.repository.packages.tango_nsd import check_nsd
 from marketplace.repository.packages.tango_reading import (
     add_unique,
@@ -256,6 +256,9 @@ def _package_info(napd: dict[str, Any], listed: list[_Listed]) -> PackageInfo | 
     )
 
 
+_KIND = {"vnf": "VNFD", "ns": "NSD"}
+
+
 def validate_5gtango(view: PackageView, lookup: VnfdLookup) -> FormatResult:
     """Checks the NAPD and every VNFD/NSD it lists. Never raises for a bad package: every finding is a
     Problem (file inside the package, JSON pointer or line, rule, severity). NSD members that are not in
@@ -301,28 +304,54 @@ def validate_5gtango(view: PackageView, lookup: VnfdLookup) -> FormatResult:
 
     parsed: dict[str, ParsedDescriptor] = {}
     local: list[ParsedDescriptor] = []
-    seen: dict[tuple[str, str, str], str] = {}
+    seen: dict[tuple[str, str, str, str], ParsedDescriptor] = {}
+    copies: dict[tuple[str, str, str, str], list[str]] = {}
+
+    def counted_once(item: Any, descriptor: ParsedDescriptor) -> bool:
+        """Whether `descriptor` repeats one listed before: identical content counts once (tng-pkg, 5GTANGO's
+        packager, accepts the same descriptor at several paths); other content under its identity is an error."""
+        summary = descriptor.summary
+        key = (item.kind, summary.vendor, summary.name, summary.version)
+        first = seen.get(key) if all(key) else None
+        # Identical means the same bytes (each path's declared hash was verified), not equal once parsed.
+        if first is not None and view.read(first.file) == view.read(item.path):
+            copies.setdefault(key, [first.file]).append(item.path)
+            return True
+        if first is not None:
+            problems.append(
+                Problem(
+                    "integrity.duplicate-descriptor",
+                    f"{first.file} already is the {_KIND[item.kind]} {'/'.join(key[1:])}, with other content",
+                    file=item.path,
+                )
+            )
+        seen.setdefault(key, descriptor)
+        return False
+
     for item in listed:
         if item.kind == "vnf" and item.document is not None:
             problems += _check_vnfd(item.document, item.path, paths)
             descriptor = ParsedDescriptor(item.path, item.document, summarize_vnfd(item.document))
-            key = (descriptor.summary.vendor, descriptor.summary.name, descriptor.summary.version)
-            if all(key) and key in seen:
-                problems.append(
-                    Problem(
-                        "integrity.duplicate-descriptor",
-                        f"{seen[key]} already is the VNFD {'/'.join(key)}",
-                        file=item.path,
-                    )
-                )
-            seen.setdefault(key, item.path)
-            parsed[item.path] = descriptor
-            local.append(descriptor)
+            if not counted_once(item, descriptor):
+                parsed[item.path] = descriptor
+                local.append(descriptor)
     for item in listed:
         if item.kind == "ns" and item.document is not None:
             found, summary = check_nsd(item.document, item.path, local, lookup)
-            problems += found
-            parsed[item.path] = ParsedDescriptor(item.path, item.document, summary)
+            descriptor = ParsedDescriptor(item.path, item.document, summary)
+            if not counted_once(item, descriptor):
+                problems += found
+                parsed[item.path] = descriptor
+    for key, at in copies.items():
+        problems.append(
+            Problem(
+                "5gtango.identical-descriptors",
+                f"the {_KIND[key[0]]} {'/'.join(key[1:])} is declared at {len(at)} paths with identical content "
+                f"({', '.join(at)}): counted once, as {at[0]} (tng-pkg accepts this)",
+                file=at[1],
+                severity=Severity.WARNING,
+            )
+        )
 
     descriptors = [parsed[item.path] for item in listed if item.path in parsed]
     return FormatResult(_package_info(napd, listed), descriptors, problems)
