@@ -185,16 +185,23 @@ class SeatOpening:
 
 def seat_opening_typed_data(opening: SeatOpening, *, chain_id: int, manager_address: str) -> dict[str, Any]:
     """The EIP-712 payload of a seat opening, as a wallet signs it with eth_signTypedData_v4."""
+    return _typed_data(SEAT_OPENING_TYPES, "SeatOpening", opening.message(), chain_id, manager_address)
+
+
+def _typed_data(
+    types: dict[str, list[dict[str, str]]], primary: str, message: dict[str, Any], chain_id: int, manager: str
+) -> dict[str, Any]:
+    """A LicenseManager EIP-712 payload: its domain ("NFV Marketplace LicenseManager", "1", chain, contract)."""
     return {
-        "types": {name: [dict(field) for field in fields] for name, fields in SEAT_OPENING_TYPES.items()},
-        "primaryType": "SeatOpening",
+        "types": {name: [dict(field) for field in fields] for name, fields in types.items()},
+        "primaryType": primary,
         "domain": {
             "name": DOMAIN_NAME,
             "version": DOMAIN_VERSION,
             "chainId": chain_id,
-            "verifyingContract": Web3.to_checksum_address(manager_address),
+            "verifyingContract": Web3.to_checksum_address(manager),
         },
-        "message": opening.message(),
+        "message": message,
     }
 
 
@@ -240,17 +247,7 @@ def agreement_typed_data(
 
 
 def typed_data_for(agreement: LicenceAgreement, *, chain_id: int, manager_address: str) -> dict[str, Any]:
-    return {
-        "types": {name: [dict(field) for field in fields] for name, fields in AGREEMENT_TYPES.items()},
-        "primaryType": "LicenceAgreement",
-        "domain": {
-            "name": DOMAIN_NAME,
-            "version": DOMAIN_VERSION,
-            "chainId": chain_id,
-            "verifyingContract": Web3.to_checksum_address(manager_address),
-        },
-        "message": agreement.message(),
-    }
+    return _typed_data(AGREEMENT_TYPES, "LicenceAgreement", agreement.message(), chain_id, manager_address)
 
 
 def agreement_from_typed_data(payload: dict[str, Any]) -> LicenceAgreement:

@@ -38,6 +38,13 @@ def held_licence(chain, offer_id: int, account) -> int:
     return licence_id
 
 
+def licensed(client, chain, developer, buyer, ns, **terms) -> tuple[int, int, str]:
+    """A private offer on `ns` with `terms` that `buyer` bought: (offer id, licence id, buyer's API token)."""
+    offer_id = offer(client, chain, developer, ns, kind="private", price=1, **terms)
+    token = buy(client, chain, buyer, offer_id)
+    return offer_id, held_licence(chain, offer_id, buyer), token
+
+
 def test_an_instance_opens_its_seat_on_chain_and_terminating_closes_it(
     client,
     chain,
@@ -45,9 +52,7 @@ def test_an_instance_opens_its_seat_on_chain_and_terminating_closes_it(
     stranger,
     network_service,  # noqa: F811
 ):
-    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=2)
-    buy(client, chain, stranger, offer_id)
-    licence_id = held_licence(chain, offer_id, stranger)
+    _offer_id, licence_id, _token = licensed(client, chain, developer, stranger, network_service, seats=2)
 
     instance = instantiate(network_service, stranger)
     assert (instance.state, instance.chain_seats) == ("running", 1)
@@ -70,9 +75,9 @@ def test_attack_a_transfer_made_on_chain_while_an_instance_runs_is_refused(
 ):
     """The holder runs an instance through the marketplace, then calls transferLicence on chain itself, so
     that the recipient starts a fresh count beside the running instance. The contract refuses."""
-    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=1, transferable=True)
-    buy(client, chain, stranger, offer_id)
-    licence_id = held_licence(chain, offer_id, stranger)
+    offer_id, licence_id, _token = licensed(
+        client, chain, developer, stranger, network_service, seats=1, transferable=True
+    )
     instantiate(network_service, stranger)
 
     lm = manager(chain)
@@ -92,9 +97,9 @@ def test_attack_closing_the_nodes_seat_on_chain_and_transferring_runs_no_extra_i
     """The holder closes its running instance's seat on chain (as a licensee may), transfers the licence and
     starts another instance under it, hoping the first keeps running: one seat, two instances. The node
     sees the seat go, flags the instance with the reason and stops it; only the recipient's runs."""
-    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=1, transferable=True)
-    buy(client, chain, stranger, offer_id)
-    licence_id = held_licence(chain, offer_id, stranger)
+    _offer_id, licence_id, _token = licensed(
+        client, chain, developer, stranger, network_service, seats=1, transferable=True
+    )
     first = instantiate(network_service, stranger)
     lm = manager(chain)
     node = operator_account().address
@@ -131,9 +136,7 @@ def test_attack_a_stale_seat_to_close_never_closes_a_running_instances_seat(
 ):
     """The licensee closes one of the node's two seats on chain; before the node has read it, one instance
     ends. Its seat to close is the one already gone: the other instance's seat stays open on chain."""
-    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=2)
-    buy(client, chain, stranger, offer_id)
-    licence_id = held_licence(chain, offer_id, stranger)
+    _offer_id, licence_id, _token = licensed(client, chain, developer, stranger, network_service, seats=2)
     ending, staying = instantiate(network_service, stranger), instantiate(network_service, stranger)
     lm = manager(chain)
     node = operator_account().address
@@ -156,9 +159,7 @@ def test_attack_replaying_seat_events_after_a_reorganisation_changes_nothing(
     stranger,
     network_service,  # noqa: F811
 ):
-    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=2)
-    buy(client, chain, stranger, offer_id)
-    licence_id = held_licence(chain, offer_id, stranger)
+    _offer_id, licence_id, _token = licensed(client, chain, developer, stranger, network_service, seats=2)
     older, newer = instantiate(network_service, stranger), instantiate(network_service, stranger)
     lm = manager(chain)
     chain.transact(stranger, lm.close_seats(stranger.address, licence_id, operator_account().address, 1), abi=lm.abi)
@@ -181,9 +182,7 @@ def test_attack_two_terminates_at_once_close_one_seat(
 ):
     """Two terminate requests for one instance race: only one goes ahead, so the other instance's seat is
     not closed in its place."""
-    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=2)
-    buy(client, chain, stranger, offer_id)
-    licence_id = held_licence(chain, offer_id, stranger)
+    _offer_id, licence_id, _token = licensed(client, chain, developer, stranger, network_service, seats=2)
     target, other = instantiate(network_service, stranger), instantiate(network_service, stranger)
     start = threading.Barrier(2)
 
@@ -216,9 +215,9 @@ def test_attack_a_renewal_on_chain_does_not_free_the_seats(
 ):
     """A renewal changed the licence's agreement hash, which keyed the old count: every seat was free again.
     The count is the licence's, here and on chain."""
-    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=1, duration_days=30)
-    token = buy(client, chain, stranger, offer_id)
-    licence_id = held_licence(chain, offer_id, stranger)
+    offer_id, licence_id, token = licensed(
+        client, chain, developer, stranger, network_service, seats=1, duration_days=30
+    )
     assert api_instantiate(client, token, stranger, str(network_service.pk)).status_code == 201
 
     lm = manager(chain)
@@ -317,9 +316,7 @@ def test_attack_seats_taken_on_chain_beside_this_node_refuse_the_instance_before
     free. The chain is the authority: the instance is refused and nothing is asked of OSM."""
     if not osm_nbi.SPEC.is_file():
         pytest.skip(f"OSM's NBI OpenAPI document is absent ({osm_nbi.SPEC})")
-    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=1)
-    buy(client, chain, stranger, offer_id)
-    licence_id = held_licence(chain, offer_id, stranger)
+    _offer_id, licence_id, _token = licensed(client, chain, developer, stranger, network_service, seats=1)
     other_node = developer  # any other relayer the licensee chose
     lm = manager(chain)
     opening = lm.seat_opening(licence_id, other_node.address, 1, deadline=chain.now() + 600)
@@ -361,9 +358,7 @@ def test_a_seat_the_chain_could_not_close_is_closed_by_the_worker(
     stranger,
     network_service,  # noqa: F811
 ):
-    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=1)
-    buy(client, chain, stranger, offer_id)
-    licence_id = held_licence(chain, offer_id, stranger)
+    _offer_id, licence_id, _token = licensed(client, chain, developer, stranger, network_service, seats=1)
     instance = instantiate(network_service, stranger)
 
     rpc_url = settings.ETH_RPC_URL
@@ -393,9 +388,7 @@ def test_a_terminate_the_orchestrator_fails_keeps_the_instance_and_its_seat_unti
 
     if not osm_nbi.SPEC.is_file():
         pytest.skip(f"OSM's NBI OpenAPI document is absent ({osm_nbi.SPEC})")
-    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=1)
-    buy(client, chain, stranger, offer_id)
-    licence_id = held_licence(chain, offer_id, stranger)
+    _offer_id, licence_id, _token = licensed(client, chain, developer, stranger, network_service, seats=1)
     with osm_nbi.serve(osm_nbi.Spec()) as nbi:
         settings.OSM_NBI_URL, settings.OSM_USERNAME, settings.OSM_PASSWORD = nbi.url, "admin", "admin"
         settings.OSM_VIM_ACCOUNT = VIM
