@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_abi.abi import encode as abi_encode
+from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils.crypto import keccak
 from hexbytes import HexBytes
@@ -220,6 +221,17 @@ def seat_opening_from_typed_data(payload: dict[str, Any]) -> SeatOpening:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise LedgerError(f"the SeatOpening's message is incomplete or malformed: {exc}") from exc
+
+
+def seat_opening_signed(payload: dict[str, Any], signature: str) -> tuple[SeatOpening, str]:
+    """The seat opening in a signed EIP-712 payload, and the address its signature recovers to (a contract
+    wallet's ERC-1271 signature recovers to none of its own: LicenseManager asks the wallet on chain)."""
+    opening = seat_opening_from_typed_data(payload)
+    try:
+        signer = Account.recover_message(encode_typed_data(full_message=payload), signature=signature)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise LedgerError(f"the SeatOpening's signature cannot be read: {exc}") from exc
+    return opening, Web3.to_checksum_address(signer)
 
 
 def agreement_typed_data(

@@ -18,14 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from eth_account import Account
-from eth_account.messages import encode_typed_data
 from pymongo.errors import DuplicateKeyError
-from web3 import Web3
 
 from ledger.client import get_chain_client
 from ledger.exceptions import LedgerError, TransactionFailed
-from ledger.licensing import LicenseManager, SeatOpening, seat_opening_from_typed_data
+from ledger.licensing import LicenseManager, SeatOpening, seat_opening_signed
 from ledger.models import AcquiredLicence
 from marketplace.errors import ConflictError, ValidationFailed
 from marketplace.licensing.models import InstanceState, NsInstance
@@ -158,21 +155,18 @@ def _checked_opening(
     authorisation: SeatAuthorisation, *, licence_id: int, licensee: str, count: int, node: str
 ) -> SeatOpening:
     try:
-        opening = seat_opening_from_typed_data(authorisation.typed_data)
-        signer = Account.recover_message(
-            encode_typed_data(full_message=authorisation.typed_data), signature=authorisation.signature
-        )
-    except (LedgerError, ValueError, TypeError, KeyError) as exc:
+        opening, signer = seat_opening_signed(authorisation.typed_data, authorisation.signature)
+    except LedgerError as exc:
         raise ValidationFailed({"seat_opening": f"not a signed SeatOpening: {exc}"}) from exc
     wrong = {
         "licenceId": (opening.licence_id, licence_id),
         "count": (opening.count, count),
-        "node": (opening.node, Web3.to_checksum_address(node)),
+        "node": (opening.node.lower(), node.lower()),
     }
     problems = [
         f"{name} is {given}, expected {expected}" for name, (given, expected) in wrong.items() if given != expected
     ]
-    if Web3.to_checksum_address(signer) != Web3.to_checksum_address(licensee) and not _is_contract(licensee):
+    if signer.lower() != licensee.lower() and not _is_contract(licensee):
         # A contract wallet signs through ERC-1271, which LicenseManager asks on chain.
         problems.append(f"it is signed by {signer}, not by the licensee {licensee}")
     if problems:

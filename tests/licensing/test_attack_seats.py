@@ -345,7 +345,7 @@ def test_without_a_signature_nothing_is_reserved_or_logged(
     before = ProvenanceEntry.objects.count()
     with pytest.raises(SeatAuthorisationRequired) as needed:
         instance_create(ns=network_service, user=stranger.address)
-    assert needed.value.typed_data["message"]["licenceId"] == licence_id_of(offer_id, stranger.address)
+    assert int(needed.value.typed_data["message"]["licenceId"]) == licence_id_of(offer_id, stranger.address)
     assert ProvenanceEntry.objects.count() == before
     assert instantiate(network_service, stranger).state == "running"
 
