@@ -103,6 +103,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_mongodb_backend",
     "django_htmx",
+    "ninja",  # its Swagger UI is served from static files (no CDN), under the CSP
     "template_partials",
     "ledger",
     "marketplace",

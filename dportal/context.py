@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from dportal.access import signed_in_address
+from dportal.navigation import here
 from ledger.client import get_chain_client
 from ledger.devwallet import dev_wallet_config
 from ledger.exceptions import LedgerError
@@ -33,4 +34,10 @@ def _dev_wallet() -> dict[str, Any] | None:
 
 def portal(request: HttpRequest) -> dict[str, object]:
     # Callables: a template evaluates them only where it uses them (the base layout, once).
-    return {"signed_in_address": signed_in_address(request), "chain_id": _chain_id, "dev_wallet": _dev_wallet}
+    address = signed_in_address(request)
+    return {
+        "signed_in_address": address,
+        "nav": here(request, signed_in=address is not None),
+        "chain_id": _chain_id,
+        "dev_wallet": _dev_wallet,
+    }

@@ -11,6 +11,7 @@ from dportal.views import operation as operation_views
 from dportal.views import packages as package_views
 from dportal.views import provenance as provenance_views
 from dportal.views import signin as signin_views
+from dportal.views import tokens as token_views
 
 urlpatterns = [
     path("", home_views.home, name="home"),
@@ -18,6 +19,8 @@ urlpatterns = [
     path("signin/message", signin_views.signin_message, name="signin-message"),
     path("signin/verify", signin_views.signin_verify, name="signin-verify"),
     path("signout", signin_views.signout, name="signout"),
+    path("account/tokens", token_views.api_tokens, name="api-tokens"),
+    path("account/tokens/<str:token_id>/revoke", token_views.api_token_revoke, name="api-token-revoke"),
     path("dev-wallet/rpc", home_views.dev_wallet_rpc, name="dev-wallet-rpc"),
     path("indexer/progress", home_views.indexer_progress, name="indexer-progress"),
     path("packages/", package_views.packages, name="packages"),
@@ -57,6 +60,7 @@ urlpatterns = [
     path("offers/<int:offer_id>/state", licensing_views.offer_state, name="offer-state"),
     path("packages/<str:package_id>/provenance", provenance_views.package_provenance, name="package-provenance"),
     path("provenance/", provenance_views.provenance, name="provenance"),
+    path("catalogue/", catalogue_views.descriptors, name="descriptors"),
     path("vnfs/<str:descriptor_id>/", catalogue_views.descriptor_detail, {"kind": "vnf"}, name="vnf-detail"),
     path("nss/<str:descriptor_id>/", catalogue_views.descriptor_detail, {"kind": "ns"}, name="ns-detail"),
 ]

@@ -345,7 +345,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     except VerifyError as exc:
         return _verify_failed(args, str(exc), EXIT_USAGE)
     except MarketplaceUnavailable as exc:
-        return _verify_failed(args, str(exc), EXIT_UNREACHABLE)
+        return _verify_failed(args, str(exc) + _token_hint(exc.status, args), EXIT_UNREACHABLE)
     except LedgerError as exc:
         # ChainUnavailable and node errors name the node's URL.
         return _verify_failed(args, str(exc), EXIT_UNREACHABLE)
@@ -355,6 +355,21 @@ def cmd_verify(args: argparse.Namespace) -> int:
     else:
         _print_verdict(report)
     return VERIFY_EXIT[verdict.outcome.value]
+
+
+def _token_hint(status: int | None, args: argparse.Namespace) -> str:
+    """What to do about a refused download: a token, or a licence for the token's address."""
+    given = bool(args.token or os.environ.get("NFVM_TOKEN"))
+    if status == 401 and not given:
+        return (
+            "; this package is downloaded only with a licence: pass --token TOKEN (or set NFVM_TOKEN), "
+            "a token from the portal's API tokens page"
+        )
+    if status == 401:
+        return "; the token is unknown or expired: create a new one on the portal's API tokens page"
+    if status == 403:
+        return "; the token's address holds no licence that allows downloading this package"
+    return ""
 
 
 def _verify_failed(args: argparse.Namespace, message: str, code: int) -> int:

@@ -1,4 +1,5 @@
-"""VNFs & NSs: a descriptor's page, with resources, topology, versions, offers and its proof."""
+"""VNFs & NSs: the list of VNFs and NSs, and a descriptor's page, with resources, topology, versions, offers
+and its proof."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from django.views.decorators.http import require_GET
 from dportal import topology
 from dportal.access import signed_in_address
 from dportal.sections import descriptor_sections
+from dportal.views.base import page_number
 from ledger.exceptions import LedgerError
 from marketplace.contract_manager import decisions
 from marketplace.lookups import descriptor_or_404
@@ -63,3 +65,13 @@ def descriptor_detail(request: HttpRequest, kind: str, descriptor_id: str) -> Ht
         "proof": proof,
     }
     return render(request, "dportal/descriptor.html", context)
+
+
+@require_GET
+def descriptors(request: HttpRequest) -> HttpResponse:
+    """The VNFs & NSs section: every VNF and NS of the catalogue's packages, by name."""
+    q = request.GET.get("q", "")[:200]
+    kind = request.GET.get("kind", "")
+    kind = kind if kind in ("vnf", "ns") else ""
+    page = selectors.descriptor_catalogue(q=q, kind=kind, viewer=signed_in_address(request), page=page_number(request))
+    return render(request, "dportal/descriptors.html", {"page": page, "q": q, "kind": kind})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -65,6 +66,7 @@ def package_detail(request: HttpRequest, package_id: str) -> HttpResponse:
         "references": selectors.package_references(package),
         "no_manifest": selectors.package_declares_no_hashes(package),
         "download": decisions.download_hint(package=package, user=address),
+        "rpc_url": settings.ETH_RPC_URL,
     }
     offers = selectors.package_offers(package)
     held = selectors.licences_held(offers=offers, licensee=address)

@@ -23,6 +23,7 @@ class ApiToken(models.Model):
 
     token_sha256 = models.CharField(max_length=64, unique=True)
     address = models.CharField(max_length=42)
+    label = models.CharField(max_length=64, blank=True, default="", help_text="what its holder named it (portal)")
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
 

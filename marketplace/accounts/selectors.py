@@ -22,6 +22,11 @@ def api_token_address(token: str) -> str | None:
     return record.address if record else None
 
 
+def api_tokens_of(address: str) -> list[ApiToken]:
+    """The unexpired API tokens issued to `address`, newest first (their hashes only: a token is shown once)."""
+    return list(ApiToken.objects.filter(address=address, expires_at__gt=timezone.now()).order_by("-created_at"))
+
+
 def session_address(request: HttpRequest) -> str | None:
     """The address the portal session signed in with, or None."""
     value = request.session.get(SESSION_ADDRESS)

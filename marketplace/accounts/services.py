@@ -10,13 +10,14 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError
+from django.http import Http404
 from django.utils import timezone
 from eth_utils.address import is_address, to_checksum_address
 
 from ledger import siwe
 from ledger.client import get_chain_client
 from marketplace.accounts.models import ApiToken, SignInNonce
-from marketplace.errors import AuthenticationError
+from marketplace.errors import AuthenticationError, ValidationFailed
 from marketplace.repository.packages.problems import PackageRejected, Problem
 
 
@@ -103,9 +104,21 @@ def signin_verify(*, message: str, signature: str, domain: str) -> str:
 MAX_TOKENS_PER_ADDRESS = 20
 
 
-def api_token_issue(*, address: str) -> tuple[str, ApiToken]:
-    """A bearer token for `address`. Expired tokens are dropped, and an address keeps at most
-    MAX_TOKENS_PER_ADDRESS: signing in again and again does not grow the table."""
+# What the portal's API tokens page offers: a token for the CLI lives from a day to 90 days.
+TOKEN_LIFETIMES_DAYS = (1, 7, 30, 90)
+TOKEN_LABEL_MAX = 64
+
+
+def api_token_issue(*, address: str, label: str = "", days: int | None = None) -> tuple[str, ApiToken]:
+    """A bearer token for `address`, for API_TOKEN_TTL_S or `days` (one of TOKEN_LIFETIMES_DAYS). Expired
+    tokens are dropped, and an address keeps at most MAX_TOKENS_PER_ADDRESS: signing in again and again
+    does not grow the table."""
+    label = label.strip()
+    if len(label) > TOKEN_LABEL_MAX or any(not c.isprintable() for c in label):
+        raise ValidationFailed({"label": f"at most {TOKEN_LABEL_MAX} printable characters"})
+    if days is not None and days not in TOKEN_LIFETIMES_DAYS:
+        raise ValidationFailed({"days": f"one of {', '.join(map(str, TOKEN_LIFETIMES_DAYS))} days"})
+    lifetime = timedelta(days=days) if days is not None else timedelta(seconds=settings.API_TOKEN_TTL_S)
     now = timezone.now()
     ApiToken.objects.filter(expires_at__lte=now).delete()
     held = list(
@@ -117,6 +130,21 @@ def api_token_issue(*, address: str) -> tuple[str, ApiToken]:
     record = ApiToken.objects.create(
         token_sha256=hashlib.sha256(token.encode()).hexdigest(),
         address=normalise_address(address),
-        expires_at=timezone.now() + timedelta(seconds=settings.API_TOKEN_TTL_S),
+        label=label,
+        expires_at=timezone.now() + lifetime,
     )
     return token, record
+
+
+def api_token_revoke(*, address: str, token_id: str) -> None:
+    """Revokes one of `address`'s tokens; another address's token is as unknown as no token."""
+    from bson import ObjectId
+    from bson.errors import InvalidId
+
+    try:
+        key = ObjectId(token_id)
+    except (InvalidId, TypeError):
+        raise Http404(f"no API token {token_id!r} of yours") from None
+    deleted, _ = ApiToken.objects.filter(pk=key, address=address).delete()
+    if not deleted:
+        raise Http404(f"no API token {token_id!r} of yours")

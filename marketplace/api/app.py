@@ -1,13 +1,14 @@
 """The JSON API as one django-ninja application: its routers, its auth, its one error mapping
-(marketplace/api/errors.py), and the generated OpenAPI document at /api/schema, into which the SOL005
-read endpoints' description (marketplace/api/sol005_openapi.py) is merged."""
+(marketplace/api/errors.py), the generated OpenAPI document at /api/schema, into which the SOL005 read
+endpoints' description (marketplace/api/sol005_openapi.py) is merged, and its interactive documentation
+at /api/docs."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Swagger
 from ninja.errors import AuthenticationError as NinjaAuthenticationError
 from ninja.errors import HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -33,7 +34,9 @@ api = MarketplaceApi(
     "instances and the provenance log; and the ETSI SOL005 read endpoints.",
     urls_namespace="api",
     openapi_url="/schema",
-    docs_url=None,
+    docs_url="/docs",
+    # Served from the app's static files, under the portal's Content-Security-Policy: no online validator.
+    docs=Swagger(settings={"validatorUrl": None, "deepLinking": True}),
 )
 api.add_router("/v1/", packages.router)
 api.add_router("/v1/", licences.router)

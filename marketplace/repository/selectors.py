@@ -681,3 +681,53 @@ def descriptor_versions(descriptor: Vnf | NetworkService, *, viewer: str | None)
     return sorted(
         (d for d in found if visible_to(d.package, viewer)), key=lambda d: d.package.version_key, reverse=True
     )
+
+
+@dataclass(frozen=True)
+class DescriptorRow:
+    kind: str  # "vnf" or "ns"
+    descriptor: Vnf | NetworkService
+
+
+@dataclass(frozen=True)
+class DescriptorPage:
+    rows: list[DescriptorRow]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def descriptor_catalogue(
+    *, q: str = "", kind: str = "", viewer: str | None = None, page: int = 1, per_page: int = 50
+) -> DescriptorPage:
+    """The VNFs and NSs of the latest version of every package `viewer` may see (package_matches'
+    rules: listed or its own, revoked ones hidden) that match `q`, by name, for the VNFs & NSs section."""
+    package_ids = package_matches(PackageQuery(q=q, viewer=viewer))
+    models: list[tuple[str, type[Vnf] | type[NetworkService]]] = [("vnf", Vnf), ("ns", NetworkService)]
+    rows: list[DescriptorRow] = []
+    for name, model in models:
+        if kind and kind != name:
+            continue
+        found = (
+            model.objects.filter(package_id__in=package_ids)
+            .select_related("package")
+            .only(
+                "name",
+                "version",
+                "vendor",
+                "vcpus",
+                "memory_mb",
+                "storage_gb",
+                "package__name",
+                "package__version",
+                "package__format",
+            )
+        )
+        rows.extend(DescriptorRow(name, d) for d in found)
+    rows.sort(key=lambda r: (r.descriptor.name.lower(), r.descriptor.vendor.lower(), r.kind))
+    start = (page - 1) * per_page
+    return DescriptorPage(rows=rows[start : start + per_page], total=len(rows), page=page, per_page=per_page)

@@ -344,14 +344,8 @@ def test_it_answers_404_for_unknown_licences_and_packages(client, network_servic
     assert client.get("/packages/000000000000000000000000/provenance").status_code == 404
 
 
-def test_it_shows_the_sections_in_the_navigation(client, stranger, network_service):
-    html = page(client, "/packages/")
-    assert 'href="/provenance/"' in html
-    assert 'href="/licences/"' not in html
+def test_the_package_page_links_its_provenance_timeline(client, stranger, network_service):
     sign_in(client, stranger)
-    html = page(client, "/packages/")
-    assert 'href="/licences/"' in html
-    assert 'href="/offers/"' in html
     detail = page(client, f"/packages/{network_service.package.pk}/")
     assert f"/packages/{network_service.package.pk}/provenance" in detail
 
@@ -360,3 +354,20 @@ def test_it_says_what_to_do_next_when_the_log_is_empty(client, deployed):
     html = page(client, "/provenance/")
     assert "No events recorded yet" in html
     assert "No licences issued in the last 14 days." in html
+
+
+def test_a_publisher_is_not_offered_its_own_licence(client, chain, developer, stranger, network_service):
+    offer_id = make_offer(
+        client, chain, developer, network_service, kind="private", price=10**15, seats=2, duration_days=30
+    )
+    path = f"/packages/{network_service.package.pk}/"
+    client.logout()
+    sign_in(client, developer)
+    mine = page(client, path)
+    assert 'data-fact="own-offer"' in mine
+    assert f'data-offer="{offer_id}" data-kind' not in mine, "no Buy button on the publisher's own offer"
+    client.logout()
+    sign_in(client, stranger)
+    theirs = page(client, path)
+    assert f'data-offer="{offer_id}" data-kind' in theirs
+    assert 'data-fact="own-offer"' not in theirs

@@ -543,10 +543,15 @@ def test_a_licensed_only_package_is_downloaded_with_the_users_api_token(tmp_path
     )
 
     refused = nfvm_verify(*args)
+    wrong = nfvm_verify(*args, "--token", "nfvm_expired")
     allowed = nfvm_verify(*args, "--token", "nfvm_secret")
 
     assert refused.returncode == 3
     assert "HTTP 401" in refused.stderr
+    assert "pass --token TOKEN (or set NFVM_TOKEN)" in refused.stderr, "a 401 says how to get in"
+    assert "API tokens page" in refused.stderr
+    assert wrong.returncode == 3
+    assert "the token is unknown or expired" in wrong.stderr
     assert allowed.returncode == 0, allowed.stderr
     assert allowed.stdout.startswith("VERIFIED: ")
 
