@@ -41,6 +41,20 @@ class SearchForm(forms.Form):
         [("", "Include deprecated"), ("hide", "Hide deprecated"), ("only", "Only deprecated")],
         filters.Deprecated,
     )
+    licence = _select(
+        "Licence",
+        [
+            ("", "Any licence"),
+            ("public", "Public (free)"),
+            ("trial", "Trial"),
+            ("private", "Private (paid)"),
+            ("none", "No offer yet"),
+        ],
+        filters.Licence,
+    )
+    max_price_eth = forms.CharField(
+        required=False, label="Max price (ETH)", widget=forms.TextInput(attrs={"inputmode": "decimal", "size": 8})
+    )
     all_versions = forms.BooleanField(required=False, label="All versions")
     sort = _select(
         "Sort",
@@ -54,6 +68,8 @@ class SearchForm(forms.Form):
             ("-vcpus", "Most vCPUs"),
             ("memory", "Least memory"),
             ("-memory", "Most memory"),
+            ("price", "Lowest price"),
+            ("-price", "Highest price"),
         ],
         filters.Sort,
     )

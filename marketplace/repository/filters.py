@@ -3,6 +3,7 @@ from this schema (django-ninja), and the portal's catalogue form validates throu
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -12,7 +13,11 @@ from marketplace.repository.selectors import SORTS, PackageQuery
 Kind = Literal["vnf", "ns"]
 Format = Literal["etsi", "osm", "5gtango"]
 State = Literal["uploaded", "validated", "published", "deprecated", "revoked"]
-Sort = Literal["name", "-name", "created", "-created", "vendor", "vcpus", "-vcpus", "memory", "-memory"]
+Sort = Literal[
+    "name", "-name", "created", "-created", "vendor", "vcpus", "-vcpus", "memory", "-memory", "price", "-price"
+]
+Licence = Literal["public", "trial", "private", "none"]
+WEI_PER_ETH = 10**18
 Registered = Literal["yes", "no"]
 Deprecated = Literal["hide", "only"]
 MAX_FILTER = 10**12  # bounded well inside what the database's 64-bit numbers hold
@@ -52,6 +57,14 @@ class PackageFilters(BaseModel):
     max_memory_mb: Count | None = None
     min_storage_gb: Amount | None = None
     max_storage_gb: Amount | None = None
+    licence: Licence | None = Field(
+        None, description="an open offer of this licence kind on chain (none: packages no open offer licenses)"
+    )
+    max_price_eth: Annotated[str, Field(pattern=r"^[0-9]{1,9}(\.[0-9]{1,18})?$", max_length=28)] | None = Field(
+        None,
+        description="the lowest price on offer is at most this many ETH, as a decimal such as 0.02 (public and "
+        "trial offers are free)",
+    )
     all_versions: bool = Field(False, description="every version, not only the latest of each line")
     sort: Sort = Field("-created", description="order")
     page: int = Field(1, ge=1, le=MAX_FILTER, description="page number")
@@ -91,11 +104,17 @@ class PackageFilters(BaseModel):
             min_storage_gb=self.min_storage_gb,
             max_storage_gb=self.max_storage_gb,
             all_versions=self.all_versions,
+            licence=self.licence or "",
+            max_price_wei=int(Decimal(self.max_price_eth) * WEI_PER_ETH) if self.max_price_eth is not None else None,
             sort=self.sort,
             page=self.page,
             per_page=self.per_page,
             viewer=viewer,
         )
+
+
+# What a pattern-checked filter wants, in words: the pattern itself is in the OpenAPI document.
+_PATTERN_MEANS = {"max_price_eth": "a decimal amount of ETH such as 0.02"}
 
 
 def filter_errors(error: Exception) -> dict[str, str]:
@@ -106,5 +125,8 @@ def filter_errors(error: Exception) -> dict[str, str]:
     for item in items() if callable(items) else items:
         location = [str(part) for part in item.get("loc", ()) if part not in ("query", "body", "path")]
         name = location[0] if location else ""
-        out.setdefault(name, str(item.get("msg", "invalid")))
+        message = str(item.get("msg", "invalid"))
+        if item.get("type") == "string_pattern_mismatch" and name in _PATTERN_MEANS:
+            message = f"{_PATTERN_MEANS[name]}, not {item.get('input')!r}"
+        out.setdefault(name, message)
     return out

@@ -136,6 +136,10 @@ class PackageQuery:
     # Any of these states (the portal's registered and deprecated filters); `state` wins when set.
     states: tuple[str, ...] = ()
     all_versions: bool = False
+    # Licence terms on chain (open offers as indexed): "public", "trial", "private", "none" (no open offer);
+    # the lowest price at most `max_price_wei` (free offers count as 0).
+    licence: str = ""
+    max_price_wei: int | None = None
     sort: str = "-created"
     page: int = 1
     per_page: int = 20
@@ -208,6 +212,10 @@ SORTS = {
     "-vcpus": [("vcpus", -1), ("name", 1)],
     "memory": [("memory_mb", 1), ("name", 1)],
     "-memory": [("memory_mb", -1), ("name", 1)],
+    # By the lowest price on offer (package_matches orders by it, newest first among equals); packages
+    # with no open offer come last.
+    "price": [("created_at", -1)],
+    "-price": [("created_at", -1)],
 }
 
 
@@ -246,7 +254,7 @@ def package_matches(query: PackageQuery) -> list[Any]:
     }
     if not query.all_versions:
         equal["is_latest"] = True
-    return catalogue_match(
+    found = catalogue_match(
         catalogue_index(),
         viewer=query.viewer,
         tokens=query_tokens(query.q)[:8],
@@ -261,6 +269,87 @@ def package_matches(query: PackageQuery) -> list[Any]:
         },
         sort=tuple(SORTS.get(query.sort, SORTS["-created"])),
     )
+    if query.licence or query.max_price_wei is not None or query.sort in ("price", "-price"):
+        found = _by_licence_terms(found, query)
+    return found
+
+
+@dataclass(frozen=True)
+class OfferTerms:
+    """What a package's open offers (on chain, as indexed) sell: a catalogue card's licence line."""
+
+    public: bool = False
+    trial_days: int | None = None  # the longest trial, in days; 0: a trial without end
+    private_from_wei: int | None = None  # the cheapest private offer in ETH
+
+    @property
+    def kinds(self) -> set[str]:
+        offered = {
+            "public": self.public,
+            "trial": self.trial_days is not None,
+            "private": self.private_from_wei is not None,
+        }
+        return {kind for kind, on in offered.items() if on}
+
+    @property
+    def lowest_wei(self) -> int | None:
+        if self.public or self.trial_days is not None:
+            return 0
+        return self.private_from_wei
+
+
+def _offer_terms(packages: list[tuple[Any, str, str]]) -> dict[Any, OfferTerms]:
+    """Each package's open offers, by package id, for (id, digest, line hash) triples: offers are made for
+    a digest under a line, so an offer under another line does not count."""
+    from ledger.licensing import ZERO_ADDRESS
+    from ledger.models import LicenceOffer
+
+    if not packages:
+        return {}
+    wanted = {("0x" + digest, line): pk for pk, digest, line in packages}
+    terms: dict[Any, dict[str, Any]] = {}
+    offers = LicenceOffer.objects.filter(
+        chain_id=_indexed_chain_id(), closed=False, digest__in=sorted({d for d, _ in wanted})
+    ).values_list("digest", "name_hash", "kind", "price", "token", "duration")
+    for digest, line, kind, price, token, duration in offers:
+        pk = wanted.get((digest, line))
+        if pk is None:
+            continue
+        found = terms.setdefault(pk, {"public": False, "trial_days": None, "private_from_wei": None})
+        if kind == 0:
+            found["public"] = True
+        elif kind == 1:
+            days = 0 if not duration else max(1, int(duration) // 86400)
+            best = found["trial_days"]
+            found["trial_days"] = days if best is None else 0 if 0 in (best, days) else max(best, days)
+        elif kind == 2 and str(token).lower() == ZERO_ADDRESS:
+            cheapest = found["private_from_wei"]
+            found["private_from_wei"] = int(price) if cheapest is None else min(cheapest, int(price))
+    return {pk: OfferTerms(**values) for pk, values in terms.items()}
+
+
+def _by_licence_terms(ids: list[Any], query: PackageQuery) -> list[Any]:
+    """`ids` narrowed to the licence kind and price asked for, and ordered by price when asked."""
+    from ledger.models import LicenceOffer
+
+    digests = set(
+        LicenceOffer.objects.filter(chain_id=_indexed_chain_id(), closed=False).values_list("digest", flat=True)
+    )
+    rows = Package.objects.filter(digest__in=sorted(d[2:] for d in digests)).values_list("pk", "digest", "line_hash")
+    offered = _offer_terms(list(rows))
+    if query.licence == "none":
+        ids = [i for i in ids if i not in offered]
+    elif query.licence:
+        ids = [i for i in ids if i in offered and query.licence in offered[i].kinds]
+    if query.max_price_wei is not None:
+        limit = query.max_price_wei
+        ids = [i for i in ids if i in offered and (offered[i].lowest_wei or 0) <= limit]
+    if query.sort in ("price", "-price"):
+        priced = [i for i in ids if i in offered and offered[i].lowest_wei is not None]
+        rest = [i for i in ids if not (i in offered and offered[i].lowest_wei is not None)]
+        priced.sort(key=lambda i: offered[i].lowest_wei or 0, reverse=query.sort == "-price")
+        ids = priced + rest
+    return ids
 
 
 def _line_ids(model: type[Package] | type[Vnf] | type[NetworkService], vendor: str, name: str) -> list[Any]:
@@ -562,8 +651,11 @@ class CatalogueEntry:
     descriptor_kind: str = ""  # "vnf" or "ns": the page of the package's main descriptor
     descriptor_pk: str = ""
     # The status of its registration under its own line as the indexer recorded it from the chain
-    # ("active", "deprecated", "revoked"), "" when it has none: the card's badge, never Package.state.
+    # ("active", "deprecated", "revoked"), "unverifiable" when the record does not match the chain,
+    # "unknown" when the chain cannot be asked, "" when it has none: the card's badge, never Package.state.
     on_chain: str = ""
+    offers: OfferTerms | None = None  # its open offers on chain (as indexed); None: none
+    publisher: str = ""  # the owner of its vendor/name line on chain; "" when the line is unclaimed
 
 
 @dataclass(frozen=True)
@@ -597,9 +689,20 @@ def _checked_statuses(packages: list[Package]) -> dict[tuple[str, str], str]:
         try:
             wrong = _anchor_disagreement(get_chain_client(), anchor)
         except LedgerError:
+            found[(anchor.digest, anchor.name_hash)] = "unknown"
             continue
         found[(anchor.digest, anchor.name_hash)] = "unverifiable" if wrong else anchor.status
     return found
+
+
+def _line_owners(lines: set[str]) -> dict[str, str]:
+    """The owner of each vendor/name line, as the indexer recorded it from the chain."""
+    from ledger.models import LineOwnership
+
+    if not lines:
+        return {}
+    found = LineOwnership.objects.filter(chain_id=_indexed_chain_id(), name_hash__in=sorted(lines))
+    return dict(found.values_list("name_hash", "owner"))
 
 
 def package_catalogue(query: PackageQuery) -> CataloguePage:
@@ -621,8 +724,16 @@ def package_catalogue(query: PackageQuery) -> CataloguePage:
             for package_pk, pk, _file in sorted(rows, key=lambda r: r[2] != main_files.get(r[0])):
                 mains.setdefault(package_pk, (kind, str(pk)))
     anchored = _checked_statuses(packages)
+    offers = _offer_terms([(p.pk, p.digest, p.line_hash) for p in packages])
+    owners = _line_owners({p.line_hash for p in packages if p.line_hash})
     entries = [
-        CatalogueEntry(p, *mains.get(p.pk, ("", "")), on_chain=anchored.get(("0x" + p.digest, p.line_hash), ""))
+        CatalogueEntry(
+            p,
+            *mains.get(p.pk, ("", "")),
+            on_chain=anchored.get(("0x" + p.digest, p.line_hash), ""),
+            offers=offers.get(p.pk),
+            publisher=owners.get(p.line_hash, ""),
+        )
         for p in packages
     ]
     return CataloguePage(
