@@ -31,6 +31,7 @@ urlpatterns = [
     path("packages/<str:package_id>/deprecate", package_views.package_deprecate, name="package-deprecate"),
     path("packages/<str:package_id>/registration", package_views.package_registration, name="package-registration"),
     path("packages/<str:package_id>/proof", package_views.package_proof_fragment, name="package-proof"),
+    path("packages/<str:package_id>/licences", package_views.package_licences_fragment, name="package-licences"),
     path("packages/<str:package_id>/verify", package_views.package_verify, name="package-verify"),
     path("packages/<str:package_id>/offer", licensing_views.package_offer, name="package-offer"),
     path("offers/<int:offer_id>/agreement", licensing_views.offer_agreement, name="offer-agreement"),

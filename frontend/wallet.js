@@ -55,7 +55,13 @@ async function call(url, method, body) {
     body: body ? JSON.stringify(body) : undefined,
   });
   const data = await response.json();
-  if (!response.ok) throw new Error(data.error || response.statusText);
+  if (!response.ok) {
+    // The marketplace names wrong fields in `fields`: the page shows each beside its input.
+    const failure = new Error(data.error || response.statusText);
+    failure.status = response.status;
+    failure.fields = data.fields || {};
+    throw failure;
+  }
   return data;
 }
 
@@ -188,6 +194,7 @@ function devWallet(config) {
     choose(index) {
       remember(DEV_ACCOUNT_KEY, String(index));
       changed();
+      accountSwitched(current().address);
     },
   };
 }
@@ -226,6 +233,26 @@ function choose(uuid) {
 function expectedChainId() {
   const value = document.body && document.body.dataset.chainId;
   return value ? Number(value) : null;
+}
+
+// A session belongs to one address: when the wallet switches to another account while signed in, the
+// session is signed out (the header's sign-out form), and the sign-in page comes back to this page.
+function accountSwitched(address) {
+  const session = signedIn();
+  if (!session || !address || address.toLowerCase() === session) return;
+  const form = document.querySelector("form[data-signout]");
+  if (!form) return;
+  form.querySelector("[name=why]").value = "account-switched";
+  form.querySelector("[name=next]").value = window.location.pathname + window.location.search;
+  form.submit();
+}
+
+function watchAccounts(provider) {
+  if (!provider || typeof provider.on !== "function" || provider.nfvmWatched) return;
+  provider.nfvmWatched = true;
+  provider.on("accountsChanged", (accounts) => {
+    if (chosen() && chosen().provider === provider) accountSwitched(accounts && accounts[0]);
+  });
 }
 
 function signedIn() {
@@ -378,6 +405,7 @@ function renderPicker(root) {
 
 function pickers() {
   document.querySelectorAll("[data-wallet-picker]").forEach(renderPicker);
+  all().forEach((w) => w !== dev && watchAccounts(w.provider));
 }
 
 listeners.add(pickers);

@@ -33,20 +33,8 @@ def package_offer(request: HttpRequest, package_id: str) -> JsonResponse:
         kind = body.get("kind")
         if kind not in ("public", "trial", "private"):
             raise ValidationFailed({"kind": "public, trial or private"})
-        try:
-            seats = int(body["seats"]) if body.get("seats") not in (None, "") else None
-            days = int(body["duration_days"]) if body.get("duration_days") not in (None, "") else None
-        except ValueError as exc:
-            raise ValidationFailed({"terms": f"not a number: {exc}"}) from None
-        return licence_offers.offer_prepare(
-            package=package,
-            provider=actor,
-            kind=kind,
-            price=licence_offers.ether_to_wei(body.get("price_eth")),
-            seats=seats,
-            duration_days=days,
-            transferable=bool(body.get("transferable")),
-        )
+        terms = licence_offers.offer_form_terms(kind, body)
+        return licence_offers.offer_prepare(package=package, provider=actor, kind=kind, **terms)
 
     return json_or_error(request, work)
 

@@ -68,11 +68,25 @@ def package_detail(request: HttpRequest, package_id: str) -> HttpResponse:
         "download": decisions.download_hint(package=package, user=address),
         "rpc_url": settings.ETH_RPC_URL,
     }
-    offers = selectors.package_offers(package)
-    held = selectors.licences_held(offers=offers, licensee=address)
-    context["offers"] = [(offer, held.get(offer.offer_id), until(held.get(offer.offer_id))) for offer in offers]
     context.update(_proof_context(request, package))
+    context.update(_licences_context(request, package))
     return render(request, "dportal/package_detail.html", context)
+
+
+def _licences_context(request: HttpRequest, package: Package) -> dict[str, object]:
+    """The package page's licences part: its offers (on chain, as indexed), with the licence the
+    signed-in address holds under each."""
+    offers = selectors.package_offers(package)
+    held = selectors.licences_held(offers=offers, licensee=signed_in_address(request))
+    return {"offers": [(offer, held.get(offer.offer_id), until(held.get(offer.offer_id))) for offer in offers]}
+
+
+@require_GET
+def package_licences_fragment(request: HttpRequest, package_id: str) -> HttpResponse:
+    """The licences part alone, for the page to swap in after an offer, a purchase or a registration."""
+    package = package_or_404(package_id, viewer=signed_in_address(request))
+    context = _proof_context(request, package) | _licences_context(request, package)
+    return render(request, "dportal/package_detail.html#licences", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -160,7 +174,13 @@ def package_registration(request: HttpRequest, package_id: str) -> JsonResponse:
 @require_GET
 def package_proof_fragment(request: HttpRequest, package_id: str) -> HttpResponse:
     package = package_or_404(package_id, viewer=signed_in_address(request))
-    return render(request, "dportal/package_detail.html#proof", _proof_context(request, package))
+    context = _proof_context(request, package)
+    if context["chain_state"] == "published" and request.GET.get("pending"):
+        # The registration the page was following is on chain now: the badge and the licences part (the
+        # offer form appears for the owner) change with it, swapped in place beside the proof (htmx oob).
+        context |= _licences_context(request, package) | {"oob": True}
+        return render(request, "dportal/package_proof_update.html", context)
+    return render(request, "dportal/package_detail.html#proof", context)
 
 
 def _proof_context(request: HttpRequest, package: Package) -> dict[str, object]:

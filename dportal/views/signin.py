@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -61,6 +62,16 @@ def _safe_next(request: HttpRequest, target: str) -> str:
 
 @require_POST
 def signout(request: HttpRequest) -> HttpResponse:
+    """Ends the session. When the wallet switched to another account (static/vendor/nfvm-wallet.js), the
+    session of the old one ends and the sign-in page offers the new one, coming back to the same page."""
+    was = request.session.get(SESSION_ADDRESS)
     request.session.flush()
+    if request.POST.get("why") == "account-switched":
+        messages.info(
+            request,
+            f"Signed out of {was}: your wallet switched to another account. Sign in with it to go on.",
+        )
+        back = _safe_next(request, request.POST.get("next", ""))
+        return redirect(f"{reverse('signin')}?{urlencode({'next': back})}")
     messages.info(request, "Signed out.")
     return redirect("home")

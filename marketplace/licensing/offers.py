@@ -144,6 +144,45 @@ def agreement_prepare(*, offer_id: int, licensee: str) -> dict[str, Any]:
     }
 
 
+def offer_form_terms(kind: str, form: dict[str, Any]) -> dict[str, Any]:
+    """The terms of an offer form (the portal's), each field checked on its own so that its error is shown
+    beside it: a price belongs to a private offer only, a trial needs a period, a public offer has neither
+    a limit nor a period."""
+    errors: dict[str, str] = {}
+    numbers: dict[str, int | None] = {}
+    for name, what in (("seats", "concurrent instances"), ("duration_days", "days")):
+        raw = str(form.get(name) if form.get(name) is not None else "").strip()
+        if not raw:
+            numbers[name] = None
+        elif raw.isascii() and raw.isdigit() and 0 < int(raw) <= 65535:
+            numbers[name] = int(raw)
+        else:
+            errors[name] = f"{raw!r} is not a number of {what} from 1 to 65535"
+    price = 0
+    try:
+        price = ether_to_wei(form.get("price_eth"))
+    except ValidationFailed as exc:
+        errors.update(exc.errors)
+    if kind != "private" and price:
+        errors["price_eth"] = f"a {kind} offer is free: leave the price empty"
+    if kind == "private" and not price and "price_eth" not in errors:
+        errors["price_eth"] = "a private offer needs a price above 0 ETH"
+    if kind == "trial" and numbers.get("duration_days") is None and "duration_days" not in errors:
+        errors["duration_days"] = "a trial needs a period in days"
+    if kind == "public":
+        for name in ("seats", "duration_days"):
+            if numbers.get(name) is not None:
+                errors[name] = "a public offer has no limit and no end: leave it empty"
+    if errors:
+        raise ValidationFailed(errors)
+    return {
+        "price": price,
+        "seats": numbers["seats"],
+        "duration_days": numbers["duration_days"],
+        "transferable": bool(form.get("transferable")),
+    }
+
+
 def ether_to_wei(amount: object) -> int:
     """An amount of ether as the portal's form gives it ("0.02", "" for none) in wei, exactly."""
     try:

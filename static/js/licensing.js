@@ -27,49 +27,121 @@
     return hash;
   }
 
-  const form = document.getElementById("offer-form");
-  if (form) {
-    form.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      try {
-        const from = await wallet();
-        const fields = Object.fromEntries(new FormData(form).entries());
-        fields.transferable = form.querySelector("[name=transferable]").checked;
-        const prepared = await call(form.dataset.url, "POST", fields);
-        say("Please confirm the offer transaction in your wallet.");
-        await send(from, prepared.transaction);
-        say("Offer sent and indexed; reloading…");
-        window.location.reload();
-      } catch (error) {
-        say("The offer failed: " + (error && error.message ? error.message : error));
-      }
+  // The package page's licences part is swapped in place (htmx) after an offer or a purchase is
+  // indexed; the handlers below are delegated, so they serve the swapped-in buttons and form too.
+  function refreshLicences() {
+    const part = document.getElementById("licences");
+    if (!part || !window.htmx) return Promise.resolve();
+    return window.htmx.ajax("GET", part.dataset.url, { target: "#licences", swap: "outerHTML" });
+  }
+
+  function offersShown() {
+    return new Set(Array.from(document.querySelectorAll("#licences tr[data-offer]"), (row) => row.dataset.offer));
+  }
+
+  // The offer form: a field that does not apply to the chosen kind is disabled and emptied, and comes
+  // back with its default when it applies again.
+  function fitOfferForm(form) {
+    const kind = form.querySelector("[name=kind]").value;
+    form.querySelectorAll("[data-applies]").forEach((field) => {
+      const applies = field.dataset.applies.split(" ").includes(kind);
+      field.hidden = !applies;
+      field.querySelectorAll("input").forEach((input) => {
+        input.disabled = !applies;
+        if (!applies) {
+          if (input.type === "checkbox") input.checked = false;
+          else input.value = "";
+        } else if (input.value === "" && input.dataset.default) {
+          input.value = input.dataset.default;
+        }
+      });
     });
   }
 
-  document.querySelectorAll(".licence-action").forEach((button) => {
-    button.addEventListener("click", async () => {
-      button.disabled = true;
-      try {
-        const from = await wallet();
-        const { typed_data: typed } = await call(button.dataset.url, "GET");
-        say("Please sign the licence agreement in your wallet.");
-        const signature = await window.nfvmWallet.signTypedData(from, typed);
-        const answer = await call(button.dataset.url, "POST", { typed_data: typed, signature, kind: button.dataset.kind });
-        if (answer.transaction) {
-          say("Please confirm the payment in your wallet.");
-          await send(from, answer.transaction);
-        } else {
-          // A trial was relayed and mined before the answer came: follow the indexer up to the head.
-          say("Trial activated on chain; waiting for the marketplace to index it…");
-          await window.nfvmWallet.waitForIndexed({ blockNumber: await window.nfvmWallet.blockNumber() });
-        }
-        say("Licence acquired; reloading…");
-        window.location.reload();
-      } catch (error) {
-        say("Failed: " + (error && error.message ? error.message : error));
-        button.disabled = false;
+  function showErrors(form, error) {
+    form.querySelectorAll("[data-error-for]").forEach((slot) => (slot.textContent = ""));
+    form.querySelectorAll("[aria-invalid]").forEach((input) => input.removeAttribute("aria-invalid"));
+    const fields = (error && error.fields) || {};
+    let placed = false;
+    Object.entries(fields).forEach(([name, message]) => {
+      const slot = form.querySelector(`[data-error-for="${name}"]`);
+      const input = form.querySelector(`[name="${name}"]`);
+      if (slot && input) {
+        slot.textContent = message;
+        input.setAttribute("aria-invalid", "true");
+        placed = true;
       }
     });
+    if (!placed) {
+      form.querySelector('[data-error-for=""]').textContent = error && error.message ? error.message : String(error);
+    }
+  }
+
+  document.addEventListener("change", (event) => {
+    if (event.target.matches("#offer-form [name=kind]")) fitOfferForm(event.target.form);
+  });
+  const initial = document.getElementById("offer-form");
+  if (initial) fitOfferForm(initial);
+  document.addEventListener("htmx:afterSwap", () => {
+    const form = document.getElementById("offer-form");
+    if (form) fitOfferForm(form);
+  });
+
+  document.addEventListener("submit", async (event) => {
+    const form = event.target;
+    if (form.id !== "offer-form") return;
+    event.preventDefault();
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    showErrors(form, null);
+    try {
+      const from = await wallet();
+      const fields = Object.fromEntries(new FormData(form).entries());
+      fields.transferable = form.querySelector("[name=transferable]").checked;
+      const prepared = await call(form.dataset.url, "POST", fields);
+      say("Please confirm the offer transaction in your wallet.");
+      const before = offersShown();
+      await send(from, prepared.transaction);
+      await refreshLicences();
+      const created = Array.from(offersShown()).filter((id) => !before.has(id));
+      say(created.length ? "Offer #" + created.join(", #") + " created." : "Offer created.");
+    } catch (error) {
+      if (error && error.fields) showErrors(form, error);
+      say("The offer failed: " + (error && error.message ? error.message : error));
+      button.disabled = false;
+    }
+  });
+
+  document.addEventListener("click", async (event) => {
+    const button = event.target.closest(".licence-action");
+    if (!button) return;
+    // portal.js let this click through: it is the second, confirming one.
+    button.disabled = true;
+    const offer = button.dataset.offer;
+    try {
+      const from = await wallet();
+      const { typed_data: typed } = await call(button.dataset.url, "GET");
+      say("Please sign the licence agreement in your wallet.");
+      const signature = await window.nfvmWallet.signTypedData(from, typed);
+      const answer = await call(button.dataset.url, "POST", { typed_data: typed, signature, kind: button.dataset.kind });
+      if (answer.transaction) {
+        say("Please confirm the payment in your wallet.");
+        await send(from, answer.transaction);
+      } else {
+        // A trial was relayed and mined before the answer came: follow the indexer up to the head.
+        say("Trial activated on chain; waiting for the marketplace to index it…");
+        await window.nfvmWallet.waitForIndexed({ blockNumber: await window.nfvmWallet.blockNumber() });
+      }
+      await refreshLicences();
+      const held = document.querySelector(`#licences tr[data-offer="${offer}"] [data-held]`);
+      say(
+        (answer.transaction ? "Licence bought" : "Trial activated") +
+          " under offer #" + offer + (held ? ": you hold licence #" + held.dataset.held + "." : "."),
+      );
+    } catch (error) {
+      say("Failed: " + (error && error.message ? error.message : error));
+      button.disabled = false;
+    }
   });
   // "My licences": the holder's wallet sends the transferLicence transaction the marketplace prepared after
   // deciding the transfer; a refusal (not transferable, instances running, bad address) shows beside the form.

@@ -19,3 +19,31 @@
     });
   });
 })();
+
+// A button with data-confirm asks before it acts: the first click turns it into its confirmation
+// ("Confirm: pay 0.02 ETH"), the second goes ahead; a click anywhere else puts it back.
+(() => {
+  function disarm(except) {
+    document.querySelectorAll("[data-confirm][data-armed]").forEach((button) => {
+      if (button === except) return;
+      delete button.dataset.armed;
+      button.textContent = button.dataset.label;
+      button.classList.remove("confirming");
+    });
+  }
+  document.addEventListener(
+    "click",
+    (event) => {
+      const button = event.target.closest("button[data-confirm]");
+      disarm(button);
+      if (!button || button.disabled || button.dataset.armed) return;
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      button.dataset.armed = "1";
+      button.dataset.label = button.textContent;
+      button.textContent = button.dataset.confirm;
+      button.classList.add("confirming");
+    },
+    true,
+  );
+})();

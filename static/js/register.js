@@ -6,6 +6,7 @@
   "use strict";
   const root = document.getElementById("register");
   if (!root) return;
+  // The proof part (and this form in it) is replaced in place; the status line above it stays.
   const button = document.getElementById("register-button");
   const status = document.getElementById("register-status");
 
@@ -26,10 +27,14 @@
       body.signature = await window.nfvmWallet.signTypedData(address, prepared.typed_data);
       body.mode = (root.querySelector("input[name=register-mode]:checked") || {}).value || "relay";
       await call("POST", body);
-      status.textContent = prepared.claim
+      // The proof part follows the chain in place (it polls itself while the registration is pending),
+      // and once registered swaps the badge and the licences part, with the offer form, beside it.
+      const message = prepared.claim
         ? "Submitted; the line's claim is revealed in about a minute, then the registration is sent."
         : "Submitted; waiting for the chain to confirm.";
-      window.location.reload();
+      await window.htmx.ajax("GET", root.dataset.proofUrl + "?pending=1", { target: "#proof", swap: "outerHTML" });
+      const notice = document.getElementById("registration-status");
+      if (notice) notice.textContent = message;
     } catch (error) {
       status.textContent = "Registration failed: " + (error && error.message ? error.message : error);
       button.disabled = false;

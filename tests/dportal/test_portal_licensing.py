@@ -4,6 +4,7 @@ the embedded store; each page for the owner, another user and an anonymous visit
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -371,3 +372,59 @@ def test_a_publisher_is_not_offered_its_own_licence(client, chain, developer, st
     theirs = page(client, path)
     assert f'data-offer="{offer_id}" data-kind' in theirs
     assert 'data-fact="own-offer"' not in theirs
+
+
+@pytest.mark.parametrize(
+    ("form", "field", "says"),
+    [
+        ({"kind": "trial", "price_eth": "0.01", "seats": "1", "duration_days": "14"}, "price_eth", "is free"),
+        ({"kind": "trial", "price_eth": "", "seats": "1", "duration_days": ""}, "duration_days", "needs a period"),
+        ({"kind": "private", "price_eth": "", "seats": "1", "duration_days": "30"}, "price_eth", "needs a price"),
+        ({"kind": "private", "price_eth": "0.01", "seats": "0", "duration_days": "30"}, "seats", "from 1 to 65535"),
+        ({"kind": "private", "price_eth": "abc", "seats": "1", "duration_days": "30"}, "price_eth", "not a number"),
+        ({"kind": "public", "price_eth": "", "seats": "3", "duration_days": ""}, "seats", "no limit"),
+        ({"kind": "gold"}, "kind", "public, trial or private"),
+    ],
+)
+def test_the_offer_form_names_the_wrong_field_and_prepares_nothing(
+    client, developer, network_service, form, field, says
+):
+    from marketplace.licensing.models import LicencePolicy
+
+    sign_in(client, developer)
+    before = LicencePolicy.objects.count()
+    response = client.post(
+        f"/packages/{network_service.package.pk}/offer", json.dumps(form), content_type="application/json"
+    )
+    assert response.status_code == 400, response.content
+    assert says in response.json()["fields"][field]
+    assert LicencePolicy.objects.count() == before, "no policy kept for a refused form"
+
+
+def test_the_package_pages_parts_come_alone_for_in_place_updates(client, chain, developer, stranger, network_service):
+    from marketplace.repository.models import Package
+
+    package = network_service.package
+    offer_id = make_offer(
+        client, chain, developer, network_service, kind="private", price=10**15, seats=2, duration_days=30
+    )
+    client.logout()
+    sign_in(client, developer)
+    part = page(client, f"/packages/{package.pk}/licences")
+    assert part.lstrip().startswith('<div id="licences"')
+    assert f'data-offer="{offer_id}"' in part
+    assert 'id="offer-form"' in part, "the owner of a registered package gets the offer form"
+    # Once the registration the page followed is on chain, the proof's answer swaps the badge, the
+    # licences part and a status line beside it.
+    update = page(client, f"/packages/{package.pk}/proof?pending=1")
+    assert 'id="chain-state"' in update
+    assert update.count('hx-swap-oob="true"') == 3
+    assert "Registered on chain" in update
+    plain = page(client, f"/packages/{package.pk}/proof")
+    assert "hx-swap-oob" not in plain
+    # An unlisted package's parts are as absent as its page for anyone but its uploader.
+    Package.objects.filter(pk=package.pk).update(listed=False)
+    client.logout()
+    sign_in(client, stranger)
+    assert client.get(f"/packages/{package.pk}/licences").status_code == 404
+    assert client.get(f"/packages/{package.pk}/proof?pending=1").status_code == 404

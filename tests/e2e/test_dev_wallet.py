@@ -49,3 +49,25 @@ def test_it_is_listed_beside_an_installed_wallet(page, live_server, deployed, de
     assert not page.locator("#signin-wallet").get_by_label("Test account").is_visible()
     picker.select_option(label="Development wallet (anvil test accounts)")
     assert page.locator("#signin-wallet").get_by_label("Test account").is_visible()
+
+
+def test_switching_the_test_account_while_signed_in_signs_the_old_one_out(
+    page, live_server, deployed, dev_wallet, stranger
+):
+    page.goto(live_server.url + "/signin?next=/packages/")
+    page.locator("#signin-wallet").get_by_label("Test account").select_option("2")
+    page.get_by_role("button", name="Sign in with wallet").click()
+    page.wait_for_url(live_server.url + "/packages/")
+    page.goto(live_server.url + "/offers/")
+
+    # The header's picker switches to account #3: the session of #2 ends, and the sign-in page comes
+    # back to the same page with the new account chosen.
+    page.locator("#header-wallet").get_by_label("Test account").select_option("3")
+    page.wait_for_url(live_server.url + "/signin?next=%2Foffers%2F")
+    assert "your wallet switched to another account" in page.locator(".messages").inner_text()
+    assert stranger.address in page.locator(".messages").inner_text()
+    assert page.locator("[data-fact=signed-in]").count() == 0
+    page.get_by_role("button", name="Sign in with wallet").click()
+    page.wait_for_url(live_server.url + "/offers/")
+    assert page.locator("[data-fact=signed-in]").get_attribute("title") != stranger.address
+    assert page.console_errors == []

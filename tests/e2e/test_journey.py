@@ -59,7 +59,7 @@ def test_upload_register_offer_buy_instantiate_verify_and_a_denial(
     ns_package = package_pages[-1]
     developer.goto(ns_package)
     developer.get_by_label("Kind").select_option("private")
-    developer.get_by_label("Price (ETH, private only)").fill("0.05")
+    developer.get_by_label("Price (ETH)").fill("0.05")
     developer.get_by_label("Concurrent instances").fill("1")
     developer.get_by_role("button", name="Create the offer with my wallet").click()
     developer.wait_for_selector("table.offers", timeout=30000)
@@ -68,6 +68,7 @@ def test_upload_register_offer_buy_instantiate_verify_and_a_denial(
     buyer = wallet_page(browser, live_server, 2, "/packages/")
     buyer.goto(ns_package)
     buyer.get_by_role("button", name="Buy").click()
+    buyer.get_by_role("button", name="Confirm: pay 0.05 ETH").click()
     buyer.wait_for_selector("[data-held]", timeout=30000)
     buyer.locator("a[href^='/nss/']").first.click()
     assert "Allowed" in buyer.locator('[data-fact="decision"]').inner_text()

@@ -59,16 +59,24 @@ def test_offer_buy_instantiate_and_a_denial(
 
     provider = sign_in(browser, live_server, developer, chain, package_path)
     provider.get_by_label("Kind").select_option("private")
-    provider.get_by_label("Price (ETH, private only)").fill("0.01")
+    provider.get_by_label("Price (ETH)").fill("0.01")
     provider.get_by_label("Concurrent instances").fill("1")
     provider.get_by_role("button", name="Create the offer with my wallet").click()
     provider.wait_for_selector("table.offers", timeout=30000)
+    # In place: the offer shows without a reload, and the message stays.
+    provider.wait_for_selector("#licensing-status >> text=Offer #1 created.")
+    assert provider.locator("#licences [data-fact=own-offer]").count() == 1
     screenshot(provider, "licensing-offer")
 
     buyer = sign_in(browser, live_server, stranger, chain, package_path)
-    buyer.get_by_role("button", name="Buy").click()
+    buyer.get_by_role("button", name="Buy for 0.01 ETH").click()
+    # The first click asks, naming the price; nothing is signed until the second.
+    confirm = buyer.get_by_role("button", name="Confirm: pay 0.01 ETH")
+    assert confirm.is_visible()
+    confirm.click()
     buyer.wait_for_selector("[data-held]", timeout=30000)
     assert "You hold licence #1" in buyer.locator("table.offers").inner_text()
+    assert "Licence bought under offer #1" in buyer.locator("#licensing-status").inner_text()
     buyer.goto(live_server.url + f"/nss/{ns.pk}/")
     assert "Allowed" in buyer.locator('[data-fact="decision"]').inner_text()
     buyer.get_by_role("button", name="Instantiate this network service").click()
@@ -86,6 +94,38 @@ def test_offer_buy_instantiate_and_a_denial(
     screenshot(outsider, "operation-denied")
 
     buyer.get_by_role("button", name="Terminate").click()
+    buyer.get_by_role("button", name="Confirm: terminate").click()
     buyer.wait_for_selector("text=terminated")
     for page in (provider, buyer, outsider):
         assert page.console_errors == []
+
+
+def test_the_offer_form_fits_the_kind_and_shows_errors_beside_fields(
+    browser, live_server, deployed, chain, developer, tmp_path, indexer
+):
+    ns = published_ns(developer, chain, tmp_path, indexer)
+    provider = sign_in(browser, live_server, developer, chain, f"/packages/{ns.package.pk}/")
+    price = provider.get_by_label("Price (ETH)")
+    days = provider.get_by_label("Period in days")
+    assert price.input_value() == "0.01"
+    # A trial is free: the price field is disabled and emptied, so it cannot trap the form.
+    provider.get_by_label("Kind").select_option("trial")
+    assert price.is_hidden()
+    assert price.is_disabled()
+    assert price.input_value() == ""
+    # A trial without a period: the error is beside the period field, nothing was sent.
+    days.fill("")
+    provider.get_by_role("button", name="Create the offer with my wallet").click()
+    provider.wait_for_selector("#offer-days-error >> text=a trial needs a period in days")
+    assert days.get_attribute("aria-invalid") == "true"
+    assert "No licence offers yet" in provider.locator("#licences").inner_text()
+    # Back to private: the price returns with its default.
+    provider.get_by_label("Kind").select_option("private")
+    assert price.input_value() == "0.01"
+    price.fill("-1")
+    provider.get_by_role("button", name="Create the offer with my wallet").click()
+    provider.wait_for_selector("#offer-price-error >> text=not an amount of ether")
+    screenshot(provider, "licensing-offer-form-errors")
+    # The two refusals (400) are the only console lines.
+    assert len(provider.console_errors) == 2
+    assert all("status of 400" in e for e in provider.console_errors), provider.console_errors

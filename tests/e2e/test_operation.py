@@ -58,7 +58,9 @@ def test_it_scales_an_instance_and_transfers_the_licence(
     screenshot(page, "licensing-transfer-refused")
 
     page.goto(live_server.url + "/instances/")
-    page.locator(f'tr[data-instance="{instance.pk}"]').get_by_role("button", name="Terminate").click()
+    row = page.locator(f'tr[data-instance="{instance.pk}"]')
+    row.get_by_role("button", name="Terminate").click()
+    row.get_by_role("button", name="Confirm: terminate").click()
     page.wait_for_selector("text=terminated")
     page.goto(live_server.url + "/licences/")
     card = page.locator(f'[data-licence="{licence.licence_id}"]')
