@@ -36,6 +36,7 @@ urlpatterns = [
     path("packages/<str:package_id>/offer", licensing_views.package_offer, name="package-offer"),
     path("offers/<int:offer_id>/agreement", licensing_views.offer_agreement, name="offer-agreement"),
     path("nss/<str:ns_id>/instantiate", operation_views.ns_instantiate, name="ns-instantiate"),
+    path("nss/<str:ns_id>/decision", catalogue_views.ns_decision_fragment, name="ns-decision"),
     path("nss/<str:ns_id>/seat-opening", operation_views.ns_seat_opening, name="ns-seat-opening"),
     path("instances/", operation_views.my_instances, name="my-instances"),
     path("instances/<str:instance_id>/terminate", operation_views.instance_terminate, name="instance-terminate"),

@@ -3,6 +3,7 @@ and its proof."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -13,6 +14,7 @@ from django.views.decorators.http import require_GET
 from dportal import topology
 from dportal.access import signed_in_address
 from dportal.sections import descriptor_sections
+from dportal.templatetags.portal import ether
 from dportal.views.base import page_number
 from ledger.exceptions import LedgerError
 from marketplace.contract_manager import decisions
@@ -26,18 +28,8 @@ def descriptor_detail(request: HttpRequest, kind: str, descriptor_id: str) -> Ht
     """A VNF or NS page: resources, topology (NS), versions, offers, proof and the descriptor."""
     model = Vnf if kind == "vnf" else NetworkService
     found = descriptor_or_404(model, descriptor_id, viewer=signed_in_address(request))
-    decision = None
-    trial = None
     actor = signed_in_address(request)
-    if isinstance(found, NetworkService) and actor is not None:
-        try:
-            decision = decisions.licence_decide(ns=found, user=actor)
-        except LedgerError:
-            decision = None
     offers = selectors.package_offers(found.package)
-    if decision is not None and not decision.permit and decision.trial_available:
-        # An unused trial is activated by the first instantiation itself (static/js/instantiate.js).
-        trial = next((o for o in offers if o.offer_id == decision.offer_id), None)
     graph = selectors.ns_graph(found) if isinstance(found, NetworkService) else None
     diagram = None
     if graph is not None:
@@ -53,8 +45,6 @@ def descriptor_detail(request: HttpRequest, kind: str, descriptor_id: str) -> Ht
     context = {
         "d": found,
         "download": download,
-        "decision": decision,
-        "trial": trial,
         "kind": kind,
         "sections": descriptor_sections(found.document) if readable else [],
         "resources": selectors.descriptor_resources(found, graph),
@@ -64,7 +54,66 @@ def descriptor_detail(request: HttpRequest, kind: str, descriptor_id: str) -> Ht
         "offers": offers,
         "proof": proof,
     }
+    if isinstance(found, NetworkService):
+        context |= _decision_context(found, actor, offers)
     return render(request, "dportal/descriptor.html", context)
+
+
+def _decision_context(ns: NetworkService, actor: str | None, offers: list[Any]) -> dict[str, Any]:
+    """Whether `actor` may instantiate `ns` now, and when not, the step that would let it."""
+    decision = None
+    trial = None
+    if actor is not None:
+        try:
+            decision = decisions.licence_decide(ns=ns, user=actor)
+        except LedgerError:
+            decision = None
+    if decision is not None and not decision.permit and decision.trial_available:
+        # An unused trial is activated by the first instantiation itself (static/js/instantiate.js).
+        trial = next((o for o in offers if o.offer_id == decision.offer_id), None)
+    blocked = decision is not None and not decision.permit and trial is None
+    return {
+        "d": ns,
+        "decision": decision,
+        "trial": trial,
+        "blocked": blocked,
+        "remedy": next_step(decision, offers) if blocked else None,
+    }
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """What resolves a refusal, as a button beside it: buy (or buy again) an offer, or free a seat."""
+
+    label: str
+    offer: Any = None  # the offer to buy: the button is the package page's Buy (static/js/licensing.js)
+    href: str = ""  # else a page to go to
+
+
+def next_step(decision: decisions.Decision | None, offers: list[Any]) -> NextStep | None:
+    """The action that resolves `decision`'s refusal, read from its facts; None when none does (every
+    offer closed, a policy's time or place)."""
+    if decision is None or decision.permit or decision.offer_id is None:
+        return None
+    offer = next((o for o in offers if o.offer_id == decision.offer_id), None)
+    if decision.licence_id is not None and decision.seats and decision.in_use >= decision.seats:
+        return NextStep(f"Terminate an instance ({decision.in_use} running)", href=reverse("my-instances"))
+    if offer is None or offer.closed or offer.kind != 2:
+        return None
+    price = ether(offer.price)
+    if decision.licence_id is not None:  # held, but it ended: buying the same offer again renews it
+        return NextStep(f"Renew: buy offer #{offer.offer_id} again ({price})", offer=offer)
+    return NextStep(f"Buy offer #{offer.offer_id} ({price})", offer=offer)
+
+
+@require_GET
+def ns_decision_fragment(request: HttpRequest, ns_id: str) -> HttpResponse:
+    """The NS page's decision and its next step, for the page to swap in after a purchase; the
+    Instantiate button comes with it (htmx out-of-band), enabled or not."""
+    ns = descriptor_or_404(NetworkService, ns_id, viewer=signed_in_address(request))
+    assert isinstance(ns, NetworkService)
+    context = _decision_context(ns, signed_in_address(request), selectors.package_offers(ns.package))
+    return render(request, "dportal/ns_decision_update.html", context | {"oob": True})
 
 
 @require_GET

@@ -29,10 +29,14 @@
 
   // The package page's licences part is swapped in place (htmx) after an offer or a purchase is
   // indexed; the handlers below are delegated, so they serve the swapped-in buttons and form too.
+  // Every part of the page that shows licences (the package page's #licences, the NS page's decision)
+  // is fetched again and swapped in place.
   function refreshLicences() {
-    const part = document.getElementById("licences");
-    if (!part || !window.htmx) return Promise.resolve();
-    return window.htmx.ajax("GET", part.dataset.url, { target: "#licences", swap: "outerHTML" });
+    if (!window.htmx) return Promise.resolve();
+    const parts = document.querySelectorAll("#licences, [data-refresh]");
+    return Promise.all(
+      Array.from(parts, (part) => window.htmx.ajax("GET", part.dataset.url, { target: "#" + part.id, swap: "outerHTML" })),
+    );
   }
 
   function offersShown() {

@@ -258,3 +258,73 @@ def test_only_the_holder_transfers_from_the_portal(client, stranger, operator, d
     assert other.status_code == 403
     assert f"held by {stranger.address}" in other.json()["error"]
     assert f'data-licence="{licence.licence_id}"' not in client.get("/licences/").content.decode()
+
+
+# --- a refusal comes with the step that resolves it ---
+
+
+def instantiate_part(client, ns) -> str:
+    html = client.get(f"/nss/{ns.pk}/").content.decode()
+    part = re.search(r'<section class="operation".*?</section>', html, re.S)
+    assert part
+    return part.group(0)
+
+
+def test_without_a_licence_instantiate_is_disabled_and_buying_the_offer_is_offered(
+    client,
+    chain,
+    developer,
+    stranger,
+    network_service,  # noqa: F811
+):
+    offer_id = offer(client, chain, developer, network_service, kind="private", price=2 * 10**16, seats=2)
+    client.logout()
+    sign_in(client, stranger)
+    part = instantiate_part(client, network_service)
+    assert re.search(r'<button type="submit" class="button" id="instantiate-button" disabled', part)
+    step = re.search(r'data-fact="next-step">(.*?)</p>', part, re.S)
+    assert step
+    assert f'data-offer="{offer_id}"' in step.group(1)
+    assert f"Buy offer #{offer_id} (0.02 ETH)" in text(step.group(1))
+    # Once bought, the decision part (fetched alone after the purchase) allows it and enables the button.
+    buy(client, chain, stranger, offer_id)
+    sign_in(client, stranger)
+    update = client.get(f"/nss/{network_service.pk}/decision").content.decode()
+    assert "Allowed: private licence #" in text(update)
+    assert 'data-fact="next-step"' not in update
+    assert re.search(r'id="instantiate-button" hx-swap-oob="true">', update), "enabled, swapped beside it"
+
+
+def test_with_every_seat_taken_the_step_is_terminating_an_instance(client, stranger, network_service, two_seats):  # noqa: F811
+    instantiate(network_service, stranger)  # the second of two seats
+    sign_in(client, stranger)
+    part = instantiate_part(client, network_service)
+    assert 'id="instantiate-button" disabled' in part
+    step = re.search(r'data-fact="next-step">(.*?)</p>', part, re.S)
+    assert step
+    assert '<a class="button" href="/instances/">Terminate an instance (2 running)</a>' in step.group(1)
+
+
+def test_a_lapsed_licence_offers_renewal_and_a_closed_offer_offers_nothing(
+    client,
+    chain,
+    developer,
+    stranger,
+    network_service,  # noqa: F811
+):
+    offer_id = offer(client, chain, developer, network_service, kind="private", price=10**15, seats=2, duration_days=1)
+    buy(client, chain, stranger, offer_id)
+    chain.w3.provider.make_request("evm_increaseTime", [2 * 86400])
+    chain.w3.provider.make_request("evm_mine", [])
+    client.logout()
+    sign_in(client, stranger)
+    part = instantiate_part(client, network_service)
+    assert "ended on" in text(part)
+    assert f"Renew: buy offer #{offer_id} again (0.001 ETH)" in text(part)
+    # The publisher closes the offer: nothing can resolve the refusal here, so no button is offered.
+    from ledger.models import LicenceOffer
+
+    LicenceOffer.objects.filter(offer_id=offer_id).update(closed=True)
+    part = instantiate_part(client, network_service)
+    assert 'data-fact="next-step"' not in part
+    assert 'id="instantiate-button" disabled' in part
