@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 from django import template
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 from marketplace.repository.presenters import ether as ether_text
 
@@ -17,3 +21,30 @@ def ether(wei: int | str) -> str:
     except (TypeError, ValueError):
         return ""
     return "free" if amount == 0 else f"{ether_text(amount)} ETH"
+
+
+_HEX_RUN = re.compile(r"\b[0-9a-f]{32,128}\b")
+
+
+@register.filter
+def hashes_marked(message: str) -> SafeString:
+    """A problem's text with its hashes' differing characters marked: `{{ p.message|hashes_marked }}`.
+
+    Each hash is compared with the last hash of the same length in the text (a mismatch says "declared
+    X, actual Y"; a conflict lists the declarations, then the actual hash), and the characters where they
+    differ are wrapped in <mark>. Everything else is escaped."""
+    text = str(message)
+    found = list(_HEX_RUN.finditer(text))
+    last: dict[int, int] = {len(m.group()): i for i, m in enumerate(found)}  # the reference of each length
+    out: list[str] = []
+    at = 0
+    for i, match in enumerate(found):
+        value = match.group()
+        reference = found[last[len(value)]].group()
+        if i == last[len(value)]:  # the reference itself: against the first hash that differs from it
+            reference = next((m.group() for m in found if len(m.group()) == len(value) and m.group() != value), value)
+        out.append(str(escape(text[at : match.start()])))
+        out.append("".join(f"<mark>{c}</mark>" if c != r else c for c, r in zip(value, reference, strict=True)))
+        at = match.end()
+    out.append(str(escape(text[at:])))
+    return mark_safe("".join(out))  # noqa: S308  (every piece of the text is escaped; <mark> is ours)

@@ -17,6 +17,7 @@ from ledger.exceptions import LedgerError
 from marketplace.contract_manager import decisions
 from marketplace.errors import ConflictError, PermissionDeniedError, ValidationFailed, outage
 from marketplace.licensing import instances as ns_instances
+from marketplace.licensing import selectors as licence_selectors
 from marketplace.licensing.models import NsInstance
 from marketplace.licensing.seats import SeatAuthorisation, SeatAuthorisationRequired, seat_authorisation_of
 from marketplace.lookups import instance_or_404, ns_or_404
@@ -61,6 +62,11 @@ def instance_seat_opening(request: HttpRequest, instance_id: str) -> JsonRespons
     return json_or_error(request, work)
 
 
+def _named(instance: NsInstance) -> str:
+    """An instance as messages name it: "nfvm-demo-core-ns 1.0, instance 2"."""
+    return f"{instance.ns.name} {instance.ns.version}, {licence_selectors.instance_name(instance)}"
+
+
 @require_POST
 def ns_instantiate(request: HttpRequest, ns_id: str) -> HttpResponse:
     actor = signed_in_address(request)
@@ -81,7 +87,7 @@ def ns_instantiate(request: HttpRequest, ns_id: str) -> HttpResponse:
     if instance.state == "failed":
         messages.error(request, f"The instantiation failed: {instance.error}")
     else:
-        messages.success(request, f"Instance {instance.pk} is {instance.state}.")
+        messages.success(request, f"{_named(instance)} is {instance.state}.")
     return redirect("my-instances")
 
 
@@ -99,7 +105,7 @@ def instance_terminate(request: HttpRequest, instance_id: str) -> HttpResponse:
     instance = instance_or_404(instance_id)
     try:
         ns_instances.instance_terminate(instance=instance, actor=actor)
-        messages.success(request, f"Instance {instance.pk} terminated; its seat is free again.")
+        messages.success(request, f"{_named(instance)} terminated; its seat is free again.")
     except PermissionDeniedError as exc:
         messages.error(request, str(exc))
     return redirect("my-instances")
@@ -122,6 +128,10 @@ def _instances_page(
     """My instances; `bound` is (instance id, the submitted form, the refusal) for the row whose scaling was
     refused, shown beside its field."""
     found = list(NsInstance.objects.filter(owner=actor).select_related("ns").order_by("-created_at")[:100])
+    seen: dict[Any, int] = {}
+    for i in reversed(found):  # oldest first: "instance 1" is the first of the network service
+        seen[i.ns.pk] = seen.get(i.ns.pk, 0) + 1
+        i.number = seen[i.ns.pk]  # type: ignore[attr-defined]
     for i in found:
         form, refusal, preview = None, "", None
         if i.state == "running" and bound is not None and bound[0] == str(i.pk):
@@ -162,12 +172,12 @@ def instance_scale(request: HttpRequest, instance_id: str) -> HttpResponse:
         messages.error(request, f"Not scaled: {exc}.")
         return _instances_page(request, actor, (instance_id, form, f"Not scaled: {exc}."), status=409)
     except ns_instances.ScaleFailed as exc:
-        messages.error(request, f"Scaling stopped part way: {exc}; instance {instance.pk} runs {exc.instance.units}.")
+        messages.error(request, f"Scaling stopped part way: {exc}; {_named(instance)} runs {exc.instance.units}.")
         return redirect("my-instances")
     except LedgerError as exc:
         messages.error(request, f"Not scaled: {outage(exc)}")
         return redirect("my-instances")
-    messages.success(request, f"Instance {scaled.pk} now runs {scaled.units} unit{'s' if scaled.units > 1 else ''}.")
+    messages.success(request, f"{_named(scaled)} now runs {scaled.units} unit{'s' if scaled.units > 1 else ''}.")
     return redirect("my-instances")
 
 
@@ -201,5 +211,5 @@ def instance_verify(request: HttpRequest, instance_id: str) -> HttpResponse:
         messages.error(request, f"Not verified: {outage(exc)}")
         return redirect("my-instances")
     level = messages.success if checked.integrity == "verified" else messages.warning
-    level(request, f"Instance {checked.pk}: {checked.integrity}; {checked.integrity_detail}.")
+    level(request, f"{_named(checked)}: {checked.integrity}; {checked.integrity_detail}.")
     return redirect("my-instances")

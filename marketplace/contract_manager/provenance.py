@@ -107,6 +107,20 @@ def provenance_append(*, kind: str, actor: str, subject: str, payload: Any) -> P
     raise ProvenanceError(f"the provenance log stayed contended through {APPEND_ATTEMPTS} attempts")
 
 
+def provenance_record_event(
+    *, kind: str, actor: str, subject: str, payload: dict[str, Any], tx_hash: str, log_index: int
+) -> None:
+    """Log what the chain did (an event the indexer projected) once: replaying events after a
+    reorganisation finds the entry by its transaction and log index and appends nothing."""
+    for entry in ProvenanceEntry.objects.filter(subject=subject, kind=kind).only("payload"):
+        body = entry.payload if isinstance(entry.payload, dict) else {}
+        if body.get("tx_hash") == tx_hash and body.get("log_index", log_index) == log_index:
+            return
+    provenance_append(
+        kind=kind, actor=actor, subject=subject, payload={**payload, "tx_hash": tx_hash, "log_index": log_index}
+    )
+
+
 # Where the log ends, kept in one small document so an append does not sort the log: SecantusDB
 # answers `order_by("-seq").first()` by reading every entry (~85 ms at 2,000 entries), a point read
 # by the unique seq index in about a millisecond. The document is only a hint: the entries are the

@@ -13,10 +13,9 @@ from ledger.exceptions import LedgerError
 from ledger.models import AcquiredLicence, LicenceOffer
 from ledger.registry import PackageRegistry, PackageStatus
 from marketplace.contract_manager.decisions import KINDS, LicenceDenied, transfer_decide
-from marketplace.contract_manager.models import ProvenanceEntry
 from marketplace.contract_manager.policy import PolicyError
 from marketplace.contract_manager.policy_compiler import compile_policy
-from marketplace.contract_manager.provenance import provenance_append
+from marketplace.contract_manager.provenance import provenance_append, provenance_record_event
 from marketplace.errors import AuthenticationError, ConflictError, PermissionDeniedError, ValidationFailed
 from marketplace.licensing.models import LicencePolicy, SignedAgreement
 from marketplace.repository.models import Package
@@ -35,22 +34,32 @@ def licence_transfer_prepare(*, licence: AcquiredLicence, holder: str, recipient
 
 
 def licence_transfer_record(
-    *, chain_id: int, licence_id: int, sender: str, recipient: str, tx_hash: str, to_licence_id: int | None = None
+    *,
+    chain_id: int,
+    licence_id: int,
+    sender: str,
+    recipient: str,
+    tx_hash: str,
+    log_index: int = 0,
+    to_licence_id: int | None = None,
 ) -> None:
     """Log a transfer the chain made (the indexer saw LicenceTransferred), once per transaction: replaying
     events after a reorganisation must not log it twice."""
-    subject = f"licence:{licence_id}"
-    for entry in ProvenanceEntry.objects.filter(subject=subject, kind="transfer").only("payload"):
-        if isinstance(entry.payload, dict) and entry.payload.get("tx_hash") == tx_hash:
-            return
     payload = {
         "chain_id": chain_id,
         "from": sender,
         "to": recipient,
         "to_licence_id": to_licence_id,
-        "tx_hash": tx_hash,
+        "summary": f"licence #{licence_id} transferred from {sender} to {recipient}",
     }
-    provenance_append(kind="transfer", actor=sender, subject=subject, payload=payload)
+    provenance_record_event(
+        kind="transfer",
+        actor=sender,
+        subject=f"licence:{licence_id}",
+        payload=payload,
+        tx_hash=tx_hash,
+        log_index=log_index,
+    )
 
 
 def _manager() -> Any:

@@ -56,3 +56,17 @@ def licence_json(lic: AcquiredLicence) -> dict[str, Any]:
         "agreement_hash": lic.agreement_hash,
         "tx_hash": lic.tx_hash,
     }
+
+
+def offer_terms_text(args: Any) -> str:
+    """An offer's on-chain terms (OfferCreated's arguments) in words: "private, 0.02 ETH, 2 instances, 30 days"."""
+    from marketplace.repository.presenters import ether
+
+    kind = KINDS.get(int(args["kind"]), "private")
+    price = int(args["price"])
+    seats = int(args["seats"])
+    days = int(args["duration"]) // 86400
+    parts = [kind, f"{ether(price)} ETH" if price else "free"]
+    parts.append(f"{seats} instance{'s' if seats != 1 else ''}" if seats else "unlimited instances")
+    parts.append(f"{days} day{'s' if days != 1 else ''}" if days else "no expiry")
+    return ", ".join(parts)

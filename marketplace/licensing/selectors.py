@@ -224,6 +224,10 @@ class TimelineEntry:
     state: str  # "anchored", "submitted" or "pending"
     anchor: dict[str, Any] | None
     entry_hash: str
+    result: str = ""  # verifications only: verified, tampered, ...
+    subject_name: str = ""  # the subject as people read it: "nfvm-demo-core-ns 1.0, instance 2"
+    subject_kind: str = ""  # ns, instance, package, offer or licence
+    subject_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -265,6 +269,7 @@ def _timeline(query: Q | None, *, page: int, chain_id: int) -> Timeline:
             ProvenanceRange.objects.filter(chain_id=chain_id, from_seq__lte=rows[-1].seq, to_seq__gte=rows[0].seq)
         )
     items = []
+    names = subject_names({e.subject for e in rows})
     for e in rows:
         covering = next((r for r in ranges if r.from_seq <= e.seq <= r.to_seq), None)
         anchor = None
@@ -285,6 +290,7 @@ def _timeline(query: Q | None, *, page: int, chain_id: int) -> Timeline:
             state = "pending"
         payload = e.payload if isinstance(e.payload, dict) else {}
         licence_id = payload.get("licence_id")
+        subject_kind, _, subject_id = e.subject.partition(":")
         items.append(
             TimelineEntry(
                 seq=e.seq,
@@ -292,15 +298,60 @@ def _timeline(query: Q | None, *, page: int, chain_id: int) -> Timeline:
                 actor=e.actor,
                 subject=e.subject,
                 created_at=e.created_at,
-                reason=str(payload.get("reason") or payload.get("error") or ""),
+                reason=str(payload.get("reason") or payload.get("error") or payload.get("summary") or ""),
                 permit=payload.get("permit") if e.kind == "decision" else None,
                 licence_id=int(licence_id) if isinstance(licence_id, int) else None,
                 state=state,
                 anchor=anchor,
                 entry_hash=e.entry_hash,
+                result=str(payload.get("result", "")) if e.kind == "verification" else "",
+                subject_name=names.get(e.subject, e.subject),
+                subject_kind=subject_kind,
+                subject_id=subject_id,
             )
         )
     return Timeline(items, total, page, pages)
+
+
+def subject_names(subjects: Iterable[str]) -> dict[str, str]:
+    """Log subjects ("ns:<id>", "instance:<id>", "package:<id>", "offer:<n>", "licence:<n>") as people name
+    them: "nfvm-demo-core-ns 1.0", "nfvm-demo-core-ns 1.0, instance 2", "offer #3"."""
+    from bson import ObjectId
+    from bson.errors import InvalidId
+
+    by_kind: dict[str, set[str]] = {}
+    for subject in subjects:
+        kind, _, key = subject.partition(":")
+        by_kind.setdefault(kind, set()).add(key)
+
+    def ids(kind: str) -> list[ObjectId]:
+        out = []
+        for key in by_kind.get(kind, ()):
+            try:
+                out.append(ObjectId(key))
+            except (InvalidId, TypeError):
+                continue
+        return out
+
+    names: dict[str, str] = {}
+    for ns in NetworkService.objects.filter(pk__in=ids("ns")).only("name", "version"):
+        names[f"ns:{ns.pk}"] = f"{ns.name} {ns.version}"
+    for package in Package.objects.filter(pk__in=ids("package")).only("name", "version"):
+        names[f"package:{package.pk}"] = f"{package.name} {package.version}"
+    for instance in NsInstance.objects.filter(pk__in=ids("instance")).select_related("ns"):
+        names[f"instance:{instance.pk}"] = f"{instance.ns.name} {instance.ns.version}, {instance_name(instance)}"
+    for kind, word in (("offer", "offer"), ("licence", "licence")):
+        for key in by_kind.get(kind, ()):
+            names[f"{kind}:{key}"] = f"{word} #{key}"
+    return names
+
+
+def instance_name(instance: NsInstance) -> str:
+    """ "instance 2": its place among its owner's instances of the same network service, by start time."""
+    earlier = NsInstance.objects.filter(
+        ns=instance.ns, owner=instance.owner, created_at__lt=instance.created_at
+    ).count()
+    return f"instance {earlier + 1}"
 
 
 def provenance_timeline(*, chain_id: int, page: int = 1) -> Timeline:
@@ -313,7 +364,8 @@ def _package_subjects(package: Package, chain_id: int) -> list[str]:
     instance_ids = NsInstance.objects.filter(ns__package=package).values_list("pk", flat=True)
     offer_ids = package_offers(package, chain_id).values_list("offer_id", flat=True)
     return (
-        [f"ns:{pk}" for pk in ns_ids]
+        [f"package:{package.pk}"]
+        + [f"ns:{pk}" for pk in ns_ids]
         + [f"instance:{pk}" for pk in instance_ids]
         + [f"offer:{offer_id}" for offer_id in offer_ids]
     )
@@ -330,7 +382,11 @@ def licence_timeline(*, licence: AcquiredLicence, page: int = 1) -> Timeline:
     instance_ids = NsInstance.objects.filter(chain_id=licence.chain_id, licence_id=licence.licence_id).values_list(
         "pk", flat=True
     )
-    query = Q(payload__licence_id=licence.licence_id) | Q(subject__in=[f"instance:{pk}" for pk in instance_ids])
+    query = (
+        Q(payload__licence_id=licence.licence_id)
+        | Q(subject=f"licence:{licence.licence_id}")
+        | Q(subject__in=[f"instance:{pk}" for pk in instance_ids])
+    )
     return _timeline(query, page=page, chain_id=licence.chain_id)
 
 

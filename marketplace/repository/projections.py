@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ledger.models import ChainEvent
 from ledger.projections import projections
-from marketplace.contract_manager.provenance import provenance_anchor_tick
+from marketplace.contract_manager.provenance import provenance_anchor_tick, provenance_record_event
 from marketplace.repository.models import Package, PackageState
 
 ON_CHAIN_STATES = {1: PackageState.PUBLISHED, 2: PackageState.DEPRECATED, 3: PackageState.REVOKED}
@@ -32,6 +32,35 @@ def _published(events: list[ChainEvent]) -> None:
         ).update(state=PackageState.PUBLISHED)
 
 
+@projections.on_batch("PackageRegistry", "PackageRegistered")
+def _log_registrations(events: list[ChainEvent]) -> None:
+    """Each registration of a package this node holds goes into the provenance log, once."""
+    wanted = {(_digest(e), _line(e)): e for e in events}
+    found = Package.objects.filter(digest__in=sorted({d for d, _ in wanted})).only(
+        "digest", "line_hash", "name", "version"
+    )
+    for package in found:
+        event = wanted.get((package.digest, package.line_hash))
+        if event is None:
+            continue
+        batch = int(event.args.get("batchId", 0))
+        provenance_record_event(
+            kind="register",
+            actor=str(event.args["publisher"]),
+            subject=f"package:{package.pk}",
+            payload={
+                "digest": "0x" + package.digest,
+                "version": str(event.args["version"]),
+                "block_number": event.block_number,
+                "summary": f"{package.name} {package.version} registered on chain"
+                + (f" in batch {batch}" if batch else "")
+                + f", block {event.block_number}",
+            },
+            tx_hash=event.tx_hash,
+            log_index=event.log_index,
+        )
+
+
 def _by_line(events: list[ChainEvent]) -> dict[str, list[str]]:
     lines: dict[str, list[str]] = {}
     for event in events:
@@ -44,6 +73,15 @@ def _status(event: ChainEvent) -> None:
     state = ON_CHAIN_STATES.get(int(event.args["status"]))
     if state is not None:
         Package.objects.filter(digest=_digest(event), line_hash=_line(event)).update(state=state)
+        for package in Package.objects.filter(digest=_digest(event), line_hash=_line(event)).only("name", "version"):
+            provenance_record_event(
+                kind="status",
+                actor=str(event.args["publisher"]),
+                subject=f"package:{package.pk}",
+                payload={"status": str(state), "summary": f"{package.name} {package.version} marked {state} on chain"},
+                tx_hash=event.tx_hash,
+                log_index=event.log_index,
+            )
 
 
 @projections.on("PackageRegistry", "LineClaimed")
@@ -65,6 +103,7 @@ def _transferred(event: ChainEvent) -> None:
         sender=str(event.args["from"]),
         recipient=str(event.args["to"]),
         tx_hash=event.tx_hash,
+        log_index=event.log_index,
         to_licence_id=int(event.args["toLicenceId"]) if "toLicenceId" in event.args else None,
     )
     # LicenseManager refuses a transfer while seats are open; an instance still running here under the
@@ -82,6 +121,34 @@ def _seats_closed(event: ChainEvent) -> None:
     node, closed_by = str(event.args["node"]), str(event.args["closedBy"])
     if node == operator_account().address and closed_by != node:
         seats_settle_quietly(chain_id=event.chain_id, licence_id=int(event.args["licenceId"]))
+
+
+@projections.on("LicenseManager", "OfferCreated")
+def _log_offer(event: ChainEvent) -> None:
+    from marketplace.licensing.presenters import offer_terms_text
+
+    offer_id = int(event.args["offerId"])
+    provenance_record_event(
+        kind="offer-created",
+        actor=str(event.args["provider"]),
+        subject=f"offer:{offer_id}",
+        payload={"offer_id": offer_id, "summary": f"offer #{offer_id} created: {offer_terms_text(event.args)}"},
+        tx_hash=event.tx_hash,
+        log_index=event.log_index,
+    )
+
+
+@projections.on("LicenseManager", "OfferClosed")
+def _log_offer_closed(event: ChainEvent) -> None:
+    offer_id = int(event.args["offerId"])
+    provenance_record_event(
+        kind="offer-closed",
+        actor=str(event.args["closedBy"]),
+        subject=f"offer:{offer_id}",
+        payload={"offer_id": offer_id, "summary": f"offer #{offer_id} closed: no new licences; issued ones stay valid"},
+        tx_hash=event.tx_hash,
+        log_index=event.log_index,
+    )
 
 
 def _settle_seats() -> None:

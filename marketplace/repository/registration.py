@@ -29,6 +29,7 @@ from ledger.registry import (
 )
 from ledger.signer import operator_account
 from marketplace.accounts.services import normalise_address
+from marketplace.contract_manager.provenance import provenance_append
 from marketplace.errors import AuthenticationError, ConflictError, PermissionDeniedError, ValidationFailed
 from marketplace.repository import blobs
 from marketplace.repository.models import (
@@ -465,7 +466,7 @@ def package_reverify(*, package: Package) -> VerificationRecord:
     if actual == package.digest:
         _reverify_contents(package, check)
     outcome = "tampered" if tampered else _reverify_chain(package, check)
-    return VerificationRecord.objects.create(
+    record = VerificationRecord.objects.create(
         package=package,
         result=outcome,
         checks=checks,
@@ -475,6 +476,19 @@ def package_reverify(*, package: Package) -> VerificationRecord:
             "descriptor_sha256": package.descriptor_digest,
         },
     )
+    failed = [c["check"] for c in checks if c.get("result") == "fail"]
+    provenance_append(
+        kind="verification",
+        actor=operator_account().address,
+        subject=f"package:{package.pk}",
+        payload={
+            "result": outcome,
+            "digest": "0x" + package.digest,
+            "summary": f"{package.name} {package.version} checked again: {outcome}"
+            + (f" ({', '.join(failed)} failed)" if failed else ""),
+        },
+    )
+    return record
 
 
 def _reverify_contents(package: Package, check: Callable[..., None]) -> None:

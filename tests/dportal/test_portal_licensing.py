@@ -318,7 +318,8 @@ def test_it_shows_only_the_packages_events_on_its_timeline(client, stranger, net
     assert 'data-chart="seats"' in html
     vnf_package = network_service.package.__class__.objects.exclude(pk=network_service.package.pk).first()
     other = page(client, f"/packages/{vnf_package.pk}/provenance")
-    assert "No events recorded yet" in other
+    assert "1 event, in log order" in other, "its registration only"
+    assert f"{vnf_package.name} {vnf_package.version} registered on chain" in other
     assert f"ns:{network_service.pk}" not in other
 
 
@@ -428,3 +429,49 @@ def test_the_package_pages_parts_come_alone_for_in_place_updates(client, chain, 
     sign_in(client, stranger)
     assert client.get(f"/packages/{package.pk}/licences").status_code == 404
     assert client.get(f"/packages/{package.pk}/proof?pending=1").status_code == 404
+
+
+def test_provenance_lists_registrations_offers_closings_and_verifications_by_name(
+    client, chain, developer, stranger, network_service
+):
+    from ledger.projections import projections
+    from marketplace.contract_manager.models import ProvenanceEntry
+    from marketplace.repository.registration import package_reverify_as
+
+    package = network_service.package
+    offer_id = make_offer(
+        client, chain, developer, network_service, kind="private", price=2 * 10**16, seats=2, duration_days=30
+    )
+    client.logout()
+    sign_in(client, developer)
+    closing = close(client, offer_id)
+    assert closing.status_code == 200, closing.content
+    send(chain, developer, closing.json()["transaction"])
+    index(chain)
+    record = package_reverify_as(package=package, actor=developer.address)
+    assert record.result == "verified"
+
+    kinds = list(ProvenanceEntry.objects.order_by("seq").values_list("kind", "subject"))
+    assert ("register", f"package:{package.pk}") in kinds
+    assert ("offer-created", f"offer:{offer_id}") in kinds
+    assert ("offer-closed", f"offer:{offer_id}") in kinds
+    assert ("verification", f"package:{package.pk}") in kinds
+    # Replaying the chain's events after a reorganisation logs none of them twice.
+    count = ProvenanceEntry.objects.count()
+    projections.rebuild()
+    assert ProvenanceEntry.objects.count() == count
+
+    html = page(client, "/provenance/")
+    events = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    assert f"{package.name} {package.version} registered on chain" in events
+    assert f"offer #{offer_id} created: private, 0.02 ETH, 2 instances, 30 days" in events
+    assert f"offer #{offer_id} closed" in events
+    assert f"{package.name} {package.version} checked again: verified" in events
+    assert 'data-fact="result">verified<' in html
+    # Subjects are named and linked; their raw ids stay in a title only.
+    assert f'<a href="/packages/{package.pk}/">{package.name} {package.version}</a>' in html
+    assert f">package:{package.pk}<" not in html
+    timeline = page(client, f"/packages/{package.pk}/provenance")
+    assert "registered on chain" in timeline
+    assert f"offer #{offer_id} created" in timeline
+    assert "checked again: verified" in timeline

@@ -67,7 +67,7 @@ def test_it_scales_from_my_instances_and_shows_the_decision_first(client, strang
     form = {"units": 2, "seat_typed_data": json.dumps(signed.typed_data), "seat_signature": signed.signature}
     done = client.post(f"/instances/{two_seats.pk}/scale", form, follow=True)
     assert done.redirect_chain == [("/instances/", 302)]
-    assert f"Instance {two_seats.pk} now runs 2 units." in text(done.content.decode())
+    assert "nfvm-demo-core-ns 1.0, instance 1 now runs 2 units." in text(done.content.decode())
     two_seats.refresh_from_db()
     assert two_seats.units == 2
     after = text(row(done.content.decode(), two_seats))
@@ -83,7 +83,7 @@ def test_it_scales_from_my_instances_and_shows_the_decision_first(client, strang
     assert two_seats.units == 2
 
     back = client.post(f"/instances/{two_seats.pk}/scale", {"units": 1}, follow=True)
-    assert f"Instance {two_seats.pk} now runs 1 unit." in text(back.content.decode())
+    assert "nfvm-demo-core-ns 1.0, instance 1 now runs 1 unit." in text(back.content.decode())
     assert [e.payload["change"] for e in entries(f"instance:{two_seats.pk}", "scale")] == [1, -1]
 
 
@@ -159,7 +159,9 @@ def test_it_reports_a_mismatch_once_a_stored_archive_is_tampered(client, strange
 
     sign_in(client, stranger)
     shown = client.post(f"/instances/{two_seats.pk}/verify", follow=True)
-    assert f"Instance {two_seats.pk}: mismatch; the orchestrator holds other bytes" in text(shown.content.decode())
+    assert "nfvm-demo-core-ns 1.0, instance 1: mismatch; the orchestrator holds other bytes" in text(
+        shown.content.decode()
+    )
     assert "verdict-tampered" in row(shown.content.decode(), two_seats)
 
 
@@ -192,7 +194,7 @@ def test_it_offers_verify_again_on_my_instances(client, stranger, two_seats):
     assert "Verify again" in cells
     done = client.post(f"/instances/{two_seats.pk}/verify", follow=True)
     assert done.redirect_chain == [("/instances/", 302)]
-    assert f"Instance {two_seats.pk}: verified" in text(done.content.decode())
+    assert "nfvm-demo-core-ns 1.0, instance 1: verified" in text(done.content.decode())
 
 
 # --- transfer from My licences ---

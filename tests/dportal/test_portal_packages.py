@@ -4,6 +4,7 @@ upload through the same ingest, metadata and deprecation for the uploader only."
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from eth_account.messages import encode_defunct
@@ -138,7 +139,8 @@ def test_a_rejected_upload_lists_every_problem_with_file_and_rule(client, develo
     assert response.status_code == 422
     assert "The package was rejected" in html
     assert "Definitions/myvnfd.yaml" in html
-    assert "integrity.hash-mismatch" in html
+    assert "integrity.conflicting-declarations" in html
+    assert "integrity.hash-mismatch" not in html, "one root cause, one finding"
     assert Package.objects.count() == 0
 
 
@@ -162,7 +164,9 @@ def test_a_background_upload_of_a_rejected_package_gets_the_problems_in_place(cl
     html = response.content.decode()
     assert response.status_code == 422
     assert "<html" not in html
-    assert "integrity.hash-mismatch" in html
+    assert "integrity.conflicting-declarations" in html
+    assert html.count('<tr class="error">') == 1
+    assert "<mark>" in html, "the hashes' differing characters are marked"
     assert "Nothing was stored" in html
     assert Package.objects.count() == 0
 
@@ -247,3 +251,20 @@ def test_a_csar_without_a_manifest_says_its_integrity_rests_on_the_archive_diges
     with open(shared_package("5gtango/5gtango-ns-package-example.tgo"), "rb") as source:
         other = listed(package_ingest(source=source, uploader=developer.address).package)
     assert 'data-fact="no-manifest"' not in client.get(f"/packages/{other.pk}/").content.decode()
+
+
+def test_a_report_lists_its_warnings_and_says_what_they_are_about(client, developer, tmp_path):
+    from tests.factories import drop_manifest, rewritten
+
+    sign_in(client, developer)
+    csar = rewritten("nfvm-demo-smf-vnf", drop_manifest)(tmp_path)
+    with csar.open("rb") as handle:
+        response = client.post("/packages/upload", {"package": handle}, HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert response.status_code == 200, html
+    warnings = re.search(r'<ul class="warnings" data-fact="warnings">(.*?)</ul>', html, re.S)
+    assert warnings, "warnings are listed, not folded behind a count"
+    assert "etsi.missing-manifest" in warnings.group(1)
+    assert "<details" not in html
+    assert "declared digest(s)" not in html
+    assert "integrity: warn \u2013 no file&#x27;s digest is declared" in html

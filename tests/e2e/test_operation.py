@@ -41,12 +41,12 @@ def test_it_scales_an_instance_and_transfers_the_licence(
     units.fill("2")
     row.locator('[data-fact="scale-decision"] >> text=Allowed').wait_for(timeout=10_000)
     row.get_by_role("button", name="Scale").click()
-    page.wait_for_selector(f"text=Instance {instance.pk} now runs 2 units.")
+    page.wait_for_selector("text=nfvm-demo-core-ns 1.0, instance 1 now runs 2 units.")
     assert "2 units" in page.locator(f'tr[data-instance="{instance.pk}"] [data-fact="units"]').inner_text()
     screenshot(page, "operation-scale")
 
     page.locator(f'tr[data-instance="{instance.pk}"]').get_by_role("button", name="Verify again").click()
-    page.wait_for_selector(f"text=Instance {instance.pk}: verified")
+    page.wait_for_selector("text=nfvm-demo-core-ns 1.0, instance 1: verified")
 
     licence = AcquiredLicence.objects.get(offer_id=1, licensee=stranger.address)
     page.goto(live_server.url + "/licences/")

@@ -75,6 +75,15 @@ def test_a_rejected_upload_shows_the_problems(page, live_server, developer, chai
     page.get_by_role("button", name="Upload and validate").click()
     page.wait_for_selector("text=The package was rejected")
     assert "Definitions/myvnfd.yaml" in page.locator(".problems").inner_text()
+    # One root cause (the file's hash declared twice, differently), one finding, with the differing
+    # characters of the hashes marked, and a File column wide enough to read.
+    rows = page.locator(".problems tbody tr")
+    assert rows.count() == 1
+    assert "integrity.conflicting-declarations" in rows.inner_text()
+    assert rows.locator("mark").count() >= 2
+    file_cell = rows.locator('td[data-label="File"]').bounding_box()
+    assert file_cell is not None
+    assert file_cell["width"] >= 150, f"the File column is {file_cell['width']} px wide"
     screenshot(page, "packages-upload-rejected")
 
 

@@ -218,19 +218,20 @@ def inspect_package(path: Path, *, lookup: VnfdLookup, limits: ArchiveLimits | N
                 [Problem("package.main-descriptor", f"main descriptor {info.main_descriptor!r} is not in the package")]
             )
         weak = [p for p in problems if p.severity == Severity.WARNING]
+        integrity_warnings = [p for p in weak if p.rule.startswith(("integrity.", "etsi.", "manifest."))]
+        other_warnings = [p for p in weak if p not in integrity_warnings]
         checks += [
             Check("format", "pass", f"{fmt} package, {info.kind}"),
             Check(
                 "integrity",
-                "warn" if not declared or any(p.rule.startswith("integrity") for p in weak) else "pass",
-                f"{len(declared)} declared digest(s) verified"
-                if declared
-                else "no file's digest is declared: the archive's SHA-256 is the package's integrity",
+                "warn" if not declared or integrity_warnings else "pass",
+                _integrity_detail(fmt, len(declared), len(integrity_warnings)),
             ),
             Check(
                 "descriptors",
-                "warn" if weak else "pass",
-                f"{len(result.descriptors)} descriptor(s) valid: syntax, references, topology",
+                "warn" if other_warnings else "pass",
+                f"{_count(len(result.descriptors), 'descriptor')} valid: syntax, references, topology"
+                + (f"; {_count(len(other_warnings), 'warning')} listed below" if other_warnings else ""),
             ),
         ]
         return Inspection(
@@ -242,6 +243,21 @@ def inspect_package(path: Path, *, lookup: VnfdLookup, limits: ArchiveLimits | N
             problems=weak,
             checks=checks,
         )
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _integrity_detail(fmt: str, declared: int, warnings: int) -> str:
+    """The integrity check's line: what was verified, and how many warnings about it follow."""
+    if not declared:
+        said = "no file's digest is declared: the archive's SHA-256 is the package's integrity"
+    else:
+        said = f"{_count(declared, 'declared digest')} verified"
+        if fmt == "osm":
+            said += " (MD5, as OSM's checksums.txt has them; the archive's SHA-256 is the digest registered on chain)"
+    return said + (f"; {_count(warnings, 'warning')} listed below" if warnings else "")
 
 
 def _validate(fmt: Format, archive: Archive, lookup: VnfdLookup, entry: str | None) -> FormatResult:

@@ -351,6 +351,22 @@ def _where(d: DeclaredDigest) -> str:
     return f"{d.declared_in} {d.location}".strip()
 
 
+def _conflict(
+    path: str, checkable: list[tuple[DeclaredDigest, str]], algorithm: str, actual: str | None = None
+) -> Problem:
+    """Two declarations of `path` disagree. One root cause, one finding: which of them the file matches is
+    part of it (not a second "hash mismatch" problem)."""
+    sources = "; ".join(f"{_where(d)}: {d.value}" for d, a in checkable if a == algorithm)
+    first = next(d for d, a in checkable if a == algorithm)
+    said = f"{path} is declared with different {algorithm.upper()} hashes ({sources})"
+    if actual is not None:
+        matching = [_where(d) for d, a in checkable if a == algorithm and d.value == actual]
+        said += f"; its actual hash is {actual}, " + (
+            f"as {' and '.join(matching)} declares" if matching else "which none of them declares"
+        )
+    return Problem("integrity.conflicting-declarations", said, first.declared_in, first.location)
+
+
 def _declaration_problem(d: DeclaredDigest, weak_ok: bool) -> tuple[str | None, Problem | None]:
     """The normalised algorithm when `d` can be checked, and the problem with it if any."""
     error = _path_error(d.path)
@@ -435,7 +451,6 @@ def verify(
     unlisted = sorted({normalise_path(p) for p in must_list} - exempted - set(by_path))
 
     per_path: dict[str, list[Problem]] = {p: [] for p in unlisted}
-    weak_uses: dict[tuple[str, str], list[DeclaredDigest]] = {}
     for path in sorted(by_path):
         problems = per_path.setdefault(path, [])
         ds = sorted(by_path[path], key=lambda d: (d.declared_in, line_number(d.location), d.location))
@@ -446,25 +461,13 @@ def verify(
                 problems.append(problem)
             if algorithm is not None:
                 checkable.append((d, algorithm))
-                if algorithm in WEAK_ALGORITHMS:
-                    weak_uses.setdefault((d.declared_in, algorithm), []).append(d)
         values: dict[str, set[str]] = {}
         for d, algorithm in checkable:
             values.setdefault(algorithm, set()).add(d.value)
-        conflicts: list[Problem] = []
-        for algorithm, distinct in sorted(values.items()):
-            if len(distinct) > 1:
-                sources = "; ".join(f"{_where(d)}: {d.value}" for d, a in checkable if a == algorithm)
-                first = next(d for d, a in checkable if a == algorithm)
-                conflicts.append(
-                    Problem(
-                        "integrity.conflicting-declarations",
-                        f"{path} is declared with different {algorithm.upper()} hashes ({sources})",
-                        first.declared_in,
-                        first.location,
-                    )
-                )
-        problems[:0] = conflicts
+        conflicted = sorted(a for a, distinct in values.items() if len(distinct) > 1)
+
+        if not checkable or path not in present:
+            problems[:0] = [_conflict(path, checkable, a) for a in conflicted]
         if not checkable:
             continue
         if path not in present:
@@ -483,13 +486,16 @@ def verify(
             need = set(values)
             actual = dict(known) if need <= set(known) else _compute(view, path, need, open_stream)
         except PackageRejected as exc:
+            problems[:0] = [_conflict(path, checkable, a) for a in conflicted]
             problems.extend(exc.problems)
             continue
         except OSError as exc:
+            problems[:0] = [_conflict(path, checkable, a) for a in conflicted]
             problems.append(Problem("integrity.unreadable", f"{path} could not be read: {exc}", path))
             continue
+        problems[:0] = [_conflict(path, checkable, a, actual[a]) for a in conflicted]
         for d, algorithm in checkable:
-            if actual[algorithm] != d.value:
+            if algorithm not in conflicted and actual[algorithm] != d.value:
                 problems.append(
                     Problem(
                         "integrity.hash-mismatch",
@@ -512,17 +518,7 @@ def verify(
                 severity=Severity.WARNING,
             )
         )
-    result = [p for path in sorted(per_path) for p in per_path[path]]
-    # Only reached with weak_ok (otherwise each use is an error above): one warning per declaring file.
-    for (declared_in, algorithm), uses in sorted(weak_uses.items()):
-        result.append(
-            Problem(
-                "integrity.weak-algorithm",
-                f"{declared_in} uses {algorithm.upper()} ({len(uses)} file{'s' if len(uses) != 1 else ''}); "
-                f"accepted because the format mandates it, but it does not protect against tampering",
-                declared_in,
-                uses[0].location,
-                Severity.WARNING,
-            )
-        )
-    return result
+    # A weak algorithm the format mandates (OSM's checksums.txt is MD5) is checked like any other and is
+    # no warning: the developer cannot choose another, and the package's integrity is its archive's SHA-256,
+    # the digest registered on chain. Anywhere else a weak algorithm is an error (above).
+    return [p for path in sorted(per_path) for p in per_path[path]]
