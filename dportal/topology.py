@@ -87,7 +87,9 @@ def _column(items: list[tuple[str, str, dict[str, Any]]], x: int, width: int, ki
     return [
         Box(
             id=item_id,
-            label=shorten(label, LABEL_CHARS if width >= BOX_WIDTH else LABEL_CHARS * width // BOX_WIDTH),
+            label=shorten(
+                str(extra.get("name") or label), LABEL_CHARS if width >= BOX_WIDTH else LABEL_CHARS * width // BOX_WIDTH
+            ),
             title=label,
             x=x,
             y=top + i * ROW,
@@ -109,7 +111,7 @@ def layout(graph: dict[str, Any], vnf_href: dict[str, str] | None = None) -> Lay
         (
             str(n["id"]),
             str(n.get("label", n["id"])),
-            {"href": hrefs.get(str(n["id"]), ""), "resolved": n.get("resolved", True)},
+            {"href": hrefs.get(str(n["id"]), ""), "resolved": n.get("resolved", True), "name": n.get("name", "")},
         )
         for n in graph.get("nodes", [])
         if n.get("kind") == "vnf"

@@ -132,6 +132,17 @@ def _instances_page(
     for i in reversed(found):  # oldest first: "instance 1" is the first of the network service
         seen[i.ns.pk] = seen.get(i.ns.pk, 0) + 1
         i.number = seen[i.ns.pk]  # type: ignore[attr-defined]
+    numbers: dict[int, int] = {}
+    for chain_id in {i.chain_id for i in found if i.licence_id}:
+        numbers |= licence_selectors.licence_numbers(
+            chain_id=chain_id, offer_ids={i.offer_id for i in found if i.licence_id and i.chain_id == chain_id}
+        )
+    for i in found:
+        i.licence_name = (  # type: ignore[attr-defined]
+            licence_selectors.licence_name(numbers.get(int(i.licence_id), 0), int(i.offer_id or 0))
+            if i.licence_id
+            else ""
+        )
     for i in found:
         form, refusal, preview = None, "", None
         if i.state == "running" and bound is not None and bound[0] == str(i.pk):

@@ -66,6 +66,11 @@ class LicenceView:
     expired: bool
     agreement: SignedAgreement | None
     instances: list[NsInstance] = field(default_factory=list)
+    number: int = 0  # its place among its offer's licences, by first issue: "licence 3 of offer #2"
+
+    @property
+    def name(self) -> str:
+        return licence_name(self.number, int(self.licence.offer_id))
 
     @property
     def licence_id(self) -> int:
@@ -108,6 +113,7 @@ def _licence_views(licences: list[AcquiredLicence], *, chain_id: int, now: int) 
     for instance in found.order_by("-created_at")[:MAX_ROWS]:
         instances.setdefault(int(instance.licence_id or 0), []).append(instance)
     used = seats_in_use_by_key(list(keys.values()))
+    numbers = licence_numbers(chain_id=chain_id, offer_ids={lic.offer_id for lic in licences})
     views = []
     for lic in licences:
         offer = offers.get(lic.offer_id)
@@ -123,9 +129,31 @@ def _licence_views(licences: list[AcquiredLicence], *, chain_id: int, now: int) 
                 expired=bool(lic.expires_at and lic.expires_at <= now),
                 agreement=agreements.get(lic.agreement_hash.lower()),
                 instances=instances.get(lic.licence_id, []),
+                number=numbers.get(int(lic.licence_id), 0),
             )
         )
     return views
+
+
+def licence_numbers(*, chain_id: int, offer_ids: Iterable[int]) -> dict[int, int]:
+    """Each licence of `offer_ids` numbered within its offer in the order the chain first issued it
+    (LicenceIssued), so people can say "licence 3 of offer #2" instead of its 19-digit id."""
+    wanted = {int(o) for o in offer_ids}
+    if not wanted:
+        return {}
+    numbers: dict[int, int] = {}
+    counts: dict[int, int] = {}
+    issued = ChainEvent.objects.filter(chain_id=chain_id, contract="LicenseManager", event="LicenceIssued")
+    for args in issued.order_by("block_number", "log_index").values_list("args", flat=True):
+        offer, licence = int(args["offerId"]), int(args["licenceId"])
+        if offer in wanted and licence not in numbers:
+            counts[offer] = counts.get(offer, 0) + 1
+            numbers[licence] = counts[offer]
+    return numbers
+
+
+def licence_name(number: int, offer_id: int) -> str:
+    return f"licence {number} of offer #{offer_id}" if number else f"a licence of offer #{offer_id}"
 
 
 def licences_of(*, user: str, chain_id: int, now: int) -> list[LicenceView]:

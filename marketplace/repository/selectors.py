@@ -389,6 +389,9 @@ def ns_graph(ns: NetworkService) -> dict[str, Any]:
                     "id": node_id,
                     "kind": "vnf",
                     "label": f"{match.vendor}/{match.name} {match.version}" if match else str(ref),
+                    # What a diagram's box shows first: the product's own name (the vendor is the same
+                    # for every box of one NS, and would be all that fits).
+                    "name": f"{match.name} {match.version}" if match else str(ref),
                     "package": str(match.package.pk) if match else None,
                     "resolved": match is not None,
                 }

@@ -115,7 +115,8 @@ def test_it_lists_my_licences_with_seats_validity_and_the_signed_agreement(clien
     sign_in(client, stranger)
     html = page(client, "/licences/")
     licence_id = licensed["licence_id"]
-    assert f"Licence #{licence_id}" in html
+    assert "Licence 1 of offer #" in html, "a short number people can say"
+    assert f'<code data-fact="licence-id">{licence_id}</code>' in html, "the id on chain kept as detail"
     assert "private" in html
     assert "1 of 2 in use" in html
     assert "until " in html
@@ -162,7 +163,7 @@ def test_it_shows_another_user_none_of_my_licences_nor_my_agreement(client, oper
     sign_in(client, operator)
     html = page(client, "/licences/")
     assert "You hold no licences yet" in html
-    assert f"Licence #{licensed['licence_id']}" not in html
+    assert str(licensed["licence_id"]) not in html
     refused = client.get(f"/licences/{licensed['licence_id']}/agreement.json")
     assert refused.status_code == 403
     assert "only the licensee or the offer's provider" in refused.json()["error"]
@@ -326,7 +327,8 @@ def test_it_shows_only_the_packages_events_on_its_timeline(client, stranger, net
 def test_it_follows_a_licences_instances_on_its_timeline(client, stranger, licensed):
     instance_terminate(instance=licensed["instance"], actor=stranger.address)
     html = page(client, f"/licences/{licensed['licence_id']}/provenance")
-    assert f"Provenance of licence #{licensed['licence_id']}" in html
+    assert f"Provenance of licence 1 of offer #{licensed['offer_id']}" in html
+    assert str(licensed["licence_id"]) in html
     assert stranger.address in html
     assert '<span class="badge">instantiate</span>' in html
     assert '<span class="badge">terminate</span>' in html  # the terminate entry names only the instance

@@ -81,3 +81,20 @@ def test_it_lays_out_an_empty_graph():
     assert result.boxes == []
     assert result.width > 0
     assert result.height > 0
+
+
+def test_boxes_of_one_vendors_vnfs_show_distinct_product_names_first():
+    vendor = "NFV Marketplace Demo Networks International"
+    graph = {
+        "nodes": [
+            {"id": "ns1", "kind": "ns", "label": f"{vendor}/core 1.0"},
+            {"id": "v1", "kind": "vnf", "label": f"{vendor}/nfvm-demo-amf 1.0", "name": "nfvm-demo-amf 1.0"},
+            {"id": "v2", "kind": "vnf", "label": f"{vendor}/nfvm-demo-upf 1.0", "name": "nfvm-demo-upf 1.0"},
+        ],
+        "edges": [],
+        "virtual_links": [],
+        "links": [],
+    }
+    boxes = layout(graph).vnfs
+    assert [b.label for b in boxes] == ["nfvm-demo-amf 1.0", "nfvm-demo-upf 1.0"]
+    assert [b.title for b in boxes] == [f"{vendor}/nfvm-demo-amf 1.0", f"{vendor}/nfvm-demo-upf 1.0"]
