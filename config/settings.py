@@ -26,6 +26,9 @@ _eth_rpc_url = env.env_url("ETH_RPC_URL", ("http", "https"))
 EMBEDDED_CHAIN = _eth_rpc_url is None
 ETH_RPC_URL: str = _eth_rpc_url or EMBEDDED.rpc_url
 CHAIN_TIMEOUT_S = env.env_float("CHAIN_TIMEOUT_S", 3.0, minimum=0.1)
+# The node URL the portal's `nfvm verify` hints name. Embedded, the local anvil; a deployment names one only
+# when told to (ETH_RPC_URL may carry an API key, and a verifier is better off with a node of its own).
+PUBLIC_RPC_URL: str = env.env_url("PUBLIC_RPC_URL", ("http", "https")) or (EMBEDDED.rpc_url if EMBEDDED_CHAIN else "")
 # The portal offers a development wallet of anvil's test accounts: on by default in embedded mode,
 # and never on a chain other than anvil's development chain id (ledger/devwallet.py checks).
 DEV_WALLET = env.env_bool("DEV_WALLET", EMBEDDED_CHAIN)

@@ -8,7 +8,10 @@ from django.http import HttpRequest
 from marketplace.accounts.selectors import SESSION_ADDRESS, SESSION_CHAIN
 from marketplace.accounts.selectors import session_address as signed_in_address
 
-__all__ = ["SESSION_ADDRESS", "SESSION_CHAIN", "require_address", "signed_in_address"]
+__all__ = ["SESSION_ADDRESS", "SESSION_CHAIN", "SESSION_SIGNED_AT", "require_address", "signed_in_address"]
+
+# When the wallet last signed the sign-in message (unix seconds): creating an API token needs a recent one.
+SESSION_SIGNED_AT = "nfvm_signed_at"
 
 
 def require_address(request: HttpRequest) -> str:

@@ -362,7 +362,7 @@ def _token_hint(status: int | None, args: argparse.Namespace) -> str:
     given = bool(args.token or os.environ.get("NFVM_TOKEN"))
     if status == 401 and not given:
         return (
-            "; this package is downloaded only with a licence: pass --token TOKEN (or set NFVM_TOKEN), "
+            "; this package is downloaded only with a licence: set NFVM_TOKEN (or pass --token TOKEN) to "
             "a token from the portal's API tokens page"
         )
     if status == 401:

@@ -98,10 +98,12 @@ def next_step(decision: decisions.Decision | None, offers: list[Any]) -> NextSte
     offer = next((o for o in offers if o.offer_id == decision.offer_id), None)
     if decision.licence_id is not None and decision.seats and decision.in_use >= decision.seats:
         return NextStep(f"Terminate an instance ({decision.in_use} running)", href=reverse("my-instances"))
-    if offer is None or offer.closed or offer.kind != 2:
-        return None
+    if offer is None or offer.closed or offer.kind != 2 or str(offer.token).lower() != "0x" + "00" * 20:
+        return None  # only an open private offer in ether is bought from this page
     price = ether(offer.price)
-    if decision.licence_id is not None:  # held, but it ended: buying the same offer again renews it
+    if decision.licence_id is not None:
+        if not decision.expires_at:
+            return None  # a held licence its policy refuses here and now: buying it again changes nothing
         return NextStep(f"Renew: buy offer #{offer.offer_id} again ({price})", offer=offer)
     return NextStep(f"Buy offer #{offer.offer_id} ({price})", offer=offer)
 

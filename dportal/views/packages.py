@@ -66,7 +66,7 @@ def package_detail(request: HttpRequest, package_id: str) -> HttpResponse:
         "references": selectors.package_references(package),
         "no_manifest": selectors.package_declares_no_hashes(package),
         "download": decisions.download_hint(package=package, user=address),
-        "rpc_url": settings.ETH_RPC_URL,
+        "rpc_url": settings.PUBLIC_RPC_URL,
     }
     context.update(_proof_context(request, package))
     context.update(_licences_context(request, package))

@@ -43,7 +43,9 @@ def _charts(*, chain_id: int, now: int, offer_ids: list[int] | None, ns_ids: lis
 @require_GET
 def provenance(request: HttpRequest) -> HttpResponse:
     chain_id, now = chain_now()
-    timeline = licence_selectors.provenance_timeline(chain_id=chain_id, page=page_number(request))
+    timeline = licence_selectors.provenance_timeline(
+        chain_id=chain_id, page=page_number(request), viewer=signed_in_address(request)
+    )
     context: dict[str, Any] = {"scope": "all", "base_url": reverse("provenance")}
     if not is_htmx(request):
         context.update(_charts(chain_id=chain_id, now=now, offer_ids=None, ns_ids=None))
@@ -54,7 +56,9 @@ def provenance(request: HttpRequest) -> HttpResponse:
 def package_provenance(request: HttpRequest, package_id: str) -> HttpResponse:
     package = package_or_404(package_id, viewer=signed_in_address(request))
     chain_id, now = chain_now()
-    timeline = licence_selectors.package_timeline(package=package, chain_id=chain_id, page=page_number(request))
+    timeline = licence_selectors.package_timeline(
+        package=package, chain_id=chain_id, page=page_number(request), viewer=signed_in_address(request)
+    )
     context: dict[str, Any] = {
         "scope": "package",
         "package": package,
@@ -73,7 +77,9 @@ def licence_provenance(request: HttpRequest, licence_id: int) -> HttpResponse:
     view = licence_selectors.licence_view(licence_id=licence_id, chain_id=chain_id, now=now)
     if view is None:
         raise Http404("no such licence")
-    timeline = licence_selectors.licence_timeline(licence=view.licence, page=page_number(request))
+    timeline = licence_selectors.licence_timeline(
+        licence=view.licence, page=page_number(request), viewer=signed_in_address(request)
+    )
     context: dict[str, Any] = {
         "scope": "licence",
         "lic": view,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -11,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from dportal.access import SESSION_ADDRESS, SESSION_CHAIN
+from dportal.access import SESSION_ADDRESS, SESSION_CHAIN, SESSION_SIGNED_AT
 from dportal.errors import wallet_step
 from ledger.client import get_chain_client
 from marketplace.accounts import services as accounts
@@ -48,6 +49,7 @@ def signin_verify(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"error": "the request is not JSON"}, status=400)
     request.session.cycle_key()  # a new session id at the privilege change
     request.session[SESSION_ADDRESS] = address
+    request.session[SESSION_SIGNED_AT] = int(time.time())  # a token outlives the session: see views/tokens.py
     request.session[SESSION_CHAIN] = get_chain_client().chain_id()
     return JsonResponse({"address": address, "next": _safe_next(request, str(body.get("next", "")))})
 

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import re
+import time
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from dportal.access import require_address, signed_in_address
+from dportal.access import SESSION_SIGNED_AT, require_address, signed_in_address
 from dportal.views.base import signin_redirect
 from marketplace.accounts import selectors as accounts_selectors
 from marketplace.accounts import services as accounts
 from marketplace.errors import ValidationFailed
+
+# How recently the wallet must have signed in for this session to create a token.
+FRESH_SIGN_IN_S = 600
 
 
 @require_http_methods(["GET", "POST"])
@@ -25,9 +31,15 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         label = request.POST.get("label", "")
         raw_days = request.POST.get("days", "")
-        context |= {"label": label, "days": int(raw_days) if raw_days.isdigit() else 30}
+        days = int(raw_days) if re.fullmatch(r"[0-9]{1,3}", raw_days) else -1
+        context |= {"label": label, "days": days}
+        signed_at = request.session.get(SESSION_SIGNED_AT)
+        if not isinstance(signed_at, int) or time.time() - signed_at > FRESH_SIGN_IN_S:
+            # A token lives for days, a session cookie for hours: a cookie alone does not mint one.
+            context["stale"] = True
+            context["tokens"] = accounts_selectors.api_tokens_of(address)
+            return render(request, "dportal/tokens.html", context, status=403)
         try:
-            days = int(raw_days) if raw_days.isdigit() and len(raw_days) < 4 else -1
             token, record = accounts.api_token_issue(address=address, label=label, days=days)
         except ValidationFailed as exc:
             context["errors"] = exc.errors

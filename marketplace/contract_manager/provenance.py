@@ -114,7 +114,7 @@ def provenance_record_event(
     reorganisation finds the entry by its transaction and log index and appends nothing."""
     for entry in ProvenanceEntry.objects.filter(subject=subject, kind=kind).only("payload"):
         body = entry.payload if isinstance(entry.payload, dict) else {}
-        if body.get("tx_hash") == tx_hash and body.get("log_index", log_index) == log_index:
+        if body.get("tx_hash") == tx_hash:  # by transaction: a reorg may mine it again at another log index
             return
     provenance_append(
         kind=kind, actor=actor, subject=subject, payload={**payload, "tx_hash": tx_hash, "log_index": log_index}

@@ -5,7 +5,7 @@ agreement a licensee signs to buy or activate a trial, and licence transfers.
 from __future__ import annotations
 
 import json
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, DecimalException
 from typing import Any, Literal
 
 from ledger.client import get_chain_client
@@ -192,14 +192,20 @@ def offer_form_terms(kind: str, form: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+MAX_UINT256 = 2**256 - 1
+
+
 def ether_to_wei(amount: object) -> int:
     """An amount of ether as the portal's form gives it ("0.02", "" for none) in wei, exactly."""
     try:
         value = Decimal(str(amount or "0"))
-    except InvalidOperation:
+        if not value.is_finite():
+            raise ValidationFailed({"price_eth": f"{amount!r} is not a number"})
+        wei = value * 10**18
+        exact = wei == wei.to_integral_value()
+    except DecimalException:  # not a number, or beyond what a Decimal holds
         raise ValidationFailed({"price_eth": f"{amount!r} is not a number"}) from None
-    wei = value * 10**18
-    if not value.is_finite() or wei < 0 or wei != wei.to_integral_value():
+    if wei < 0 or not exact or wei > MAX_UINT256:
         raise ValidationFailed({"price_eth": f"{amount!r} is not an amount of ether (at most 18 decimals)"})
     return int(wei)
 

@@ -66,7 +66,12 @@ def offer_terms_text(args: Any) -> str:
     price = int(args["price"])
     seats = int(args["seats"])
     days = int(args["duration"]) // 86400
-    parts = [kind, f"{ether(price)} ETH" if price else "free"]
+    token = str(args.get("token") or "0x" + "00" * 20).lower()
+    if token != "0x" + "00" * 20:
+        cost = f"{price} units of token {token}"
+    else:
+        cost = f"{ether(price)} ETH" if price else "free"
+    parts = [kind, cost]
     parts.append(f"{seats} instance{'s' if seats != 1 else ''}" if seats else "unlimited instances")
     parts.append(f"{days} day{'s' if days != 1 else ''}" if days else "no expiry")
     return ", ".join(parts)

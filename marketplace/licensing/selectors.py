@@ -22,7 +22,7 @@ from marketplace.contract_manager.policy import matches_terms
 from marketplace.licensing.models import LicencePolicy, NsInstance, SignedAgreement
 from marketplace.licensing.seats import LIVE_STATES, seat_key, seats_in_use_by_key
 from marketplace.repository.models import NetworkService, Package
-from marketplace.repository.origin import package_offers
+from marketplace.repository.origin import package_offers, visible_to
 from marketplace.repository.presenters import ether
 
 PER_PAGE = 50
@@ -274,7 +274,7 @@ class Timeline:
         return self.page + 1 if self.page < self.pages else None
 
 
-def _timeline(query: Q | None, *, page: int, chain_id: int) -> Timeline:
+def _timeline(query: Q | None, *, page: int, chain_id: int, viewer: str | None = None) -> Timeline:
     if query is None:
         # The whole log: seq runs 1, 2, 3, ... without gaps, so the head's seq is the count and a page is a
         # range of the unique seq index (a count or a skip would scan the collection).
@@ -297,7 +297,7 @@ def _timeline(query: Q | None, *, page: int, chain_id: int) -> Timeline:
             ProvenanceRange.objects.filter(chain_id=chain_id, from_seq__lte=rows[-1].seq, to_seq__gte=rows[0].seq)
         )
     items = []
-    names = subject_names({e.subject for e in rows})
+    names = subject_names({e.subject for e in rows}, viewer=viewer)
     for e in rows:
         covering = next((r for r in ranges if r.from_seq <= e.seq <= r.to_seq), None)
         anchor = None
@@ -341,9 +341,10 @@ def _timeline(query: Q | None, *, page: int, chain_id: int) -> Timeline:
     return Timeline(items, total, page, pages)
 
 
-def subject_names(subjects: Iterable[str]) -> dict[str, str]:
+def subject_names(subjects: Iterable[str], *, viewer: str | None = None) -> dict[str, str]:
     """Log subjects ("ns:<id>", "instance:<id>", "package:<id>", "offer:<n>", "licence:<n>") as people name
-    them: "nfvm-demo-core-ns 1.0", "nfvm-demo-core-ns 1.0, instance 2", "offer #3"."""
+    them: "nfvm-demo-core-ns 1.0", "nfvm-demo-core-ns 1.0, instance 2", "offer #3". A package `viewer` may not
+    see (an unlisted upload, repository.origin.visible_to) keeps its raw id: the log does not name it."""
     from bson import ObjectId
     from bson.errors import InvalidId
 
@@ -362,12 +363,15 @@ def subject_names(subjects: Iterable[str]) -> dict[str, str]:
         return out
 
     names: dict[str, str] = {}
-    for ns in NetworkService.objects.filter(pk__in=ids("ns")).only("name", "version"):
-        names[f"ns:{ns.pk}"] = f"{ns.name} {ns.version}"
-    for package in Package.objects.filter(pk__in=ids("package")).only("name", "version"):
-        names[f"package:{package.pk}"] = f"{package.name} {package.version}"
-    for instance in NsInstance.objects.filter(pk__in=ids("instance")).select_related("ns"):
-        names[f"instance:{instance.pk}"] = f"{instance.ns.name} {instance.ns.version}, {instance_name(instance)}"
+    for ns in NetworkService.objects.filter(pk__in=ids("ns")).select_related("package"):
+        if visible_to(ns.package, viewer):
+            names[f"ns:{ns.pk}"] = f"{ns.name} {ns.version}"
+    for package in Package.objects.filter(pk__in=ids("package")):
+        if visible_to(package, viewer):
+            names[f"package:{package.pk}"] = f"{package.name} {package.version}"
+    for instance in NsInstance.objects.filter(pk__in=ids("instance")).select_related("ns", "ns__package"):
+        if visible_to(instance.ns.package, viewer):
+            names[f"instance:{instance.pk}"] = f"{instance.ns.name} {instance.ns.version}, {instance_name(instance)}"
     for kind, word in (("offer", "offer"), ("licence", "licence")):
         for key in by_kind.get(kind, ()):
             names[f"{kind}:{key}"] = f"{word} #{key}"
@@ -382,9 +386,9 @@ def instance_name(instance: NsInstance) -> str:
     return f"instance {earlier + 1}"
 
 
-def provenance_timeline(*, chain_id: int, page: int = 1) -> Timeline:
+def provenance_timeline(*, chain_id: int, page: int = 1, viewer: str | None = None) -> Timeline:
     """The whole log, in order."""
-    return _timeline(None, page=page, chain_id=chain_id)
+    return _timeline(None, page=page, chain_id=chain_id, viewer=viewer)
 
 
 def _package_subjects(package: Package, chain_id: int) -> list[str]:
@@ -399,12 +403,12 @@ def _package_subjects(package: Package, chain_id: int) -> list[str]:
     )
 
 
-def package_timeline(*, package: Package, chain_id: int, page: int = 1) -> Timeline:
+def package_timeline(*, package: Package, chain_id: int, page: int = 1, viewer: str | None = None) -> Timeline:
     """Decisions on the package's network services, their instances' events and its offers' licences."""
-    return _timeline(Q(subject__in=_package_subjects(package, chain_id)), page=page, chain_id=chain_id)
+    return _timeline(Q(subject__in=_package_subjects(package, chain_id)), page=page, chain_id=chain_id, viewer=viewer)
 
 
-def licence_timeline(*, licence: AcquiredLicence, page: int = 1) -> Timeline:
+def licence_timeline(*, licence: AcquiredLicence, page: int = 1, viewer: str | None = None) -> Timeline:
     """Entries naming the licence (decisions, instantiations, a trial's activation) and the later
     events of the instances that ran under it (terminations, expiry flags)."""
     instance_ids = NsInstance.objects.filter(chain_id=licence.chain_id, licence_id=licence.licence_id).values_list(
@@ -415,7 +419,7 @@ def licence_timeline(*, licence: AcquiredLicence, page: int = 1) -> Timeline:
         | Q(subject=f"licence:{licence.licence_id}")
         | Q(subject__in=[f"instance:{pk}" for pk in instance_ids])
     )
-    return _timeline(query, page=page, chain_id=licence.chain_id)
+    return _timeline(query, page=page, chain_id=licence.chain_id, viewer=viewer)
 
 
 # --- chart series ---

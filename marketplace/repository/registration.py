@@ -477,6 +477,9 @@ def package_reverify(*, package: Package) -> VerificationRecord:
         },
     )
     failed = [c["check"] for c in checks if c.get("result") == "fail"]
+    if not package.listed:
+        # An unlisted upload stays its uploader's own (repository.origin): the public log does not name it.
+        return record
     provenance_append(
         kind="verification",
         actor=operator_account().address,

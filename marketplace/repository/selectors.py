@@ -313,8 +313,8 @@ def _offer_terms(packages: list[tuple[Any, str, str]]) -> dict[Any, OfferTerms]:
     ).values_list("digest", "name_hash", "kind", "price", "token", "duration")
     for digest, line, kind, price, token, duration in offers:
         pk = wanted.get((digest, line))
-        if pk is None:
-            continue
+        if pk is None or (kind == 2 and str(token).lower() != ZERO_ADDRESS):
+            continue  # not this package's, or priced in a token: the card and the price filter are in ether
         found = terms.setdefault(pk, {"public": False, "trial_days": None, "private_from_wei": None})
         if kind == 0:
             found["public"] = True
@@ -322,7 +322,7 @@ def _offer_terms(packages: list[tuple[Any, str, str]]) -> dict[Any, OfferTerms]:
             days = 0 if not duration else max(1, int(duration) // 86400)
             best = found["trial_days"]
             found["trial_days"] = days if best is None else 0 if 0 in (best, days) else max(best, days)
-        elif kind == 2 and str(token).lower() == ZERO_ADDRESS:
+        elif kind == 2:
             cheapest = found["private_from_wei"]
             found["private_from_wei"] = int(price) if cheapest is None else min(cheapest, int(price))
     return {pk: OfferTerms(**values) for pk, values in terms.items()}
@@ -343,7 +343,8 @@ def _by_licence_terms(ids: list[Any], query: PackageQuery) -> list[Any]:
         ids = [i for i in ids if i in offered and query.licence in offered[i].kinds]
     if query.max_price_wei is not None:
         limit = query.max_price_wei
-        ids = [i for i in ids if i in offered and (offered[i].lowest_wei or 0) <= limit]
+        lowest = {i: terms.lowest_wei for i, terms in offered.items() if terms.lowest_wei is not None}
+        ids = [i for i in ids if i in lowest and lowest[i] <= limit]
     if query.sort in ("price", "-price"):
         priced = [i for i in ids if i in offered and offered[i].lowest_wei is not None]
         rest = [i for i in ids if not (i in offered and offered[i].lowest_wei is not None)]
@@ -658,7 +659,9 @@ class CatalogueEntry:
     # "unknown" when the chain cannot be asked, "" when it has none: the card's badge, never Package.state.
     on_chain: str = ""
     offers: OfferTerms | None = None  # its open offers on chain (as indexed); None: none
-    publisher: str = ""  # the owner of its vendor/name line on chain; "" when the line is unclaimed
+    # The publisher its registration names, once that registration is checked against its transaction's
+    # receipt; "" otherwise (a database row alone names nobody).
+    publisher: str = ""
 
 
 @dataclass(frozen=True)
@@ -676,7 +679,7 @@ class CataloguePage:
         return self.page > 1
 
 
-def _checked_statuses(packages: list[Package]) -> dict[tuple[str, str], str]:
+def _checked_statuses(packages: list[Package]) -> dict[tuple[str, str], tuple[str, str]]:
     """The on-chain status of each package's registration under its own line, as indexed and checked
     against its transaction's receipt ("unverifiable" when the record does not match the chain; no
     entry when the chain cannot be asked: a card then claims nothing)."""
@@ -685,27 +688,17 @@ def _checked_statuses(packages: list[Package]) -> dict[tuple[str, str], str]:
 
     anchors = PackageAnchor.objects.filter(digest__in=["0x" + p.digest for p in packages])
     lines = {("0x" + p.digest, p.line_hash) for p in packages}
-    found: dict[tuple[str, str], str] = {}
+    found: dict[tuple[str, str], tuple[str, str]] = {}
     for anchor in anchors:
         if (anchor.digest, anchor.name_hash) not in lines:
             continue
         try:
             wrong = _anchor_disagreement(get_chain_client(), anchor)
         except LedgerError:
-            found[(anchor.digest, anchor.name_hash)] = "unknown"
+            found[(anchor.digest, anchor.name_hash)] = ("unknown", "")
             continue
-        found[(anchor.digest, anchor.name_hash)] = "unverifiable" if wrong else anchor.status
+        found[(anchor.digest, anchor.name_hash)] = ("unverifiable", "") if wrong else (anchor.status, anchor.publisher)
     return found
-
-
-def _line_owners(lines: set[str]) -> dict[str, str]:
-    """The owner of each vendor/name line, as the indexer recorded it from the chain."""
-    from ledger.models import LineOwnership
-
-    if not lines:
-        return {}
-    found = LineOwnership.objects.filter(chain_id=_indexed_chain_id(), name_hash__in=sorted(lines))
-    return dict(found.values_list("name_hash", "owner"))
 
 
 def package_catalogue(query: PackageQuery) -> CataloguePage:
@@ -728,17 +721,12 @@ def package_catalogue(query: PackageQuery) -> CataloguePage:
                 mains.setdefault(package_pk, (kind, str(pk)))
     anchored = _checked_statuses(packages)
     offers = _offer_terms([(p.pk, p.digest, p.line_hash) for p in packages])
-    owners = _line_owners({p.line_hash for p in packages if p.line_hash})
-    entries = [
-        CatalogueEntry(
-            p,
-            *mains.get(p.pk, ("", "")),
-            on_chain=anchored.get(("0x" + p.digest, p.line_hash), ""),
-            offers=offers.get(p.pk),
-            publisher=owners.get(p.line_hash, ""),
+    entries = []
+    for p in packages:
+        status, publisher = anchored.get(("0x" + p.digest, p.line_hash), ("", ""))
+        entries.append(
+            CatalogueEntry(p, *mains.get(p.pk, ("", "")), on_chain=status, offers=offers.get(p.pk), publisher=publisher)
         )
-        for p in packages
-    ]
     return CataloguePage(
         entries=entries, total=len(matched), page=query.page, per_page=query.per_page, has_next=has_next
     )

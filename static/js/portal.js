@@ -25,7 +25,7 @@
 (() => {
   function disarm(except) {
     document.querySelectorAll("[data-confirm][data-armed]").forEach((button) => {
-      if (button === except) return;
+      if (except && button === except) return;
       delete button.dataset.armed;
       button.textContent = button.dataset.label;
       button.classList.remove("confirming");
@@ -36,7 +36,12 @@
     (event) => {
       const button = event.target.closest("button[data-confirm]");
       disarm(button);
-      if (!button || button.disabled || button.dataset.armed) return;
+      if (!button || button.disabled) return;
+      if (button.dataset.armed) {
+        // The confirming click goes through; the button asks again next time (after a failure too).
+        setTimeout(() => disarm(null), 0);
+        return;
+      }
       event.preventDefault();
       event.stopImmediatePropagation();
       button.dataset.armed = "1";

@@ -62,20 +62,31 @@ def test_each_card_says_what_is_on_offer_its_chain_status_and_its_publisher(clie
     for name in ("nfvm-demo-core-ns", "nfvm-demo-amf", "nfvm-demo-upf"):
         assert "registered" in found[name]
         assert "not registered" not in found[name]
-        assert short in found[name], "the line's owner on chain"
+        assert f"published by {short}" in found[name], "the publisher its checked registration names"
     assert "not registered" in found["lonely-fn"]
-    assert "line not claimed on chain" in found["lonely-fn"]
+    assert "published by" not in found["lonely-fn"]
 
 
 def test_a_database_edit_does_not_make_a_card_registered_or_priced(client, offered):
     """The operator's database says a package is published: the card still says what the chain says."""
-    from ledger.models import LicenceOffer
+    from ledger.models import LicenceOffer, LineOwnership
 
     Package.objects.filter(name="lonely-fn").update(state="published")
+    lonely = Package.objects.get(name="lonely-fn")
+    LineOwnership.objects.create(
+        chain_id=31337,
+        registry="0x" + "33" * 20,
+        name_hash=lonely.line_hash or "0x" + "cd" * 32,
+        owner="0x" + "44" * 20,
+        claimant="0x" + "44" * 20,
+        key="0x" + "44" * 20,
+        tx_hash="0x" + "55" * 32,
+        block_number=1,
+    )
     found = cards(client.get("/packages/").content.decode())
     assert "not registered" in found["lonely-fn"]
+    assert "published by" not in found["lonely-fn"], "a made-up line owner names no publisher"
     # An offer record without its package's line (written by hand, not indexed from the chain) sells nothing.
-    lonely = Package.objects.get(name="lonely-fn")
     LicenceOffer.objects.create(
         chain_id=31337,
         offer_id=999,

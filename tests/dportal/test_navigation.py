@@ -219,10 +219,38 @@ def test_a_bad_token_request_says_which_field_and_stores_nothing(client, strange
     assert ApiToken.objects.filter(address=stranger.address).count() == before
 
 
-def test_the_package_pages_cli_hint_names_this_nodes_rpc_url_and_registry(client, network_service, deployed):  # noqa: F811
-    from django.conf import settings
-
+def test_the_package_pages_cli_hint_names_this_nodes_rpc_url_and_registry(
+    client,
+    network_service,  # noqa: F811
+    deployed,
+    settings,
+    chain,
+):
+    settings.PUBLIC_RPC_URL = chain.rpc_url  # embedded mode's default: the local node
     html = html_of(client, f"/packages/{network_service.package.pk}/")
-    assert f"--rpc {settings.ETH_RPC_URL}</code>" in html
+    assert f"--rpc {chain.rpc_url}</code>" in html
     assert f"--registry {deployed['PackageRegistry']}" in html
     assert "RPC_URL</code>" not in html
+    # A deployment names no node unless told to: its ETH_RPC_URL may carry an API key.
+    settings.PUBLIC_RPC_URL = ""
+    html = html_of(client, f"/packages/{network_service.package.pk}/")
+    assert "--rpc YOUR_NODE_URL</code>" in html
+    assert chain.rpc_url not in html
+
+
+def test_a_token_needs_a_fresh_wallet_signature_not_only_a_session(client, stranger, deployed):
+    import time
+
+    from dportal.access import SESSION_SIGNED_AT
+    from dportal.views.tokens import FRESH_SIGN_IN_S
+
+    sign_in(client, stranger)
+    session = client.session
+    session[SESSION_SIGNED_AT] = int(time.time()) - FRESH_SIGN_IN_S - 1
+    session.save()
+    refused = client.post("/account/tokens", {"label": "from a stolen cookie", "days": "90"})
+    assert refused.status_code == 403
+    assert 'data-fact="stale"' in refused.content.decode()
+    assert not ApiToken.objects.filter(label="from a stolen cookie").exists()
+    sign_in(client, stranger)  # the wallet signs again
+    assert client.post("/account/tokens", {"label": "fresh", "days": "90"}).status_code == 201

@@ -387,6 +387,10 @@ def test_a_publisher_is_not_offered_its_own_licence(client, chain, developer, st
         ({"kind": "private", "price_eth": "abc", "seats": "1", "duration_days": "30"}, "price_eth", "not a number"),
         ({"kind": "public", "price_eth": "", "seats": "3", "duration_days": ""}, "seats", "no limit"),
         ({"kind": "gold"}, "kind", "public, trial or private"),
+        ({"kind": "private", "price_eth": "sNaN", "seats": "1", "duration_days": "30"}, "price_eth", "not a number"),
+        ({"kind": "private", "price_eth": "1e999999", "seats": "1", "duration_days": "30"}, "price_eth", "not"),
+        ({"kind": "private", "price_eth": "1e80", "seats": "1", "duration_days": "30"}, "price_eth", "amount of ether"),
+        ({"kind": "private", "price_eth": "0.01", "seats": "²", "duration_days": "30"}, "seats", "from 1 to 65535"),
     ],
 )
 def test_the_offer_form_names_the_wrong_field_and_prepares_nothing(
@@ -477,3 +481,27 @@ def test_provenance_lists_registrations_offers_closings_and_verifications_by_nam
     assert "registered on chain" in timeline
     assert f"offer #{offer_id} created" in timeline
     assert "checked again: verified" in timeline
+
+
+def test_attack_the_public_log_does_not_name_an_unlisted_upload(client, developer, stranger, network_service):
+    """An unlisted upload stays its uploader's own: checking it again logs nothing, and a log entry about
+    it keeps its raw id for everyone else."""
+    from marketplace.contract_manager.models import ProvenanceEntry
+    from marketplace.contract_manager.provenance import provenance_append
+    from marketplace.repository.models import Package
+    from marketplace.repository.registration import package_reverify_as
+
+    package = network_service.package
+    Package.objects.filter(pk=package.pk).update(listed=False)
+    package.refresh_from_db()
+    before = ProvenanceEntry.objects.count()
+    package_reverify_as(package=package, actor=developer.address)
+    assert ProvenanceEntry.objects.count() == before, "no public entry about an unlisted upload"
+    provenance_append(kind="decision", actor=developer.address, subject=f"ns:{network_service.pk}", payload={})
+    sign_in(client, stranger)
+    html = page(client, "/provenance/")
+    assert f"<code>ns:{network_service.pk}</code>" in html
+    assert f'href="/nss/{network_service.pk}/"' not in html
+    client.logout()
+    sign_in(client, developer)
+    assert f'href="/nss/{network_service.pk}/"' in page(client, "/provenance/"), "its uploader sees it named"

@@ -48,5 +48,19 @@ def test_it_shows_licences_and_provenance_and_closes_an_offer_from_the_wallet(
     index(chain)  # the worker's job in production; then the state fragment shows what the indexer holds
     provider.wait_for_selector('[data-fact="state"] >> text=closed', timeout=10_000)
     screenshot(provider, "licensing-offer-closed")
+
+    # The provenance log lists what the chain did, by name: the registration, the offer's creation and
+    # closing, beside the decision and the instance; and the licence carries its short name.
+    provider.goto(live_server.url + "/provenance/")
+    events = provider.locator("ol.timeline").inner_text()
+    assert f"{ns.package.name} {ns.package.version} registered on chain" in events
+    assert "offer #1 created: private, 0.001 ETH, 2 instances, 30 days" in events
+    assert "offer #1 closed" in events
+    assert f"{ns.name} {ns.version}, instance 1" in events
+    assert "ns:" not in events, "subjects are named, not shown as ids"
+    assert provider.locator("ol.timeline .kind-register").count() >= 1
+    screenshot(provider, "provenance-chain-events")
+    licensee.goto(live_server.url + "/licences/")
+    assert licensee.locator('[data-fact="licence-name"]').inner_text() == "Licence 1 of offer #1"
     assert licensee.console_errors == []
     assert provider.console_errors == []

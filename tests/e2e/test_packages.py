@@ -92,3 +92,21 @@ def test_without_a_wallet_the_page_says_how_to_get_one(page, live_server):
     assert page.get_by_text("No Ethereum wallet found in this browser").is_visible()
     assert page.get_by_role("button", name="Sign in with wallet").is_disabled()
     assert page.console_errors == []
+
+
+def test_api_tokens_are_made_and_revoked_in_the_portal(page, live_server, developer, chain, deployed):
+    sign_in(page, live_server, developer, chain)
+    page.get_by_role("link", name="API tokens").click()
+    page.wait_for_url(live_server.url + "/account/tokens")
+    page.get_by_label("Name (what it is for)").fill("laptop CLI")
+    page.get_by_label("Valid for").select_option("7")
+    page.get_by_role("button", name="Create token").click()
+    token = page.locator('[data-fact="new-token"]').inner_text()
+    assert len(token) > 30
+    row = page.locator("table.tokens tr", has_text="laptop CLI")
+    assert row.count() == 1
+    screenshot(page, "api-tokens")
+    row.get_by_role("button", name="Revoke").click()
+    page.wait_for_selector("text=The token is revoked")
+    assert page.locator("table.tokens tr", has_text="laptop CLI").count() == 0
+    assert page.console_errors == []

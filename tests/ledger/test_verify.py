@@ -548,7 +548,7 @@ def test_a_licensed_only_package_is_downloaded_with_the_users_api_token(tmp_path
 
     assert refused.returncode == 3
     assert "HTTP 401" in refused.stderr
-    assert "pass --token TOKEN (or set NFVM_TOKEN)" in refused.stderr, "a 401 says how to get in"
+    assert "set NFVM_TOKEN (or pass --token TOKEN)" in refused.stderr, "a 401 says how to get in"
     assert "API tokens page" in refused.stderr
     assert wrong.returncode == 3
     assert "the token is unknown or expired" in wrong.stderr
