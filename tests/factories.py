@@ -142,17 +142,18 @@ def nfvm(*args: str) -> subprocess.CompletedProcess[str]:
     """`nfvm` as a user runs it: without the marketplace's settings, database or chain configuration,
     only what is on the command line."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "MONGODB", "ETH_", "OPERATOR", "NFVM_"))}
-    # A trust file of its own, empty: nothing the machine's user pinned leaks into a test.
-    env["NFVM_TRUST_FILE"] = str(Path(tempfile.mkdtemp(prefix="nfvm-trust-")) / "trust.json")
-    return subprocess.run(
-        [sys.executable, "-m", "marketplace.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=ROOT,
-        env=env,
-    )
+    # A trust file of its own, empty (nothing the machine's user pinned leaks into a test), removed after.
+    with tempfile.TemporaryDirectory(prefix="nfvm-trust-") as trust:
+        env["NFVM_TRUST_FILE"] = str(Path(trust) / "trust.json")
+        return subprocess.run(
+            [sys.executable, "-m", "marketplace.cli", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            cwd=ROOT,
+            env=env,
+        )
 
 
 def blob_digests() -> list[str]:

@@ -19,7 +19,7 @@ from dportal.views.base import page_number
 from ledger.exceptions import LedgerError
 from marketplace.contract_manager import decisions
 from marketplace.lookups import descriptor_or_404
-from marketplace.repository import selectors
+from marketplace.repository import catalogue_pages, selectors
 from marketplace.repository.models import NetworkService, Vnf
 
 
@@ -124,5 +124,7 @@ def descriptors(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "")[:200]
     kind = request.GET.get("kind", "")
     kind = kind if kind in ("vnf", "ns") else ""
-    page = selectors.descriptor_catalogue(q=q, kind=kind, viewer=signed_in_address(request), page=page_number(request))
+    page = catalogue_pages.descriptor_catalogue(
+        q=q, kind=kind, viewer=signed_in_address(request), page=page_number(request)
+    )
     return render(request, "dportal/descriptors.html", {"page": page, "q": q, "kind": kind})

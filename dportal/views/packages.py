@@ -19,7 +19,7 @@ from ledger.exceptions import LedgerError
 from marketplace.contract_manager import decisions
 from marketplace.errors import ConflictError, PermissionDeniedError, ValidationFailed
 from marketplace.lookups import package_or_404
-from marketplace.repository import registration, selectors, services
+from marketplace.repository import catalogue_pages, registration, selectors, services
 from marketplace.repository.models import Package
 from marketplace.repository.packages.problems import PackageRejected
 
@@ -28,7 +28,7 @@ from marketplace.repository.packages.problems import PackageRejected
 def packages(request: HttpRequest) -> HttpResponse:
     """The VNF and NS catalogue: words, filters, sort and pages, as plain GET links and forms."""
     form = SearchForm(request.GET)
-    page = selectors.package_catalogue(form.query(viewer=signed_in_address(request))) if form.is_valid() else None
+    page = catalogue_pages.package_catalogue(form.query(viewer=signed_in_address(request))) if form.is_valid() else None
     params = request.GET.copy()
     params.pop("page", None)
     context = {"form": form, "page": page, "query_string": params.urlencode(), "filtered": form.has_filters()}

@@ -13,6 +13,7 @@ from ledger.exceptions import LedgerError
 from ledger.models import ContractDeployment, IndexerState
 from marketplace.repository.descriptor_facts import Vdu, ns_connections, vnf_vdus
 from marketplace.repository.models import NetworkService, Package, PackageState, Vnf
+from marketplace.repository.offer_terms import by_licence_terms
 from marketplace.repository.packages.types import DescriptorSummary, ParsedDescriptor, VnfRef
 from marketplace.repository.search import query_tokens
 
@@ -270,87 +271,8 @@ def package_matches(query: PackageQuery) -> list[Any]:
         sort=tuple(SORTS.get(query.sort, SORTS["-created"])),
     )
     if query.licence or query.max_price_wei is not None or query.sort in ("price", "-price"):
-        found = _by_licence_terms(found, query)
+        found = by_licence_terms(found, query, chain_id=_indexed_chain_id())
     return found
-
-
-@dataclass(frozen=True)
-class OfferTerms:
-    """What a package's open offers (on chain, as indexed) sell: a catalogue card's licence line."""
-
-    public: bool = False
-    trial_days: int | None = None  # the longest trial, in days; 0: a trial without end
-    private_from_wei: int | None = None  # the cheapest private offer in ETH
-
-    @property
-    def kinds(self) -> set[str]:
-        offered = {
-            "public": self.public,
-            "trial": self.trial_days is not None,
-            "private": self.private_from_wei is not None,
-        }
-        return {kind for kind, on in offered.items() if on}
-
-    @property
-    def lowest_wei(self) -> int | None:
-        if self.public or self.trial_days is not None:
-            return 0
-        return self.private_from_wei
-
-
-def _offer_terms(packages: list[tuple[Any, str, str]]) -> dict[Any, OfferTerms]:
-    """Each package's open offers, by package id, for (id, digest, line hash) triples: offers are made for
-    a digest under a line, so an offer under another line does not count."""
-    from ledger.licensing import ZERO_ADDRESS
-    from ledger.models import LicenceOffer
-
-    if not packages:
-        return {}
-    wanted = {("0x" + digest, line): pk for pk, digest, line in packages}
-    terms: dict[Any, dict[str, Any]] = {}
-    offers = LicenceOffer.objects.filter(
-        chain_id=_indexed_chain_id(), closed=False, digest__in=sorted({d for d, _ in wanted})
-    ).values_list("digest", "name_hash", "kind", "price", "token", "duration")
-    for digest, line, kind, price, token, duration in offers:
-        pk = wanted.get((digest, line))
-        if pk is None or (kind == 2 and str(token).lower() != ZERO_ADDRESS):
-            continue  # not this package's, or priced in a token: the card and the price filter are in ether
-        found = terms.setdefault(pk, {"public": False, "trial_days": None, "private_from_wei": None})
-        if kind == 0:
-            found["public"] = True
-        elif kind == 1:
-            days = 0 if not duration else max(1, int(duration) // 86400)
-            best = found["trial_days"]
-            found["trial_days"] = days if best is None else 0 if 0 in (best, days) else max(best, days)
-        elif kind == 2:
-            cheapest = found["private_from_wei"]
-            found["private_from_wei"] = int(price) if cheapest is None else min(cheapest, int(price))
-    return {pk: OfferTerms(**values) for pk, values in terms.items()}
-
-
-def _by_licence_terms(ids: list[Any], query: PackageQuery) -> list[Any]:
-    """`ids` narrowed to the licence kind and price asked for, and ordered by price when asked."""
-    from ledger.models import LicenceOffer
-
-    digests = set(
-        LicenceOffer.objects.filter(chain_id=_indexed_chain_id(), closed=False).values_list("digest", flat=True)
-    )
-    rows = Package.objects.filter(digest__in=sorted(d[2:] for d in digests)).values_list("pk", "digest", "line_hash")
-    offered = _offer_terms(list(rows))
-    if query.licence == "none":
-        ids = [i for i in ids if i not in offered]
-    elif query.licence:
-        ids = [i for i in ids if i in offered and query.licence in offered[i].kinds]
-    if query.max_price_wei is not None:
-        limit = query.max_price_wei
-        lowest = {i: terms.lowest_wei for i, terms in offered.items() if terms.lowest_wei is not None}
-        ids = [i for i in ids if i in lowest and lowest[i] <= limit]
-    if query.sort in ("price", "-price"):
-        priced = [i for i in ids if i in offered and offered[i].lowest_wei is not None]
-        rest = [i for i in ids if not (i in offered and offered[i].lowest_wei is not None)]
-        priced.sort(key=lambda i: offered[i].lowest_wei or 0, reverse=query.sort == "-price")
-        ids = priced + rest
-    return ids
 
 
 def _line_ids(model: type[Package] | type[Vnf] | type[NetworkService], vendor: str, name: str) -> list[Any]:
@@ -628,110 +550,6 @@ def licences_held(*, offers: list[Any], licensee: str | None) -> dict[int, Any]:
     return {licence.offer_id: licence for licence in held}
 
 
-# What a catalogue card shows; the rest of a package document (file list, search words) is not
-# sent, and not turned into Python objects.
-CARD_FIELDS = (
-    "digest",
-    "line_hash",
-    "format",
-    "kind",
-    "vendor",
-    "name",
-    "version",
-    "state",
-    "description",
-    "vcpus",
-    "memory_mb",
-    "storage_gb",
-    "tags",
-    "created_at",
-    "main_descriptor",
-)
-
-
-@dataclass(frozen=True)
-class CatalogueEntry:
-    package: Package
-    descriptor_kind: str = ""  # "vnf" or "ns": the page of the package's main descriptor
-    descriptor_pk: str = ""
-    # The status of its registration under its own line as the indexer recorded it from the chain
-    # ("active", "deprecated", "revoked"), "unverifiable" when the record does not match the chain,
-    # "unknown" when the chain cannot be asked, "" when it has none: the card's badge, never Package.state.
-    on_chain: str = ""
-    offers: OfferTerms | None = None  # its open offers on chain (as indexed); None: none
-    # The publisher its registration names, once that registration is checked against its transaction's
-    # receipt; "" otherwise (a database row alone names nobody).
-    publisher: str = ""
-
-
-@dataclass(frozen=True)
-class CataloguePage:
-    """One page of the catalogue; the catalogue index counts the matches as it finds them."""
-
-    entries: list[CatalogueEntry]
-    total: int
-    page: int
-    per_page: int
-    has_next: bool
-
-    @property
-    def has_previous(self) -> bool:
-        return self.page > 1
-
-
-def _checked_statuses(packages: list[Package]) -> dict[tuple[str, str], tuple[str, str]]:
-    """The on-chain status of each package's registration under its own line, as indexed and checked
-    against its transaction's receipt ("unverifiable" when the record does not match the chain; no
-    entry when the chain cannot be asked: a card then claims nothing)."""
-    from ledger.client import get_chain_client
-    from ledger.models import PackageAnchor
-
-    anchors = PackageAnchor.objects.filter(digest__in=["0x" + p.digest for p in packages])
-    lines = {("0x" + p.digest, p.line_hash) for p in packages}
-    found: dict[tuple[str, str], tuple[str, str]] = {}
-    for anchor in anchors:
-        if (anchor.digest, anchor.name_hash) not in lines:
-            continue
-        try:
-            wrong = _anchor_disagreement(get_chain_client(), anchor)
-        except LedgerError:
-            found[(anchor.digest, anchor.name_hash)] = ("unknown", "")
-            continue
-        found[(anchor.digest, anchor.name_hash)] = ("unverifiable", "") if wrong else (anchor.status, anchor.publisher)
-    return found
-
-
-def package_catalogue(query: PackageQuery) -> CataloguePage:
-    """The catalogue's page of `query` (package_search's matching): only the fields a card shows,
-    and each package's main VNF or NS, in three queries by id."""
-    matched = package_matches(query)
-    start = (query.page - 1) * query.per_page
-    page_ids = matched[start : start + query.per_page]
-    has_next = len(matched) > start + query.per_page
-    found = Package.objects.only(*CARD_FIELDS).in_bulk(page_ids)
-    packages = [found[pk] for pk in page_ids if pk in found]
-    mains: dict[Any, tuple[str, str]] = {}
-    for kind, model in (("vnf", Vnf), ("ns", NetworkService)):
-        wanted = [p.pk for p in packages if p.kind == kind]
-        if wanted:
-            # Each package's descriptors, the main one preferred (a package may hold several).
-            rows = model.objects.filter(package_id__in=wanted).values_list("package_id", "pk", "file")
-            main_files = {p.pk: p.main_descriptor for p in packages if p.kind == kind}
-            for package_pk, pk, _file in sorted(rows, key=lambda r: r[2] != main_files.get(r[0])):
-                mains.setdefault(package_pk, (kind, str(pk)))
-    anchored = _checked_statuses(packages)
-    offers = _offer_terms([(p.pk, p.digest, p.line_hash) for p in packages])
-    entries = []
-    for p in packages:
-        status, publisher = anchored.get(("0x" + p.digest, p.line_hash), ("", ""))
-        entries.append(
-            CatalogueEntry(p, *mains.get(p.pk, ("", "")), on_chain=status, offers=offers.get(p.pk), publisher=publisher)
-        )
-    return CataloguePage(
-        entries=entries, total=len(matched), page=query.page, per_page=query.per_page, has_next=has_next
-    )
-
-
 @dataclass(frozen=True)
 class ResourceSummary:
     """What a VNF or NS needs and is made of, for its portal page."""
@@ -783,53 +601,3 @@ def descriptor_versions(descriptor: Vnf | NetworkService, *, viewer: str | None)
     return sorted(
         (d for d in found if visible_to(d.package, viewer)), key=lambda d: d.package.version_key, reverse=True
     )
-
-
-@dataclass(frozen=True)
-class DescriptorRow:
-    kind: str  # "vnf" or "ns"
-    descriptor: Vnf | NetworkService
-
-
-@dataclass(frozen=True)
-class DescriptorPage:
-    rows: list[DescriptorRow]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-
-def descriptor_catalogue(
-    *, q: str = "", kind: str = "", viewer: str | None = None, page: int = 1, per_page: int = 50
-) -> DescriptorPage:
-    """The VNFs and NSs of the latest version of every package `viewer` may see (package_matches'
-    rules: listed or its own, revoked ones hidden) that match `q`, by name, for the VNFs & NSs section."""
-    package_ids = package_matches(PackageQuery(q=q, viewer=viewer))
-    models: list[tuple[str, type[Vnf] | type[NetworkService]]] = [("vnf", Vnf), ("ns", NetworkService)]
-    rows: list[DescriptorRow] = []
-    for name, model in models:
-        if kind and kind != name:
-            continue
-        found = (
-            model.objects.filter(package_id__in=package_ids)
-            .select_related("package")
-            .only(
-                "name",
-                "version",
-                "vendor",
-                "vcpus",
-                "memory_mb",
-                "storage_gb",
-                "package__name",
-                "package__version",
-                "package__format",
-            )
-        )
-        rows.extend(DescriptorRow(name, d) for d in found)
-    rows.sort(key=lambda r: (r.descriptor.name.lower(), r.descriptor.vendor.lower(), r.kind))
-    start = (page - 1) * per_page
-    return DescriptorPage(rows=rows[start : start + per_page], total=len(rows), page=page, per_page=per_page)
