@@ -70,8 +70,8 @@ class CataloguePage:
 
 def _checked_statuses(packages: list[Package]) -> dict[tuple[str, str], tuple[str, str]]:
     """The on-chain status of each package's registration under its own line, as indexed and checked
-    against its transaction's receipt ("unverifiable" when the record does not match the chain; no
-    entry when the chain cannot be asked: a card then claims nothing)."""
+    against its transaction's receipt, with the publisher it names ("unverifiable" when the record does not
+    match the chain, "unknown" when the chain cannot be asked: a card then claims nothing)."""
     from ledger.client import get_chain_client
     from ledger.models import PackageAnchor
 
