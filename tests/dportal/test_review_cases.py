@@ -30,11 +30,15 @@ def test_a_token_priced_offer_is_described_in_its_token_not_in_ether():
 
 def test_the_next_step_buys_only_what_resolves_the_refusal():
     no_licence = Decision(False, "no licence", offer_id=3, kind="private")
-    assert next_step(no_licence, [offer()]).label == "Buy offer #3 (0.02 ETH)"
+    buy = next_step(no_licence, [offer()])
+    assert buy is not None
+    assert buy.label == "Buy offer #3 (0.02 ETH)"
     assert next_step(no_licence, [offer(token=TOKEN)]) is None, "a token-priced offer is not bought in ether"
     assert next_step(no_licence, [offer(closed=True)]) is None
     lapsed = Decision(False, "ended", offer_id=3, licence_id=7, kind="private", expires_at=1)
-    assert next_step(lapsed, [offer()]).label == "Renew: buy offer #3 again (0.02 ETH)"
+    renew = next_step(lapsed, [offer()])
+    assert renew is not None
+    assert renew.label == "Renew: buy offer #3 again (0.02 ETH)"
     refused_here = Decision(False, "outside the licensed region", offer_id=3, licence_id=7)
     assert next_step(refused_here, [offer()]) is None, "buying again changes nothing"
     assert next_step(Decision(True, "allowed", offer_id=3), [offer()]) is None
