@@ -16,9 +16,8 @@ $(STAMPS)/python: pyproject.toml
 	@mkdir -p $(STAMPS) && touch $@
 
 $(STAMPS)/npm: package.json package-lock.json
-	@# `npm install` installs exactly the locked versions here; `npm ci` refuses a lock that (as npm
-	@# writes it on Linux) lists no entries for the other platforms' optional anvil binaries.
-	npm install --no-audit --no-fund --loglevel=error
+	@# The lock lists every platform's optional anvil binary, so `npm ci` installs exactly it and never rewrites it.
+	npm ci --no-audit --no-fund --loglevel=error
 	@mkdir -p $(STAMPS) && touch $@
 
 ## Serve the marketplace at http://127.0.0.1:8000 on the embedded defaults (Ctrl-C stops it).
