@@ -62,6 +62,10 @@ else:
 PACKAGE_MAX_BYTES = env.env_int("PACKAGE_MAX_BYTES", 4 * 1024**3, minimum=1024)
 PACKAGE_MAX_ENTRIES = env.env_int("PACKAGE_MAX_ENTRIES", 10_000, minimum=1)
 PACKAGE_MAX_RATIO = env.env_float("PACKAGE_MAX_RATIO", 100.0, minimum=1.0)
+# Where package archives are kept, content-addressed: "files" (a folder, as OCI registries keep blobs; the
+# embedded default) or "gridfs" (in the database, so every application server of a MongoDB deployment reads them).
+BLOB_STORE = env.env_choice("BLOB_STORE", ("files", "gridfs"), "files" if EMBEDDED_DB else "gridfs")
+BLOB_DIR = Path(env.env_str("BLOB_DIR", str(VAR_DIR / "blobs")) or "")
 UPLOAD_TMP_DIR = Path(env.env_str("UPLOAD_TMP_DIR", str(VAR_DIR / "tmp")) or "")
 UPLOAD_TMP_DIR.mkdir(parents=True, exist_ok=True)
 FILE_UPLOAD_TEMP_DIR = str(UPLOAD_TMP_DIR)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,9 +58,10 @@ def snapshot(chain: ChainClient) -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _clean_blobs(request: pytest.FixtureRequest) -> Iterator[None]:
-    """GridFS collections and seat counters are not Django models: the flush between tests misses them."""
+    """Blobs, seat counters and the provenance head are not Django models: the flush between tests misses them."""
     yield
     if {"db", "transactional_db"} & set(request.fixturenames) or request.node.get_closest_marker("django_db"):
+        from django.conf import settings
         from django.db import connection
 
         from marketplace.contract_manager.provenance import HEAD
@@ -70,3 +72,4 @@ def _clean_blobs(request: pytest.FixtureRequest) -> Iterator[None]:
         # The flush empties the packages without telling the catalogue index: a missing stamp does.
         for name in (f"{blobs.BUCKET}.files", f"{blobs.BUCKET}.chunks", blobs.LOCKS, SEATS, HEAD, STAMP_COLLECTION):
             connection.database[name].delete_many({})  # type: ignore[attr-defined]
+        shutil.rmtree(settings.BLOB_DIR, ignore_errors=True)

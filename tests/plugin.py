@@ -60,6 +60,8 @@ def pytest_load_initial_conftests(early_config: Any, parser: Any, args: list[str
             "OPERATOR_KEYSTORE_PASSWORD": KEYSTORE_PASSWORD,
             "DJANGO_SECRET_KEY": "test-secret-key-not-for-production-0123456789",
             "NFVM_VAR_DIR": str(_tmp / "var"),
+            # The embedded default's blob store; tests/repository/test_blob_stores.py runs GridFS's too.
+            "BLOB_STORE": "files",
             # One second between a line's commitment and its reveal: the suite claims many lines, and
             # test_line_claims deploys a registry of its own to check ENS's 60 s.
             "LINE_CLAIM_MIN_AGE_S": "1",

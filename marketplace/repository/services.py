@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import re
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -135,8 +137,7 @@ def package_ingest(
                     )
                 ]
             )
-        with path.open("rb") as stream:
-            stored_now = blobs.blob_put(digest=digest, source=stream, filename=filename or f"{digest}.pkg")
+        stored_now = blobs.blob_adopt(digest=digest, path=path, filename=filename or f"{digest}.pkg")
         try:
             package = _store(inspection, digest=digest, size=size, uploader=uploader, filename=filename)
         except BaseException:
@@ -440,4 +441,24 @@ def blobs_sweep(*, older_than: timedelta = timedelta(hours=1)) -> list[str]:
     for digest in orphans:
         blobs.blob_delete(digest)
         log.warning("deleted orphan blob %s (no package refers to it)", digest)
+    unfinished = blobs.blob_sweep_unfinished(older_than=older_than)
+    spooled = _spool_sweep(older_than=older_than)
+    if unfinished or spooled:
+        log.warning(
+            "removed %d unfinished blob write(s) and %d spooled upload(s) of dead processes",
+            unfinished,
+            spooled,
+        )
     return orphans
+
+
+def _spool_sweep(*, older_than: timedelta) -> int:
+    """Spooled uploads a killed process left behind (a live ingest removes its own)."""
+    cutoff = time.time() - older_than.total_seconds()
+    removed = 0
+    for path in settings.UPLOAD_TMP_DIR.glob("upload-*"):
+        with contextlib.suppress(FileNotFoundError):
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+    return removed

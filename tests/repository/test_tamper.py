@@ -7,8 +7,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from bson import Binary
-from django.db import connection
 
 from dportal.access import SESSION_ADDRESS
 from ledger.registry import PackageRegistry
@@ -18,7 +16,7 @@ from marketplace.repository.models import Vnf
 from marketplace.repository.packages.build import build
 from marketplace.repository.registration import package_reverify, registration_prepare, registration_submit
 from marketplace.repository.services import package_ingest
-from tests.factories import claim_line, nfvm_verify, register_package, signed_in_token
+from tests.factories import claim_line, nfvm_verify, overwrite_blob, register_package, signed_in_token
 
 DEMO = Path(__file__).resolve().parents[2] / "demo" / "packages" / "osm" / "nfvm_demo_amf_vnf"
 
@@ -38,11 +36,12 @@ def register(package, developer, chain):
 
 
 def corrupt_blob(digest: str) -> None:
-    chunks = connection.database[f"{blobs.BUCKET}.chunks"]  # type: ignore[attr-defined]
-    first = chunks.find_one({"files_id": digest, "n": 0})
-    data = bytearray(first["data"])
-    data[len(data) // 2] ^= 0x01
-    chunks.update_one({"_id": first["_id"]}, {"$set": {"data": Binary(bytes(data))}})
+    def flip(stored: bytes) -> bytes:
+        data = bytearray(stored)
+        data[len(data) // 2] ^= 0x01
+        return bytes(data)
+
+    overwrite_blob(digest, flip)
 
 
 def failed(record) -> set[str]:
@@ -86,13 +85,11 @@ def test_a_descriptor_document_edited_in_the_database_is_caught(deployed, chain,
 def test_files_mixed_from_another_version_are_caught(deployed, chain, snapshot, developer, tmp_path):
     old, _ = ingest_version(tmp_path, developer, "1.0")
     new, _ = ingest_version(tmp_path, developer, "1.1")
-    chunks = connection.database[f"{blobs.BUCKET}.chunks"]  # type: ignore[attr-defined]
-    newer = chunks.find_one({"files_id": new.digest, "n": 0})
-    older = chunks.find_one({"files_id": old.digest, "n": 0})
-    # The other version's bytes, cut or padded to this chunk's length (the two archives compress to
+    with blobs.blob_open(new.digest) as blob:
+        newer = blob.read()
+    # The other version's bytes, cut or padded to this blob's length (the two archives compress to
     # sizes a byte apart), so the blob still reads and only its digest tells.
-    mixed = bytes(newer["data"])[: len(older["data"])].ljust(len(older["data"]), b"\0")
-    chunks.update_one({"_id": older["_id"]}, {"$set": {"data": Binary(mixed)}})
+    overwrite_blob(old.digest, lambda older: newer[: len(older)].ljust(len(older), b"\0"))
 
     record = package_reverify(package=old)
 
