@@ -1,6 +1,6 @@
-"""Provenance pages benchmark: the overall, package and licence timelines with their SVG charts, served by
-`runserver` on a throwaway anvil and SecantusDB holding the demo 5G core NS, one private licence and a
-provenance log of ENTRIES decisions and usage events."""
+"""Provenance pages benchmark: the first and the last page of the overall, package and licence timelines with
+their SVG charts, served by `runserver` on a throwaway anvil and SecantusDB holding the demo 5G core NS, one
+private licence and a provenance log of ENTRIES decisions and usage events (goal: p95 <= 50 ms at 100,000)."""
 
 from __future__ import annotations
 
@@ -20,9 +20,10 @@ from bench.entitlement import _setup, _wait_for, percentile, progress  # noqa: E
 from bench.services import run_worker  # noqa: E402
 from tests.processes import free_port  # noqa: E402
 
-ENTRIES = 2_001
+ENTRIES = 100_000
+BATCH = 5_000
 REQUESTS = 20
-WORKER_TIMEOUT_S = 300
+WORKER_TIMEOUT_S = 1800
 
 
 def bench_portal_sections() -> dict[str, float]:
@@ -42,7 +43,7 @@ def _log(ns_id: str, licensee: str) -> tuple[str, int]:
     from ledger.models import AcquiredLicence
     from ledger.provenance_verify import GENESIS_PREV_HASH, entry_hash
     from marketplace.contract_manager.models import ProvenanceEntry
-    from marketplace.contract_manager.provenance import entry_fields
+    from marketplace.contract_manager.provenance import entry_fields, provenance_head_seq
     from marketplace.repository.models import NetworkService
 
     ns = NetworkService.objects.select_related("package").get(pk=ns_id)
@@ -54,8 +55,12 @@ def _log(ns_id: str, licensee: str) -> tuple[str, int]:
         ("terminate", "instance:{i}", {"ns": str(ns.pk)}),
     ]
     now = timezone.now().replace(microsecond=0)
-    previous, entries = GENESIS_PREV_HASH, []
-    for seq in range(1, ENTRIES + 1):
+    # After what setting up logged (registrations, the offer): the log grows to ENTRIES.
+    head = provenance_head_seq()
+    last = ProvenanceEntry.objects.filter(seq=head).first()
+    previous, entries = (last.entry_hash if last else GENESIS_PREV_HASH), []
+    started = time.perf_counter()
+    for seq in range(head + 1, ENTRIES + 1):
         kind, subject, payload = shapes[(seq - 1) % 3]
         entry = ProvenanceEntry(
             seq=seq,
@@ -68,13 +73,28 @@ def _log(ns_id: str, licensee: str) -> tuple[str, int]:
         )
         entry.entry_hash = previous = entry_hash(entry_fields(entry))
         entries.append(entry)
-    ProvenanceEntry.objects.bulk_create(entries, batch_size=500)
-    progress(f"portal sections: {ENTRIES} provenance entries")
+        if len(entries) == BATCH:
+            ProvenanceEntry.objects.bulk_create(entries)
+            entries = []
+    ProvenanceEntry.objects.bulk_create(entries)
+    progress(f"portal sections: {ENTRIES} provenance entries in {time.perf_counter() - started:.0f} s")
     return str(ns.package.pk), int(licence.licence_id)
 
 
+def _place() -> float:
+    """What the worker's tick does with entries it has not placed yet: their positions in the package's and the
+    licence's timelines (here all at once, as after an upgrade or a long outage of the worker)."""
+    from marketplace.contract_manager.provenance import provenance_positions_catch_up
+
+    started = time.perf_counter()
+    placed = provenance_positions_catch_up()
+    elapsed = time.perf_counter() - started
+    progress(f"portal sections: placed {placed} entries in their timelines in {elapsed:.0f} s")
+    return elapsed
+
+
 def _measure(base: str, paths: dict[str, str]) -> dict[str, float]:
-    results: dict[str, float] = {"provenance_pages_entries": float(ENTRIES)}
+    results: dict[str, float] = {}
     for name, path in paths.items():
         for _ in range(3):  # warm up
             urllib.request.urlopen(base + path, timeout=60).read()
@@ -96,6 +116,12 @@ def worker() -> int:
     tmp = Path(os.environ["NFVM_BENCH_TMP"])
     ns, licensee, _ = _setup(tmp)
     package_id, licence_id = _log(ns, licensee)
+    placing_s = _place()
+    from marketplace.contract_manager.provenance import scope_count
+
+    def last(count: int) -> int:
+        return max(1, -(-count // 50))
+
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with (tmp / "runserver.log").open("wb") as log:
@@ -107,15 +133,22 @@ def worker() -> int:
         )
     try:
         _wait_for(base + "/healthz", server)
-        results = _measure(
-            base,
-            {
-                "provenance_page": "/provenance/",
-                "provenance_last_page": f"/provenance/?page={-(-ENTRIES // 50)}",
-                "package_provenance_page": f"/packages/{package_id}/provenance",
-                "licence_provenance_page": f"/licences/{licence_id}/provenance",
-            },
-        )
+        package, licence = f"/packages/{package_id}/provenance", f"/licences/{licence_id}/provenance"
+        pages = {
+            "overall_first": "/provenance/",
+            "overall_last": f"/provenance/?page={last(ENTRIES)}",
+            "package_first": package,
+            "package_last": f"{package}?page={last(scope_count(f'package:{package_id}'))}",
+            "licence_first": licence,
+            "licence_last": f"{licence}?page={last(scope_count(f'licence:{licence_id}'))}",
+        }
+        measured = _measure(base, {f"provenance_page_100k_{name}": path for name, path in pages.items()})
+        results = {
+            **measured,
+            "provenance_pages_entries": float(ENTRIES),
+            "provenance_positions_100k_s": round(placing_s, 1),
+            "provenance_page_100k_p95_ms": max(v for k, v in measured.items() if k.endswith("_p95_ms")),
+        }
     finally:
         server.terminate()
         try:

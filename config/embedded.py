@@ -136,12 +136,28 @@ def _jsonrpc_ready(port: int) -> bool:
         return False
 
 
-def _die_with_parent() -> None:
-    # A service started for one command must not outlive it, even after a kill -9.
+def die_with_parent() -> None:
+    """(In a child, before exec.) A service or worker started for one command must not outlive it, even
+    after a kill -9 of the command."""
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     pr_set_pdeathsig = 1
     libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
     os.setsid()  # keep Ctrl-C for the owner, which stops services in order
+
+
+def _ours(pid: int, service: Service) -> bool:
+    """Whether `pid` is this service's program (its command line names the program), not a reused pid."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return False
+    return any(Path(part).name in command for part in service.argv[:2])
+
+
+def _wait_gone(pid: int, *, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _pid_alive(pid):
+        time.sleep(0.05)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -151,7 +167,10 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:  # a zombie has exited; only its parent (here maybe one that never reaps) has not waited for it
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def start(service: Service, *, timeout: float = 60.0) -> None:
@@ -164,7 +183,7 @@ def start(service: Service, *, timeout: float = 60.0) -> None:
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=ROOT,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
     except FileNotFoundError as exc:
         raise EmbeddedServiceError(
@@ -283,12 +302,20 @@ def _attach_or_start(service: Service, env_var: str, port_var: str) -> bool:
             recorded = json.loads(service.pid_path.read_text())
         except ValueError:
             recorded = {}
-        if recorded.get("port") == service.port and _pid_alive(int(recorded.get("pid", 0))):
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
+        pid = int(recorded.get("pid", 0))
+        if recorded.get("port") == service.port and _pid_alive(pid):
+            # Running, or still shutting down after the command that started it died (it stops with its
+            # parent): wait for it to answer, or to be gone and start it again.
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline and _pid_alive(pid):
                 if service.is_ready():
                     return False
                 time.sleep(0.1)
+            if _pid_alive(pid) and _ours(pid, service):
+                # Neither answering nor gone: hung in its shutdown. Acknowledged writes survive a kill -9.
+                os.kill(pid, signal.SIGKILL)
+                _wait_gone(pid, timeout=10)
+        if recorded.get("port") == service.port and _pid_alive(pid):
             raise EmbeddedServiceError(
                 f"the embedded {service.name} (pid {recorded['pid']}) runs but does not answer on "
                 f"127.0.0.1:{service.port}; see {service.log_path}"

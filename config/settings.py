@@ -159,6 +159,9 @@ DATABASES = {
             # Fail in seconds, not pymongo's default 30 s, so health checks answer promptly.
             "serverSelectionTimeoutMS": DB_TIMEOUT_MS,
             "connectTimeoutMS": DB_TIMEOUT_MS,
+            # An acknowledged write is on disk: the fault tests lost a sign-in a second old to a kill -9 of
+            # the embedded database without this (tests/config/test_faults.py).
+            "journal": True,
         },
     },
 }

@@ -13,6 +13,7 @@ from dportal.navigation import here
 from ledger.client import get_chain_client
 from ledger.devwallet import dev_wallet_config
 from ledger.exceptions import LedgerError
+from marketplace.status import outages
 
 
 def _chain_id() -> int | None:
@@ -40,4 +41,5 @@ def portal(request: HttpRequest) -> dict[str, object]:
         "nav": here(request, signed_in=address is not None),
         "chain_id": _chain_id,
         "dev_wallet": _dev_wallet,
+        "outages": outages,
     }

@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from marketplace.api.errors import error_answer
+from marketplace.status import outage_seen
 
 SURFACES_OF_THEIR_OWN = ("/api/", "/vnfpkgm/", "/nsd/", "/healthz")
 View = Callable[..., HttpResponse]
@@ -48,6 +49,8 @@ class PortalErrors:
         if answer is None:
             return None
         status, body = answer
+        if status == 503:
+            outage_seen(exc)  # the error page's banner probes again
         if wallet:
             return JsonResponse(body, status=status)
         context = {"title": HTTPStatus(status).phrase, "message": body["error"]}

@@ -27,3 +27,10 @@ def indexed_through(chain_id: int) -> int:
     """The last block of chain `chain_id` the indexer has recorded (-1 before its first step)."""
     state = IndexerState.objects.filter(chain_id=chain_id).only("last_block").first()
     return state.last_block if state is not None else -1
+
+
+def last_known_chain_id() -> int | None:
+    """The chain this node's contracts were last deployed on, from its records: what pages that only read show
+    while the chain node does not answer."""
+    latest = ContractDeployment.objects.order_by("-deployed_at").values_list("chain_id", flat=True).first()
+    return int(latest) if latest is not None else None

@@ -4,6 +4,8 @@ what is wrong and how to fix it (/healthz and the home page show it).
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass, field
 
 import pymongo
@@ -178,6 +180,35 @@ def system_status() -> SystemStatus:
         genesis_hash=chain_status.genesis_hash if chain_status else None,
         deployments=deployments,
     )
+
+
+# Every page's banner asks whether anything is down; each process probes at most this often (a page served
+# while the chain is down costs one refused connection every few seconds, not one per request).
+OUTAGE_RECHECK_S = 2.0
+_probed: dict[tuple[str, str], tuple[float, list[ComponentStatus]]] = {}
+_probing = threading.Lock()
+
+
+def outages() -> list[ComponentStatus]:
+    """The components down right now (the database, the chain node), each with what is wrong and how to fix it;
+    empty when both answer. Probed at most every OUTAGE_RECHECK_S per process."""
+    key = (settings.MONGODB_URI, settings.ETH_RPC_URL)
+    now = time.monotonic()
+    recent = _probed.get(key)
+    if recent is not None and now - recent[0] < OUTAGE_RECHECK_S:
+        return recent[1]
+    with _probing:
+        recent = _probed.get(key)
+        if recent is not None and time.monotonic() - recent[0] < OUTAGE_RECHECK_S:
+            return recent[1]
+        down = [c for c in (_database_status(), _chain_status()[0]) if not c.ok]
+        _probed[key] = (time.monotonic(), down)
+        return down
+
+
+def outage_seen(exc: BaseException) -> None:
+    """A request met an outage: the next banner probes again rather than trust a probe from before it."""
+    _probed.pop((settings.MONGODB_URI, settings.ETH_RPC_URL), None)
 
 
 def _first_line(exc: BaseException) -> str:

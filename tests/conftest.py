@@ -64,12 +64,13 @@ def _clean_blobs(request: pytest.FixtureRequest) -> Iterator[None]:
         from django.conf import settings
         from django.db import connection
 
-        from marketplace.contract_manager.provenance import HEAD
+        from marketplace.contract_manager.provenance import HEAD, POSITIONS
         from marketplace.licensing.seats import SEATS
         from marketplace.repository import blobs
         from marketplace.repository.catalogue_stamp import STAMP_COLLECTION
 
         # The flush empties the packages without telling the catalogue index: a missing stamp does.
-        for name in (f"{blobs.BUCKET}.files", f"{blobs.BUCKET}.chunks", blobs.LOCKS, SEATS, HEAD, STAMP_COLLECTION):
+        collections = (f"{blobs.BUCKET}.files", f"{blobs.BUCKET}.chunks", blobs.LOCKS, SEATS, HEAD, POSITIONS)
+        for name in (*collections, STAMP_COLLECTION):
             connection.database[name].delete_many({})  # type: ignore[attr-defined]
         shutil.rmtree(settings.BLOB_DIR, ignore_errors=True)

@@ -4,6 +4,7 @@ sign-in redirect, chain time and paging. Lookups by id are marketplace.lookups'.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +15,8 @@ from django.urls import reverse
 
 from dportal.access import signed_in_address
 from ledger.client import get_chain_client
+from ledger.exceptions import ChainUnavailable
+from ledger.selectors import last_known_chain_id
 
 
 def is_htmx(request: HttpRequest) -> bool:
@@ -43,10 +46,18 @@ def json_or_error(request: HttpRequest, work: Callable[[str, dict[str, Any]], di
     return JsonResponse(work(actor, body))
 
 
-def chain_now() -> tuple[int, int]:
-    """The connected chain's id and its latest block time (licence expiry is chain time)."""
+def chain_now(*, reading: bool = False) -> tuple[int, int]:
+    """The connected chain's id and its latest block time (licence expiry is chain time). `reading`: a page that
+    only shows what the database holds answers while the chain node is down, with the chain id of this node's
+    deployment and this host's clock (the banner says the chain is down)."""
     client = get_chain_client()
-    return client.chain_id(), client.now()
+    try:
+        return client.chain_id(), client.now()
+    except ChainUnavailable:
+        known = last_known_chain_id() if reading else None
+        if known is None:
+            raise
+        return known, int(time.time())
 
 
 def page_number(request: HttpRequest) -> int:

@@ -84,7 +84,7 @@ def my_licences(request: HttpRequest) -> HttpResponse:
     actor = signed_in_address(request)
     if actor is None:
         return signin_redirect(request)
-    chain_id, now = chain_now()
+    chain_id, now = chain_now(reading=True)
     held = licence_selectors.licences_of(user=actor, chain_id=chain_id, now=now)
     return render(request, "dportal/licences.html", {"licences": held})
 
@@ -129,7 +129,7 @@ def my_offers(request: HttpRequest) -> HttpResponse:
     actor = signed_in_address(request)
     if actor is None:
         return signin_redirect(request)
-    chain_id, _ = chain_now()
+    chain_id, _ = chain_now(reading=True)
     offers = licence_selectors.offers_of(address=actor, chain_id=chain_id)
     return render(request, "dportal/offers.html", {"offers": offers})
 

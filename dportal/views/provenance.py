@@ -42,7 +42,7 @@ def _charts(*, chain_id: int, now: int, offer_ids: list[int] | None, ns_ids: lis
 
 @require_GET
 def provenance(request: HttpRequest) -> HttpResponse:
-    chain_id, now = chain_now()
+    chain_id, now = chain_now(reading=True)
     timeline = licence_selectors.provenance_timeline(
         chain_id=chain_id, page=page_number(request), viewer=signed_in_address(request)
     )
@@ -55,7 +55,7 @@ def provenance(request: HttpRequest) -> HttpResponse:
 @require_GET
 def package_provenance(request: HttpRequest, package_id: str) -> HttpResponse:
     package = package_or_404(package_id, viewer=signed_in_address(request))
-    chain_id, now = chain_now()
+    chain_id, now = chain_now(reading=True)
     timeline = licence_selectors.package_timeline(
         package=package, chain_id=chain_id, page=page_number(request), viewer=signed_in_address(request)
     )
@@ -73,7 +73,7 @@ def package_provenance(request: HttpRequest, package_id: str) -> HttpResponse:
 
 @require_GET
 def licence_provenance(request: HttpRequest, licence_id: int) -> HttpResponse:
-    chain_id, now = chain_now()
+    chain_id, now = chain_now(reading=True)
     view = licence_selectors.licence_view(licence_id=licence_id, chain_id=chain_id, now=now)
     if view is None:
         raise Http404("no such licence")

@@ -28,6 +28,9 @@ class ProvenanceEntry(models.Model):
 
     class Meta:
         indexes = [
+            # The unique constraint on seq is a partial index (seq of type long) that a query on seq alone
+            # cannot use; this one serves every read by seq (a page is a range of seqs).
+            models.Index(fields=["seq"], name="provenance_seq"),
             models.Index(fields=["subject", "seq"], name="provenance_subject"),
             models.Index(fields=["kind", "seq"], name="provenance_kind"),
             models.Index(fields=["anchor_id", "seq"], name="provenance_anchor"),

@@ -3,11 +3,12 @@ operator anchors on chain in ProvenanceAnchor, with the selectors that prove and
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import secrets
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from django.conf import settings
@@ -15,9 +16,10 @@ from django.db import IntegrityError, connection
 from django.http import Http404
 from django.utils import timezone
 from hexbytes import HexBytes
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from ledger.client import get_chain_client
-from ledger.models import ContractDeployment, ProvenanceRange
+from ledger.models import ContractDeployment, LicenceOffer, ProvenanceRange
 from ledger.offline.merkle import MerkleTree
 from ledger.provenance_anchor import CONTRACT_NAME, FIRST_SEQ, ProvenanceAnchor
 from ledger.provenance_verify import GENESIS_PREV_HASH, canonical_json, entry_hash
@@ -35,6 +37,7 @@ KIND_MAX, ACTOR_MAX, SUBJECT_MAX = 32, 64, 255
 # Appenders race for the next seq through the unique index; each loser re-reads the head and tries again.
 APPEND_ATTEMPTS = 500
 PER_PAGE = 50
+DUPLICATE_KEY = 11000
 
 
 class ProvenanceError(Exception):
@@ -224,6 +227,241 @@ def provenance_anchor_due() -> int:
 def provenance_anchor_tick() -> None:
     """provenance_anchor_due for the indexer worker's ticks, which return nothing."""
     provenance_anchor_due()
+    provenance_positions_placed()
+
+
+# --- Positions: each entry's place in the package's and the licence's timelines ---
+#
+# The whole log pages by seq ranges. A package's or a licence's timeline pages by its own gap-free numbering:
+# POSITIONS holds one document per (scope, n), _id "<scope>#<n, 12 digits>", naming the entry's seq, so a page
+# is one range read of the _id index and a count is the scope's head document, with no sort, skip or count
+# scan (SecantusDB sorts every match of a query before it limits). Positions are derived from the entries:
+# they are assigned strictly in seq order behind a watermark (HEAD "positioned"), and the position of (scope,
+# entry) depends only on the entries before it, so processes assigning at once, or again after a crash, write
+# the same documents; the unique _id refuses anything else.
+POSITIONS = "provenance_positions"
+POSITION_BATCH = 500
+
+
+def _position_id(scope: str, n: int) -> str:
+    return f"{scope}#{n:012d}"
+
+
+_indexed: set[str] = set()
+
+
+def _positions() -> Any:
+    positions = connection.database[POSITIONS]  # type: ignore[attr-defined]
+    if connection.alias not in _indexed:
+        # A page is a range of n within a scope; SecantusDB answers a range of _id by scanning.
+        positions.create_index([("scope", 1), ("n", 1)], name="provenance_position")
+        _indexed.add(connection.alias)
+    return positions
+
+
+def entry_scopes(entries: list[ProvenanceEntry]) -> dict[int, list[str]]:
+    """The timelines besides the whole log that list each entry: "package:<pk>" for an entry on the package, its
+    network services, their instances or its offers; "licence:<id>" for one naming the licence or on an instance
+    that ran under it."""
+    from marketplace.licensing.models import NsInstance
+    from marketplace.repository.models import NetworkService, Package
+
+    keys: dict[str, set[str]] = {}
+    for entry in entries:
+        kind, _, key = entry.subject.partition(":")
+        keys.setdefault(kind, set()).add(key)
+    # Two reads rather than a join: values_list("ns__package_id") answers 1 on django-mongodb-backend 5.2.
+    running = list(
+        NsInstance.objects.filter(pk__in=_object_ids(keys.get("instance", ()))).values_list("pk", "ns_id", "licence_id")
+    )
+    ns_ids = _object_ids(keys.get("ns", ())) + [ns for _, ns, _ in running]
+    ns_package = {
+        str(pk): str(package)
+        for pk, package in NetworkService.objects.filter(pk__in=ns_ids).values_list("pk", "package_id")
+    }
+    instances = {str(pk): (ns_package.get(str(ns), ""), licence) for pk, ns, licence in running}
+    offer_package: dict[str, str] = {}
+    offer_ids = [int(k) for k in keys.get("offer", ()) if k.isdigit()]
+    if offer_ids:
+        offers = LicenceOffer.objects.filter(offer_id__in=offer_ids).values_list("offer_id", "digest", "name_hash")
+        by_digest = {(d.removeprefix("0x"), h): str(o) for o, d, h in offers}
+        for pk, digest, line in Package.objects.filter(digest__in=[d for d, _ in by_digest]).values_list(
+            "pk", "digest", "line_hash"
+        ):
+            if (digest, line) in by_digest:
+                offer_package[by_digest[(digest, line)]] = str(pk)
+    scopes: dict[int, list[str]] = {}
+    for entry in entries:
+        kind, _, key = entry.subject.partition(":")
+        found: list[str] = []
+        package = {"package": key, "ns": ns_package.get(key), "offer": offer_package.get(key)}.get(kind)
+        licence: Any = entry.payload.get("licence_id") if isinstance(entry.payload, dict) else None
+        if kind == "instance" and key in instances:
+            package, running_under = instances[key]
+            licence = licence if isinstance(licence, int) else running_under
+        if kind == "licence" and key.isdigit():
+            licence = int(key)
+        if package:
+            found.append(f"package:{package}")
+        if isinstance(licence, int) and not isinstance(licence, bool):
+            found.append(f"licence:{licence}")
+        found += _day_scopes(entry)
+        scopes[entry.seq] = found
+    return scopes
+
+
+def _day_scopes(entry: ProvenanceEntry) -> list[str]:
+    """The charts' counters: an instance started (not failed) or terminated on a UTC day, overall and per NS.
+    Counted as scopes, a day's figure is its scope's head: no chart reads the entries."""
+    body = entry.payload if isinstance(entry.payload, dict) else {}
+    if entry.kind not in ("instantiate", "terminate") or (
+        entry.kind == "instantiate" and body.get("state") == "failed"
+    ):
+        return []
+    day = f"day:{day_of(entry.created_at).isoformat()}:{entry.kind}"
+    return [day, f"{day}:ns:{body['ns']}"] if body.get("ns") else [day]
+
+
+def day_of(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()
+
+
+def _object_ids(keys: Any) -> list[Any]:
+    from bson import ObjectId
+    from bson.errors import InvalidId
+
+    found = []
+    for key in keys:
+        try:
+            found.append(ObjectId(key))
+        except (InvalidId, TypeError):
+            continue
+    return found
+
+
+def _scope_head(scope: str, *, log_head: int | None = None) -> tuple[int, int]:
+    """(n, seq) of the scope's last position: the head document, followed past any position written after it
+    that names a later entry of the log (`log_head`: the last seq there is; a position beyond it is not followed,
+    and the next placement then refuses it)."""
+    hint = _heads().find_one({"_id": f"scope {scope}"}) or {"n": 0, "seq": 0}
+    n, seq = int(hint["n"]), int(hint["seq"])
+    while (following := _positions().find_one({"_id": _position_id(scope, n + 1)})) is not None:
+        named = int(following["seq"])
+        if named <= seq or (log_head is not None and named > log_head):
+            break
+        n, seq = n + 1, named
+    return n, seq
+
+
+def provenance_positions_catch_up() -> int:
+    """Give every entry after the watermark its positions, in seq order; returns how many entries were placed."""
+    placed = 0
+    while True:
+        mark = _heads().find_one({"_id": "positioned"})
+        through = int(mark["seq"]) if mark else FIRST_SEQ - 1
+        batch = _contiguous(provenance_entries(seqs=range(through + 1, through + 1 + POSITION_BATCH)), through + 1)
+        if not batch:
+            return placed
+        heads: dict[str, tuple[int, int]] = {}
+        documents = []
+        log_head = batch[-1].seq
+        for seq, scopes in sorted(entry_scopes(batch).items()):
+            for scope in scopes:
+                n, last = heads[scope] if scope in heads else _scope_head(scope, log_head=log_head)
+                if last >= seq:  # placed already by another process
+                    heads[scope] = (n, last)
+                    continue
+                heads[scope] = (n + 1, seq)
+                documents.append({"_id": _position_id(scope, n + 1), "scope": scope, "n": n + 1, "seq": seq})
+        _insert_positions(documents)
+        for scope, (n, seq) in heads.items():
+            _advance(f"scope {scope}", "n", n, {"n": n, "seq": seq})
+        _advance("positioned", "seq", batch[-1].seq, {"seq": batch[-1].seq})
+        placed += len(batch)
+
+
+def _advance(key: str, field: str, value: int, fields: dict[str, int]) -> None:
+    """Move a head document forward to `value` of `field`, creating it; never back."""
+    with contextlib.suppress(DuplicateKeyError):  # the document is there and as far or further
+        _heads().update_one({"_id": key, field: {"$lt": value}}, {"$set": fields}, upsert=True)
+
+
+def provenance_positions_placed() -> None:
+    """Catch the positions up for a page or a tick; a refused position is logged, and pages list what is placed."""
+    try:
+        provenance_positions_catch_up()
+    except ProvenanceError:
+        log.exception("provenance positions stopped at a conflicting position")
+
+
+def _insert_positions(documents: list[dict[str, Any]]) -> None:
+    """Insert positions; one already there must name the same entry (another process placed it)."""
+    if not documents:
+        return
+    try:
+        _positions().insert_many(documents, ordered=False)
+    except BulkWriteError as exc:
+        for error in exc.details.get("writeErrors", []):
+            if error.get("code") != DUPLICATE_KEY:
+                raise
+            wanted = documents[error["index"]]
+            existing = _positions().find_one({"_id": wanted["_id"]})
+            if existing is None or int(existing["seq"]) != wanted["seq"]:
+                raise ProvenanceError(
+                    f"position {wanted['_id']} names entry {existing and existing['seq']}, not {wanted['seq']}"
+                ) from exc
+
+
+def scope_count(scope: str) -> int:
+    """How many entries the scope's timeline lists (after provenance_positions_catch_up)."""
+    return _scope_head(scope)[0]
+
+
+def scope_counts(scopes: list[str]) -> dict[str, int]:
+    """How many entries each scope lists: their head documents in one read, followed past positions written
+    after them (a crash between a position and its head) one read per step."""
+    heads = {
+        str(d["_id"]).removeprefix("scope "): int(d["n"])
+        for d in _heads().find({"_id": {"$in": [f"scope {s}" for s in scopes]}})
+    }
+    counts = {scope: heads.get(scope, 0) for scope in scopes}
+    while True:
+        following = {_position_id(scope, n + 1): scope for scope, n in counts.items()}
+        found = [following[str(d["_id"])] for d in _positions().find({"_id": {"$in": list(following)}}, {"_id": 1})]
+        if not found:
+            return counts
+        for scope in found:
+            counts[scope] += 1
+
+
+def scope_seqs(scope: str, first: int, last: int) -> list[int]:
+    """The seqs at positions first..last of the scope's timeline, in order: one range read of the _id index."""
+    found = _positions().find({"scope": scope, "n": {"$gte": first, "$lte": last}}, {"seq": 1})
+    return sorted(int(d["seq"]) for d in found)
+
+
+def provenance_entries(*, seqs: range | list[int]) -> list[ProvenanceEntry]:
+    """The entries with these seqs, in seq order: one find on the seq index. Written with pymongo: the ORM
+    adds `$exists`/`$ne: null` clauses to a range lookup, and SecantusDB then scans the whole log."""
+    if isinstance(seqs, range):
+        if not seqs:
+            return []
+        query: dict[str, Any] = {"seq": {"$gte": seqs.start, "$lt": seqs.stop}}
+    else:
+        query = {"seq": {"$in": list(seqs)}}
+    entries = []
+    for document in connection.database[ProvenanceEntry._meta.db_table].find(query):  # type: ignore[attr-defined]
+        fields = {("id" if key == "_id" else key): value for key, value in document.items()}
+        moment = fields.get("created_at")
+        if isinstance(moment, datetime) and moment.tzinfo is None:
+            fields["created_at"] = moment.replace(tzinfo=UTC)
+        entries.append(ProvenanceEntry(**fields))
+    return sorted(entries, key=lambda e: e.seq)
+
+
+def provenance_head_seq() -> int:
+    """The last entry's seq (the log's length: seq runs 1, 2, 3, ... without gaps), from the head document."""
+    return _head()[0]
 
 
 # --- Selectors ---
@@ -251,7 +489,20 @@ def provenance_entry(seq: int) -> ProvenanceEntry:
 
 
 def provenance_page(*, subject: str | None = None, kind: str | None = None, page: int = 1) -> dict[str, Any]:
-    """Entries in log order, filtered by subject and kind, PER_PAGE a page."""
+    """Entries in log order, filtered by subject and kind, PER_PAGE a page. Unfiltered, a page is a range of
+    seqs and the count is the head's seq; a filter counts and skips its matches."""
+    if not subject and not kind:
+        total = provenance_head_seq()
+        first = (page - 1) * PER_PAGE + 1
+        window = provenance_entries(seqs=range(first, min(first + PER_PAGE, total + 1)))
+        items = [provenance_entry_dict(e) for e in window]
+        return {
+            "items": items,
+            "total": total,
+            "page": page,
+            "per_page": PER_PAGE,
+            "pages": max(1, -(-total // PER_PAGE)),
+        }
     entries = ProvenanceEntry.objects.all()
     if subject:
         entries = entries.filter(subject=subject)

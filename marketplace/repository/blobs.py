@@ -13,6 +13,7 @@ settings.BLOB_STORE chooses where the bytes live:
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import tempfile
@@ -132,29 +133,44 @@ def blob_delete(digest: str) -> None:
 
 def blob_orphans(*, referenced: set[str], older_than: timedelta) -> list[str]:
     """Blobs no package refers to, stored more than `older_than` ago (an ingest still running
-    between its blob write and its commit is younger than that)."""
+    between its blob write and its commit is younger than that). In the file store, also any younger one no
+    live ingest holds: the ingest keeps its spooled file, which is the blob's inode, locked until it commits."""
     if _files():
         cutoff = time.time() - older_than.total_seconds()
         return [
             path.name
             for path in _file_blobs()
-            if path.name not in referenced and path.stat().st_mtime < cutoff  # the link keeps the spool's time
+            if path.name not in referenced
+            and (path.stat().st_mtime < cutoff or not file_in_use(path))  # the link keeps the spool's time
         ]
     return _gridfs_orphans(referenced=referenced, cutoff=datetime.now(UTC) - older_than)
 
 
 def blob_sweep_unfinished(*, older_than: timedelta) -> int:
-    """Remove what writes that died left in the file store's incoming folder; how many files went."""
+    """Remove what writes that died left in the file store's incoming folder (older than `older_than`, or held
+    by no live writer); how many files went."""
     if not _files():
         return 0
     cutoff = time.time() - older_than.total_seconds()
     removed = 0
     for path in (settings.BLOB_DIR / INCOMING).glob("*"):
         with contextlib.suppress(FileNotFoundError):
-            if path.stat().st_mtime < cutoff:
+            if path.stat().st_mtime < cutoff or not file_in_use(path):
                 path.unlink()
                 removed += 1
     return removed
+
+
+def file_in_use(path: Path) -> bool:
+    """Whether a live process holds the file's lock (its writer, until it is done with it)."""
+    try:
+        with path.open("rb") as probe:
+            fcntl.flock(probe.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except FileNotFoundError:
+        return False
+    return False
 
 
 def blob_digests() -> list[str]:
@@ -192,6 +208,7 @@ def _file_put(digest: str, source: BinaryIO) -> bool:
     incoming = settings.BLOB_DIR / INCOMING
     incoming.mkdir(parents=True, exist_ok=True)
     handle = tempfile.NamedTemporaryFile(dir=incoming, prefix="blob-", delete=False)  # noqa: SIM115
+    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)  # released when closed: the sweep leaves a live write alone
     temporary = Path(handle.name)
     try:
         hasher = hashlib.sha256()

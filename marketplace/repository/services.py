@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import logging
 import os
@@ -13,12 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 from django.conf import settings
 from django.db import IntegrityError
 from django_mongodb_backend import transaction
 
+from config.faults import fault_point
 from ledger.models import LineOwnership
 from marketplace.accounts.services import normalise_address
 from marketplace.errors import ConflictError, PermissionDeniedError, ValidationFailed
@@ -66,32 +68,34 @@ def archive_limits() -> ArchiveLimits:
     )
 
 
-def _spool(source: BinaryIO, limit: int, progress: Callable[[int], None] | None) -> tuple[Path, str, int]:
-    """Copy the upload to a temporary file, hashing as it streams; constant memory."""
+def _spool(source: BinaryIO, limit: int, progress: Callable[[int], None] | None) -> tuple[Path, str, int, IO[bytes]]:
+    """Copy the upload to a temporary file, hashing as it streams; constant memory. The file stays open and
+    locked (flock) until the caller closes the handle returned: the lock tells the sweep this upload's writer
+    is alive, and it covers the blob the file store links from it until the ingest commits."""
     settings.UPLOAD_TMP_DIR.mkdir(parents=True, exist_ok=True)
     handle = tempfile.NamedTemporaryFile(dir=settings.UPLOAD_TMP_DIR, prefix="upload-", delete=False)  # noqa: SIM115
+    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
     path = Path(handle.name)
     hasher = hashlib.sha256()
     size = 0
     try:
-        with handle:
-            while chunk := source.read(CHUNK):
-                size += len(chunk)
-                if size > limit:
-                    raise PackageRejected(
-                        [Problem("upload.too-large", f"the upload exceeds the limit of {limit} bytes")]
-                    )
-                hasher.update(chunk)
-                handle.write(chunk)
-                if progress:
-                    progress(size)
+        while chunk := source.read(CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise PackageRejected([Problem("upload.too-large", f"the upload exceeds the limit of {limit} bytes")])
+            hasher.update(chunk)
+            handle.write(chunk)
+            fault_point("ingest:spooling")
+            if progress:
+                progress(size)
+        handle.flush()
+        if size == 0:
+            raise PackageRejected([Problem("upload.empty", "the upload is empty")])
     except BaseException:
         path.unlink(missing_ok=True)
+        handle.close()
         raise
-    if size == 0:
-        path.unlink(missing_ok=True)
-        raise PackageRejected([Problem("upload.empty", "the upload is empty")])
-    return path, hasher.hexdigest(), size
+    return path, hasher.hexdigest(), size, handle
 
 
 def package_ingest(
@@ -106,7 +110,7 @@ def package_ingest(
     Atomic: a rejected or failed upload leaves no document and no blob behind.
     """
     uploader = normalise_address(uploader)
-    path, digest, size = _spool(source, settings.PACKAGE_MAX_BYTES, progress)
+    path, digest, size, spooled = _spool(source, settings.PACKAGE_MAX_BYTES, progress)
     try:
         existing = Package.objects.filter(digest=digest).first()
         if existing is not None:
@@ -138,6 +142,7 @@ def package_ingest(
                 ]
             )
         stored_now = blobs.blob_adopt(digest=digest, path=path, filename=filename or f"{digest}.pkg")
+        fault_point("ingest:blob-written")
         try:
             package = _store(inspection, digest=digest, size=size, uploader=uploader, filename=filename)
         except BaseException:
@@ -147,6 +152,7 @@ def package_ingest(
         return IngestResult(package, created=True, inspection=inspection)
     finally:
         path.unlink(missing_ok=True)
+        spooled.close()  # releases the lock: the blob, if stored, is referenced by now
 
 
 def _require_line_uploader(vendor: str, name: str, uploader: str, main_descriptor: str) -> None:
@@ -453,12 +459,13 @@ def blobs_sweep(*, older_than: timedelta = timedelta(hours=1)) -> list[str]:
 
 
 def _spool_sweep(*, older_than: timedelta) -> int:
-    """Spooled uploads a killed process left behind (a live ingest removes its own)."""
+    """Spooled uploads a killed process left behind: older than `older_than`, or held by no live writer's lock
+    (a live ingest removes its own)."""
     cutoff = time.time() - older_than.total_seconds()
     removed = 0
     for path in settings.UPLOAD_TMP_DIR.glob("upload-*"):
         with contextlib.suppress(FileNotFoundError):
-            if path.stat().st_mtime < cutoff:
+            if path.stat().st_mtime < cutoff or not blobs.file_in_use(path):
                 path.unlink()
                 removed += 1
     return removed

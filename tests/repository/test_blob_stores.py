@@ -141,7 +141,9 @@ def test_a_stored_file_blob_is_read_only(settings, tmp_path):
     assert path.stat().st_mode & 0o777 == 0o444
 
 
-def test_what_a_killed_write_or_upload_left_is_swept_when_old(settings, tmp_path):
+def test_what_a_killed_write_or_upload_left_is_swept_unless_its_writer_lives(settings, tmp_path):
+    import fcntl
+
     settings.BLOB_STORE = "files"
     settings.BLOB_DIR = tmp_path / "blobs"
     settings.UPLOAD_TMP_DIR = tmp_path / "tmp"
@@ -151,11 +153,30 @@ def test_what_a_killed_write_or_upload_left_is_swept_when_old(settings, tmp_path
     half_blob.write_bytes(CONTENT[:100])
     half_upload = settings.UPLOAD_TMP_DIR / "upload-killed"
     half_upload.write_bytes(CONTENT[:100])
+    live_upload = settings.UPLOAD_TMP_DIR / "upload-live"
+    live_upload.write_bytes(CONTENT[:100])
 
-    blobs_sweep(older_than=timedelta(hours=1))
-    assert half_blob.exists()
-    assert half_upload.exists()
+    with live_upload.open("rb") as writer:
+        fcntl.flock(writer.fileno(), fcntl.LOCK_EX)  # as a live ingest holds its spool
+        blobs_sweep(older_than=timedelta(hours=1))
+        assert live_upload.exists()
 
-    blobs_sweep(older_than=timedelta(seconds=-1))
-    assert not half_blob.exists()
+    assert not half_blob.exists()  # nobody holds them: their writers died
     assert not half_upload.exists()
+    blobs_sweep(older_than=timedelta(hours=1))
+    assert not live_upload.exists()  # its writer is gone now
+
+
+def test_an_unreferenced_blob_is_kept_while_its_ingest_holds_it(settings, tmp_path):
+    import fcntl
+
+    settings.BLOB_STORE = "files"
+    settings.BLOB_DIR = tmp_path / "blobs"
+    spooled = tmp_path / "upload-1"
+    spooled.write_bytes(CONTENT)
+    with spooled.open("rb") as ingest:
+        fcntl.flock(ingest.fileno(), fcntl.LOCK_EX)
+        blobs.blob_adopt(digest=DIGEST, path=spooled)
+        # Between the blob write and the commit: not an orphan while its ingest lives.
+        assert blobs.blob_orphans(referenced=set(), older_than=timedelta(hours=1)) == []
+    assert blobs.blob_orphans(referenced=set(), older_than=timedelta(hours=1)) == [DIGEST]
