@@ -110,7 +110,9 @@ def test_concurrent_writers_of_one_content_store_it_once_and_whole(store):
 def test_the_sweep_removes_unreferenced_blobs_once_old_enough(store):
     blobs.blob_put(digest=DIGEST, source=io.BytesIO(CONTENT))
 
-    assert blobs.blob_orphans(referenced=set(), older_than=timedelta(hours=1)) == []
+    # GridFS cannot tell a young blob's ingest is dead; the file store can (no live writer holds it).
+    young = blobs.blob_orphans(referenced=set(), older_than=timedelta(hours=1))
+    assert young == ([DIGEST] if store == "files" else [])
     assert blobs.blob_orphans(referenced={DIGEST}, older_than=timedelta(seconds=-1)) == []
     assert blobs.blob_orphans(referenced=set(), older_than=timedelta(seconds=-1)) == [DIGEST]
     blobs.blob_delete(DIGEST)
