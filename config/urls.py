@@ -7,11 +7,12 @@ from django.urls import include, path
 
 from marketplace.api import sol005
 from marketplace.api.app import api
-from marketplace.api.health import healthz
+from marketplace.api.health import healthz, livez
 
 urlpatterns = [
     path("", include("dportal.urls")),
     path("healthz", healthz, name="healthz"),
+    path("livez", livez, name="livez"),
     path("api/", api.urls),
     # ETSI NFV-SOL 005 reads for orchestrators (VNF package and NSD management).
     path("vnfpkgm/v1/", include(sol005.vnfpkgm_urls)),

@@ -15,7 +15,7 @@ from django.shortcuts import render
 from marketplace.api.errors import error_answer
 from marketplace.status import outage_seen
 
-SURFACES_OF_THEIR_OWN = ("/api/", "/vnfpkgm/", "/nsd/", "/healthz")
+SURFACES_OF_THEIR_OWN = ("/api/", "/vnfpkgm/", "/nsd/", "/healthz", "/livez")
 View = Callable[..., HttpResponse]
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from django import template
+from django.template.loader import render_to_string
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from marketplace.licensing.selectors import TimelineEntry
 from marketplace.repository.presenters import ether as ether_text
 
 register = template.Library()
@@ -48,3 +51,23 @@ def hashes_marked(message: str) -> SafeString:
         at = match.end()
     out.append(str(escape(text[at:])))
     return mark_safe("".join(out))  # noqa: S308  (every piece of the text is escaped; <mark> is ours)
+
+
+# A page of the log renders 50 items of the same shape; the same item is shown again and again (first and last
+# pages, each visitor). The rendered item is kept under everything it shows, so an item renders once per
+# content (Russian-doll caching), and a changed anchoring state, subject name or even an edited row shows anew.
+_EVENTS_KEPT = 20_000
+_events: dict[tuple[object, ...], SafeString] = {}
+
+
+@register.simple_tag
+def timeline_event(entry: TimelineEntry) -> SafeString:
+    shown = dataclasses.replace(entry, anchor=None)
+    key = (shown, tuple(sorted((entry.anchor or {}).items())))
+    html = _events.get(key)
+    if html is None:
+        html = mark_safe(render_to_string("dportal/timeline_event.html", {"e": entry}))  # noqa: S308 - a template's output
+        if len(_events) >= _EVENTS_KEPT:
+            _events.clear()
+        _events[key] = html
+    return html

@@ -102,3 +102,14 @@ def test_htmx_polling_gets_only_the_status_fragment(client, deployed):
 
 def test_healthz_only_answers_get(client):
     assert client.post("/healthz").status_code == 405
+
+
+def test_livez_answers_while_the_database_and_chain_are_down(client, settings):
+    settings.ETH_RPC_URL = f"http://127.0.0.1:{free_port()}"
+    settings.MONGODB_URI = f"mongodb://127.0.0.1:{free_port()}/"  # not used: liveness touches neither
+
+    response = client.get("/livez")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "alive"}
+    assert client.post("/livez").status_code == 405
