@@ -234,8 +234,8 @@ def provenance_anchor_tick() -> None:
 #
 # The whole log pages by seq ranges. A package's or a licence's timeline pages by its own gap-free numbering:
 # POSITIONS holds one document per (scope, n), _id "<scope>#<n, 12 digits>", naming the entry's seq, so a page
-# is one range read of the _id index and a count is the scope's head document, with no sort, skip or count
-# scan (SecantusDB sorts every match of a query before it limits). Positions are derived from the entries:
+# is one bounded range read of the (scope, n) index and a count is the scope's head document, with no sort,
+# skip or count scan (SecantusDB sorts every match of a query before it limits). Positions are derived from the entries:
 # they are assigned strictly in seq order behind a watermark (HEAD "positioned"), and the position of (scope,
 # entry) depends only on the entries before it, so processes assigning at once, or again after a crash, write
 # the same documents; the unique _id refuses anything else.
