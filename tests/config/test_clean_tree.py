@@ -10,9 +10,10 @@ import sys
 
 import pytest
 
-from tests.processes import ROOT, free_port, interrupt, wait_for_http
+from tests.processes import DEPLOYMENT_VARS, ROOT, free_port, interrupt, wait_for_http
 
 pytestmark = pytest.mark.slow
+SESSION_VARS = ("NFVM_VAR_DIR", "DJANGO_SETTINGS_MODULE", "MONGODB_NAME", "BLOB_STORE", "LINE_CLAIM_MIN_AGE_S")
 
 
 def _git(*args: str, cwd: os.PathLike[str] | str) -> str:
@@ -23,7 +24,8 @@ def _git(*args: str, cwd: os.PathLike[str] | str) -> str:
 def test_a_fresh_clone_stays_clean_after_install_run_and_tests(tmp_path):
     clone = tmp_path / "clone"
     _git("clone", "--quiet", "--no-hardlinks", str(ROOT), str(clone), cwd=tmp_path)
-    env = {k: v for k, v in os.environ.items() if k not in ("NFVM_VAR_DIR", "DJANGO_SETTINGS_MODULE")}
+    # The embedded defaults, as on a fresh machine: none of the test session's deployment settings.
+    env = {k: v for k, v in os.environ.items() if k not in (*DEPLOYMENT_VARS, *SESSION_VARS)}
     env.update(EMBEDDED_DB_PORT=str(free_port()), EMBEDDED_CHAIN_PORT=str(free_port()))
 
     # The Makefile's own npm step: `npm ci` against the committed lock.
