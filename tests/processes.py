@@ -94,7 +94,7 @@ def wait_for_http(url: str, process: subprocess.Popen[str], timeout: float = 120
     raise AssertionError(f"{url} did not answer within {timeout} s")
 
 
-def interrupt(process: subprocess.Popen[str], timeout: float = 30) -> str:
+def interrupt(process: subprocess.Popen[str], timeout: float = 90) -> str:
     """Ctrl-C the process, as a user would, and return everything it printed."""
     process.send_signal(signal.SIGINT)
     out, _ = process.communicate(timeout=timeout)

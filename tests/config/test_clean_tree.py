@@ -48,7 +48,7 @@ def test_a_fresh_clone_stays_clean_after_install_run_and_tests(tmp_path):
     try:
         wait_for_http(f"http://127.0.0.1:{port}/healthz", server, timeout=240)
     finally:
-        interrupt(server, timeout=60)
+        interrupt(server)
     assert (clone / "var").is_dir()
     assert _git("status", "--porcelain", cwd=clone) == "", "make run left files git does not ignore"
 
