@@ -62,9 +62,8 @@ def zip_bytes(members: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def signed_in_token(client, account: LocalAccount) -> str:
-    """Sign in through the JSON API as a wallet would, and return the bearer token."""
-    start = client.post("/api/v1/auth/nonce").json()
+def signed_sign_in(start: dict[str, Any], account: LocalAccount) -> tuple[str, str]:
+    """(message, signature): what a wallet signs for the nonce answer `start` of POST /api/v1/auth/nonce."""
     message = SiweMessage(
         domain=start["domain"],
         address=account.address,
@@ -74,7 +73,12 @@ def signed_in_token(client, account: LocalAccount) -> str:
         nonce=start["nonce"],
         issued_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     ).to_text()
-    signature = account.sign_message(encode_defunct(text=message)).signature.to_0x_hex()
+    return message, account.sign_message(encode_defunct(text=message)).signature.to_0x_hex()
+
+
+def signed_in_token(client, account: LocalAccount) -> str:
+    """Sign in through the JSON API as a wallet would, and return the bearer token."""
+    message, signature = signed_sign_in(client.post("/api/v1/auth/nonce").json(), account)
     response = client.post(
         "/api/v1/auth/token", {"message": message, "signature": signature}, content_type="application/json"
     )

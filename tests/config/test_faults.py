@@ -12,19 +12,17 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pymongo
 import pytest
 from eth_account import Account
-from eth_account.messages import encode_defunct
 
 from config import embedded
-from ledger.siwe import SiweMessage
 from marketplace.repository.packages.build import build
 from marketplace.repository.services import DEMO_DIR
+from tests.factories import signed_sign_in
 from tests.processes import Checkout, free_port, pid_alive, wait_for_http
 
 pytestmark = pytest.mark.slow
@@ -91,16 +89,7 @@ class Node:
 
     def sign_in(self, account: Any) -> str:
         _, start = self.call("POST", "/api/v1/auth/nonce")
-        message = SiweMessage(
-            domain=start["domain"],
-            address=account.address,
-            statement="Sign in to the NFV marketplace.",
-            uri=start["uri"],
-            chain_id=start["chain_id"],
-            nonce=start["nonce"],
-            issued_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        ).to_text()
-        signature = account.sign_message(encode_defunct(text=message)).signature.to_0x_hex()
+        message, signature = signed_sign_in(start, account)
         body = json.dumps({"message": message, "signature": signature}).encode()
         status, answer = self.call("POST", "/api/v1/auth/token", body, **{"Content-Type": "application/json"})
         assert status == 201, answer
