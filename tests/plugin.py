@@ -26,20 +26,35 @@ KEYSTORE_PASSWORD = "test-operator-password"
 # this suite's thousands of blocks and snapshots), and leaves it behind when it stops: the run's own go.
 ANVIL_STATES = Path.home() / ".foundry" / "anvil" / "tmp"
 _anvil_states_before: set[str] = set()
+_cleans_anvil_states = True
+
+
+def _distributing(early_config: Any) -> bool:
+    """This process hands the tests to pytest-xdist workers (`-n 2`, as `make test` runs): each worker starts its
+    own database and chain node, so the controller needs none."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return False
+    workers = getattr(early_config.known_args_namespace, "numprocesses", None)
+    return workers not in (None, 0, "0")
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: Any, parser: Any, args: list[str]) -> None:
-    global _tmp, _anvil_states_before
+    global _tmp, _anvil_states_before, _cleans_anvil_states
     _tmp = Path(tempfile.mkdtemp(prefix="nfvm-test-"))
+    distributing = _distributing(early_config)
+    # anvil's leftovers are told apart by age: with workers, the controller, started before every worker's anvil
+    # and stopped after all of them, removes them.
+    _cleans_anvil_states = not os.environ.get("PYTEST_XDIST_WORKER")
     _anvil_states_before = set(os.listdir(ANVIL_STATES)) if ANVIL_STATES.is_dir() else set()
     db = embedded.database_service(port=free_port(), storage=":memory:", log_path=_tmp / "db.log", pid_path=None)
     chain = embedded.chain_service(
         port=free_port(), chain_id=31337, state_path=None, log_path=_tmp / "chain.log", pid_path=None
     )
-    for service in (db, chain):
-        embedded.start(service)
-        _services.append(service)
+    if not distributing:
+        for service in (db, chain):
+            embedded.start(service)
+            _services.append(service)
 
     from eth_account import Account
 
@@ -72,7 +87,7 @@ def pytest_load_initial_conftests(early_config: Any, parser: Any, args: list[str
 def pytest_unconfigure(config: Any) -> None:
     while _services:
         embedded.stop(_services.pop())
-    if ANVIL_STATES.is_dir():
+    if _cleans_anvil_states and ANVIL_STATES.is_dir():
         for name in set(os.listdir(ANVIL_STATES)) - _anvil_states_before:
             shutil.rmtree(ANVIL_STATES / name, ignore_errors=True)
     if _tmp is not None:
