@@ -26,7 +26,7 @@ run: install
 
 ## Lint, then the whole test suite against a throwaway database and chain node.
 test: install browser lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 ## Debian's Chromium for the browser tests (Playwright drives it; nothing is downloaded by Playwright).
 browser:
