@@ -22,7 +22,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -31,6 +31,12 @@ if str(ROOT) not in sys.path:
 from bench.services import run_worker  # noqa: E402
 from config import embedded  # noqa: E402
 from tests.processes import free_port  # noqa: E402
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+    from ledger.client import ChainClient
+    from marketplace.repository.models import NetworkService
 
 DEMO = ROOT / "demo" / "packages" / "osm"
 DEMO_PACKAGES = ("nfvm_demo_amf_vnf", "nfvm_demo_upf_vnf", "nfvm_demo_core_ns")
@@ -78,10 +84,9 @@ def _tx_value(tx: dict[str, Any]) -> dict[str, Any]:
     return tx
 
 
-def _setup(tmp: Path) -> tuple[str, str, str]:
-    """The demo NS registered by the developer, a private offer for it and the buyer's licence.
-
-    Returns the NS id, the licensee and a user without a licence."""
+def demo_ns_registered(tmp: Path) -> tuple[NetworkService, ChainClient, LocalAccount]:
+    """The demo 5G core NS and its VNFs ingested and registered on chain by the developer, on freshly
+    migrated services with the contracts deployed. Returns (the NS, the chain client, the developer)."""
     import django
     from django.core.management import call_command
 
@@ -91,11 +96,9 @@ def _setup(tmp: Path) -> tuple[str, str, str]:
     from eth_account import Account
 
     from ledger.client import get_chain_client
-    from ledger.models import LicenceOffer
     from ledger.registry import PackageRegistry
     from ledger.services import contracts_deploy
     from ledger.signer import operator_account
-    from marketplace.licensing.offers import agreement_prepare, offer_prepare, purchase_prepare
     from marketplace.repository.models import NetworkService
     from marketplace.repository.packages.build import build
     from marketplace.repository.registration import line_claims_due, registration_prepare, registration_submit
@@ -104,9 +107,6 @@ def _setup(tmp: Path) -> tuple[str, str, str]:
     chain = get_chain_client()
     contracts_deploy(client=chain, deployer=operator_account())
     developer = Account.from_key(embedded.ANVIL_DEV_KEYS[1])
-    buyer = Account.from_key(embedded.ANVIL_DEV_KEYS[2])
-    outsider = Account.create()  # never bought anything
-
     packages = []
     for name in DEMO_PACKAGES:
         archive = build(DEMO / name, "osm", tmp / f"{name}.tar.gz")
@@ -130,8 +130,22 @@ def _setup(tmp: Path) -> tuple[str, str, str]:
     chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
     line_claims_due()
     _index(chain)
-    ns = NetworkService.objects.get(package=packages[-1])
-    progress(f"entitlement: ingested and registered {len(packages)} packages")
+    progress(f"ingested and registered {len(packages)} demo packages")
+    return NetworkService.objects.get(package=packages[-1]), chain, developer
+
+
+def _setup(tmp: Path) -> tuple[str, str, str]:
+    """The demo NS registered by the developer, a private offer for it and the buyer's licence.
+
+    Returns the NS id, the licensee and a user without a licence."""
+    from eth_account import Account
+
+    from ledger.models import LicenceOffer
+    from marketplace.licensing.offers import agreement_prepare, offer_prepare, purchase_prepare
+
+    ns, chain, developer = demo_ns_registered(tmp)
+    buyer = Account.from_key(embedded.ANVIL_DEV_KEYS[2])
+    outsider = Account.create()  # never bought anything
 
     prepared = offer_prepare(
         package=ns.package, provider=developer.address, kind="private", price=10**15, seats=2, duration_days=30

@@ -20,6 +20,7 @@ sys.path.insert(0, str(ROOT))
 from bench.entitlement import bench_entitlement  # noqa: E402
 from bench.ingest import bench_ingest  # noqa: E402
 from bench.ledger import bench_ledger  # noqa: E402
+from bench.load import bench_load  # noqa: E402
 from bench.portal import bench_portal  # noqa: E402
 from bench.portal_sections import bench_portal_sections  # noqa: E402
 from bench.search import bench_search  # noqa: E402
@@ -93,6 +94,7 @@ BENCHES: dict[str, Callable[[], dict[str, Any]]] = {
     "entitlement": bench_entitlement,
     "portal_sections": bench_portal_sections,
     "usage": bench_usage,
+    "load": bench_load,
 }
 
 

@@ -203,7 +203,8 @@ def start(service: Service, *, timeout: float = 60.0) -> None:
             )
         if service.is_ready():
             if service.pid_path is not None:
-                service.pid_path.write_text(json.dumps({"pid": service.process.pid, "port": service.port}))
+                record = {"pid": service.process.pid, "port": service.port, "owner": os.getpid()}
+                service.pid_path.write_text(json.dumps(record))
             return
         time.sleep(0.05)
     stop(service)
@@ -303,12 +304,15 @@ def _attach_or_start(service: Service, env_var: str, port_var: str) -> bool:
         except ValueError:
             recorded = {}
         pid = int(recorded.get("pid", 0))
+        # The command that started it is gone, so it got its parent-death SIGTERM and is on its way out, even
+        # while it still answers: never attach to it, wait for it to go (or kill it, hung) and start anew.
+        orphaned = "owner" in recorded and not _pid_alive(int(recorded["owner"]))
         if recorded.get("port") == service.port and _pid_alive(pid):
             # Running, or still shutting down after the command that started it died (it stops with its
             # parent): wait for it to answer, or to be gone and start it again.
             deadline = time.monotonic() + 15
             while time.monotonic() < deadline and _pid_alive(pid):
-                if service.is_ready():
+                if service.is_ready() and not orphaned:
                     return False
                 time.sleep(0.1)
             if _pid_alive(pid) and _ours(pid, service):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import functools
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import requests
@@ -19,6 +22,7 @@ from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, Web3Exception
 from web3.types import TxParams, TxReceipt, Wei
 
+from config.faults import fault_point
 from ledger.artifacts import Artifact
 from ledger.exceptions import ChainUnavailable, LedgerError, TransactionFailed
 from ledger.offline.redact import redact_url
@@ -109,8 +113,11 @@ class ChainClient:
             tx = fn.build_transaction({"from": account.address, "value": Wei(value)})
         return self.transact(account, tx, abi=fn.contract_abi)
 
-    def transact(self, account: LocalAccount, tx: TxParams, *, abi: Sequence[Any] | None = None) -> TxReceipt:
-        """Sign `tx` with `account`, send it, and wait for its receipt; a revert raises."""
+    def transact(
+        self, account: LocalAccount, tx: TxParams, *, abi: Sequence[Any] | None = None, step: str = ""
+    ) -> TxReceipt:
+        """Sign `tx` with `account`, send it, and wait for its receipt; a revert raises. `step` names the
+        journey for the fault-injection kill points "<step>:signed" and "<step>:sent" (config.faults)."""
         with self._errors(abi):
             tx = dict(tx)  # type: ignore[assignment]
             tx.setdefault("from", account.address)
@@ -122,14 +129,33 @@ class ChainClient:
                 tip = self.w3.eth.max_priority_fee
                 tx["maxPriorityFeePerGas"] = tip
                 tx["maxFeePerGas"] = Wei(2 * int(base) + int(tip))
-            with self._sending:
+            with self._sending, _sender_lock(self.chain_id(), account.address):
                 tx.setdefault("nonce", self.w3.eth.get_transaction_count(account.address, "pending"))
                 signed = account.sign_transaction(tx)  # type: ignore[arg-type]
+                if step:
+                    fault_point(f"{step}:signed")
                 tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+            if step:
+                fault_point(f"{step}:sent")
             receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.receipt_timeout)
         if receipt["status"] != 1:
             raise TransactionFailed(f"transaction {HexBytes(tx_hash).to_0x_hex()} reverted")
         return receipt
+
+
+@contextmanager
+def _sender_lock(chain_id: int, address: str) -> Iterator[None]:
+    """Hold the account's sending lock across this host's processes (the web server's workers and the indexer
+    worker all sign with the operator key): from reading the pending nonce to handing the transaction to the
+    node, so two processes never sign two transactions with one nonce, which the node would refuse, or
+    worse, let one replace the other. An flock, released by the kernel if the process dies."""
+    path = Path(tempfile.gettempdir()) / f"nfvm-sender-{chain_id}-{address.lower()}.lock"
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def decode_custom_error(data: str, abi: Sequence[Any]) -> str:

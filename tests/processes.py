@@ -11,6 +11,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,6 +101,38 @@ def interrupt(process: subprocess.Popen[str], timeout: float = 90) -> str:
     process.send_signal(signal.SIGINT)
     out, _ = process.communicate(timeout=timeout)
     return out
+
+
+def worker_pids(var_dir: Path) -> set[int]:
+    """The indexer workers (`manage.py index_chain`) of the marketplace whose var/ is `var_dir`."""
+    found = set()
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                command = (proc / "cmdline").read_bytes().split(b"\0")
+                if b"index_chain" in command and str(var_dir).encode() in (proc / "environ").read_bytes():
+                    found.add(int(proc.name))
+            except OSError:
+                continue
+    return found
+
+
+@contextmanager
+def worker_paused(var_dir: Path) -> Iterator[None]:
+    """SIGSTOP the marketplace's indexer worker for the block, SIGCONT after. The worker's restart is what
+    brings a killed embedded database back, so a test holds it to see the outage before it ends."""
+    deadline = time.monotonic() + 30
+    while not (paused := worker_pids(var_dir)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert paused, "the indexer worker is not running"
+    for pid in paused:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in paused:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
 
 
 def pid_alive(pid: int) -> bool:

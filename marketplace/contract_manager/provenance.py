@@ -192,7 +192,7 @@ def provenance_anchor_pending(*, max_entries: int = 1024) -> int:
     from_seq, to_seq = entries[0].seq, entries[-1].seq
     operator = operator_account()
     receipt = client.transact(
-        operator, contract.anchor(operator.address, from_seq, to_seq, tree.root), abi=contract.abi
+        operator, contract.anchor(operator.address, from_seq, to_seq, tree.root), abi=contract.abi, step="provenance"
     )
     (event,) = contract.events(receipt, "RangeAnchored")
     ProvenanceEntry.objects.filter(seq__gte=from_seq, seq__lte=to_seq).update(

@@ -10,6 +10,8 @@ from typing import Any
 from django.conf import settings
 from django.db.models import F
 
+from config import steps
+from config.faults import fault_point
 from ledger.client import get_chain_client
 from ledger.exceptions import LedgerError
 from ledger.models import AcquiredLicence
@@ -113,9 +115,11 @@ def instance_create(
         seat_key=seat_key,
         driver=orchestrator.name,
         deploys=orchestrator.deploys,
+        handled_by=steps.current(),
     )
     if seat_key and decision.seats and held is not None:
         _open_first_seat(instance, decision, seat_opening)
+    fault_point("instantiate:seat-opened")
     problem = _integrity(ns.package)
     if problem is None:
         try:
@@ -238,8 +242,11 @@ def _deploy(instance: NsInstance, ns: NetworkService, orchestrator: Any) -> None
         ns_id = orchestrator.create_ns(
             nsd_id=nsd.id, name=f"{ns.name}-{instance.pk}", description=str(ns), vim_account=vim
         )
+        # Kept at once: a step interrupted from here on is undone at the orchestrator, not left running there.
         instance.orchestrator_id = ns_id
+        NsInstance.objects.filter(pk=instance.pk).update(orchestrator_id=ns_id)
         operation = orchestrator.wait(orchestrator.instantiate_ns(ns_id, nsd_id=nsd.id, vim_account=vim).id)
+        fault_point("instantiate:orchestrated")
     instance.integrity, instance.integrity_detail = _integrity_verdict(checksums)
     instance.state = InstanceState.RUNNING if operation.state == "COMPLETED" else InstanceState.FAILED
     if instance.state == InstanceState.FAILED:
@@ -361,7 +368,8 @@ def _stop(instance: NsInstance, *, actor: str, decision: Decision) -> bool:
     """Terminate at the orchestrator and end the instance; False when it was not running (or another
     request is stopping it)."""
     live = [InstanceState.RUNNING, InstanceState.INSTANTIATING]
-    if not NsInstance.objects.filter(pk=instance.pk, state__in=live).update(state=InstanceState.TERMINATING):
+    stopping = NsInstance.objects.filter(pk=instance.pk, state__in=live)
+    if not stopping.update(state=InstanceState.TERMINATING, handled_by=steps.current()):
         instance.refresh_from_db()
         return False
     provenance_append(kind="decision", actor=actor, subject=f"instance:{instance.pk}", payload=decision.as_dict())
@@ -374,6 +382,7 @@ def _stop(instance: NsInstance, *, actor: str, decision: Decision) -> bool:
             finished = orchestrator.wait(orchestrator.terminate_ns(instance.orchestrator_id).id)
             if finished.state != "COMPLETED":
                 raise OrchestratorError(f"termination ended {finished.state}")
+            fault_point("terminate:orchestrated")
         except Exception as exc:
             NsInstance.objects.filter(pk=instance.pk).update(
                 state=InstanceState.RUNNING, error=f"terminating failed, try again: {exc}"
@@ -410,6 +419,64 @@ def instances_stop_unseated(limit: int = 20) -> int:
             )
             stopped += 1
     return stopped
+
+
+INTERRUPTED = "the server stopped while starting this instance; nothing of it runs and its seat is free: start it again"
+
+
+def instances_recover_interrupted(limit: int = 20) -> int:
+    """End the steps whose process is gone (config.steps): an instance left instantiating is undone at the
+    orchestrator and failed with the reason, so its owner sees it and starts it again; one left terminating
+    is terminated. Either way its seats are released here and closed on chain. A worker tick; returns how
+    many it ended. A step whose orchestrator call fails now is left for the next tick."""
+    from marketplace.licensing.orchestrators import OrchestratorError
+
+    ended = 0
+    transitional = [InstanceState.INSTANTIATING, InstanceState.TERMINATING]
+    for instance in NsInstance.objects.filter(state__in=transitional).order_by("updated_at")[: limit * 5]:
+        if ended >= limit or not steps.gone(instance.handled_by):
+            continue
+        # Taken over by this process, or by none if another worker took it first.
+        if not NsInstance.objects.filter(pk=instance.pk, state=instance.state, handled_by=instance.handled_by).update(
+            handled_by=steps.current()
+        ):
+            continue
+        instance.refresh_from_db()
+        subject = f"instance:{instance.pk}"
+        try:
+            if instance.orchestrator_id:
+                _undo_at_orchestrator(instance.orchestrator_id)
+        except (OrchestratorError, LedgerError) as exc:
+            NsInstance.objects.filter(pk=instance.pk).update(handled_by="", error=f"recovering: {exc}")
+            continue
+        if instance.state == InstanceState.INSTANTIATING:
+            instance.error = INTERRUPTED
+            _ended(instance, InstanceState.FAILED)
+            payload = {"ns": str(instance.ns.pk), "state": instance.state, "error": instance.error}
+            provenance_append(kind="instantiate", actor=instance.owner, subject=subject, payload=payload)
+        else:
+            instance.error = ""
+            _ended(instance, InstanceState.TERMINATED)
+            payload = {"ns": str(instance.ns.pk)}
+            provenance_append(kind="terminate", actor=instance.owner, subject=subject, payload=payload)
+        ended += 1
+    return ended
+
+
+def _undo_at_orchestrator(ns_id: str) -> None:
+    """Make sure nothing of `ns_id` runs at the orchestrator: terminated if it was instantiated; an operation
+    still under way there raises OrchestratorError (tried again at the next tick)."""
+    from marketplace.licensing.orchestrators import OrchestratorError
+
+    orchestrator = driver()
+    state = orchestrator.ns_state(ns_id)
+    if state in (None, "NOT_INSTANTIATED"):
+        return
+    if state != "INSTANTIATED":
+        raise OrchestratorError(f"the orchestrator's NS instance {ns_id} is {state}", call="recover")
+    finished = orchestrator.wait(orchestrator.terminate_ns(ns_id).id)
+    if finished.state != "COMPLETED":
+        raise OrchestratorError(f"terminating NS instance {ns_id} ended {finished.state}", call="recover")
 
 
 def instances_flag_expired() -> int:

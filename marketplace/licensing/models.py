@@ -43,6 +43,9 @@ class NsInstance(models.Model):
     # licence moved); such an instance is stopped by the node, and its owner reads why.
     licence_notice = models.TextField(blank=True)
     error = models.TextField(blank=True)
+    # The process carrying the instance through its current step (instantiating, terminating): when it is
+    # gone before the step ends, the worker ends the step (config.steps, instances_recover_interrupted).
+    handled_by = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -50,6 +53,7 @@ class NsInstance(models.Model):
         indexes = [
             models.Index(fields=["owner", "-created_at"], name="instance_owner"),
             models.Index(fields=["seat_key", "state"], name="instance_seat"),
+            models.Index(fields=["state", "updated_at"], name="instance_state"),
         ]
 
     def __str__(self) -> str:

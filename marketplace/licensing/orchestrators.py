@@ -66,6 +66,11 @@ class Driver(Protocol):
 
     def terminate_ns(self, ns_id: str) -> Operation: ...
 
+    def ns_state(self, ns_id: str) -> str | None:
+        """The NS instance's nsState at the orchestrator (INSTANTIATED, NOT_INSTANTIATED, ...); None when it
+        holds no such instance."""
+        ...
+
     def scale_ns(self, ns_id: str, *, scale_out: bool, aspect: str, member_vnf_index: str) -> Operation:
         """One scaling step of one VNF's scaling aspect, out (one more unit) or in (one fewer)."""
         ...
@@ -311,6 +316,16 @@ class OsmDriver:
     def delete_ns(self, ns_id: str) -> None:
         self._call("DELETE", f"/nslcm/v1/ns_instances/{ns_id}", expect=(202, 204))
 
+    def ns_state(self, ns_id: str) -> str | None:
+        response = self._call("GET", f"/nslcm/v1/ns_instances/{ns_id}", expect=(200, 404))
+        if response.status_code == 404:
+            return None
+        body = response.json()
+        state = body.get("nsState") if isinstance(body, dict) else None
+        if not isinstance(state, str):
+            raise OrchestratorError(f"GET /nslcm/v1/ns_instances/{ns_id}: the answer holds no nsState", call="ns")
+        return state
+
 
 class TrackingDriver:
     """Deploys nothing: ids are generated and operations complete at once, so instances can be tracked without OSM."""
@@ -375,3 +390,6 @@ class TrackingDriver:
 
     def delete_ns(self, ns_id: str) -> None:
         self._instances.discard(ns_id)
+
+    def ns_state(self, ns_id: str) -> str | None:
+        return None  # nothing runs anywhere

@@ -20,6 +20,7 @@ from typing import Any
 from django.db import connection
 from pymongo.errors import DuplicateKeyError
 
+from config import steps
 from ledger.client import get_chain_client
 from ledger.exceptions import LedgerError, TransactionFailed
 from ledger.licensing import LicenseManager, SeatOpening, seat_opening_signed
@@ -140,7 +141,9 @@ def seats_open(*, licence_id: int, licensee: str, count: int, authorisation: Sea
     if stale():
         raise SeatAuthorisationRequired(_prepared(licence_id, count), licence_id, count, stale=True)
     try:
-        client.transact(node, manager.open_seats(node.address, opening, authorisation.signature), abi=manager.abi)
+        client.transact(
+            node, manager.open_seats(node.address, opening, authorisation.signature), abi=manager.abi, step="seats"
+        )
     except TransactionFailed as exc:
         if stale():
             raise SeatAuthorisationRequired(_prepared(licence_id, count), licence_id, count, stale=True) from exc
@@ -180,18 +183,27 @@ def licence_seats_locked(
 ) -> Iterator[None]:
     """Hold the licence's seat lock while opening or settling its chain seats: settling compares the seats
     this node holds on chain with what its instances need, which an opening in flight in another request
-    or process would change. A lease, so a crashed holder frees it after `lease_s`."""
+    or process would change. A lease, so a crashed holder frees it after `lease_s`; and a holder known to be
+    gone (config.steps: killed on this host) frees it at once."""
     locks = connection.database[LOCKS]  # type: ignore[attr-defined]
     key, token = f"{chain_id}:{licence_id}", uuid.uuid4().hex
+    mine = {"token": token, "holder": steps.current()}
     give_up = time.monotonic() + wait_s
     while True:
         now = time.time()
         try:
             locks.find_one_and_update(
-                {"_id": key, "until": {"$lt": now}}, {"$set": {"until": now + lease_s, "token": token}}, upsert=True
+                {"_id": key, "until": {"$lt": now}}, {"$set": {"until": now + lease_s, **mine}}, upsert=True
             )
             break
         except DuplicateKeyError:  # held, its lease not run out
+            held = locks.find_one({"_id": key}) or {}
+            if held and steps.gone(str(held.get("holder", "?/0/?"))):
+                same = {"_id": key, "token": held.get("token")}  # taken over only if nobody else took it first
+                taken = locks.update_one(same, {"$set": {"until": now + lease_s, **mine}})
+                if taken.modified_count:
+                    break
+                continue
             if time.monotonic() > give_up:
                 raise ConflictError(f"the seats of licence #{licence_id} are being changed: try again") from None
             time.sleep(0.02)

@@ -153,8 +153,9 @@ def _log_offer_closed(event: ChainEvent) -> None:
 
 def _settle_seats() -> None:
     from marketplace.licensing.chain_seats import seats_settle_due
-    from marketplace.licensing.instances import instances_stop_unseated
+    from marketplace.licensing.instances import instances_recover_interrupted, instances_stop_unseated
 
+    instances_recover_interrupted()  # the steps a killed server left half-way
     seats_settle_due()  # close the seats of ended units the chain could not take before
     instances_stop_unseated()
 

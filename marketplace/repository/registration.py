@@ -246,7 +246,10 @@ def _relay(registry: PackageRegistry, request: RegistrationRequest) -> None:
     operator = operator_account()
     try:
         receipt = registry.client.transact(
-            operator, registry.register_with_signature(operator.address, signed, request.signature), abi=registry.abi
+            operator,
+            registry.register_with_signature(operator.address, signed, request.signature),
+            abi=registry.abi,
+            step="registration",
         )
     except LedgerError as exc:
         # Anyone may relay the signature: a copy of this very transaction may have been mined first.
@@ -373,7 +376,7 @@ def registration_batches_anchor() -> int:
     tree = batch_tree(signed)
     operator = operator_account()
     receipt = client.transact(
-        operator, registry.anchor_batch(operator.address, tree.root, len(queued)), abi=registry.abi
+        operator, registry.anchor_batch(operator.address, tree.root, len(queued)), abi=registry.abi, step="batch"
     )
     batch_id = registry.anchored_batch_id(receipt)
     tx_hash = "0x" + bytes(receipt["transactionHash"]).hex()

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.processes import Checkout, free_port, get, interrupt, pid_alive, port_open, wait_for_http
+from tests.processes import Checkout, free_port, get, interrupt, pid_alive, port_open, wait_for_http, worker_paused
 
 pytestmark = pytest.mark.slow
 
@@ -110,8 +110,11 @@ def test_healthz_and_home_report_a_database_that_went_away_until_it_is_back(tmp_
         import os
         import signal
 
-        os.kill(db_pid, signal.SIGKILL)
-        status, body = get(f"http://127.0.0.1:{port}/healthz", timeout=20)
+        with worker_paused(checkout.var_dir):  # its restart would bring the database back (see the end)
+            os.kill(db_pid, signal.SIGKILL)
+            while pid_alive(db_pid):
+                time.sleep(0.02)
+            status, body = get(f"http://127.0.0.1:{port}/healthz", timeout=20)
         assert status == 503
         health = json.loads(body)
         assert health["database"]["ok"] is False

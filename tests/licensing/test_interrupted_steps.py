@@ -1,0 +1,110 @@
+"""A step whose process died half-way (an instance left instantiating or terminating by a killed server) is
+ended by the worker: undone at the orchestrator, its seats released here and closed on chain, its owner told
+why; a step whose process still runs, or ran on another host, is left alone. tests/config/test_faults.py kills
+real servers at these steps; this file checks the rules one by one."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from config import steps
+from ledger.licensing import LicenseManager
+from ledger.signer import operator_account
+from marketplace.contract_manager.models import ProvenanceEntry
+from marketplace.licensing.instances import INTERRUPTED, instances_recover_interrupted
+from marketplace.licensing.models import NsInstance
+from marketplace.licensing.seats import seats_in_use
+from tests.factories import instantiate
+from tests.licensing.test_attack_seats import licensed
+from tests.licensing.test_licensing_journey import network_service  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+
+def dead_process() -> str:
+    """The identity of a process of this host that has exited."""
+    child = subprocess.Popen([sys.executable, "-c", "import os; print(os.getpid())"], stdout=subprocess.PIPE)
+    pid = int(child.communicate()[0])
+    return f"{socket.gethostname()}/{pid}/1"
+
+
+def test_a_process_is_gone_once_it_exits_and_a_reused_pid_is_not_it():
+    assert not steps.gone(steps.current())
+    assert steps.gone(dead_process())
+    host, pid, started = steps.current().rsplit("/", 2)
+    assert steps.gone(f"{host}/{pid}/{int(started) + 1}")  # this pid, but a process started at another time
+    assert not steps.gone(f"another-host/{pid}/{started}")  # not ours to judge
+    assert steps.gone("")  # a step recorded before processes were
+
+
+def left_half_way(instance: NsInstance, state: str, handled_by: str) -> NsInstance:
+    NsInstance.objects.filter(pk=instance.pk).update(state=state, handled_by=handled_by)
+    instance.refresh_from_db()
+    return instance
+
+
+def test_an_instance_left_instantiating_by_a_dead_server_fails_and_frees_its_seats(
+    client,
+    chain,
+    developer,
+    stranger,
+    network_service,  # noqa: F811
+):
+    _offer, licence_id, _token = licensed(client, chain, developer, stranger, network_service, seats=1)
+    instance = left_half_way(instantiate(network_service, stranger), "instantiating", dead_process())
+    manager = LicenseManager.deployed(chain)
+    assert manager.seat_holding(licence_id, operator_account().address)[0] == 1
+
+    assert instances_recover_interrupted() == 1
+
+    instance.refresh_from_db()
+    assert (instance.state, instance.error) == ("failed", INTERRUPTED)
+    assert seats_in_use(instance.seat_key) == 0
+    assert manager.seat_holding(licence_id, operator_account().address)[0] == 0
+    logged = ProvenanceEntry.objects.filter(subject=f"instance:{instance.pk}", kind="instantiate").order_by("-seq")
+    assert logged[0].payload == {"ns": str(network_service.pk), "state": "failed", "error": INTERRUPTED}
+    # The seat is free again: the owner starts it again.
+    assert instantiate(network_service, stranger).state == "running"
+
+
+def test_an_instance_left_terminating_by_a_dead_server_is_terminated(
+    client,
+    chain,
+    developer,
+    stranger,
+    network_service,  # noqa: F811
+):
+    _offer, licence_id, _token = licensed(client, chain, developer, stranger, network_service, seats=1)
+    instance = left_half_way(instantiate(network_service, stranger), "terminating", dead_process())
+
+    assert instances_recover_interrupted() == 1
+
+    instance.refresh_from_db()
+    assert instance.state == "terminated"
+    assert seats_in_use(instance.seat_key) == 0
+    assert LicenseManager.deployed(chain).seat_holding(licence_id, operator_account().address)[0] == 0
+
+
+def test_a_step_under_way_or_on_another_host_is_left_alone(
+    client,
+    chain,
+    developer,
+    stranger,
+    network_service,  # noqa: F811
+):
+    licensed(client, chain, developer, stranger, network_service, seats=2)
+    mine = left_half_way(instantiate(network_service, stranger), "instantiating", steps.current())
+    _host, pid, started = steps.current().rsplit("/", 2)
+    elsewhere = left_half_way(instantiate(network_service, stranger), "terminating", f"other/{pid}/{started}")
+
+    assert instances_recover_interrupted() == 0
+
+    for instance in (mine, elsewhere):
+        state = instance.state
+        instance.refresh_from_db()
+        assert instance.state == state
+    assert seats_in_use(mine.seat_key) == 2
