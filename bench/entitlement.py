@@ -138,12 +138,13 @@ def _setup(tmp: Path) -> tuple[str, str, str]:
     """The demo NS registered by the developer, a private offer for it and the buyer's licence.
 
     Returns the NS id, the licensee and a user without a licence."""
+    ns, chain, developer = demo_ns_registered(tmp)  # sets Django up first
+
     from eth_account import Account
 
     from ledger.models import LicenceOffer
     from marketplace.licensing.offers import agreement_prepare, offer_prepare, purchase_prepare
 
-    ns, chain, developer = demo_ns_registered(tmp)
     buyer = Account.from_key(embedded.ANVIL_DEV_KEYS[2])
     outsider = Account.create()  # never bought anything
 

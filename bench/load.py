@@ -46,8 +46,9 @@ from bench.entitlement import (  # noqa: E402
 from bench.services import run_worker  # noqa: E402
 from tests.processes import free_port  # noqa: E402
 
-USERS = 50
-DURATION_S = 60.0
+# The issue's load; NFVM_LOAD_USERS / NFVM_LOAD_SECONDS change it for a look (one user: each operation's own cost).
+USERS = int(os.environ.get("NFVM_LOAD_USERS", "50"))
+DURATION_S = float(os.environ.get("NFVM_LOAD_SECONDS", "60"))
 WORKER_TIMEOUT_S = 600
 # How often each operation comes up in a user's loop (weights).
 MIX = {
@@ -67,12 +68,13 @@ def bench_load() -> dict[str, float]:
 def _setup(tmp: Path) -> tuple[Any, list[Any]]:
     """The demo NS with a trial offer (one instance each), activated by USERS fresh wallets. Returns the NS
     and the users' accounts."""
+    ns, chain, developer = demo_ns_registered(tmp)  # sets Django up first
+
     from eth_account import Account
 
     from ledger.models import LicenceOffer
     from marketplace.licensing.offers import agreement_prepare, agreement_submit, offer_prepare
 
-    ns, chain, developer = demo_ns_registered(tmp)
     prepared = offer_prepare(package=ns.package, provider=developer.address, kind="trial", seats=1, duration_days=30)
     chain.transact(developer, _tx_value(prepared["transaction"]))  # type: ignore[arg-type]
     _index(chain)
