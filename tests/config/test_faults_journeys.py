@@ -64,6 +64,7 @@ class Market:
     chain: ChainClient
     ns_id: str
     offer_id: int
+    ns_package_id: str
 
     def licensee(self) -> tuple[Any, str]:
         """A fresh user who activated the trial: (account, API token)."""
@@ -109,13 +110,13 @@ class Market:
         return str(found["address"])
 
 
-def _register(node: Node, token: str, package_id: str) -> int:
+def _register(node: Node, token: str, package_id: str, mode: str = "relay") -> int:
     status, prepared = node.json("GET", f"/api/v1/packages/{package_id}/registration", token=token)
     assert status == 200, prepared
     body: dict[str, Any] = {
         "typed_data": prepared["typed_data"],
         "signature": DEVELOPER.sign_typed_data(full_message=prepared["typed_data"]).signature.to_0x_hex(),
-        "mode": "relay",
+        "mode": mode,
     }
     if prepared.get("claim"):
         body["claim_typed_data"] = prepared["claim"]
@@ -169,6 +170,7 @@ def market(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Market]:
             OSM_VIM_ACCOUNT="5f2b6f0e-6a39-4b43-9d55-6c3c1a3b8e02",
             LINE_CLAIM_MIN_AGE_S="1",
             PROVENANCE_ANCHOR_WINDOW_S="1",
+            REGISTRATION_BATCH_WINDOW_S="1",
         )
         node.start()
         try:
@@ -193,7 +195,7 @@ def market(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Market]:
             chain.transact(DEVELOPER, tx)
             path = f"/api/v1/packages/{ids['nfvm_demo_core_ns']}/offers"
             offers = eventually(lambda: node.json("GET", path)[1]["items"], "the offer indexed")
-            yield Market(node, nbi, chain, str(ns["_id"]), int(offers[-1]["offer_id"]))
+            yield Market(node, nbi, chain, str(ns["_id"]), int(offers[-1]["offer_id"]), ids["nfvm_demo_core_ns"])
         finally:
             node.stop()
             embedded.stop(chain_node)
@@ -356,3 +358,90 @@ def test_the_worker_killed_while_anchoring_provenance_anchors_every_entry_once(m
     # `make run` starts the worker again; it anchors what the dead one left, once.
     assert_provenance_intact_and_anchored_once(market)
     assert_seats_equal_running_units(market)
+
+
+def test_the_worker_killed_while_anchoring_a_batch_registers_each_package_once(market, tmp_path):
+    token = market.node.sign_in(DEVELOPER)
+    status, uploaded = market.node.upload(token, new_version(tmp_path, "9.5"))
+    assert status == 201, uploaded
+    market.node.arm("batch:sent")  # the batch's root is on chain; the worker dies before it records it
+    assert _register(market.node, token, uploaded["id"], mode="batch") == 202
+    eventually(market.node.fired, "the worker reached the kill point", timeout=60)
+
+    # `make run` starts the worker again: it anchors the queue again and proves the registration, once.
+    eventually(lambda: registered(market.node, market.chain, uploaded["id"]), "the registration recorded")
+    table = market.node.database()["marketplace_registrationrequest"]
+    eventually(
+        lambda: [r["state"] for r in table.find({"package_id": _oid(uploaded["id"])})] == ["submitted"],
+        "the request recorded as submitted",
+    )
+    assert _register(market.node, token, uploaded["id"], mode="batch") == 409  # not queued a second time
+
+
+def test_a_purchase_mined_while_the_marketplace_is_down_is_found_when_it_returns(market):
+    """The buyer's wallet sends its purchase straight to the chain while the web server and the worker are
+    down; the licence is there when they return, with no step by anyone."""
+    developer_token = market.node.sign_in(DEVELOPER)
+    terms = {"kind": "private", "price": 10**15, "seats": 1, "duration_days": 30}
+    path = f"/api/v1/packages/{market.ns_package_id}/offers"
+    status, offered = market.node.json("POST", path, terms, developer_token)
+    assert status == 201, offered
+    market.chain.transact(DEVELOPER, _tx(offered["transaction"]))
+
+    def private_offers() -> list[int]:
+        return [int(o["offer_id"]) for o in market.node.json("GET", path)[1]["items"] if o["kind"] == "private"]
+
+    offer_id = eventually(private_offers, "the private offer indexed")[-1]
+    buyer = Account.from_key(embedded.ANVIL_DEV_KEYS[3])
+    token = market.node.sign_in(buyer)
+    typed = market.node.json("GET", f"/api/v1/offers/{offer_id}/agreement", token=token)[1]["typed_data"]
+    body = {"typed_data": typed, "signature": buyer.sign_typed_data(full_message=typed).signature.to_0x_hex()}
+    status, answer = market.node.json("POST", f"/api/v1/offers/{offer_id}/agreement", body, token)
+    assert status == 200, answer
+
+    assert market.node.server is not None
+    market.node.server.kill()  # the marketplace goes down hard, as a power cut would
+    market.node.killed()
+    market.chain.transact(buyer, _tx(answer["transaction"]))  # mined while nobody serves
+    market.node.start()
+
+    eventually(lambda: market.decision(buyer)["allowed_to_instantiate"], "the licence indexed after the restart")
+    status, mine = market.node.json("GET", "/api/v1/licences", token=token)
+    assert status == 200
+    assert [lic["offer_id"] for lic in mine["items"]] == [offer_id]
+    assert_provenance_intact_and_anchored_once(market)
+
+
+def _tx(tx: dict[str, Any]) -> dict[str, Any]:
+    """A transaction as the API hands it to wallets (value as hex), for the chain client."""
+    value = tx.get("value", 0)
+    return {**tx, "value": int(value, 16) if isinstance(value, str) else value}
+
+
+def test_stress_kills_at_several_points_in_a_row_leave_every_invariant(market):
+    """A bounded loop over the instance journeys' kill points: each round arms one, runs the journey until the
+    server dies, restarts it, and checks every invariant; the round's user then retries and terminates."""
+    points = ["seats:sent", "instantiate:orchestrated", "terminate:orchestrated"] * 2
+    for point in points:
+        user, token = market.licensee()
+        if point.startswith("terminate"):
+            status, instance = market.instantiate(user, token)
+            assert status == 201, instance
+            market.node.arm(point)
+            with pytest.raises(DROPPED):
+                market.node.json("POST", f"/api/v1/instances/{instance['id']}/terminate", token=token)
+        else:
+            market.node.arm(point)
+            with pytest.raises(DROPPED):
+                market.instantiate(user, token)
+        market.restart_after_kill()
+
+        def ended(token: str = token) -> bool:
+            return all(i["state"] in ("failed", "terminated") for i in market.instances(token))
+
+        eventually(ended, f"the step cut at {point} ended")
+        assert_all(market)
+        status, again = market.instantiate(user, token)
+        assert status == 201, again
+        assert market.node.json("POST", f"/api/v1/instances/{again['id']}/terminate", token=token)[0] == 200
+    assert_all(market)
