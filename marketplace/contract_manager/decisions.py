@@ -229,6 +229,9 @@ def licence_decide(
 
 # Package id -> digest. A digest is the package's content address: it never changes while the package exists.
 _package_digests: dict[Any, str] = {}
+# NS id -> the id of the package that holds it: fixed for the NS's life. (A deleted NS stays known here, in this
+# process, until the map is next cleared; its package is gone, so nothing can be offered for it: a denial.)
+_ns_packages: dict[Any, Any] = {}
 
 
 _DIGESTS_KEPT = 10_000
@@ -256,11 +259,16 @@ def ns_package_digest(ns_id: Any) -> str | None:
         pk = ObjectId(str(ns_id))
     except (InvalidId, TypeError):
         return None
-    services = connection.database[NetworkService._meta.db_table]  # type: ignore[attr-defined]
-    found = services.find_one({"_id": pk}, {"package_id": 1})
-    if found is None:
-        return None
-    package_id = found.get("package_id")
+    package_id = _ns_packages.get(pk)
+    if package_id is None:
+        services = connection.database[NetworkService._meta.db_table]  # type: ignore[attr-defined]
+        found = services.find_one({"_id": pk}, {"package_id": 1})
+        if found is None:
+            return None
+        package_id = found.get("package_id")
+        if len(_ns_packages) >= _DIGESTS_KEPT:
+            _ns_packages.clear()
+        _ns_packages[pk] = package_id
     digest = _package_digests.get(package_id)
     if digest is None:
         digest = Package.objects.filter(pk=package_id).values_list("digest", flat=True).first()
