@@ -285,7 +285,9 @@ def chain_service(
 
 
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def file_locked(path: Path) -> Iterator[None]:
+    """An exclusive flock on `path` for the block, across this host's processes; the kernel frees it if the
+    holder dies."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -375,7 +377,7 @@ def activate(layout: Layout | None = None) -> list[Service]:
     if not wanted:
         return []
     started: list[Service] = []
-    with _locked(layout.run_dir / "embedded.lock"):
+    with file_locked(layout.run_dir / "embedded.lock"):
         for service, env_var, port_var in wanted:
             if _attach_or_start(service, env_var, port_var):
                 started.append(service)

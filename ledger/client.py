@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,6 +21,7 @@ from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, Web3Exception
 from web3.types import TxParams, TxReceipt, Wei
 
+from config.embedded import file_locked
 from config.faults import fault_point
 from ledger.artifacts import Artifact
 from ledger.exceptions import ChainUnavailable, LedgerError, TransactionFailed
@@ -143,19 +143,12 @@ class ChainClient:
         return receipt
 
 
-@contextmanager
-def _sender_lock(chain_id: int, address: str) -> Iterator[None]:
+def _sender_lock(chain_id: int, address: str) -> AbstractContextManager[None]:
     """Hold the account's sending lock across this host's processes (the web server's workers and the indexer
     worker all sign with the operator key): from reading the pending nonce to handing the transaction to the
     node, so two processes never sign two transactions with one nonce, which the node would refuse, or
-    worse, let one replace the other. An flock, released by the kernel if the process dies."""
-    path = Path(tempfile.gettempdir()) / f"nfvm-sender-{chain_id}-{address.lower()}.lock"
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    worse, let one replace the other."""
+    return file_locked(Path(tempfile.gettempdir()) / f"nfvm-sender-{chain_id}-{address.lower()}.lock")
 
 
 def decode_custom_error(data: str, abi: Sequence[Any]) -> str:

@@ -108,3 +108,22 @@ def test_a_step_under_way_or_on_another_host_is_left_alone(
         instance.refresh_from_db()
         assert instance.state == state
     assert seats_in_use(mine.seat_key) == 2
+
+
+def test_a_seat_lock_whose_holder_died_is_taken_over_at_once_and_a_live_one_is_not():
+    from django.db import connection
+
+    from marketplace.errors import ConflictError
+    from marketplace.licensing.seats import LOCKS, licence_seats_locked
+
+    locks = connection.database[LOCKS]  # type: ignore[attr-defined]
+    far = 10**12  # a lease that would not run out
+    locks.insert_one({"_id": "31337:7", "until": far, "token": "dead", "holder": dead_process()})
+    with licence_seats_locked(chain_id=31337, licence_id=7, wait_s=0.5):
+        assert locks.find_one({"_id": "31337:7"})["holder"] == steps.current()
+
+    locks.insert_one({"_id": "31337:8", "until": far, "token": "live", "holder": steps.current()})
+    held_by_a_live_process = licence_seats_locked(chain_id=31337, licence_id=8, wait_s=0.3)
+    with pytest.raises(ConflictError, match="being changed"), held_by_a_live_process:
+        pass
+    assert locks.find_one({"_id": "31337:8"})["token"] == "live"
