@@ -22,7 +22,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,6 +91,7 @@ class Service:
     ready: str  # "mongo" or "jsonrpc"
     log_path: Path
     pid_path: Path | None = None  # None: throwaway instance, never shared
+    prepare: Callable[[], None] | None = field(default=None, repr=False)  # run before each start
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def is_ready(self) -> bool:
@@ -175,6 +176,8 @@ def _pid_alive(pid: int) -> bool:
 
 def start(service: Service, *, timeout: float = 60.0) -> None:
     service.log_path.parent.mkdir(parents=True, exist_ok=True)
+    if service.prepare is not None:
+        service.prepare()
     log = service.log_path.open("ab")
     try:
         service.process = subprocess.Popen(
@@ -262,12 +265,21 @@ def database_service(*, port: int, storage: str, log_path: Path, pid_path: Path 
     )
 
 
+def anvil_binary() -> str:
+    """anvil's own binary from this platform's npm package. Not node_modules/.bin/anvil: that is a Node.js
+    launcher which runs the binary as its child, so a signal to the launcher's pid (a kill -9, the parent-death
+    signal) would leave the chain node itself running."""
+    for binary in sorted((ROOT / "node_modules" / "@foundry-rs").glob("anvil-*/bin/anvil")):
+        return str(binary)
+    launcher = ROOT / "node_modules" / ".bin" / "anvil"
+    return shutil.which("anvil") or str(launcher)
+
+
 def chain_service(
     *, port: int, chain_id: int, state_path: Path | None, log_path: Path, pid_path: Path | None
 ) -> Service:
-    anvil = ROOT / "node_modules" / ".bin" / "anvil"
     argv = [
-        str(anvil) if anvil.exists() else (shutil.which("anvil") or str(anvil)),
+        anvil_binary(),
         "--host",
         "127.0.0.1",
         "--port",
@@ -277,11 +289,44 @@ def chain_service(
         "--silent",
     ]
     if state_path is not None:
-        # Dumped on exit and every few seconds, so even a hard kill loses little.
-        argv += ["--state", str(state_path), "--state-interval", "5", "--preserve-historical-states"]
+        # Dumped on exit and every second, so a hard kill loses at most the last second's blocks (the indexer
+        # reads a node that comes back behind as a reorganisation and unwinds what it had indexed).
+        argv += ["--state", str(state_path), "--state-interval", "1", "--preserve-historical-states"]
     return Service(
-        name="chain node (anvil)", argv=argv, port=port, ready="jsonrpc", log_path=log_path, pid_path=pid_path
+        name="chain node (anvil)",
+        argv=argv,
+        port=port,
+        ready="jsonrpc",
+        log_path=log_path,
+        pid_path=pid_path,
+        prepare=None if state_path is None else (lambda: _usable_chain_state(state_path)),
     )
+
+
+def _usable_chain_state(state_path: Path) -> None:
+    """Keep a chain state that anvil can load. anvil rewrites its state file in place, so a kill -9 in the
+    middle of a dump leaves a torn file it refuses to start from: that file is set aside and the last state
+    that loaded is used instead. (A copy of each state that parses is kept for this.)"""
+    good = state_path.with_name(state_path.name + ".good")
+    if not state_path.exists():
+        return
+    saved = state_path.read_bytes()
+    try:
+        json.loads(saved)
+    except ValueError:
+        torn = state_path.with_name(f"{state_path.name}.torn-{int(time.time())}")
+        state_path.replace(torn)
+        print(
+            f"[warn] chain node: its state file was torn by a hard kill (kept as {torn.name}); starting from "
+            f"the last complete state{'' if good.exists() else ' (none: a new chain)'}",
+            file=sys.stderr,
+        )
+        if good.exists():
+            shutil.copyfile(good, state_path)
+        return
+    partial = good.with_name(good.name + ".partial")
+    partial.write_bytes(saved)
+    partial.replace(good)
 
 
 @contextlib.contextmanager
@@ -383,8 +428,9 @@ def activate(layout: Layout | None = None) -> list[Service]:
                 started.append(service)
     if started and not _started:
         atexit.register(shutdown)
-        # SIGTERM must run the same clean-up as Ctrl-C.
-        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+        # SIGTERM must run the same clean-up as Ctrl-C (unless the command has its own way to stop).
+        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+            signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     _started.extend(started)
     return started
 

@@ -332,7 +332,15 @@ class Indexer:
             self.projections.rebuild()
         return floor
 
-    def run_forever(self, *, poll_s: float, stop: Callable[[], bool] = lambda: False) -> None:
+    def run_forever(
+        self,
+        *,
+        poll_s: float,
+        stop: Callable[[], bool] = lambda: False,
+        on_unavailable: Callable[[], None] = lambda: None,
+    ) -> None:
+        """Index and run the ticks until `stop()`; `on_unavailable` runs each time the chain node does not
+        answer (the worker starts an embedded node again there)."""
         backoff = poll_s
         while not stop():
             try:
@@ -349,6 +357,7 @@ class Indexer:
                 caught_up = result.reset or result.events == 0
             except ChainUnavailable as exc:
                 log.warning("%s; retrying in %.0f s", exc, backoff)
+                on_unavailable()
                 caught_up, backoff = True, min(backoff * 2, 30.0)
             except (LedgerError, IntegrityError) as exc:
                 log.exception("indexer step failed: %s", exc)

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,8 @@ import pytest
 from eth_account import Account
 
 from config import embedded
+from ledger.client import ChainClient
+from ledger.provenance_anchor import ProvenanceAnchor
 from marketplace.repository.packages.build import build
 from marketplace.repository.services import DEMO_DIR
 from tests.factories import signed_sign_in
@@ -140,6 +144,38 @@ def new_version(tmp_path: Path, version: str) -> Path:
     return build(folder, "osm", tmp_path / f"amf-{version}.tar.gz")
 
 
+def register(node: Node, token: str, package_id: str, mode: str = "relay") -> int:
+    status, prepared = node.json("GET", f"/api/v1/packages/{package_id}/registration", token=token)
+    assert status == 200, prepared
+    body: dict[str, Any] = {
+        "typed_data": prepared["typed_data"],
+        "signature": DEVELOPER.sign_typed_data(full_message=prepared["typed_data"]).signature.to_0x_hex(),
+        "mode": mode,
+    }
+    if prepared.get("claim"):
+        body["claim_typed_data"] = prepared["claim"]
+        body["claim_signature"] = DEVELOPER.sign_typed_data(full_message=prepared["claim"]).signature.to_0x_hex()
+    return node.json("POST", f"/api/v1/packages/{package_id}/registration", body, token)[0]
+
+
+def mine(chain: ChainClient, seconds: int = 2) -> None:
+    chain.w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
+    chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+
+
+def registered(node: Node, chain: ChainClient, package_id: str) -> bool:
+    """The package's registration went on chain and the indexer recorded it (the package is listed)."""
+    mine(chain, 0)
+    found = node.database()["marketplace_package"].find_one({"_id": oid(package_id)}, {"listed": 1})
+    return bool(found and found.get("listed"))
+
+
+def oid(text: str) -> Any:
+    from bson import ObjectId
+
+    return ObjectId(text)
+
+
 # --- the invariants, each by name ---
 
 
@@ -172,6 +208,57 @@ def assert_no_action_silently_lost(node: Node, token: str, archive: Path, versio
     assert status in (200, 201), answer
     assert (status == 200) == bool(before), "an upload that took effect must be found again, not stored twice"
     assert db["marketplace_package"].count_documents({"version": version}) == 1
+
+
+# What the indexer builds from the chain alone: its log of our contracts' events and the projections of them.
+PROJECTIONS = (
+    "ledger_chainevent",
+    "ledger_packageanchor",
+    "ledger_lineownership",
+    "ledger_registrybatch",
+    "ledger_licenceoffer",
+    "ledger_acquiredlicence",
+    "ledger_provenancerange",
+)
+
+
+def assert_projections_equal_a_clean_reindex(node: Node) -> None:
+    """A second indexer, started from block 0 into a scratch database of its own over the same chain and the same
+    contracts, builds exactly the projections the running indexer holds: a kill lost, doubled or left nothing."""
+    live = node.database()
+    scratch = live.client[f"reindex_{secrets.token_hex(4)}"]
+    env = node.env | {"MONGODB_NAME": scratch.name}
+    try:
+        done = node.checkout.manage("migrate", "--no-input", **env)
+        assert done.returncode == 0, done.stderr
+        scratch["ledger_contractdeployment"].insert_many(list(live["ledger_contractdeployment"].find({})))
+        for _ in range(10):  # until both stand at the same block (the chain may move on meanwhile)
+            done = node.checkout.manage("index_chain", "--once", **env)
+            assert done.returncode == 0, done.stderr
+            target = _indexed_to(scratch)
+            deadline = time.monotonic() + 60
+            while _indexed_to(live) < target and time.monotonic() < deadline:
+                time.sleep(0.3)
+            if _indexed_to(live) == target:
+                break
+        assert _indexed_to(live) == _indexed_to(scratch), "the chain kept moving; the comparison never settled"
+        for name in PROJECTIONS:
+            assert _rows(live[name]) == _rows(scratch[name]), f"{name} differs from a clean re-index from block 0"
+    finally:
+        live.client.drop_database(scratch.name)
+
+
+def _indexed_to(db: Any) -> int:
+    state = db["ledger_indexerstate"].find_one({})
+    return -1 if state is None else int(state["last_block"])
+
+
+def _rows(collection: Any) -> list[str]:
+    """A collection's documents, without the database's own id and times, in a stable order."""
+    rows = []
+    for document in collection.find({}, {"_id": 0, "indexed_at": 0}):
+        rows.append(json.dumps(document, sort_keys=True, default=str))
+    return sorted(rows)
 
 
 # --- the journeys ---
@@ -259,3 +346,69 @@ def test_the_indexer_killed_is_started_again_and_catches_up(node):
         time.sleep(0.2)
     assert state is not None
     assert state["last_block"] >= head
+
+
+def test_the_chain_node_killed_comes_back_from_its_saved_state_and_everything_resumes(node, tmp_path):
+    node.env.update(LINE_CLAIM_MIN_AGE_S="1", REGISTRATION_BATCH_WINDOW_S="1", PROVENANCE_ANCHOR_WINDOW_S="1")
+    node.start()
+    token = node.sign_in(DEVELOPER)
+    db = node.database()
+    status, uploaded = node.upload(token, new_version(tmp_path, "9.3"))
+    assert status == 201, uploaded
+    deployed = {d["name"]: d["address"] for d in db["ledger_contractdeployment"].find({})}
+    chain = ChainClient(f"http://127.0.0.1:{node.checkout.chain_port}")
+    record = json.loads((node.var / "run" / "chain.json").read_text())
+
+    # The worker's restart of the node is what ends the outage: held while the outage is read, and with it the
+    # registration queued just before the kill, so that it is pending through the outage.
+    with worker_paused(node.var):
+        assert register(node, token, uploaded["id"], mode="batch") == 202  # its line's claim is committed now
+        head = chain.w3.eth.block_number
+        eventually(lambda: saved_block(node.var / "chain" / "state.json") >= head, "the node's state saved")
+        os.kill(record["pid"], signal.SIGKILL)
+        eventually(lambda: not pid_alive(record["pid"]), "the chain node gone")
+        status, health = node.call("GET", "/healthz")
+        assert status == 503, health  # read as an outage, naming what is down and how to fix it
+        assert health["chain"]["ok"] is False
+        with urllib.request.urlopen(f"{node.base}/packages/", timeout=60) as response:
+            assert response.status == 200  # the catalogue answers from the database,
+            assert "The chain is down" in response.read().decode()  # under a banner
+        path = f"/api/v1/packages/{uploaded['id']}/registration"
+        status, answer = node.json("GET", path, token=token)
+        assert status == 503, answer  # a step that needs the chain says so
+        assert "does not answer" in answer["error"]
+
+    # No manual step: the worker starts the node again from its saved state, and everything resumes.
+    eventually(lambda: node.call("GET", "/healthz")[0] == 200, "the chain node back")
+    assert json.loads((node.var / "run" / "chain.json").read_text())["pid"] != record["pid"]
+    assert chain.w3.eth.block_number >= head, "the node came back without the blocks it had saved"
+    for name, address in deployed.items():
+        assert chain.w3.eth.get_code(chain.w3.to_checksum_address(address)) != b"", f"{name} was lost"
+    assert {d["name"]: d["address"] for d in db["ledger_contractdeployment"].find({})} == deployed
+    # The pending registration goes on chain (claim revealed, batch anchored) and the indexer records it.
+    eventually(lambda: registered(node, chain, uploaded["id"]), "the pending registration on chain and indexed")
+    entries = db["marketplace_provenanceentry"].count_documents({})
+    assert entries >= 1
+    anchor = ProvenanceAnchor(chain, deployed["ProvenanceAnchor"])
+    eventually(lambda: anchor.latest_seq() >= entries, "the registration's provenance anchored")
+    assert_no_half_stored_package(node)
+    assert_no_orphan_blob(node)
+    assert_projections_equal_a_clean_reindex(node)
+
+
+def saved_block(state: Path) -> int:
+    """The head block of the chain node's last state dump (-1: none yet, or caught mid-write)."""
+    try:
+        return int(json.loads(state.read_bytes())["block"]["number"], 16)
+    except (OSError, ValueError, KeyError):
+        return -1
+
+
+def eventually(check: Callable[[], Any], what: str, timeout: float = 90) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.3)
+    raise AssertionError(f"not within {timeout} s: {what}")

@@ -34,7 +34,17 @@ from ledger.provenance_verify import GENESIS_PREV_HASH, entry_hash
 from marketplace.contract_manager.provenance import iso_millis
 from marketplace.licensing.instances import INTERRUPTED
 from tests import osm_nbi
-from tests.config.test_faults import DEVELOPER, Node, new_version
+from tests.config.test_faults import (
+    DEVELOPER,
+    Node,
+    assert_projections_equal_a_clean_reindex,
+    eventually,
+    mine,
+    new_version,
+    oid,
+    register,
+    registered,
+)
 from tests.processes import free_port
 
 pytestmark = pytest.mark.slow
@@ -43,16 +53,6 @@ OPERATOR = Account.from_key(embedded.ANVIL_DEV_KEYS[0])
 DEMO = ("nfvm_demo_amf_vnf", "nfvm_demo_upf_vnf", "nfvm_demo_core_ns")
 LIVE = ("instantiating", "running", "terminating")
 DROPPED = (urllib.error.URLError, ConnectionError)
-
-
-def eventually(check: Callable[[], Any], what: str, timeout: float = 90) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.3)
-    raise AssertionError(f"not within {timeout} s: {what}")
 
 
 @dataclass
@@ -110,38 +110,6 @@ class Market:
         return str(found["address"])
 
 
-def _register(node: Node, token: str, package_id: str, mode: str = "relay") -> int:
-    status, prepared = node.json("GET", f"/api/v1/packages/{package_id}/registration", token=token)
-    assert status == 200, prepared
-    body: dict[str, Any] = {
-        "typed_data": prepared["typed_data"],
-        "signature": DEVELOPER.sign_typed_data(full_message=prepared["typed_data"]).signature.to_0x_hex(),
-        "mode": mode,
-    }
-    if prepared.get("claim"):
-        body["claim_typed_data"] = prepared["claim"]
-        body["claim_signature"] = DEVELOPER.sign_typed_data(full_message=prepared["claim"]).signature.to_0x_hex()
-    return node.json("POST", f"/api/v1/packages/{package_id}/registration", body, token)[0]
-
-
-def _mine(chain: ChainClient, seconds: int = 2) -> None:
-    chain.w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
-    chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
-
-
-def registered(node: Node, chain: ChainClient, package_id: str) -> bool:
-    """The package's registration went on chain and the indexer recorded it (the package is listed)."""
-    _mine(chain, 0)
-    found = node.database()["marketplace_package"].find_one({"_id": _oid(package_id)}, {"listed": 1})
-    return bool(found and found.get("listed"))
-
-
-def _oid(text: str) -> Any:
-    from bson import ObjectId
-
-    return ObjectId(text)
-
-
 @pytest.fixture(scope="module")
 def market(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Market]:
     if not osm_nbi.SPEC.is_file():
@@ -183,9 +151,9 @@ def market(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Market]:
                 assert row is not None, f"the demo seed holds no {name}"
                 ids[name] = str(row["_id"])
             for package_id in ids.values():
-                assert _register(node, token, package_id) == 202
+                assert register(node, token, package_id) == 202
             eventually(lambda: all(registered(node, chain, p) for p in ids.values()), "the demo registered")
-            ns = db["marketplace_networkservice"].find_one({"package_id": _oid(ids["nfvm_demo_core_ns"])})
+            ns = db["marketplace_networkservice"].find_one({"package_id": oid(ids["nfvm_demo_core_ns"])})
             assert ns is not None
             terms = {"kind": "trial", "seats": 1, "duration_days": 7}
             status, offered = node.json("POST", f"/api/v1/packages/{ids['nfvm_demo_core_ns']}/offers", terms, token)
@@ -266,7 +234,7 @@ def assert_provenance_intact_and_anchored_once(market: Market) -> None:
         assert e["prev_hash"] == previous, f"entry {e['seq']} does not link to the entry before"
         previous = e["entry_hash"]
     anchor = ProvenanceAnchor(market.chain, market.address_of("ProvenanceAnchor"))
-    _mine(market.chain, 0)
+    mine(market.chain, 0)
     eventually(lambda: anchor.latest_seq() >= len(entries), "every entry anchored", timeout=60)
     logs = anchor.contract.events.RangeAnchored.get_logs(from_block=0)
     ranges = sorted((int(log["args"]["fromSeq"]), int(log["args"]["toSeq"]), log["args"]["root"]) for log in logs)
@@ -283,6 +251,7 @@ def assert_all(market: Market) -> None:
     assert_seats_equal_running_units(market)
     assert_no_instance_duplicated_at_the_orchestrator(market)
     assert_provenance_intact_and_anchored_once(market)
+    assert_projections_equal_a_clean_reindex(market.node)
 
 
 # --- the journeys ---
@@ -331,20 +300,21 @@ def test_the_server_killed_while_relaying_a_registration_records_it_once(market,
     assert status == 201, uploaded
     market.node.arm(point)
     with pytest.raises(DROPPED):
-        _register(market.node, token, uploaded["id"])  # the line is the developer's: the request relays it
+        register(market.node, token, uploaded["id"])  # the line is the developer's: the request relays it
     market.restart_after_kill()
 
     eventually(lambda: registered(market.node, market.chain, uploaded["id"]), "the registration recorded")
     table = market.node.database()["marketplace_registrationrequest"]
 
     def states() -> list[str]:
-        return [r["state"] for r in table.find({"package_id": _oid(uploaded["id"])})]
+        return [r["state"] for r in table.find({"package_id": oid(uploaded["id"])})]
 
     # The worker relays the request the dead server left (a copy already mined is found, not sent twice).
     eventually(lambda: states() == ["submitted"], f"the request recorded as submitted (it is {states()})")
     # Signing again is refused as already done, not sent a second time.
-    assert _register(market.node, token, uploaded["id"]) == 409
+    assert register(market.node, token, uploaded["id"]) == 409
     assert_provenance_intact_and_anchored_once(market)
+    assert_projections_equal_a_clean_reindex(market.node)
 
 
 @pytest.mark.parametrize("point", ["provenance:signed", "provenance:sent"])
@@ -357,6 +327,7 @@ def test_the_worker_killed_while_anchoring_provenance_anchors_every_entry_once(m
     eventually(market.node.fired, "the worker reached the kill point", timeout=60)
     # `make run` starts the worker again; it anchors what the dead one left, once.
     assert_provenance_intact_and_anchored_once(market)
+    assert_projections_equal_a_clean_reindex(market.node)
     assert_seats_equal_running_units(market)
 
 
@@ -365,17 +336,17 @@ def test_the_worker_killed_while_anchoring_a_batch_registers_each_package_once(m
     status, uploaded = market.node.upload(token, new_version(tmp_path, "9.5"))
     assert status == 201, uploaded
     market.node.arm("batch:sent")  # the batch's root is on chain; the worker dies before it records it
-    assert _register(market.node, token, uploaded["id"], mode="batch") == 202
+    assert register(market.node, token, uploaded["id"], mode="batch") == 202
     eventually(market.node.fired, "the worker reached the kill point", timeout=60)
 
     # `make run` starts the worker again: it anchors the queue again and proves the registration, once.
     eventually(lambda: registered(market.node, market.chain, uploaded["id"]), "the registration recorded")
     table = market.node.database()["marketplace_registrationrequest"]
     eventually(
-        lambda: [r["state"] for r in table.find({"package_id": _oid(uploaded["id"])})] == ["submitted"],
+        lambda: [r["state"] for r in table.find({"package_id": oid(uploaded["id"])})] == ["submitted"],
         "the request recorded as submitted",
     )
-    assert _register(market.node, token, uploaded["id"], mode="batch") == 409  # not queued a second time
+    assert register(market.node, token, uploaded["id"], mode="batch") == 409  # not queued a second time
 
 
 def test_a_purchase_mined_while_the_marketplace_is_down_is_found_when_it_returns(market):
@@ -410,6 +381,7 @@ def test_a_purchase_mined_while_the_marketplace_is_down_is_found_when_it_returns
     assert status == 200
     assert [lic["offer_id"] for lic in mine["items"]] == [offer_id]
     assert_provenance_intact_and_anchored_once(market)
+    assert_projections_equal_a_clean_reindex(market.node)
 
 
 def _tx(tx: dict[str, Any]) -> dict[str, Any]:

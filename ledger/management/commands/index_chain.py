@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from config import embedded
 from ledger.client import get_chain_client
 from ledger.indexer import Indexer
 from ledger.projections import projections
+
+log = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -44,4 +48,17 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         self.stdout.write("indexer running")
-        indexer.run_forever(poll_s=settings.INDEXER_POLL_S, stop=lambda: stopping)
+        indexer.run_forever(poll_s=settings.INDEXER_POLL_S, stop=lambda: stopping, on_unavailable=_revive_chain)
+
+
+def _revive_chain() -> None:
+    """The embedded chain node stopped answering (a crash, a kill -9): start it again from its saved state, as a
+    deployment's supervisor restarts its node. The worker owns the new node; it stops when the worker does and
+    the next worker starts it again. A configured node (ETH_RPC_URL) is its operator's to restart."""
+    if not settings.EMBEDDED_CHAIN:
+        return
+    try:
+        for service in embedded.activate():
+            log.warning("the embedded %s was down; started again from its saved state", service.name)
+    except embedded.EmbeddedServiceError as exc:
+        log.error("%s", exc)
