@@ -38,12 +38,13 @@ def _log(ns_id: str, licensee: str) -> tuple[str, int]:
     """ENTRIES hash-chained provenance entries for the NS in the shapes marketplace.licensing.licences writes,
     inserted in batches (appending them one by one would dominate the run); returns the package id and
     the licence id."""
+    from django.db import connection
     from django.utils import timezone
 
     from ledger.models import AcquiredLicence
     from ledger.provenance_verify import GENESIS_PREV_HASH, entry_hash
     from marketplace.contract_manager.models import ProvenanceEntry
-    from marketplace.contract_manager.provenance import entry_fields, provenance_head_seq
+    from marketplace.contract_manager.provenance import HEAD, entry_fields, provenance_head_seq
     from marketplace.repository.models import NetworkService
 
     ns = NetworkService.objects.select_related("package").get(pk=ns_id)
@@ -77,6 +78,10 @@ def _log(ns_id: str, licensee: str) -> tuple[str, int]:
             ProvenanceEntry.objects.bulk_create(entries)
             entries = []
     ProvenanceEntry.objects.bulk_create(entries)
+    # Appending one by one moves the head document along; a bulk insert does not. Without it, the head found is
+    # stale and confirmed (its entry exists), so the overall timeline would list the first few entries only.
+    connection.database[HEAD].delete_one({"_id": "head"})
+    assert provenance_head_seq() == ENTRIES, "the overall timeline does not count the whole log"
     progress(f"portal sections: {ENTRIES} provenance entries in {time.perf_counter() - started:.0f} s")
     return str(ns.package.pk), int(licence.licence_id)
 

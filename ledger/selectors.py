@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from django.db import connection
+
 from ledger.client import ChainClient, ChainStatus
 from ledger.exceptions import DeploymentMissing
-from ledger.models import ContractDeployment, IndexerState
+from ledger.models import ContractDeployment, IndexerState, ProvenanceRange
 
 
 def deployments_for(status: ChainStatus) -> list[ContractDeployment]:
@@ -34,3 +36,14 @@ def last_known_chain_id() -> int | None:
     while the chain node does not answer."""
     latest = ContractDeployment.objects.order_by("-deployed_at").values_list("chain_id", flat=True).first()
     return int(latest) if latest is not None else None
+
+
+def provenance_ranges(*, chain_id: int, first: int, last: int) -> list[ProvenanceRange]:
+    """The anchored ranges of chain `chain_id` that overlap entries first..last of the provenance log. Read with
+    pymongo: the ORM adds `$exists`/`$ne: null` to each bound, which SecantusDB answers by scanning."""
+    table = connection.database[ProvenanceRange._meta.db_table]  # type: ignore[attr-defined]
+    query = {"chain_id": chain_id, "from_seq": {"$lte": last}, "to_seq": {"$gte": first}}
+    return [
+        ProvenanceRange(**{("id" if key == "_id" else key): value for key, value in document.items()})
+        for document in table.find(query)
+    ]

@@ -58,12 +58,12 @@ def hashes_marked(message: str) -> SafeString:
 # content (Russian-doll caching), and a changed anchoring state, subject name or even an edited row shows anew.
 _EVENTS_KEPT = 20_000
 _events: dict[tuple[object, ...], SafeString] = {}
+_SHOWN = tuple(f.name for f in dataclasses.fields(TimelineEntry) if f.name != "anchor")
 
 
 @register.simple_tag
 def timeline_event(entry: TimelineEntry) -> SafeString:
-    shown = dataclasses.replace(entry, anchor=None)
-    key = (shown, tuple(sorted((entry.anchor or {}).items())))
+    key = (*(getattr(entry, name) for name in _SHOWN), tuple(sorted((entry.anchor or {}).items())))
     html = _events.get(key)
     if html is None:
         html = mark_safe(render_to_string("dportal/timeline_event.html", {"e": entry}))  # noqa: S308 - a template's output

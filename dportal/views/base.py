@@ -60,6 +60,18 @@ def chain_now(*, reading: bool = False) -> tuple[int, int]:
         return known, int(time.time())
 
 
+def chain_id(*, reading: bool = False) -> int:
+    """The connected chain's id (asked of the node once), for a page that needs no chain time (chain_now)."""
+    client = get_chain_client()
+    try:
+        return client.chain_id()
+    except ChainUnavailable:
+        known = last_known_chain_id() if reading else None
+        if known is None:
+            raise
+        return known
+
+
 def page_number(request: HttpRequest) -> int:
     raw = request.GET.get("page", "1")
     return int(raw) if raw.isascii() and raw.isdigit() and 0 < len(raw) < 7 else 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,7 +13,7 @@ from django.views.decorators.http import require_GET
 
 from dportal import charts
 from dportal.access import signed_in_address
-from dportal.views.base import chain_now, is_htmx, page_number
+from dportal.views.base import chain_id, chain_now, is_htmx, page_number
 from marketplace.licensing import selectors as licence_selectors
 from marketplace.lookups import package_or_404
 
@@ -26,7 +27,7 @@ def _timeline_page(
     return render(request, "dportal/provenance.html", context)
 
 
-def _charts(*, chain_id: int, now: int, offer_ids: list[int] | None, ns_ids: list[str] | None) -> dict[str, Any]:
+def _charts(chain_id: int, now: int, *, offer_ids: list[int] | None, ns_ids: list[str] | None) -> dict[str, Any]:
 
     today = datetime.fromtimestamp(now, UTC).date()
     return {
@@ -40,35 +41,54 @@ def _charts(*, chain_id: int, now: int, offer_ids: list[int] | None, ns_ids: lis
     }
 
 
+def _charted_page(
+    request: HttpRequest,
+    context: dict[str, Any],
+    charts: Callable[[], dict[str, Any]],
+    timeline: Callable[[], licence_selectors.Timeline],
+) -> HttpResponse:
+    """A timeline page and its charts. The charts aggregate the whole log, so a page of events never waits for
+    them: the page loads them after the timeline (htmx, `?charts=1`), and a browser without JavaScript follows
+    the page's link to `?charts=1`, which shows both at once."""
+    if request.GET.get("charts") != "1":
+        return _timeline_page(request, {**context, "charts_url": f"{context['base_url']}?charts=1"}, timeline())
+    context.update(charts())
+    if is_htmx(request):
+        return render(request, "dportal/provenance.html#charts", context)
+    return _timeline_page(request, context, timeline())
+
+
 @require_GET
 def provenance(request: HttpRequest) -> HttpResponse:
-    chain_id, now = chain_now(reading=True)
-    timeline = licence_selectors.provenance_timeline(
-        chain_id=chain_id, page=page_number(request), viewer=signed_in_address(request)
+    chain = chain_id(reading=True)
+    return _charted_page(
+        request,
+        {"scope": "all", "base_url": reverse("provenance")},
+        lambda: _charts(*chain_now(reading=True), offer_ids=None, ns_ids=None),
+        lambda: licence_selectors.provenance_timeline(
+            chain_id=chain, page=page_number(request), viewer=signed_in_address(request)
+        ),
     )
-    context: dict[str, Any] = {"scope": "all", "base_url": reverse("provenance")}
-    if not is_htmx(request):
-        context.update(_charts(chain_id=chain_id, now=now, offer_ids=None, ns_ids=None))
-    return _timeline_page(request, context, timeline)
 
 
 @require_GET
 def package_provenance(request: HttpRequest, package_id: str) -> HttpResponse:
     package = package_or_404(package_id, viewer=signed_in_address(request))
-    chain_id, now = chain_now(reading=True)
-    timeline = licence_selectors.package_timeline(
-        package=package, chain_id=chain_id, page=page_number(request), viewer=signed_in_address(request)
-    )
-    context: dict[str, Any] = {
-        "scope": "package",
-        "package": package,
-        "base_url": reverse("package-provenance", args=[package_id]),
-    }
-    if not is_htmx(request):
-        offer_ids = licence_selectors.package_offer_ids(package=package, chain_id=chain_id)
+    chain = chain_id(reading=True)
+
+    def package_charts() -> dict[str, Any]:
+        offer_ids = licence_selectors.package_offer_ids(package=package, chain_id=chain)
         ns_ids = licence_selectors.package_ns_ids(package=package)
-        context.update(_charts(chain_id=chain_id, now=now, offer_ids=offer_ids, ns_ids=ns_ids))
-    return _timeline_page(request, context, timeline)
+        return _charts(*chain_now(reading=True), offer_ids=offer_ids, ns_ids=ns_ids)
+
+    return _charted_page(
+        request,
+        {"scope": "package", "package": package, "base_url": reverse("package-provenance", args=[package_id])},
+        package_charts,
+        lambda: licence_selectors.package_timeline(
+            package=package, chain_id=chain, page=page_number(request), viewer=signed_in_address(request)
+        ),
+    )
 
 
 @require_GET

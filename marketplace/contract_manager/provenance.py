@@ -136,12 +136,16 @@ def _heads() -> Any:
     return connection.database[HEAD]  # type: ignore[attr-defined]
 
 
+def _entries() -> Any:
+    return connection.database[ProvenanceEntry._meta.db_table]  # type: ignore[attr-defined]
+
+
 def _head() -> tuple[int, str]:
     """(seq, entry hash) of the last entry, (FIRST_SEQ - 1, genesis) for an empty log."""
     hint = _heads().find_one({"_id": "head"})
     if hint is not None:
-        found = ProvenanceEntry.objects.filter(seq=hint["seq"]).only("entry_hash").first()
-        if found is not None and found.entry_hash == hint["hash"]:
+        found = _entries().find_one({"seq": hint["seq"]}, {"entry_hash": 1})
+        if found is not None and found.get("entry_hash") == hint["hash"]:
             return int(hint["seq"]), str(hint["hash"])  # if it lags, the insert's conflict catches up
     last = ProvenanceEntry.objects.order_by("-seq").only("seq", "entry_hash").first()
     head = (last.seq, last.entry_hash) if last else (FIRST_SEQ - 1, GENESIS_PREV_HASH)
@@ -339,11 +343,11 @@ def _object_ids(keys: Any) -> list[Any]:
     return found
 
 
-def _scope_head(scope: str, *, log_head: int | None = None) -> tuple[int, int]:
-    """(n, seq) of the scope's last position: the head document, followed past any position written after it
-    that names a later entry of the log (`log_head`: the last seq there is; a position beyond it is not followed,
-    and the next placement then refuses it)."""
-    hint = _heads().find_one({"_id": f"scope {scope}"}) or {"n": 0, "seq": 0}
+def _scope_head(scope: str, *, log_head: int | None = None, hint: dict[str, Any] | None = None) -> tuple[int, int]:
+    """(n, seq) of the scope's last position: the head document (`hint`, when read already), followed past any
+    position written after it that names a later entry of the log (`log_head`: the last seq there is; a position
+    beyond it is not followed, and the next placement then refuses it)."""
+    hint = hint or _heads().find_one({"_id": f"scope {scope}"}) or {"n": 0, "seq": 0}
     n, seq = int(hint["n"]), int(hint["seq"])
     while (following := _positions().find_one({"_id": _position_id(scope, n + 1)})) is not None:
         named = int(following["seq"])
@@ -417,6 +421,19 @@ def scope_count(scope: str) -> int:
     return _scope_head(scope)[0]
 
 
+def scope_count_placed(scope: str) -> int:
+    """scope_count for a page, after placing what is new: the log's head, the placement watermark and the scope's
+    head come in one read, and placing runs only when the watermark is behind the head. (Entries a crash left
+    past a stale head are placed by the worker's tick or the next append, which moves the head.)"""
+    key = f"scope {scope}"
+    found = {d["_id"]: d for d in _heads().find({"_id": {"$in": ["head", "positioned", key]}})}
+    head, placed = found.get("head", {}).get("seq", 0), found.get("positioned", {}).get("seq", FIRST_SEQ - 1)
+    if "head" not in found or placed < head:
+        provenance_positions_placed()
+        return scope_count(scope)
+    return _scope_head(scope, hint=found.get(key))[0]
+
+
 def scope_counts(scopes: list[str]) -> dict[str, int]:
     """How many entries each scope lists: their head documents in one read, followed past positions written
     after them (a crash between a position and its head) one read per step."""
@@ -450,7 +467,7 @@ def provenance_entries(*, seqs: range | list[int]) -> list[ProvenanceEntry]:
     else:
         query = {"seq": {"$in": list(seqs)}}
     entries = []
-    for document in connection.database[ProvenanceEntry._meta.db_table].find(query):  # type: ignore[attr-defined]
+    for document in _entries().find(query):
         fields = {("id" if key == "_id" else key): value for key, value in document.items()}
         moment = fields.get("created_at")
         if isinstance(moment, datetime) and moment.tzinfo is None:

@@ -15,21 +15,22 @@ from typing import Any
 
 from django.db.models import Q
 
-from ledger.models import AcquiredLicence, ChainEvent, LicenceOffer, LineOwnership, ProvenanceRange
+from ledger.models import AcquiredLicence, ChainEvent, LicenceOffer, LineOwnership
+from ledger.selectors import provenance_ranges
 from marketplace.contract_manager.decisions import KINDS
 from marketplace.contract_manager.policy import matches_terms
 from marketplace.contract_manager.provenance import (
     provenance_entries,
     provenance_head_seq,
     provenance_positions_placed,
-    scope_count,
+    scope_count_placed,
     scope_counts,
     scope_seqs,
 )
 from marketplace.licensing.models import LicencePolicy, NsInstance, SignedAgreement
 from marketplace.licensing.seats import LIVE_STATES, seat_key, seats_in_use_by_key
 from marketplace.repository.models import NetworkService, Package
-from marketplace.repository.origin import package_offers, visible_to
+from marketplace.repository.origin import package_offers, packages_visible_to
 from marketplace.repository.presenters import ether
 
 PER_PAGE = 50
@@ -285,11 +286,7 @@ def _timeline(scope: str | None, *, page: int, chain_id: int, viewer: str | None
     """A page of the whole log (scope None: seq runs 1, 2, 3, ... without gaps, so a page is a range of seqs and
     the head's seq is the count) or of a scope's timeline (a range of its positions, counted by its head): no
     sort, skip or count scan, so the last page of 100,000 entries costs what the first does."""
-    if scope is None:
-        total = provenance_head_seq()
-    else:
-        provenance_positions_placed()
-        total = scope_count(scope)
+    total = provenance_head_seq() if scope is None else scope_count_placed(scope)
     pages = max(1, -(-total // PER_PAGE))
     page = min(max(1, page), pages)
     first, last = (page - 1) * PER_PAGE + 1, min(page * PER_PAGE, total)
@@ -297,11 +294,7 @@ def _timeline(scope: str | None, *, page: int, chain_id: int, viewer: str | None
         rows = provenance_entries(seqs=range(first, last + 1))
     else:
         rows = provenance_entries(seqs=scope_seqs(scope, first, last)) if total else []
-    ranges: list[ProvenanceRange] = []
-    if rows:
-        ranges = list(
-            ProvenanceRange.objects.filter(chain_id=chain_id, from_seq__lte=rows[-1].seq, to_seq__gte=rows[0].seq)
-        )
+    ranges = provenance_ranges(chain_id=chain_id, first=rows[0].seq, last=rows[-1].seq) if rows else []
     items = []
     names = subject_names({e.subject for e in rows}, viewer=viewer)
     for e in rows:
@@ -347,6 +340,13 @@ def _timeline(scope: str | None, *, page: int, chain_id: int, viewer: str | None
     return Timeline(items, total, page, pages)
 
 
+# What a subject is called never changes: a package's, an NS's name and version and its package, an instance's NS
+# and its place among its owner's instances. Each process keeps those; who may see the package (Package.listed,
+# which registration sets) is read for every page.
+_NAMES_KEPT = 20_000
+_names: dict[str, tuple[str, str]] = {}  # subject -> (name, id of the package it belongs to)
+
+
 def subject_names(subjects: Iterable[str], *, viewer: str | None = None) -> dict[str, str]:
     """Log subjects ("ns:<id>", "instance:<id>", "package:<id>", "offer:<n>", "licence:<n>") as people name
     them: "nfvm-demo-core-ns 1.0", "nfvm-demo-core-ns 1.0, instance 2", "offer #3". A package `viewer` may not
@@ -362,22 +362,27 @@ def subject_names(subjects: Iterable[str], *, viewer: str | None = None) -> dict
     def ids(kind: str) -> list[ObjectId]:
         out = []
         for key in by_kind.get(kind, ()):
+            if f"{kind}:{key}" in _names:
+                continue
             try:
                 out.append(ObjectId(key))
             except (InvalidId, TypeError):
                 continue
         return out
 
-    names: dict[str, str] = {}
+    if len(_names) >= _NAMES_KEPT:
+        _names.clear()
     for ns in NetworkService.objects.filter(pk__in=ids("ns")).select_related("package"):
-        if visible_to(ns.package, viewer):
-            names[f"ns:{ns.pk}"] = f"{ns.name} {ns.version}"
-    for package in Package.objects.filter(pk__in=ids("package")):
-        if visible_to(package, viewer):
-            names[f"package:{package.pk}"] = f"{package.name} {package.version}"
+        _names[f"ns:{ns.pk}"] = (f"{ns.name} {ns.version}", str(ns.package.pk))
+    for package in Package.objects.filter(pk__in=ids("package")).only("name", "version"):
+        _names[f"package:{package.pk}"] = (f"{package.name} {package.version}", str(package.pk))
     for instance in NsInstance.objects.filter(pk__in=ids("instance")).select_related("ns", "ns__package"):
-        if visible_to(instance.ns.package, viewer):
-            names[f"instance:{instance.pk}"] = f"{instance.ns.name} {instance.ns.version}, {instance_name(instance)}"
+        name = f"{instance.ns.name} {instance.ns.version}, {instance_name(instance)}"
+        _names[f"instance:{instance.pk}"] = (name, str(instance.ns.package.pk))
+
+    named = {subject: _names[subject] for subject in subjects if subject in _names}
+    visible = packages_visible_to({package_id for _, package_id in named.values()}, viewer)
+    names = {subject: name for subject, (name, package_id) in named.items() if package_id in visible}
     for kind, word in (("offer", "offer"), ("licence", "licence")):
         for key in by_kind.get(kind, ()):
             names[f"{kind}:{key}"] = f"{word} #{key}"

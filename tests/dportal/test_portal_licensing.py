@@ -138,7 +138,7 @@ def test_it_counts_seats_as_the_decision_point_does(client, chain, developer, st
     client.logout()
     sign_in(client, developer)
     assert re.search(r'data-fact="in-use">\s*2\s*<', page(client, "/offers/"))
-    provenance = page(client, "/provenance/")
+    provenance = page(client, "/provenance/?charts=1")
     assert re.search(r"<title>#\S+: 2 used</title>", provenance)  # the seats chart's bar
 
 
@@ -286,7 +286,7 @@ def test_it_refuses_closing_to_anyone_but_the_provider(client, stranger, license
 
 def test_it_shows_provenance_events_anchoring_and_charts(client, chain, stranger, licensed):
     instance_terminate(instance=licensed["instance"], actor=stranger.address)
-    html = page(client, "/provenance/")
+    html = page(client, "/provenance/?charts=1")  # the page with its charts, as without JavaScript
     for kind in ("decision", "instantiate", "terminate"):
         assert f'<span class="badge">{kind}</span>' in html
     assert "permitted" in html
@@ -306,6 +306,28 @@ def test_it_shows_provenance_events_anchoring_and_charts(client, chain, stranger
     assert "with root <code>0x" in anchored
 
 
+def test_the_timeline_answers_first_and_its_charts_load_after_it(client, licensed):
+    html = page(client, "/provenance/")
+    assert '<section id="timeline"' in html
+    assert 'data-chart="sales"' not in html  # a page of events does not wait for the whole log's aggregates
+    assert 'hx-get="/provenance/?charts=1" hx-trigger="load"' in html
+    assert '<a href="/provenance/?charts=1">' in html  # without JavaScript, a link to the page with them
+
+    fragment = client.get("/provenance/", {"charts": "1"}, headers={"HX-Request": "true"}).content.decode()
+    assert fragment.lstrip().startswith('<section class="charts" id="charts"')
+    assert 'data-chart="sales"' in fragment
+    assert 'data-chart="seats"' in fragment
+    assert "<html" not in fragment
+    assert 'id="timeline"' not in fragment
+
+    package = licensed["ns"].package
+    fragment = client.get(
+        f"/packages/{package.pk}/provenance", {"charts": "1"}, headers={"HX-Request": "true"}
+    ).content.decode()
+    assert 'data-chart="instances"' in fragment
+    assert 'id="timeline"' not in fragment
+
+
 def test_it_pages_the_timeline_with_htmx_as_a_fragment(client, licensed):
     html = client.get("/provenance/", {"page": "1"}, headers={"HX-Request": "true"}).content.decode()
     assert html.lstrip().startswith('<section id="timeline"')
@@ -313,7 +335,7 @@ def test_it_pages_the_timeline_with_htmx_as_a_fragment(client, licensed):
 
 
 def test_it_shows_only_the_packages_events_on_its_timeline(client, stranger, network_service, licensed):
-    html = page(client, f"/packages/{network_service.package.pk}/provenance")
+    html = page(client, f"/packages/{network_service.package.pk}/provenance?charts=1")
     assert f"ns:{network_service.pk}" in html
     assert f"instance:{licensed['instance'].pk}" in html
     assert 'data-chart="seats"' in html
@@ -355,7 +377,7 @@ def test_the_package_page_links_its_provenance_timeline(client, stranger, networ
 
 
 def test_it_says_what_to_do_next_when_the_log_is_empty(client, deployed):
-    html = page(client, "/provenance/")
+    html = page(client, "/provenance/?charts=1")
     assert "No events recorded yet" in html
     assert "No licences issued in the last 14 days." in html
 

@@ -37,6 +37,7 @@ def test_it_shows_licences_and_provenance_and_closes_an_offer_from_the_wallet(
     assert '"primaryType": "LicenceAgreement"' in licensee.locator("pre.json").inner_text()
     screenshot(licensee, "licensing-my-licences")
     licensee.goto(live_server.url + "/provenance/")
+    licensee.locator('svg[data-chart="sales"]').wait_for()  # the charts load after the timeline
     assert licensee.locator('svg[data-chart="sales"] rect.bar-sales').count() == 14
     licensee.set_viewport_size({"width": 390, "height": 844})
     screenshot(licensee, "provenance-phone")
