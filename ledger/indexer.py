@@ -62,6 +62,8 @@ class Projections:
     resets: list[Callable[[], None]] = field(default_factory=list)
     # Periodic work of the worker process beside indexing (e.g. anchoring queued registrations).
     ticks: list[Callable[[], None]] = field(default_factory=list)
+    # Moves each time this process folds events in or rebuilds: what it remembered of the projections is old.
+    generation: int = 0
 
     def on(self, contract: str, event: str) -> Callable[[Projector], Projector]:
         def register(fn: Projector) -> Projector:
@@ -83,6 +85,7 @@ class Projections:
     def apply_all(self, events: Iterable[ChainEvent]) -> None:
         """Fold events in their chain order: each run of consecutive events of one kind goes to that
         kind's handlers before the next run, so a later event always lands after an earlier one."""
+        self.generation += 1
         for key, group in itertools.groupby(events, key=lambda e: (e.contract, e.event)):
             run = list(group)
             for batch_fn in self.batch_handlers.get(key, []):
@@ -93,6 +96,7 @@ class Projections:
 
     def rebuild(self) -> None:
         """Empty the derived records and fold every stored event in again, chain by chain."""
+        self.generation += 1
         for reset in self.resets:
             reset()
         ordered = ChainEvent.objects.order_by("chain_id", "block_number", "log_index").iterator(

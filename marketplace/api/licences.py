@@ -119,7 +119,7 @@ def licence_status(request: HttpRequest, query: Query[StatusQuery]) -> dict[str,
         address = accounts.normalise_address(query.user) if query.user else ""
     except PackageRejected:
         raise ValidationFailed({"user": f"{query.user!r} is not an Ethereum address"}) from None
-    return decisions.package_licence_decide(digest=digest, user=address).as_dict()
+    return decisions.package_licence_status(digest=digest, user=address).as_dict()
 
 
 @router.get("/licences", auth=bearer, response={200: schemas.Licences, 401: E, 503: E})

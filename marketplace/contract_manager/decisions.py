@@ -8,6 +8,7 @@ that would change it.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -15,14 +16,17 @@ from typing import Any
 
 from bson import ObjectId
 from bson.errors import InvalidId
+from django.conf import settings
 from django.db import connection
 
 from ledger.client import get_chain_client
 from ledger.exceptions import LedgerError
 from ledger.models import AcquiredLicence, IndexerState, LicenceOffer
+from ledger.projections import projections
 from marketplace.contract_manager.policy import OfferTerms, PolicyError, matches_terms
 from marketplace.contract_manager.policy_compiler import compile_policy
 from marketplace.contract_manager.provenance import provenance_append
+from marketplace.licensing import seats
 from marketplace.licensing.models import LicencePolicy, NsInstance
 from marketplace.licensing.seats import LIVE_STATES, seat_key, seats_in_use
 from marketplace.repository.models import NetworkService, Package, Vnf
@@ -364,6 +368,30 @@ def package_licence_decide(
             seats=private.seats,
         )
     return Decision(False, "every offer for this network service is closed")
+
+
+# The licence status endpoint is the busiest licence call: orchestrators and portals ask it again and again about
+# the same NS and user. An answer is given again while it is younger than ENTITLEMENT_MAX_AGE_S and this process
+# has neither taken nor released seats nor folded chain events in since (other processes' changes show within
+# that age). Instantiating never reads from here: it decides afresh, and the contract enforces the seats.
+_answers: dict[tuple[str, str], tuple[float, tuple[int, int], Decision]] = {}
+
+
+def package_licence_status(*, digest: str, user: str) -> Decision:
+    """package_licence_decide for the status endpoint: a recent answer again, or a fresh one."""
+    max_age = settings.ENTITLEMENT_MAX_AGE_S
+    if max_age <= 0:
+        return package_licence_decide(digest=digest, user=user)
+    key, now = (digest, user), time.monotonic()
+    generations = (projections.generation, seats.generation)
+    found = _answers.get(key)
+    if found is not None and now - found[0] < max_age and found[1] == generations:
+        return found[2]
+    decision = package_licence_decide(digest=digest, user=user)
+    if len(_answers) >= _KEPT:
+        _answers.clear()
+    _answers[key] = (now, generations, decision)
+    return decision
 
 
 def _held_licences(chain_id: int, offers: list[LicenceOffer], user: str) -> list[AcquiredLicence]:

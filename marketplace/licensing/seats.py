@@ -65,16 +65,24 @@ def seats_in_use_by_key(keys: list[str]) -> Counter[str]:
     return taken
 
 
+# Moves each time this process takes or releases seats: a remembered licence status is old then.
+generation = 0
+
+
 def seat_take(key: str, seats: int, count: int = 1) -> bool:
     """Take `count` seats of `key` if that leaves at most `seats` taken: one atomic conditional update,
     so concurrent requests can never oversubscribe a licence."""
     counters = connection.database[SEATS]  # type: ignore[attr-defined]
     counters.update_one({"_id": key}, {"$setOnInsert": {"used": 0}}, upsert=True)
     taken = counters.find_one_and_update({"_id": key, "used": {"$lte": seats - count}}, {"$inc": {"used": count}})
+    global generation
+    generation += 1
     return taken is not None
 
 
 def seat_release(key: str, count: int = 1) -> None:
+    global generation
+    generation += 1
     counters = connection.database[SEATS]  # type: ignore[attr-defined]
     if counters.update_one({"_id": key, "used": {"$gte": count}}, {"$inc": {"used": -count}}).modified_count == 0:
         counters.update_one({"_id": key}, {"$set": {"used": 0}})

@@ -127,3 +127,47 @@ def test_a_seat_lock_whose_holder_died_is_taken_over_at_once_and_a_live_one_is_n
     with pytest.raises(ConflictError, match="being changed"), held_by_a_live_process:
         pass
     assert locks.find_one({"_id": "31337:8"})["token"] == "live"
+
+
+def test_recovery_the_orchestrator_refuses_keeps_the_seat_and_is_tried_again_at_the_next_tick(
+    settings,
+    client,
+    chain,
+    developer,
+    stranger,
+    network_service,  # noqa: F811
+):
+    """A step left half-way whose NS still runs at the orchestrator, which then refuses to terminate it: the
+    instance keeps its seat (something runs under it), says why, and the next tick ends it."""
+    from tests import osm_nbi
+    from tests.licensing.test_orchestrator_scale import VIM
+
+    if not osm_nbi.SPEC.is_file():
+        pytest.skip(f"OSM's NBI OpenAPI document is absent ({osm_nbi.SPEC})")
+    _offer, licence_id, _token = licensed(client, chain, developer, stranger, network_service, seats=1)
+    manager = LicenseManager.deployed(chain)
+    with osm_nbi.serve(osm_nbi.Spec()) as nbi:
+        settings.OSM_NBI_URL, settings.OSM_USERNAME, settings.OSM_PASSWORD = nbi.url, "admin", "admin"
+        settings.OSM_VIM_ACCOUNT = VIM
+        instance = left_half_way(instantiate(network_service, stranger), "instantiating", dead_process())
+        assert instance.orchestrator_id
+
+        nbi.fail_next_operation("terminate")
+        assert instances_recover_interrupted() == 0
+        instance.refresh_from_db()
+        assert instance.state == "instantiating"
+        assert instance.handled_by == ""  # left for the next tick
+        assert instance.error.startswith("recovering: ")
+        assert seats_in_use(instance.seat_key) == 1  # the NS still runs there: its seat stays taken
+        assert manager.seat_holding(licence_id, operator_account().address)[0] == 1
+
+        nbi.fail_next("getNSinstance", 503, "the NBI is restarting")
+        assert instances_recover_interrupted() == 0  # nor can it say what runs: still nothing is released
+        assert seats_in_use(instance.seat_key) == 1
+
+        assert instances_recover_interrupted() == 1
+        instance.refresh_from_db()
+        assert (instance.state, instance.error) == ("failed", INTERRUPTED)
+        assert [op for op in nbi.operation_ids() if op == "terminateNSinstance"] == ["terminateNSinstance"] * 2
+    assert seats_in_use(instance.seat_key) == 0
+    assert manager.seat_holding(licence_id, operator_account().address)[0] == 0

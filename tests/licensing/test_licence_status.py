@@ -163,3 +163,58 @@ def test_it_refuses_an_unknown_ns_and_a_malformed_user(client, stranger, network
     malformed = client.get("/api/v1/licences/status", {"ns": str(network_service.pk), "user": "0x1234"})
     assert malformed.status_code == 400
     assert "user" in malformed.json()["fields"]
+
+
+def test_a_remembered_answer_is_given_again_only_while_it_is_young(
+    settings,
+    client,
+    chain,
+    developer,
+    stranger,
+    network_service,  # noqa: F811
+):
+    """Another process's change (here the indexer worker's write, made directly) shows once the answer is older
+    than ENTITLEMENT_MAX_AGE_S; until then the status endpoint repeats what it decided."""
+    import time
+
+    from ledger.models import AcquiredLicence
+
+    settings.ENTITLEMENT_MAX_AGE_S = 60.0
+    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=2, duration_days=30)
+    buy(client, chain, stranger, offer_id)
+    assert status(client, network_service, stranger.address)["allowed_to_instantiate"] is True
+
+    # What the indexer worker, another process, writes: a projection, and its checkpoint moved with it.
+    AcquiredLicence.objects.filter(licensee=stranger.address).update(expires_at=1)
+    state = IndexerState.objects.get()
+    IndexerState.objects.filter(pk=state.pk).update(last_block=state.last_block + 1)
+    assert status(client, network_service, stranger.address)["allowed_to_instantiate"] is True  # remembered
+
+    settings.ENTITLEMENT_MAX_AGE_S = 0.2
+    time.sleep(0.3)
+    answer = status(client, network_service, stranger.address)
+    assert answer["allowed_to_instantiate"] is False
+    assert "ended on 1970-01-01" in answer["reason"]
+
+
+def test_what_this_process_changes_shows_in_the_next_answer_however_young(
+    settings,
+    client,
+    chain,
+    developer,
+    stranger,
+    network_service,  # noqa: F811
+):
+    settings.ENTITLEMENT_MAX_AGE_S = 60.0
+    assert status(client, network_service, stranger.address)["allowed_to_instantiate"] is False
+    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=1, duration_days=30)
+    assert f"buy offer #{offer_id}" in status(client, network_service, stranger.address)["reason"]  # indexed here
+    buy(client, chain, stranger, offer_id)
+    assert "0 of 1 instances running" in status(client, network_service, stranger.address)["reason"]
+
+    instance = instantiate(network_service, stranger)  # a seat taken here
+    full = status(client, network_service, stranger.address)
+    assert full["allowed_to_instantiate"] is False
+    assert full["in_use"] == 1
+    instance_terminate(instance=instance, actor=stranger.address)  # and released
+    assert status(client, network_service, stranger.address)["allowed_to_instantiate"] is True
