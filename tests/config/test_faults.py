@@ -270,12 +270,18 @@ def test_the_web_server_killed_during_an_upload_loses_nothing(node, tmp_path, po
     token = node.sign_in(DEVELOPER)
     archive = new_version(tmp_path, "9.1")
 
+    deployed = {d["name"]: d["address"] for d in node.database()["ledger_contractdeployment"].find({})}
+
     node.arm(point)
     with pytest.raises((urllib.error.URLError, ConnectionError)):
         node.upload(token, archive)  # the user sees the upload fail: the connection drops
     assert node.killed() == -signal.SIGKILL
     node.disarm()
     node.start()  # the restart sweeps what the dead process left, with no manual step
+
+    # The embedded chain node went down with the killed command and came back from its saved state: the same
+    # contracts, not a new deployment on an empty chain.
+    assert {d["name"]: d["address"] for d in node.database()["ledger_contractdeployment"].find({})} == deployed
 
     assert_no_half_stored_package(node)
     assert_no_orphan_blob(node)

@@ -335,12 +335,16 @@ def test_the_worker_killed_while_anchoring_a_batch_registers_each_package_once(m
     token = market.node.sign_in(DEVELOPER)
     status, uploaded = market.node.upload(token, new_version(tmp_path, "9.5"))
     assert status == 201, uploaded
+    batches = market.node.database()["ledger_registrybatch"]
+    anchored_before = batches.count_documents({})
     market.node.arm("batch:sent")  # the batch's root is on chain; the worker dies before it records it
     assert register(market.node, token, uploaded["id"], mode="batch") == 202
     eventually(market.node.fired, "the worker reached the kill point", timeout=60)
 
-    # `make run` starts the worker again: it anchors the queue again and proves the registration, once.
+    # `make run` starts the worker again: it finds the root it sent (indexed) and proves the registration under
+    # it, once, without paying for a second root.
     eventually(lambda: registered(market.node, market.chain, uploaded["id"]), "the registration recorded")
+    assert batches.count_documents({}) == anchored_before + 1, "the batch was anchored twice"
     table = market.node.database()["marketplace_registrationrequest"]
     eventually(
         lambda: [r["state"] for r in table.find({"package_id": oid(uploaded["id"])})] == ["submitted"],

@@ -81,6 +81,19 @@ def test_an_append_to_an_emptied_or_restored_log_ignores_a_head_that_points_nowh
     assert_chained(list(ProvenanceEntry.objects.order_by("seq")))
 
 
+@pytest.mark.parametrize("entries", [1, 2, 37, 64])
+def test_without_its_head_document_the_log_finds_its_end_by_point_reads(entries):
+    from marketplace.contract_manager.provenance import provenance_head_seq
+
+    append(entries)
+    connection.database[HEAD].delete_one({"_id": "head"})  # type: ignore[attr-defined]
+
+    assert provenance_head_seq() == entries
+    append(1)
+    assert_chained(list(ProvenanceEntry.objects.order_by("seq")))
+    assert ProvenanceEntry.objects.count() == entries + 1
+
+
 @pytest.mark.django_db(transaction=True)
 def test_sixteen_concurrent_appenders_still_give_one_to_n_and_a_valid_chain():
     threads, per_thread = 16, 5

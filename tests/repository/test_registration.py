@@ -113,6 +113,33 @@ def test_a_batched_registration_carries_its_inclusion_proof(
         assert package.state == "published"
 
 
+def test_a_batch_whose_root_a_crash_left_on_chain_is_proved_under_it_not_anchored_again(
+    client, deployed, chain, snapshot, developer, token, tmp_path
+):
+    from ledger.models import RegistryBatch
+    from ledger.signer import operator_account
+    from marketplace.repository.models import RegistrationRequest
+    from marketplace.repository.registration import batch_tree, registry_typed
+
+    package = demo_package(tmp_path, developer)
+    assert sign_and_submit(client, token, developer, package, mode="batch").json()["state"] == "signed"
+    # What a tick cut short after its anchoring transaction left: the queue's root on chain, nothing recorded.
+    queued = list(RegistrationRequest.objects.filter(package=package))
+    tree = batch_tree([(registration_from_typed_data(registry_typed(r)), r.signature) for r in queued])
+    registry, operator = PackageRegistry(chain, deployed["PackageRegistry"]), operator_account()
+    chain.transact(operator, registry.anchor_batch(operator.address, tree.root, 1), abi=registry.abi)
+    index(chain)
+    assert RegistryBatch.objects.count() == 1
+
+    assert registration_batches_anchor() == 1
+    index(chain)
+
+    assert RegistryBatch.objects.count() == 1  # no second root
+    proof = client.get(f"/api/v1/packages/{package.pk}/proof").json()
+    assert proof["state"] == "anchored"
+    assert proof["batch"]["batch_id"] == RegistryBatch.objects.get().batch_id
+
+
 def test_only_the_uploader_prepares_or_submits(client, deployed, chain, snapshot, developer, stranger, tmp_path):
     package = demo_package(tmp_path, developer)
     developer_token = signed_in_token(client, developer)
