@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -24,6 +25,12 @@ from marketplace.repository.packages.problems import PackageRejected, Problem
 def normalise_address(address: str) -> str:
     if not is_address(address):
         raise PackageRejected([Problem("upload.uploader", f"{address!r} is not an Ethereum address")])
+    return _checksummed(address)
+
+
+@functools.lru_cache(maxsize=4096)
+def _checksummed(address: str) -> str:
+    """EIP-55 (a keccak of the address): the same few addresses come again and again, as with the status calls."""
     return str(to_checksum_address(address))
 
 
