@@ -14,6 +14,7 @@ import ctypes
 import fcntl
 import json
 import os
+import platform
 import shutil
 import signal
 import socket
@@ -71,6 +72,11 @@ class Layout:
     @property
     def rpc_url(self) -> str:
         return f"http://127.0.0.1:{self.chain_port}"
+
+    @property
+    def chain_state(self) -> Path:
+        """The embedded chain node's saved state (anvil's --state file)."""
+        return self.var_dir / "chain" / "state.json"
 
     @property
     def run_dir(self) -> Path:
@@ -152,7 +158,7 @@ def _ours(pid: int, service: Service) -> bool:
         command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return False
-    return any(Path(part).name in command for part in service.argv[:2])
+    return Path(service.argv[0]).name in command
 
 
 def _wait_gone(pid: int, *, timeout: float) -> None:
@@ -228,10 +234,12 @@ def stop(service: Service, *, timeout: float = 15.0) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-    service.process = None
+    pid, service.process = process.pid, None
     if service.pid_path is not None:
-        with contextlib.suppress(FileNotFoundError):
-            service.pid_path.unlink()
+        # Only its own record: another process may have started the service again since, and recorded that.
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            if json.loads(service.pid_path.read_text()).get("pid") == pid:
+                service.pid_path.unlink()
 
 
 def _tail(path: Path, lines: int = 15) -> str:
@@ -269,7 +277,9 @@ def anvil_binary() -> str:
     """anvil's own binary from this platform's npm package. Not node_modules/.bin/anvil: that is a Node.js
     launcher which runs the binary as its child, so a signal to the launcher's pid (a kill -9, the parent-death
     signal) would leave the chain node itself running."""
-    for binary in sorted((ROOT / "node_modules" / "@foundry-rs").glob("anvil-*/bin/anvil")):
+    machine = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine().lower(), platform.machine().lower())
+    binary = ROOT / "node_modules" / "@foundry-rs" / f"anvil-{platform.system().lower()}-{machine}" / "bin" / "anvil"
+    if binary.exists():
         return str(binary)
     launcher = ROOT / "node_modules" / ".bin" / "anvil"
     return shutil.which("anvil") or str(launcher)
@@ -303,10 +313,31 @@ def chain_service(
     )
 
 
+_states_kept: dict[Path, int] = {}  # state file -> the block of its last copy, in this process
+
+
+def keep_chain_state(state_path: Path) -> None:
+    """Copy the node's state file, when it is whole and holds a later block than the last copy, to
+    `<state>.good` (written aside, then renamed): what a restart falls back to when a kill tore the file.
+    The worker calls it every few seconds."""
+    try:
+        saved = state_path.read_bytes()
+        block = int(json.loads(saved)["block"]["number"], 16)
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # absent, or caught mid-write: the next call copies it
+    if block <= _states_kept.get(state_path, -1):
+        return
+    good = state_path.with_name(state_path.name + ".good")
+    partial = good.with_name(good.name + ".partial")
+    partial.write_bytes(saved)
+    partial.replace(good)
+    _states_kept[state_path] = block
+
+
 def _usable_chain_state(state_path: Path) -> None:
     """Keep a chain state that anvil can load. anvil rewrites its state file in place, so a kill -9 in the
-    middle of a dump leaves a torn file it refuses to start from: that file is set aside and the last state
-    that loaded is used instead. (A copy of each state that parses is kept for this.)"""
+    middle of a dump leaves a torn file it refuses to start from: that file is set aside and the last whole
+    state copied (keep_chain_state, by the worker while the node runs, and here at each start) is used."""
     good = state_path.with_name(state_path.name + ".good")
     if not state_path.exists():
         return
@@ -411,7 +442,7 @@ def activate(layout: Layout | None = None) -> list[Service]:
                 chain_service(
                     port=layout.chain_port,
                     chain_id=layout.chain_id,
-                    state_path=layout.var_dir / "chain" / "state.json",
+                    state_path=layout.chain_state,
                     log_path=layout.log_dir / "chain.log",
                     pid_path=layout.run_dir / "chain.json",
                 ),

@@ -46,7 +46,7 @@ LINE_CLAIM_MIN_AGE_S = env.env_int("LINE_CLAIM_MIN_AGE_S", 60, minimum=1, maximu
 PROVENANCE_ANCHOR_WINDOW_S = env.env_float("PROVENANCE_ANCHOR_WINDOW_S", 30.0, minimum=0.0)
 # How old an answer of the licence status endpoint may be (0: decided afresh each time). It is a read: the
 # instantiation itself always decides afresh, and the LicenseManager contract enforces the seats.
-ENTITLEMENT_MAX_AGE_S = env.env_float("ENTITLEMENT_MAX_AGE_S", 1.0, minimum=0.0)
+ENTITLEMENT_MAX_AGE_S = env.env_float("ENTITLEMENT_MAX_AGE_S", 1.0, minimum=0.0, maximum=60.0)
 PROVENANCE_BATCH = env.env_int("PROVENANCE_BATCH", 1024, minimum=1)
 
 # The operator signs anchoring and relayed transactions. anvil's development key is used

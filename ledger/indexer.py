@@ -49,6 +49,9 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+_generations = itertools.count(1)
+
+
 @dataclass
 class Projections:
     """Event name -> functions that fold events into derived state; `reset` empties it.
@@ -62,7 +65,8 @@ class Projections:
     resets: list[Callable[[], None]] = field(default_factory=list)
     # Periodic work of the worker process beside indexing (e.g. anchoring queued registrations).
     ticks: list[Callable[[], None]] = field(default_factory=list)
-    # Moves each time this process folds events in or rebuilds: what it remembered of the projections is old.
+    # Moves each time this process has folded events in (after their transaction commits) or rebuilt: what it
+    # remembered of the projections is old then.
     generation: int = 0
 
     def on(self, contract: str, event: str) -> Callable[[Projector], Projector]:
@@ -85,7 +89,6 @@ class Projections:
     def apply_all(self, events: Iterable[ChainEvent]) -> None:
         """Fold events in their chain order: each run of consecutive events of one kind goes to that
         kind's handlers before the next run, so a later event always lands after an earlier one."""
-        self.generation += 1
         for key, group in itertools.groupby(events, key=lambda e: (e.contract, e.event)):
             run = list(group)
             for batch_fn in self.batch_handlers.get(key, []):
@@ -94,9 +97,13 @@ class Projections:
                 for event in run:
                     fn(event)
 
+    def moved(self) -> None:
+        """The projections changed: `generation` moves (next() on a shared counter is atomic under threads)."""
+        self.generation = next(_generations)
+
     def rebuild(self) -> None:
         """Empty the derived records and fold every stored event in again, chain by chain."""
-        self.generation += 1
+        self.moved()
         for reset in self.resets:
             reset()
         ordered = ChainEvent.objects.order_by("chain_id", "block_number", "log_index").iterator(
@@ -104,6 +111,7 @@ class Projections:
         )
         while chunk := list(itertools.islice(ordered, REBUILD_CHUNK)):
             self.apply_all(chunk)
+        self.moved()
 
 
 def upsert_many(
@@ -298,6 +306,8 @@ class Indexer:
             )
             state.last_block = end
             state.save(update_fields=["last_block", "updated_at"])
+        if events:
+            self.projections.moved()  # committed: what this process remembered of them is old
         if len(recent) + len(hashes) > KEEP_BLOCK_HASHES:
             IndexedBlock.objects.filter(chain_id=state.chain_id, number__lt=floor).delete()
         return len(events)

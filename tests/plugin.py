@@ -81,7 +81,7 @@ def pytest_load_initial_conftests(early_config: Any, parser: Any, args: list[str
             # test_line_claims deploys a registry of its own to check ENS's 60 s.
             "LINE_CLAIM_MIN_AGE_S": "1",
             # Every status answer decided afresh: tests change licences and chain time and ask again at once.
-            # tests/licensing/test_status_answers.py checks the remembered answers themselves.
+            # tests/licensing/test_licence_status.py checks the remembered answers themselves.
             "ENTITLEMENT_MAX_AGE_S": "0",
         }
     )

@@ -51,7 +51,9 @@ def _charted_page(
     them: the page loads them after the timeline (htmx, `?charts=1`), and a browser without JavaScript follows
     the page's link to `?charts=1`, which shows both at once."""
     if request.GET.get("charts") != "1":
-        return _timeline_page(request, {**context, "charts_url": f"{context['base_url']}?charts=1"}, timeline())
+        page = page_number(request)
+        charts_url = f"{context['base_url']}?charts=1" + (f"&page={page}" if page > 1 else "")
+        return _timeline_page(request, {**context, "charts_url": charts_url}, timeline())
     context.update(charts())
     if is_htmx(request):
         return render(request, "dportal/provenance.html#charts", context)
@@ -94,7 +96,7 @@ def package_provenance(request: HttpRequest, package_id: str) -> HttpResponse:
 @require_GET
 def licence_provenance(request: HttpRequest, licence_id: int) -> HttpResponse:
     chain_id, now = chain_now(reading=True)
-    view = licence_selectors.licence_view(licence_id=licence_id, chain_id=chain_id, now=now)
+    view = licence_selectors.licence_view(licence_id=licence_id, chain_id=chain_id, now=now, details=False)
     if view is None:
         raise Http404("no such licence")
     timeline = licence_selectors.licence_timeline(

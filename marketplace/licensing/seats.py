@@ -9,6 +9,7 @@ requests here never race each other to the chain.
 
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
 from collections import Counter
@@ -65,7 +66,9 @@ def seats_in_use_by_key(keys: list[str]) -> Counter[str]:
     return taken
 
 
-# Moves each time this process takes or releases seats: a remembered licence status is old then.
+# Moves each time this process has taken or released seats: a remembered licence status is old then. (next()
+# on a shared counter is atomic under threads; it moves after the write, so no answer read before is kept.)
+_generations = itertools.count(1)
 generation = 0
 
 
@@ -76,16 +79,16 @@ def seat_take(key: str, seats: int, count: int = 1) -> bool:
     counters.update_one({"_id": key}, {"$setOnInsert": {"used": 0}}, upsert=True)
     taken = counters.find_one_and_update({"_id": key, "used": {"$lte": seats - count}}, {"$inc": {"used": count}})
     global generation
-    generation += 1
+    generation = next(_generations)
     return taken is not None
 
 
 def seat_release(key: str, count: int = 1) -> None:
     global generation
-    generation += 1
     counters = connection.database[SEATS]  # type: ignore[attr-defined]
     if counters.update_one({"_id": key, "used": {"$gte": count}}, {"$inc": {"used": -count}}).modified_count == 0:
         counters.update_one({"_id": key}, {"$set": {"used": 0}})
+    generation = next(_generations)
 
 
 # --- seats on chain

@@ -23,9 +23,10 @@ from marketplace.contract_manager.provenance import (
     provenance_entries,
     provenance_head_seq,
     provenance_positions_placed,
+    provenance_submitted,
     scope_count_placed,
     scope_counts,
-    scope_seqs,
+    scope_entries,
 )
 from marketplace.licensing.models import LicencePolicy, NsInstance, SignedAgreement
 from marketplace.licensing.seats import LIVE_STATES, seat_key, seats_in_use_by_key
@@ -105,21 +106,25 @@ class LicenceView:
         return json.dumps(body, indent=2)
 
 
-def _licence_views(licences: list[AcquiredLicence], *, chain_id: int, now: int) -> list[LicenceView]:
+def _licence_views(
+    licences: list[AcquiredLicence], *, chain_id: int, now: int, details: bool = True
+) -> list[LicenceView]:
+    """Each licence with its offer, package, seats in use and number; with `details`, its signed agreement and
+    instances as well (a page that shows neither skips their two reads)."""
     offers = {
         o.offer_id: o
         for o in LicenceOffer.objects.filter(chain_id=chain_id, offer_id__in=[lic.offer_id for lic in licences])
     }
     packages = _packages_of(offers.values())
-    agreements = {
-        a.agreement_hash: a
-        for a in SignedAgreement.objects.filter(agreement_hash__in=[lic.agreement_hash.lower() for lic in licences])
-    }
     keys = {lic.licence_id: seat_key(chain_id, lic) for lic in licences}
+    agreements: dict[str, SignedAgreement] = {}
     instances: dict[int, list[NsInstance]] = {}
-    found = NsInstance.objects.filter(chain_id=chain_id, licence_id__in=list(keys)).select_related("ns")
-    for instance in found.order_by("-created_at")[:MAX_ROWS]:
-        instances.setdefault(int(instance.licence_id or 0), []).append(instance)
+    if details:
+        hashes = [lic.agreement_hash.lower() for lic in licences]
+        agreements = {a.agreement_hash: a for a in SignedAgreement.objects.filter(agreement_hash__in=hashes)}
+        found = NsInstance.objects.filter(chain_id=chain_id, licence_id__in=list(keys)).select_related("ns")
+        for instance in found.order_by("-created_at")[:MAX_ROWS]:
+            instances.setdefault(int(instance.licence_id or 0), []).append(instance)
     used = seats_in_use_by_key(list(keys.values()))
     numbers = licence_numbers(chain_id=chain_id, offer_ids={lic.offer_id for lic in licences})
     views = []
@@ -170,9 +175,9 @@ def licences_of(*, user: str, chain_id: int, now: int) -> list[LicenceView]:
     return _licence_views(list(held), chain_id=chain_id, now=now)
 
 
-def licence_view(*, licence_id: int, chain_id: int, now: int) -> LicenceView | None:
+def licence_view(*, licence_id: int, chain_id: int, now: int, details: bool = True) -> LicenceView | None:
     found = AcquiredLicence.objects.filter(chain_id=chain_id, licence_id=licence_id).first()
-    return _licence_views([found], chain_id=chain_id, now=now)[0] if found else None
+    return _licence_views([found], chain_id=chain_id, now=now, details=details)[0] if found else None
 
 
 # --- offers ---
@@ -293,8 +298,12 @@ def _timeline(scope: str | None, *, page: int, chain_id: int, viewer: str | None
     if scope is None:
         rows = provenance_entries(seqs=range(first, last + 1))
     else:
-        rows = provenance_entries(seqs=scope_seqs(scope, first, last)) if total else []
+        rows = scope_entries(scope, first, last) if total else []
     ranges = provenance_ranges(chain_id=chain_id, first=rows[0].seq, last=rows[-1].seq) if rows else []
+    # Entries read from positions' copies carry no anchoring: one sent and not indexed yet is the last one sent.
+    sent = (
+        provenance_submitted() if any(not _covered(ranges, e.seq) and e.anchor_chain_id is None for e in rows) else None
+    )
     items = []
     names = subject_names({e.subject for e in rows}, viewer=viewer)
     for e in rows:
@@ -313,6 +322,13 @@ def _timeline(scope: str | None, *, page: int, chain_id: int, viewer: str | None
         elif e.anchor_chain_id == chain_id:
             state = "submitted"
             anchor = {"tx_hash": e.anchor_tx_hash, "from_seq": e.anchor_from_seq, "to_seq": e.anchor_to_seq}
+        elif sent is not None and sent["anchor_chain_id"] == chain_id and _within(sent, e.seq):
+            state = "submitted"
+            anchor = {
+                "tx_hash": sent["anchor_tx_hash"],
+                "from_seq": sent["anchor_from_seq"],
+                "to_seq": sent["anchor_to_seq"],
+            }
         else:
             state = "pending"
         payload = e.payload if isinstance(e.payload, dict) else {}
@@ -345,6 +361,14 @@ def _timeline(scope: str | None, *, page: int, chain_id: int, viewer: str | None
 # which registration sets) is read for every page.
 _NAMES_KEPT = 20_000
 _names: dict[str, tuple[str, str]] = {}  # subject -> (name, id of the package it belongs to)
+
+
+def _covered(ranges: list[Any], seq: int) -> bool:
+    return any(r.from_seq <= seq <= r.to_seq for r in ranges)
+
+
+def _within(sent: dict[str, Any], seq: int) -> bool:
+    return int(sent["anchor_from_seq"]) <= seq <= int(sent["anchor_to_seq"])
 
 
 def subject_names(subjects: Iterable[str], *, viewer: str | None = None) -> dict[str, str]:
@@ -380,7 +404,7 @@ def subject_names(subjects: Iterable[str], *, viewer: str | None = None) -> dict
         name = f"{instance.ns.name} {instance.ns.version}, {instance_name(instance)}"
         _names[f"instance:{instance.pk}"] = (name, str(instance.ns.package.pk))
 
-    named = {subject: _names[subject] for subject in subjects if subject in _names}
+    named = {subject: found for subject in subjects if (found := _names.get(subject)) is not None}
     visible = packages_visible_to({package_id for _, package_id in named.values()}, viewer)
     names = {subject: name for subject, (name, package_id) in named.items() if package_id in visible}
     for kind, word in (("offer", "offer"), ("licence", "licence")):

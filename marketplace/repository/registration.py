@@ -381,7 +381,8 @@ def registration_batches_anchor() -> int:
     # proved under it instead of paying for a second root.
     root = "0x" + tree.root.hex()
     sent = RegistryBatch.objects.filter(chain_id=client.chain_id(), root=root, size=len(queued)).first()
-    if sent is not None:
+    on_chain = registry.batch(int(sent.batch_id)) if sent is not None else None  # the record is only a hint
+    if sent is not None and on_chain is not None and (on_chain.root, on_chain.size) == (root, len(queued)):
         batch_id, tx_hash = int(sent.batch_id), sent.tx_hash
     else:
         receipt = client.transact(

@@ -344,12 +344,14 @@ def test_the_worker_killed_while_anchoring_a_batch_registers_each_package_once(m
     # `make run` starts the worker again: it finds the root it sent (indexed) and proves the registration under
     # it, once, without paying for a second root.
     eventually(lambda: registered(market.node, market.chain, uploaded["id"]), "the registration recorded")
-    assert batches.count_documents({}) == anchored_before + 1, "the batch was anchored twice"
     table = market.node.database()["marketplace_registrationrequest"]
     eventually(
         lambda: [r["state"] for r in table.find({"package_id": oid(uploaded["id"])})] == ["submitted"],
         "the request recorded as submitted",
     )
+    eventually(lambda: batches.count_documents({}) > anchored_before, "the batch's root indexed")
+    assert_projections_equal_a_clean_reindex(market.node)  # the indexer has caught up with the chain
+    assert batches.count_documents({}) == anchored_before + 1, "the batch was anchored twice"
     assert register(market.node, token, uploaded["id"], mode="batch") == 409  # not queued a second time
 
 

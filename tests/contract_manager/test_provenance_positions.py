@@ -32,7 +32,7 @@ def scope_entries(scope: str) -> list[int]:
 def positioned(scope: str) -> list[int]:
     provenance.provenance_positions_catch_up()
     count = provenance.scope_count(scope)
-    return provenance.scope_seqs(scope, 1, count)
+    return [e.seq for e in provenance.scope_entries(scope, 1, count)]
 
 
 def test_positions_follow_the_log_in_order_with_counts_from_the_head():
@@ -42,10 +42,30 @@ def test_positions_follow_the_log_in_order_with_counts_from_the_head():
 
     assert positioned(PACKAGE) == scope_entries(PACKAGE) == [1, 2, 3, 6, 7, 8, 9]
     assert positioned("licence:7") == [1, 2, 3]
-    assert provenance.scope_seqs(PACKAGE, 4, 5) == [6, 7]
+    assert [e.seq for e in provenance.scope_entries(PACKAGE, 4, 5)] == [6, 7]
     assert provenance.scope_count("package:6b0000000000000000000002") == 2
     assert provenance.scope_count("licence:8") == 0
     assert provenance.provenance_head_seq() == 9
+
+
+def test_a_page_of_a_scope_is_read_from_its_positions_copies_and_they_are_the_entries():
+    from ledger.provenance_verify import entry_hash
+
+    append(3, licence=7)
+    append(2)
+    provenance.provenance_positions_catch_up()
+    page = provenance.scope_entries(PACKAGE, 1, 5)
+
+    stored = {e.seq: e for e in ProvenanceEntry.objects.all()}
+    assert [e.seq for e in page] == [1, 2, 3, 4, 5]
+    for copy in page:
+        assert provenance.entry_fields(copy) == provenance.entry_fields(stored[copy.seq])
+        assert entry_hash(provenance.entry_fields(copy)) == copy.entry_hash == stored[copy.seq].entry_hash
+
+    # Positions placed before they carried copies are read from the log instead.
+    connection.database[provenance.POSITIONS].update_many({"seq": {"$lte": 2}}, {"$unset": {"entry": ""}})  # type: ignore[attr-defined]
+    again = provenance.scope_entries(PACKAGE, 1, 5)
+    assert [provenance.entry_fields(e) for e in again] == [provenance.entry_fields(e) for e in page]
 
 
 def test_concurrent_appenders_and_placers_agree_on_every_position():

@@ -300,10 +300,15 @@ def test_it_shows_provenance_events_anchoring_and_charts(client, chain, stranger
     assert "Licences issued per day" in html
 
     provenance_anchor_pending()
+    # Sent, not indexed yet: the overall timeline reads it on the entries, a package's on the last anchoring sent.
+    package_page = f"/packages/{licensed['ns'].package.pk}/provenance"
+    for path in ("/provenance/", package_page):
+        assert '<span class="badge">submitted</span> in range 1\u2013' in page(client, path), path
     index(chain)
-    anchored = page(client, "/provenance/")
-    assert "anchored</span> in range 1\u2013" in anchored
-    assert "with root <code>0x" in anchored
+    for path in ("/provenance/", package_page):
+        anchored = page(client, path)
+        assert "anchored</span> in range 1\u2013" in anchored, path
+        assert "with root <code>0x" in anchored
 
 
 def test_the_timeline_answers_first_and_its_charts_load_after_it(client, licensed):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import time
 from typing import Any
 
 from django.conf import settings
@@ -47,6 +48,8 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        if settings.EMBEDDED_CHAIN:
+            projections.ticks.append(_keep_chain_state)
         self.stdout.write("indexer running")
         indexer.run_forever(poll_s=settings.INDEXER_POLL_S, stop=lambda: stopping, on_unavailable=_revive_chain)
 
@@ -62,3 +65,17 @@ def _revive_chain() -> None:
             log.warning("the embedded %s was down; started again from its saved state", service.name)
     except embedded.EmbeddedServiceError as exc:
         log.error("%s", exc)
+
+
+_KEEP_EVERY_S = 5.0
+_kept_at = 0.0
+
+
+def _keep_chain_state() -> None:
+    """Every few seconds, a copy of the embedded node's state file while it is whole (config.embedded
+    .keep_chain_state): a restart after a kill that tore the file loses only the seconds since."""
+    global _kept_at
+    if time.monotonic() - _kept_at < _KEEP_EVERY_S:
+        return
+    _kept_at = time.monotonic()
+    embedded.keep_chain_state(embedded.Layout.from_env().chain_state)
