@@ -80,7 +80,8 @@ def _log(ns_id: str, licensee: str) -> tuple[str, int]:
     ProvenanceEntry.objects.bulk_create(entries)
     # Appending one by one moves the head document along; a bulk insert does not. Without it, the head found is
     # stale and confirmed (its entry exists), so the overall timeline would list the first few entries only.
-    connection.database[HEAD].replace_one({"_id": "head"}, {"_id": "head", "seq": ENTRIES, "hash": previous})
+    heads = connection.database[HEAD]  # type: ignore[attr-defined]
+    heads.replace_one({"_id": "head"}, {"_id": "head", "seq": ENTRIES, "hash": previous})
     assert provenance_head_seq() == ENTRIES, "the overall timeline does not count the whole log"
     progress(f"portal sections: {ENTRIES} provenance entries in {time.perf_counter() - started:.0f} s")
     return str(ns.package.pk), int(licence.licence_id)

@@ -117,9 +117,10 @@ def test_a_batch_whose_root_a_crash_left_on_chain_is_proved_under_it_not_anchore
     client, deployed, chain, snapshot, developer, token, tmp_path
 ):
     from ledger.models import RegistryBatch
+    from ledger.registry import batch_tree
     from ledger.signer import operator_account
     from marketplace.repository.models import RegistrationRequest
-    from marketplace.repository.registration import batch_tree, registry_typed
+    from marketplace.repository.registration import registry_typed
 
     package = demo_package(tmp_path, developer)
     assert sign_and_submit(client, token, developer, package, mode="batch").json()["state"] == "signed"
