@@ -161,9 +161,10 @@ def _settle_seats() -> None:
 
 
 def _anchor_due_batches() -> None:
-    from marketplace.repository.registration import registration_batches_due
+    from marketplace.repository.registration import registration_batch_proofs_due, registration_batches_due
 
     registration_batches_due()
+    registration_batch_proofs_due()
 
 
 def _reveal_due_claims() -> None:

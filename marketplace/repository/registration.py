@@ -8,6 +8,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -15,7 +16,7 @@ from django.utils import timezone
 
 from ledger.client import get_chain_client
 from ledger.exceptions import LedgerError
-from ledger.models import RegistryBatch
+from ledger.models import PackageAnchor, RegistryBatch
 from ledger.registry import (
     LineClaim,
     PackageRegistry,
@@ -397,24 +398,73 @@ def registration_batches_anchor() -> int:
         request.inclusion_proof = ["0x" + node.hex() for node in tree.proof(index)]
         request.tx_hash = tx_hash
         request.save(update_fields=["state", "batch_id", "leaf_index", "inclusion_proof", "tx_hash"])
-    for (registration, signature), request in zip(signed, queued, strict=True):
-        try:
-            client.transact(
-                operator,
-                registry.prove_batched(
-                    operator.address,
-                    batch_id,
-                    registration,
-                    signature,
-                    request.inclusion_proof,
-                    request.leaf_index or 0,
-                ),
-                abi=registry.abi,
-            )
-        except LedgerError as exc:
+    for request in queued:
+        _prove_batched(registry, request)
+    return len(queued)
+
+
+def _prove_batched(registry: PackageRegistry, request: RegistrationRequest) -> None:
+    """Send the request's proof under its anchored batch. A refusal because the registration is on chain
+    already (a proof sent before a crash, or by anyone: the proof is public) is no failure."""
+    signed = registration_from_typed_data(registry_typed(request))
+    operator = operator_account()
+    try:
+        registry.client.transact(
+            operator,
+            registry.prove_batched(
+                operator.address,
+                int(request.batch_id or 0),
+                signed,
+                request.signature,
+                request.inclusion_proof,
+                request.leaf_index or 0,
+            ),
+            abi=registry.abi,
+        )
+    except LedgerError as exc:
+        recorded = registry.registration_of(signed.digest, signed.name_hash)
+        if recorded is None or recorded.publisher != signed.publisher:
             request.state, request.error = RegistrationState.FAILED, f"the batch's proof was refused: {exc}"
             request.save(update_fields=["state", "error"])
-    return len(queued)
+
+
+# A batch's registrations are proved one transaction each after its root; a crash part-way leaves some anchored
+# in the batch and never proved. Past this age a batched registration the indexer has not recorded is proved
+# again (a signature's deadline bounds how long one can wait, so a day covers every one still provable).
+PROOF_RETRY_AFTER_S = 60
+PROOF_RETRY_WITHIN_S = 24 * 3600
+
+
+def registration_batch_proofs_due() -> int:
+    """Send again the proof of each batched registration a crash left unproved; returns how many were sent."""
+    client = get_chain_client()
+    now = timezone.now()
+    waiting = list(
+        RegistrationRequest.objects.filter(
+            state=RegistrationState.SUBMITTED,
+            mode="batch",
+            chain_id=client.chain_id(),
+            batch_id__isnull=False,
+            created_at__lt=now - timedelta(seconds=PROOF_RETRY_AFTER_S),
+            created_at__gte=now - timedelta(seconds=PROOF_RETRY_WITHIN_S),
+        )
+    )
+    if not waiting:
+        return 0
+    digests = [str(r.registration["digest"]).lower() for r in waiting]
+    recorded = {
+        (a.digest.lower(), a.name_hash.lower())
+        for a in PackageAnchor.objects.filter(chain_id=client.chain_id(), digest__in=digests)
+    }
+    registry = _registry()
+    sent = 0
+    for request in waiting:
+        digest, line = str(request.registration["digest"]).lower(), str(request.registration["nameHash"]).lower()
+        if (digest, line) in recorded or registry.registration_of(digest, line) is not None:
+            continue
+        _prove_batched(registry, request)
+        sent += 1
+    return sent
 
 
 def registry_typed(request: RegistrationRequest) -> dict[str, Any]:

@@ -247,11 +247,12 @@ def assert_provenance_intact_and_anchored_once(market: Market) -> None:
     assert covered >= len(entries)
 
 
-def assert_all(market: Market) -> None:
+def assert_all(market: Market, *, reindex: bool = True) -> None:
     assert_seats_equal_running_units(market)
     assert_no_instance_duplicated_at_the_orchestrator(market)
     assert_provenance_intact_and_anchored_once(market)
-    assert_projections_equal_a_clean_reindex(market.node)
+    if reindex:  # a second indexer from block 0: the slowest check, so the stress loop runs it once, at its end
+        assert_projections_equal_a_clean_reindex(market.node)
 
 
 # --- the journeys ---
@@ -418,7 +419,7 @@ def test_stress_kills_at_several_points_in_a_row_leave_every_invariant(market):
             return all(i["state"] in ("failed", "terminated") for i in market.instances(token))
 
         eventually(ended, f"the step cut at {point} ended")
-        assert_all(market)
+        assert_all(market, reindex=False)
         status, again = market.instantiate(user, token)
         assert status == 201, again
         assert market.node.json("POST", f"/api/v1/instances/{again['id']}/terminate", token=token)[0] == 200

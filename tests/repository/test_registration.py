@@ -141,6 +141,44 @@ def test_a_batch_whose_root_a_crash_left_on_chain_is_proved_under_it_not_anchore
     assert proof["batch"]["batch_id"] == RegistryBatch.objects.get().batch_id
 
 
+def test_a_batch_cut_between_its_root_and_its_proofs_is_proved_by_the_worker(
+    client, deployed, chain, snapshot, developer, token, tmp_path
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from ledger.models import RegistryBatch
+    from ledger.registry import batch_tree
+    from ledger.signer import operator_account
+    from marketplace.repository.models import RegistrationRequest
+    from marketplace.repository.registration import registration_batch_proofs_due, registry_typed
+
+    package = demo_package(tmp_path, developer)
+    assert sign_and_submit(client, token, developer, package, mode="batch").json()["state"] == "signed"
+    # What a worker killed after the root and before the proof left: the request submitted in an anchored
+    # batch, its proof never sent.
+    (request,) = RegistrationRequest.objects.filter(package=package)
+    tree = batch_tree([(registration_from_typed_data(registry_typed(request)), request.signature)])
+    registry, operator = PackageRegistry(chain, deployed["PackageRegistry"]), operator_account()
+    chain.transact(operator, registry.anchor_batch(operator.address, tree.root, 1), abi=registry.abi)
+    index(chain)
+    RegistrationRequest.objects.filter(pk=request.pk).update(
+        state="submitted",
+        batch_id=RegistryBatch.objects.get().batch_id,
+        leaf_index=0,
+        inclusion_proof=["0x" + node.hex() for node in tree.proof(0)],
+        created_at=timezone.now() - timedelta(minutes=5),
+    )
+    assert client.get(f"/api/v1/packages/{package.pk}/proof").json()["state"] != "anchored"
+
+    assert registration_batch_proofs_due() == 1
+    index(chain)
+
+    assert client.get(f"/api/v1/packages/{package.pk}/proof").json()["state"] == "anchored"
+    assert registration_batch_proofs_due() == 0  # recorded: nothing is sent again
+
+
 def test_only_the_uploader_prepares_or_submits(client, deployed, chain, snapshot, developer, stranger, tmp_path):
     package = demo_package(tmp_path, developer)
     developer_token = signed_in_token(client, developer)
