@@ -109,7 +109,11 @@ class Service:
 def _port_open(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.2)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+        if sock.connect_ex(("127.0.0.1", port)) != 0:
+            return False
+        # A connect to a free port of the ephemeral range can meet itself (TCP simultaneous open: the kernel picks
+        # that very port as the source). That is no server: the port is free.
+        return bool(sock.getsockname() != sock.getpeername())
 
 
 def _mongo_ready(port: int) -> bool:
