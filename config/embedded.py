@@ -345,9 +345,8 @@ def _usable_chain_state(state_path: Path) -> None:
     good = state_path.with_name(state_path.name + ".good")
     if not state_path.exists():
         return
-    saved = state_path.read_bytes()
     try:
-        json.loads(saved)
+        json.loads(state_path.read_bytes())
     except ValueError:
         torn = state_path.with_name(f"{state_path.name}.torn-{int(time.time())}")
         state_path.replace(torn)
@@ -359,9 +358,7 @@ def _usable_chain_state(state_path: Path) -> None:
         if good.exists():
             shutil.copyfile(good, state_path)
         return
-    partial = good.with_name(good.name + ".partial")
-    partial.write_bytes(saved)
-    partial.replace(good)
+    keep_chain_state(state_path)
 
 
 @contextlib.contextmanager

@@ -50,21 +50,20 @@ def chain_now(*, reading: bool = False) -> tuple[int, int]:
     """The connected chain's id and its latest block time (licence expiry is chain time). `reading`: a page that
     only shows what the database holds answers while the chain node is down, with the chain id of this node's
     deployment and this host's clock (the banner says the chain is down)."""
-    client = get_chain_client()
+    identity = chain_id(reading=reading)
     try:
-        return client.chain_id(), client.now()
+        return identity, get_chain_client().now()
     except ChainUnavailable:
-        known = last_known_chain_id() if reading else None
-        if known is None:
+        if not reading:
             raise
-        return known, int(time.time())
+        return identity, int(time.time())
 
 
 def chain_id(*, reading: bool = False) -> int:
-    """The connected chain's id (asked of the node once), for a page that needs no chain time (chain_now)."""
-    client = get_chain_client()
+    """The connected chain's id (asked of the node once), for a page that needs no chain time (chain_now); with
+    `reading`, this node's deployment's while the node is down."""
     try:
-        return client.chain_id()
+        return get_chain_client().chain_id()
     except ChainUnavailable:
         known = last_known_chain_id() if reading else None
         if known is None:

@@ -141,6 +141,37 @@ def test_a_batch_whose_root_a_crash_left_on_chain_is_proved_under_it_not_anchore
     assert proof["batch"]["batch_id"] == RegistryBatch.objects.get().batch_id
 
 
+def test_attack_an_edited_batch_record_does_not_make_the_node_adopt_a_root_the_chain_lacks(
+    client, deployed, chain, snapshot, developer, token, tmp_path
+):
+    """The database claims the queue's root was anchored as batch 1; on chain batch 1 is another root. The node
+    checks the chain, anchors its own root, and the registration is proved under it."""
+    from ledger.models import RegistryBatch
+    from ledger.registry import batch_tree
+    from ledger.signer import operator_account
+    from marketplace.repository.models import RegistrationRequest
+    from marketplace.repository.registration import registry_typed
+
+    package = demo_package(tmp_path, developer)
+    assert sign_and_submit(client, token, developer, package, mode="batch").json()["state"] == "signed"
+    registry, operator = PackageRegistry(chain, deployed["PackageRegistry"]), operator_account()
+    chain.transact(operator, registry.anchor_batch(operator.address, b"\x11" * 32, 1), abi=registry.abi)
+    index(chain)
+    (request,) = RegistrationRequest.objects.filter(package=package)
+    tree = batch_tree([(registration_from_typed_data(registry_typed(request)), request.signature)])
+    RegistryBatch.objects.filter(batch_id=1).update(root="0x" + tree.root.hex())  # the lie
+
+    assert registration_batches_anchor() == 1
+    index(chain)
+
+    proof = client.get(f"/api/v1/packages/{package.pk}/proof").json()
+    assert proof["state"] == "anchored"
+    assert proof["batch"]["batch_id"] == 2
+    anchored = registry.batch(2)
+    assert anchored is not None
+    assert anchored.root == "0x" + tree.root.hex()
+
+
 def test_a_batch_cut_between_its_root_and_its_proofs_is_proved_by_the_worker(
     client, deployed, chain, snapshot, developer, token, tmp_path
 ):
