@@ -163,6 +163,9 @@ class LicenceOffer(models.Model):
     terms_hash = models.CharField(max_length=66)
     transferable = models.BooleanField()
     closed = models.BooleanField(default=False)
+    # How many licences of the offer the chain has issued (distinct ids, in LicenceIssued order): the last
+    # licence number given (AcquiredLicence.number).
+    issued = models.BigIntegerField(default=0)
     tx_hash = models.CharField(max_length=66)
     block_number = models.BigIntegerField()
 
@@ -183,6 +186,9 @@ class AcquiredLicence(models.Model):
     licensee = models.CharField(max_length=42)
     expires_at = models.BigIntegerField()  # unix seconds; 0 = no expiry
     agreement_hash = models.CharField(max_length=66)
+    # "licence 3 of offer #2": its place among the offer's licences in the order the chain first issued them,
+    # kept when it is bought again and when it moves to another licensee's id (LicenceTransferred); 0: unknown.
+    number = models.BigIntegerField(default=0)
     tx_hash = models.CharField(max_length=66)
     block_number = models.BigIntegerField()
 

@@ -120,8 +120,41 @@ def _offer_closed(event: ChainEvent) -> None:
 
 @projections.on_batch("LicenseManager", "LicenceIssued")
 def _licences(events: list[ChainEvent]) -> None:
-    # Every purchase and trial: a run of them costs two queries, not two each.
-    upsert_many(AcquiredLicence, ("chain_id", "licence_id"), [_licence(event) for event in events])
+    # Every purchase and trial: a run of them costs a few queries, not a few each.
+    rows = [_licence(event) for event in events]
+    _number(rows)
+    upsert_many(AcquiredLicence, ("chain_id", "licence_id"), rows)
+
+
+def _number(rows: list[dict[str, Any]]) -> None:
+    """Give each issued licence its number within its offer: the one it has if the chain issued it before
+    (bought again), else the offer's next (LicenceOffer.issued moves on). Pages read the number instead of
+    counting the offer's LicenceIssued events."""
+    held = {
+        (lic.chain_id, lic.licence_id): lic.number
+        for lic in AcquiredLicence.objects.filter(
+            chain_id__in={r["chain_id"] for r in rows}, licence_id__in=[r["licence_id"] for r in rows]
+        ).only("chain_id", "licence_id", "number")
+    }
+    offers = {
+        (o.chain_id, o.offer_id): o
+        for o in LicenceOffer.objects.filter(
+            chain_id__in={r["chain_id"] for r in rows}, offer_id__in={r["offer_id"] for r in rows}
+        ).only("chain_id", "offer_id", "issued")
+    }
+    moved: set[tuple[int, int]] = set()
+    for row in rows:
+        key = (row["chain_id"], row["licence_id"])
+        offer = offers.get((row["chain_id"], row["offer_id"]))
+        if held.get(key) or offer is None:  # an offer is created before its licences; 0 if it was not indexed
+            row["number"] = held.get(key, 0)
+            continue
+        offer.issued += 1
+        row["number"] = held[key] = offer.issued
+        moved.add((offer.chain_id, offer.offer_id))
+    for chain_id, offer_id in moved:
+        issued = offers[(chain_id, offer_id)].issued
+        LicenceOffer.objects.filter(chain_id=chain_id, offer_id=offer_id).update(issued=issued)
 
 
 def _licence(event: ChainEvent) -> dict[str, Any]:
@@ -160,6 +193,7 @@ def _transferred(event: ChainEvent) -> None:
             "licensee": a["to"],
             "expires_at": int(a["expiresAt"]),
             "agreement_hash": before.agreement_hash if before is not None else "",
+            "number": before.number if before is not None else 0,  # the same licence, another holder
             "tx_hash": event.tx_hash,
             "block_number": event.block_number,
         },

@@ -135,7 +135,7 @@ def _instances_page(
     numbers: dict[int, int] = {}
     for chain_id in {i.chain_id for i in found if i.licence_id}:
         numbers |= licence_selectors.licence_numbers(
-            chain_id=chain_id, offer_ids={i.offer_id for i in found if i.licence_id and i.chain_id == chain_id}
+            chain_id=chain_id, licence_ids={i.licence_id for i in found if i.licence_id and i.chain_id == chain_id}
         )
     for i in found:
         i.licence_name = (  # type: ignore[attr-defined]

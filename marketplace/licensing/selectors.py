@@ -126,7 +126,6 @@ def _licence_views(
         for instance in found.order_by("-created_at")[:MAX_ROWS]:
             instances.setdefault(int(instance.licence_id or 0), []).append(instance)
     used = seats_in_use_by_key(list(keys.values()))
-    numbers = licence_numbers(chain_id=chain_id, offer_ids={lic.offer_id for lic in licences})
     views = []
     for lic in licences:
         offer = offers.get(lic.offer_id)
@@ -142,27 +141,20 @@ def _licence_views(
                 expired=bool(lic.expires_at and lic.expires_at <= now),
                 agreement=agreements.get(lic.agreement_hash.lower()),
                 instances=instances.get(lic.licence_id, []),
-                number=numbers.get(int(lic.licence_id), 0),
+                number=int(lic.number),
             )
         )
     return views
 
 
-def licence_numbers(*, chain_id: int, offer_ids: Iterable[int]) -> dict[int, int]:
-    """Each licence of `offer_ids` numbered within its offer in the order the chain first issued it
-    (LicenceIssued), so people can say "licence 3 of offer #2" instead of its 19-digit id."""
-    wanted = {int(o) for o in offer_ids}
+def licence_numbers(*, chain_id: int, licence_ids: Iterable[int]) -> dict[int, int]:
+    """Each licence's number within its offer (AcquiredLicence.number, given in the order the chain first issued
+    the offer's licences), so people can say "licence 3 of offer #2" instead of its 19-digit id."""
+    wanted = sorted({int(i) for i in licence_ids})
     if not wanted:
         return {}
-    numbers: dict[int, int] = {}
-    counts: dict[int, int] = {}
-    issued = ChainEvent.objects.filter(chain_id=chain_id, contract="LicenseManager", event="LicenceIssued")
-    for args in issued.order_by("block_number", "log_index").values_list("args", flat=True):
-        offer, licence = int(args["offerId"]), int(args["licenceId"])
-        if offer in wanted and licence not in numbers:
-            counts[offer] = counts.get(offer, 0) + 1
-            numbers[licence] = counts[offer]
-    return numbers
+    found = AcquiredLicence.objects.filter(chain_id=chain_id, licence_id__in=wanted)
+    return {int(i): int(n) for i, n in found.values_list("licence_id", "number")}
 
 
 def licence_name(number: int, offer_id: int) -> str:

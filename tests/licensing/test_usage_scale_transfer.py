@@ -4,19 +4,23 @@ decision and event in the provenance log."""
 
 from __future__ import annotations
 
+import importlib
 import threading
 from typing import Any
 
 import pytest
+from django.apps import apps as django_apps
 from django.db import connections
 from eth_account.signers.local import LocalAccount
 
-from ledger.models import AcquiredLicence
+from ledger.models import AcquiredLicence, LicenceOffer
+from ledger.projections import projections
 from marketplace.contract_manager.decisions import LicenceDenied
 from marketplace.contract_manager.models import ProvenanceEntry
 from marketplace.errors import ValidationFailed
 from marketplace.licensing.models import NsInstance
 from marketplace.licensing.offers import ether_to_wei
+from marketplace.licensing.selectors import licence_numbers
 from tests.factories import instantiate, scale_as, sign_seats, signed_in_token
 from tests.licensing.test_licensing_journey import auth, buy, index, network_service, offer  # noqa: F401
 
@@ -225,6 +229,44 @@ def test_it_transfers_a_licence_once_no_instance_runs_under_it(
     assert instantiate(network_service, operator).state == "running"
     with pytest.raises(LicenceDenied):
         instantiate(network_service, stranger)
+
+
+def test_a_licence_keeps_its_number_through_a_transfer_and_a_new_purchase_takes_the_next(
+    client,
+    chain,
+    developer,
+    stranger,
+    operator,
+    network_service,  # noqa: F811
+):
+    offer_id = offer(client, chain, developer, network_service, kind="private", price=1, seats=2, transferable=True)
+    token = buy(client, chain, stranger, offer_id)
+    first = AcquiredLicence.objects.get(offer_id=offer_id, licensee=stranger.address)
+    assert first.number == 1
+    buy(client, chain, developer, offer_id)
+    assert AcquiredLicence.objects.get(offer_id=offer_id, licensee=developer.address).number == 2
+
+    moved = transfer(client, first.licence_id, token, operator.address).json()["transaction"]
+    moved["value"] = int(moved["value"], 16) if isinstance(moved["value"], str) else moved["value"]
+    chain.transact(stranger, moved)
+    index(chain)
+    assert AcquiredLicence.objects.get(offer_id=offer_id, licensee=operator.address).number == 1  # the same licence
+    buy(client, chain, stranger, offer_id)  # the id stranger held is issued afresh: a new licence
+    again = AcquiredLicence.objects.get(offer_id=offer_id, licensee=stranger.address)
+    assert (again.licence_id, again.number) == (first.licence_id, 3)
+    assert LicenceOffer.objects.get(offer_id=offer_id).issued == 3
+
+    numbers = dict(AcquiredLicence.objects.values_list("licence_id", "number"))
+    projections.rebuild()  # a re-index numbers them alike
+    assert dict(AcquiredLicence.objects.values_list("licence_id", "number")) == numbers
+    assert licence_numbers(chain_id=chain.chain_id(), licence_ids=[first.licence_id]) == {first.licence_id: 3}
+
+    # A node indexed before numbers existed numbers its licences alike when it migrates.
+    AcquiredLicence.objects.update(number=0)
+    LicenceOffer.objects.update(issued=0)
+    importlib.import_module("ledger.migrations.0006_licence_numbers").number_the_licences(django_apps, None)
+    assert dict(AcquiredLicence.objects.values_list("licence_id", "number")) == numbers
+    assert LicenceOffer.objects.get(offer_id=offer_id).issued == 3
 
 
 def test_it_refuses_to_transfer_a_non_transferable_licence(
