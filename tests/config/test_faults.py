@@ -229,8 +229,7 @@ def assert_projections_equal_a_clean_reindex(node: Node) -> None:
     scratch = live.client[f"reindex_{secrets.token_hex(4)}"]
     env = node.env | {"MONGODB_NAME": scratch.name}
     try:
-        done = node.checkout.manage("migrate", "--no-input", **env)
-        assert done.returncode == 0, done.stderr
+        _same_collections_and_indexes(live, scratch)
         scratch["ledger_contractdeployment"].insert_many(list(live["ledger_contractdeployment"].find({})))
         for _ in range(10):  # until both stand at the same block, read while the running indexer holds still
             done = node.checkout.manage("index_chain", "--once", **env)
@@ -249,6 +248,17 @@ def assert_projections_equal_a_clean_reindex(node: Node) -> None:
             assert live_rows[name] == _rows(scratch[name]), f"{name} differs from a clean re-index from block 0"
     finally:
         live.client.drop_database(scratch.name)
+
+
+def _same_collections_and_indexes(live: Any, scratch: Any) -> None:
+    """Give the scratch database the collections and indexes `migrate` made in the live one (unique constraints
+    included): what migrating it again would make, in a fraction of the 7 s that takes."""
+    for name in live.list_collection_names():
+        scratch.create_collection(name)
+        for index in live[name].list_indexes():
+            if index["name"] != "_id_":
+                options = {k: v for k, v in index.items() if k not in ("key", "v", "ns")}
+                scratch[name].create_index(list(index["key"].items()), **options)
 
 
 def _indexed_to(db: Any) -> int:
