@@ -100,7 +100,7 @@ def licence_provenance(request: HttpRequest, licence_id: int) -> HttpResponse:
     if view is None:
         raise Http404("no such licence")
     timeline = licence_selectors.licence_timeline(
-        licence=view.licence, page=page_number(request), viewer=signed_in_address(request)
+        licence=view.licence, page=page_number(request), viewer=signed_in_address(request), package=view.package
     )
     context: dict[str, Any] = {
         "scope": "licence",

@@ -450,17 +450,25 @@ def scope_count(scope: str) -> int:
     return _scope_head(scope)[0]
 
 
-def scope_count_placed(scope: str) -> int:
-    """scope_count for a page, after placing what is new: the log's head, the placement watermark and the scope's
-    head come in one read, and placing runs only when the watermark is behind the head. (Entries a crash left
-    past a stale head are placed by the worker's tick or the next append, which moves the head.)"""
-    key = f"scope {scope}"
-    found = {d["_id"]: d for d in _heads().find({"_id": {"$in": ["head", "positioned", key]}})}
-    head, placed = found.get("head", {}).get("seq", 0), found.get("positioned", {}).get("seq", FIRST_SEQ - 1)
-    if "head" not in found or placed < head:
+def timeline_heads(scope: str | None) -> tuple[int, dict[str, Any] | None]:
+    """What a timeline page needs of the head documents, in one read: how many entries it lists, and the last
+    anchoring this node sent (a claim until the indexer records its RangeAnchored event).
+
+    The whole log counts to its head document (a head a crash left behind or ahead is set right by the next
+    append or the worker's tick, as for a page read a moment earlier). A scope counts to its own head document
+    once the placement watermark has reached the log's head: placing moves every scope's head before it moves
+    the watermark, so no position of a placed entry lies past a scope's head. Otherwise what is new is placed
+    first, and the scope's head is followed past positions a crash left beyond it."""
+    ids = ["head", "positioned", "submitted"] + ([f"scope {scope}"] if scope is not None else [])
+    found = {d["_id"]: d for d in _heads().find({"_id": {"$in": ids}})}
+    submitted, head = found.get("submitted"), found.get("head")
+    if scope is None:
+        return (int(head["seq"]) if head is not None else provenance_head_seq()), submitted
+    placed = int(found.get("positioned", {}).get("seq", FIRST_SEQ - 1))
+    if head is None or placed < int(head["seq"]):
         provenance_positions_placed()
-        return scope_count(scope)
-    return _scope_head(scope, hint=found.get(key))[0]
+        return scope_count(scope), submitted
+    return int(found.get(f"scope {scope}", {}).get("n", 0)), submitted
 
 
 def scope_counts(scopes: list[str]) -> dict[str, int]:
@@ -483,7 +491,7 @@ def scope_counts(scopes: list[str]) -> dict[str, int]:
 # A position holds a copy of its entry's hashed fields (they never change), so a page of a scope's timeline is
 # one range read of its positions, not a second read of 50 scattered entries by seq (SecantusDB answers `$in` at
 # about 0.3 ms a value). The copy carries no anchoring: that comes from the chain's ranges (ledger.selectors
-# .provenance_ranges) and, while an anchoring is sent but not yet indexed, from provenance_submitted().
+# .provenance_ranges) and, while an anchoring is sent but not yet indexed, from the "submitted" head (timeline_heads).
 _COPIED = ("kind", "actor", "subject", "payload", "created_at", "prev_hash", "entry_hash")
 
 
@@ -508,13 +516,6 @@ def _entry(seq: int, copy: dict[str, Any]) -> ProvenanceEntry:
     if isinstance(moment, datetime) and moment.tzinfo is None:
         fields["created_at"] = moment.replace(tzinfo=UTC)
     return ProvenanceEntry(seq=seq, **fields)
-
-
-def provenance_submitted() -> dict[str, Any] | None:
-    """The operator's last anchoring as this node sent it (chain id, from_seq, to_seq, tx_hash): a claim until
-    the indexer records its RangeAnchored event."""
-    found = _heads().find_one({"_id": "submitted"})
-    return dict(found) if found else None
 
 
 def provenance_entries(*, seqs: range | list[int]) -> list[ProvenanceEntry]:

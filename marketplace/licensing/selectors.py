@@ -21,17 +21,15 @@ from marketplace.contract_manager.decisions import KINDS
 from marketplace.contract_manager.policy import matches_terms
 from marketplace.contract_manager.provenance import (
     provenance_entries,
-    provenance_head_seq,
     provenance_positions_placed,
-    provenance_submitted,
-    scope_count_placed,
     scope_counts,
     scope_entries,
+    timeline_heads,
 )
 from marketplace.licensing.models import LicencePolicy, NsInstance, SignedAgreement
 from marketplace.licensing.seats import LIVE_STATES, seat_key, seats_in_use_by_key
 from marketplace.repository.models import NetworkService, Package
-from marketplace.repository.origin import package_offers, packages_visible_to
+from marketplace.repository.origin import package_offers, packages_visible_to, visible_to
 from marketplace.repository.presenters import ether
 
 PER_PAGE = 50
@@ -47,7 +45,10 @@ def _packages_of(offers: Iterable[LicenceOffer]) -> dict[int, Package]:
     offer's line (repository.origin); an offer of the same bytes under another line is of no package here."""
     offers = list(offers)
     bare = {o.digest.lower().removeprefix("0x") for o in offers}
-    by_digest = {"0x" + p.digest: p for p in Package.objects.filter(digest__in=list(bare))}
+    # Only the fields pages of offers and licences show (the file list alone is one embedded document per file of
+    # the archive); another field is read when first used.
+    shown = ("format", "kind", "vendor", "name", "version", "state", "digest", "line_hash", "listed", "uploader")
+    by_digest = {"0x" + p.digest: p for p in Package.objects.filter(digest__in=list(bare)).only(*shown)}
     found: dict[int, Package] = {}
     for o in offers:
         package = by_digest.get(o.digest.lower())
@@ -168,8 +169,8 @@ def licences_of(*, user: str, chain_id: int, now: int) -> list[LicenceView]:
 
 
 def licence_view(*, licence_id: int, chain_id: int, now: int, details: bool = True) -> LicenceView | None:
-    found = AcquiredLicence.objects.filter(chain_id=chain_id, licence_id=licence_id).first()
-    return _licence_views([found], chain_id=chain_id, now=now, details=details)[0] if found else None
+    found = AcquiredLicence.objects.filter(chain_id=chain_id, licence_id=licence_id)[:1]  # unique: no order needed
+    return _licence_views(list(found), chain_id=chain_id, now=now, details=details)[0] if found else None
 
 
 # --- offers ---
@@ -279,11 +280,15 @@ class Timeline:
         return self.page + 1 if self.page < self.pages else None
 
 
-def _timeline(scope: str | None, *, page: int, chain_id: int, viewer: str | None = None) -> Timeline:
+def _timeline(
+    scope: str | None, *, page: int, chain_id: int, viewer: str | None = None, package: Package | None = None
+) -> Timeline:
     """A page of the whole log (scope None: seq runs 1, 2, 3, ... without gaps, so a page is a range of seqs and
     the head's seq is the count) or of a scope's timeline (a range of its positions, counted by its head): no
     sort, skip or count scan, so the last page of 100,000 entries costs what the first does."""
-    total = provenance_head_seq() if scope is None else scope_count_placed(scope)
+    # `sent`: the last anchoring sent. Entries read from positions' copies carry no anchoring of their own, so one
+    # sent and not indexed yet is found there.
+    total, sent = timeline_heads(scope)
     pages = max(1, -(-total // PER_PAGE))
     page = min(max(1, page), pages)
     first, last = (page - 1) * PER_PAGE + 1, min(page * PER_PAGE, total)
@@ -292,12 +297,10 @@ def _timeline(scope: str | None, *, page: int, chain_id: int, viewer: str | None
     else:
         rows = scope_entries(scope, first, last) if total else []
     ranges = provenance_ranges(chain_id=chain_id, first=rows[0].seq, last=rows[-1].seq) if rows else []
-    # Entries read from positions' copies carry no anchoring: one sent and not indexed yet is the last one sent.
-    sent = (
-        provenance_submitted() if any(not _covered(ranges, e.seq) and e.anchor_chain_id is None for e in rows) else None
-    )
     items = []
-    names = subject_names({e.subject for e in rows}, viewer=viewer)
+    # The page's own package, read already, is not asked about again.
+    shown = [str(package.pk)] if package is not None and visible_to(package, viewer) else []
+    names = subject_names({e.subject for e in rows}, viewer=viewer, visible=shown)
     for e in rows:
         covering = next((r for r in ranges if r.from_seq <= e.seq <= r.to_seq), None)
         anchor = None
@@ -355,18 +358,15 @@ _NAMES_KEPT = 20_000
 _names: dict[str, tuple[str, str]] = {}  # subject -> (name, id of the package it belongs to)
 
 
-def _covered(ranges: list[Any], seq: int) -> bool:
-    return any(r.from_seq <= seq <= r.to_seq for r in ranges)
-
-
 def _within(sent: dict[str, Any], seq: int) -> bool:
     return int(sent["anchor_from_seq"]) <= seq <= int(sent["anchor_to_seq"])
 
 
-def subject_names(subjects: Iterable[str], *, viewer: str | None = None) -> dict[str, str]:
+def subject_names(subjects: Iterable[str], *, viewer: str | None = None, visible: Iterable[str] = ()) -> dict[str, str]:
     """Log subjects ("ns:<id>", "instance:<id>", "package:<id>", "offer:<n>", "licence:<n>") as people name
     them: "nfvm-demo-core-ns 1.0", "nfvm-demo-core-ns 1.0, instance 2", "offer #3". A package `viewer` may not
-    see (an unlisted upload, repository.origin.visible_to) keeps its raw id: the log does not name it."""
+    see (an unlisted upload, repository.origin.visible_to) keeps its raw id: the log does not name it.
+    `visible`: ids of packages the caller has found `viewer` may see (a package's own page), not asked again."""
     from bson import ObjectId
     from bson.errors import InvalidId
 
@@ -388,16 +388,21 @@ def subject_names(subjects: Iterable[str], *, viewer: str | None = None) -> dict
 
     if len(_names) >= _NAMES_KEPT:
         _names.clear()
-    for ns in NetworkService.objects.filter(pk__in=ids("ns")).select_related("package"):
-        _names[f"ns:{ns.pk}"] = (f"{ns.name} {ns.version}", str(ns.package.pk))
-    for package in Package.objects.filter(pk__in=ids("package")).only("name", "version"):
-        _names[f"package:{package.pk}"] = (f"{package.name} {package.version}", str(package.pk))
-    for instance in NsInstance.objects.filter(pk__in=ids("instance")).select_related("ns", "ns__package"):
-        name = f"{instance.ns.name} {instance.ns.version}, {instance_name(instance)}"
-        _names[f"instance:{instance.pk}"] = (name, str(instance.ns.package.pk))
+    # Only what is not kept yet is read (building a query for nothing costs as much as a read).
+    if wanted := ids("ns"):
+        for ns in NetworkService.objects.filter(pk__in=wanted).select_related("package"):
+            _names[f"ns:{ns.pk}"] = (f"{ns.name} {ns.version}", str(ns.package.pk))
+    if wanted := ids("package"):
+        for package in Package.objects.filter(pk__in=wanted).only("name", "version"):
+            _names[f"package:{package.pk}"] = (f"{package.name} {package.version}", str(package.pk))
+    if wanted := ids("instance"):
+        for instance in NsInstance.objects.filter(pk__in=wanted).select_related("ns", "ns__package"):
+            name = f"{instance.ns.name} {instance.ns.version}, {instance_name(instance)}"
+            _names[f"instance:{instance.pk}"] = (name, str(instance.ns.package.pk))
 
     named = {subject: found for subject in subjects if (found := _names.get(subject)) is not None}
-    visible = packages_visible_to({package_id for _, package_id in named.values()}, viewer)
+    asked = {package_id for _, package_id in named.values()} - set(visible)
+    visible = set(visible) | packages_visible_to(asked, viewer)
     names = {subject: name for subject, (name, package_id) in named.items() if package_id in visible}
     for kind, word in (("offer", "offer"), ("licence", "licence")):
         for key in by_kind.get(kind, ()):
@@ -421,13 +426,16 @@ def provenance_timeline(*, chain_id: int, page: int = 1, viewer: str | None = No
 def package_timeline(*, package: Package, chain_id: int, page: int = 1, viewer: str | None = None) -> Timeline:
     """Entries on the package, its network services, their instances and its offers (contract_manager.provenance
     .entry_scopes)."""
-    return _timeline(f"package:{package.pk}", page=page, chain_id=chain_id, viewer=viewer)
+    return _timeline(f"package:{package.pk}", page=page, chain_id=chain_id, viewer=viewer, package=package)
 
 
-def licence_timeline(*, licence: AcquiredLicence, page: int = 1, viewer: str | None = None) -> Timeline:
+def licence_timeline(
+    *, licence: AcquiredLicence, page: int = 1, viewer: str | None = None, package: Package | None = None
+) -> Timeline:
     """Entries naming the licence (decisions, instantiations, a trial's activation) and the later
-    events of the instances that ran under it (terminations, expiry flags)."""
-    return _timeline(f"licence:{licence.licence_id}", page=page, chain_id=licence.chain_id, viewer=viewer)
+    events of the instances that ran under it (terminations, expiry flags); `package`: its offer's, if read."""
+    scope = f"licence:{licence.licence_id}"
+    return _timeline(scope, page=page, chain_id=licence.chain_id, viewer=viewer, package=package)
 
 
 # --- chart series ---

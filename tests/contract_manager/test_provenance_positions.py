@@ -115,3 +115,22 @@ def test_a_position_naming_another_entry_is_refused_not_overwritten():
 
     with pytest.raises(provenance.ProvenanceError, match="names entry 99, not 1"):
         provenance.provenance_positions_catch_up()
+
+
+def test_a_page_reads_its_count_and_the_last_anchoring_sent_from_the_heads_and_places_what_a_crash_left():
+    append(4, licence=5)
+    provenance.provenance_positions_catch_up()
+    assert provenance.timeline_heads(PACKAGE) == (4, None)
+    assert provenance.timeline_heads(None) == (4, None)
+    heads = connection.database[provenance.HEAD]  # type: ignore[attr-defined]
+    sent = {"_id": "submitted", "anchor_chain_id": 31337, "anchor_from_seq": 1, "anchor_to_seq": 4}
+    heads.insert_one(sent)
+    assert provenance.timeline_heads("licence:5") == (4, sent)
+
+    # A placer killed after writing the positions of two new entries, before it moved the scope's head and the
+    # watermark: the page places and follows them before it counts.
+    append(2, licence=5)
+    heads.update_one({"_id": "scope licence:5"}, {"$set": {"n": 4, "seq": 4}})
+    heads.update_one({"_id": "positioned"}, {"$set": {"seq": 4}})
+    assert provenance.timeline_heads("licence:5")[0] == 6
+    assert [e.seq for e in provenance.scope_entries("licence:5", 5, 6)] == [5, 6]
