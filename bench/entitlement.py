@@ -7,11 +7,13 @@ Measured three times, back to back on the same data: against gunicorn started as
 (`gunicorn config.wsgi:application`; the `entitlement_*` figures, where an answer is remembered for
 ENTITLEMENT_MAX_AGE_S), against the same gunicorn deciding every answer afresh (`entitlement_afresh_*`: the
 decision's own cost), and against the dev server `make run` uses (`entitlement_runserver_*`), whose single
-process holds one GIL for every request. Each server's `*_trivial_alone_p50_ms` is one `/livez` request alone."""
+process holds one GIL for every request. Each server's `*_alone_p50_ms` is one status request alone, and its
+`*_trivial_alone_p50_ms` one `/livez` request alone, the two taken in turns by one http.client client."""
 
 from __future__ import annotations
 
 import cProfile
+import http.client
 import io
 import json
 import os
@@ -47,7 +49,7 @@ REQUESTS_PER_CLIENT = 60  # 960 in all, half for the licensee and half for a use
 WARM_UP = 64
 TARGET_P95_MS = 20.0
 PROFILE_CALLS = 50
-SERIAL_REQUESTS = 100
+SERIAL_REQUESTS = 200
 WORKER_TIMEOUT_S = 300
 # Sync workers, one request at a time each, as many as gunicorn's documentation suggests to start with:
 # 2 x cores + 1, so the cores stay busy while some workers wait on the store or the chain node.
@@ -226,19 +228,39 @@ def _measure(base: str, ns: str, allowed: str, denied: str, prefix: str) -> dict
     if wrong or len(samples) != CLIENTS * REQUESTS_PER_CLIENT:
         raise RuntimeError(f"{len(wrong)} wrong decisions, {len(samples)} answers: {wrong[:3]}")
     progress(f"{prefix}: {len(samples)} decisions by {CLIENTS} clients in {elapsed:.1f} s")
-    # One client alone tells the cost of a request apart from the queueing behind the others.
-    alone = []
+    # One client alone tells the cost of a request apart from the queueing behind the others. Its requests alternate
+    # with the trivial view's, so both meet the same moment of the machine; each is one connection, as urllib's, but
+    # made with http.client, whose own cost is a fraction of urllib's (the client's cost is not the server's).
+    alone: list[float] = []
+    trivial: list[float] = []
     for i in range(SERIAL_REQUESTS):
-        began = time.perf_counter()
-        _get(urls[i % 2 == 0])
-        alone.append((time.perf_counter() - began) * 1000)
-    progress(f"{prefix}: one client alone, p50 {statistics.median(alone):.2f} ms")
+        alone.append(_alone(base, urls[i % 2 == 0].removeprefix(base)))
+        trivial.append(_alone(base, "/livez"))
+    floor = statistics.median(trivial)
+    progress(f"{prefix}: one client alone, p50 {statistics.median(alone):.2f} ms (trivial view {floor:.2f} ms)")
     return {
         f"{prefix}_p50_ms": round(statistics.median(samples), 3),
         f"{prefix}_p95_ms": round(percentile(samples, 95), 3),
         f"{prefix}_decisions_per_s": round(len(samples) / elapsed, 1),
         f"{prefix}_alone_p50_ms": round(statistics.median(alone), 3),
+        f"{prefix}_trivial_alone_p50_ms": round(statistics.median(trivial), 3),
     }
+
+
+def _alone(base: str, path: str) -> float:
+    """Milliseconds for one GET of `path` on a connection of its own, answered 200 and read."""
+    host, port = base.removeprefix("http://").split(":")
+    began = time.perf_counter()
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+    finally:
+        connection.close()
+    if response.status != 200:
+        raise RuntimeError(f"{path} answered {response.status}")
+    return (time.perf_counter() - began) * 1000
 
 
 def _trivial(base: str) -> float:
@@ -337,12 +359,6 @@ def _serve_and_measure(
         floor = (before + _trivial(base)) / 2
         results[f"{prefix}_trivial_view_per_s"] = round(floor, 1)
         results[f"{prefix}_vs_trivial_view_ratio"] = round(results[f"{prefix}_decisions_per_s"] / floor, 3)
-        alone = []  # the floor of one request alone: HTTP on loopback, the framework, no decision
-        for _ in range(SERIAL_REQUESTS):
-            began = time.perf_counter()
-            _get(f"{base}/livez")
-            alone.append((time.perf_counter() - began) * 1000)
-        results[f"{prefix}_trivial_alone_p50_ms"] = round(statistics.median(alone), 3)
         progress(f"{prefix}: trivial view {floor:.0f} requests/s; ratio {results[f'{prefix}_vs_trivial_view_ratio']}")
         return results
     finally:
