@@ -132,16 +132,18 @@ def _instances_page(
     for i in reversed(found):  # oldest first: "instance 1" is the first of the network service
         seen[i.ns.pk] = seen.get(i.ns.pk, 0) + 1
         i.number = seen[i.ns.pk]  # type: ignore[attr-defined]
+    # The number each instance's licence had when it started; an instance from before numbers were kept reads its
+    # licence's number now.
     numbers: dict[int, int] = {}
-    for chain_id in {i.chain_id for i in found if i.licence_id}:
+    unnumbered = [i for i in found if i.licence_id and not i.licence_number]
+    for chain_id in {i.chain_id for i in unnumbered}:
         numbers |= licence_selectors.licence_numbers(
-            chain_id=chain_id, licence_ids={i.licence_id for i in found if i.licence_id and i.chain_id == chain_id}
+            chain_id=chain_id, licence_ids={int(i.licence_id or 0) for i in unnumbered if i.chain_id == chain_id}
         )
     for i in found:
+        number = int(i.licence_number) or numbers.get(int(i.licence_id or 0), 0)
         i.licence_name = (  # type: ignore[attr-defined]
-            licence_selectors.licence_name(numbers.get(int(i.licence_id), 0), int(i.offer_id or 0))
-            if i.licence_id
-            else ""
+            licence_selectors.licence_name(number, int(i.offer_id or 0)) if i.licence_id else ""
         )
     for i in found:
         form, refusal, preview = None, "", None

@@ -10,6 +10,7 @@ def number_the_licences(apps, schema_editor):
     AcquiredLicence = apps.get_model("ledger", "AcquiredLicence")
     LicenceOffer = apps.get_model("ledger", "LicenceOffer")
     numbers, issued = {}, {}
+    offers = set(LicenceOffer.objects.values_list("chain_id", "offer_id"))  # as the indexer: none for an unknown offer
     events = ChainEvent.objects.filter(
         contract="LicenseManager", event__in=["LicenceIssued", "LicenceTransferred"]
     ).order_by("chain_id", "block_number", "log_index")
@@ -17,7 +18,7 @@ def number_the_licences(apps, schema_editor):
         a, chain = event.args, event.chain_id
         if event.event == "LicenceTransferred":
             numbers[(chain, int(a["toLicenceId"]))] = numbers.pop((chain, int(a["licenceId"])), 0)
-        elif not numbers.get((chain, int(a["licenceId"]))):
+        elif not numbers.get((chain, int(a["licenceId"]))) and (chain, int(a["offerId"])) in offers:
             offer = (chain, int(a["offerId"]))
             issued[offer] = issued.get(offer, 0) + 1
             numbers[(chain, int(a["licenceId"]))] = issued[offer]

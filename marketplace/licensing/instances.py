@@ -112,6 +112,7 @@ def instance_create(
         chain_id=chain_id,
         offer_id=int(decision.offer_id or 0),
         licence_id=decision.licence_id,
+        licence_number=int(held.number) if held is not None else 0,
         seat_key=seat_key,
         driver=orchestrator.name,
         deploys=orchestrator.deploys,

@@ -25,6 +25,9 @@ class NsInstance(models.Model):
     chain_id = models.BigIntegerField()
     offer_id = models.BigIntegerField()
     licence_id = models.BigIntegerField(null=True)  # None under a public offer
+    # Its licence's number under its offer when it started (AcquiredLicence.number): the name it ran under stays
+    # when the licence later moves to another holder or its id is bought again. 0: unknown (use the licence's).
+    licence_number = models.BigIntegerField(default=0)
     seat_key = models.CharField(max_length=128, blank=True)  # the seat counter this instance holds seats of
     # How many NS units run (1 when instantiated; scaling changes it): each unit holds one seat of seat_key.
     units = models.PositiveIntegerField(default=1)

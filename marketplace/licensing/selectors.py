@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -108,10 +108,11 @@ class LicenceView:
 
 
 def _licence_views(
-    licences: list[AcquiredLicence], *, chain_id: int, now: int, details: bool = True
+    licences: list[AcquiredLicence], *, chain_id: int, now: int | Callable[[], int], details: bool = True
 ) -> list[LicenceView]:
     """Each licence with its offer, package, seats in use and number; with `details`, its signed agreement and
-    instances as well (a page that shows neither skips their two reads)."""
+    instances as well (a page that shows neither skips their two reads). `now` (chain time) may be a function,
+    called once the reads are done."""
     offers = {
         o.offer_id: o
         for o in LicenceOffer.objects.filter(chain_id=chain_id, offer_id__in=[lic.offer_id for lic in licences])
@@ -127,6 +128,7 @@ def _licence_views(
         for instance in found.order_by("-created_at")[:MAX_ROWS]:
             instances.setdefault(int(instance.licence_id or 0), []).append(instance)
     used = seats_in_use_by_key(list(keys.values()))
+    now = now() if callable(now) else now
     views = []
     for lic in licences:
         offer = offers.get(lic.offer_id)
@@ -168,7 +170,9 @@ def licences_of(*, user: str, chain_id: int, now: int) -> list[LicenceView]:
     return _licence_views(list(held), chain_id=chain_id, now=now)
 
 
-def licence_view(*, licence_id: int, chain_id: int, now: int, details: bool = True) -> LicenceView | None:
+def licence_view(
+    *, licence_id: int, chain_id: int, now: int | Callable[[], int], details: bool = True
+) -> LicenceView | None:
     found = AcquiredLicence.objects.filter(chain_id=chain_id, licence_id=licence_id)[:1]  # unique: no order needed
     return _licence_views(list(found), chain_id=chain_id, now=now, details=details)[0] if found else None
 

@@ -22,6 +22,7 @@ from marketplace.repository.packages.build import build
 from marketplace.repository.services import package_ingest
 from tests.dportal.test_portal_packages import sign_in
 from tests.factories import instantiate, register_package, signed_in_token
+from tests.processes import free_port
 
 pytestmark = pytest.mark.django_db
 DEMO = Path(__file__).resolve().parents[2] / "demo" / "packages" / "osm"
@@ -532,3 +533,19 @@ def test_attack_the_public_log_does_not_name_an_unlisted_upload(client, develope
     client.logout()
     sign_in(client, developer)
     assert f'href="/nss/{network_service.pk}/"' in page(client, "/provenance/"), "its uploader sees it named"
+
+
+def test_a_licences_timeline_judges_validity_by_chain_time_and_answers_with_the_chain_down(
+    client, chain, settings, licensed
+):
+    path = f"/licences/{licensed['licence_id']}/provenance"
+    assert "until " in page(client, path)
+    chain.w3.provider.make_request("evm_increaseTime", [31 * DAY])  # chain time, not this host's clock
+    chain.w3.provider.make_request("evm_mine", [])
+    assert "ended on" in page(client, path)
+
+    settings.ETH_RPC_URL = f"http://127.0.0.1:{free_port()}"
+    html = page(client, path)  # from the database, under the banner; validity by this host's clock
+    assert "The chain is down" in html
+    assert "until " in html
+    assert f"Provenance of licence 1 of offer #{licensed['offer_id']}" in html

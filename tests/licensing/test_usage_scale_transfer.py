@@ -21,6 +21,7 @@ from marketplace.errors import ValidationFailed
 from marketplace.licensing.models import NsInstance
 from marketplace.licensing.offers import ether_to_wei
 from marketplace.licensing.selectors import licence_numbers
+from tests.dportal.test_portal_packages import sign_in
 from tests.factories import instantiate, scale_as, sign_seats, signed_in_token
 from tests.licensing.test_licensing_journey import auth, buy, index, network_service, offer  # noqa: F401
 
@@ -243,6 +244,8 @@ def test_a_licence_keeps_its_number_through_a_transfer_and_a_new_purchase_takes_
     token = buy(client, chain, stranger, offer_id)
     first = AcquiredLicence.objects.get(offer_id=offer_id, licensee=stranger.address)
     assert first.number == 1
+    earlier = instantiate(network_service, stranger)  # runs under licence 1, then ends before the transfer
+    assert client.post(f"/api/v1/instances/{earlier.pk}/terminate", headers=auth(token)).status_code == 200
     buy(client, chain, developer, offer_id)
     assert AcquiredLicence.objects.get(offer_id=offer_id, licensee=developer.address).number == 2
 
@@ -255,6 +258,13 @@ def test_a_licence_keeps_its_number_through_a_transfer_and_a_new_purchase_takes_
     again = AcquiredLicence.objects.get(offer_id=offer_id, licensee=stranger.address)
     assert (again.licence_id, again.number) == (first.licence_id, 3)
     assert LicenceOffer.objects.get(offer_id=offer_id).issued == 3
+    # My instances names each instance by the licence it ran under, though that id is licence 3 now.
+    later = instantiate(network_service, stranger)
+    sign_in(client, stranger)
+    names = " ".join(client.get("/instances/").content.decode().split())
+    assert f"licence 1 of offer #{offer_id}" in names
+    assert f"licence 3 of offer #{offer_id}" in names
+    assert (earlier.licence_id, later.licence_id) == (first.licence_id, first.licence_id)
 
     numbers = dict(AcquiredLicence.objects.values_list("licence_id", "number"))
     projections.rebuild()  # a re-index numbers them alike
