@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 from eth_account import Account
@@ -24,6 +24,8 @@ from ledger.siwe import SiweMessage
 from marketplace.repository.packages.build import build_osm
 
 if TYPE_CHECKING:
+    from web3.types import TxParams
+
     from ledger.client import ChainClient
     from ledger.registry import PackageRegistry
     from marketplace.repository.models import Package
@@ -189,6 +191,13 @@ def overwrite_blob(digest: str, edit: Callable[[bytes], bytes]) -> None:
 
 
 # --- lines and registrations on chain ---
+
+
+def wallet_sends(chain: ChainClient, account: LocalAccount, tx: dict[str, Any]) -> Any:
+    """Send a transaction the API prepared for a wallet (its value as hex text), as the wallet would."""
+    value = tx.get("value") or 0
+    sent = {**tx, "value": int(value, 16) if isinstance(value, str) else value}
+    return chain.transact(account, cast("TxParams", sent))
 
 
 def warp(chain: ChainClient, seconds: int) -> None:

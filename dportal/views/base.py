@@ -51,13 +51,16 @@ def chain_now(*, reading: bool = False) -> tuple[int, int]:
     """The connected chain's id and its latest block time (licence expiry is chain time). `reading`: a page that
     only shows what the database holds answers while the chain node is down, with the chain id of this node's
     deployment and this host's clock (the banner says the chain is down)."""
-    identity = chain_id(reading=reading)
+    return chain_id(reading=reading), _chain_time(reading=reading)
+
+
+def _chain_time(*, reading: bool) -> int:
     try:
-        return identity, get_chain_client().now()
+        return get_chain_client().now()
     except ChainUnavailable:
         if not reading:
             raise
-        return identity, int(time.time())
+        return int(time.time())
 
 
 # A page that needs chain time asks the node in a thread of this pool while it reads the database, so the node's
@@ -66,16 +69,8 @@ _CHAIN_TIME = ThreadPoolExecutor(max_workers=2, thread_name_prefix="chain-time")
 
 
 def chain_time_meanwhile() -> Callable[[], int]:
-    """The latest block's time, asked now and waited for when the returned function is called: this host's clock
-    while the node does not answer (a page that only reads, as chain_now(reading=True))."""
-
-    def ask() -> int:
-        try:
-            return get_chain_client().now()
-        except ChainUnavailable:
-            return int(time.time())
-
-    return _CHAIN_TIME.submit(ask).result
+    """chain_now(reading=True)'s time, asked now and waited for when the returned function is called."""
+    return _CHAIN_TIME.submit(_chain_time, reading=True).result
 
 
 def chain_id(*, reading: bool = False) -> int:

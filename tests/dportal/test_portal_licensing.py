@@ -21,7 +21,7 @@ from marketplace.repository.models import NetworkService
 from marketplace.repository.packages.build import build
 from marketplace.repository.services import package_ingest
 from tests.dportal.test_portal_packages import sign_in
-from tests.factories import instantiate, register_package, signed_in_token
+from tests.factories import instantiate, register_package, signed_in_token, wallet_sends, warp
 from tests.processes import free_port
 
 pytestmark = pytest.mark.django_db
@@ -38,8 +38,7 @@ def auth(token):
 
 
 def send(chain, account, tx):
-    tx["value"] = int(tx.get("value") or "0x0", 16) if isinstance(tx.get("value"), str) else tx.get("value", 0)
-    chain.transact(account, tx)
+    wallet_sends(chain, account, tx)
     index(chain)
 
 
@@ -540,8 +539,7 @@ def test_a_licences_timeline_judges_validity_by_chain_time_and_answers_with_the_
 ):
     path = f"/licences/{licensed['licence_id']}/provenance"
     assert "until " in page(client, path)
-    chain.w3.provider.make_request("evm_increaseTime", [31 * DAY])  # chain time, not this host's clock
-    chain.w3.provider.make_request("evm_mine", [])
+    warp(chain, 31 * DAY)  # chain time, not this host's clock
     assert "ended on" in page(client, path)
 
     settings.ETH_RPC_URL = f"http://127.0.0.1:{free_port()}"

@@ -15,7 +15,7 @@ from marketplace.licensing.instances import instance_terminate
 from marketplace.licensing.models import NsInstance
 from marketplace.repository.models import Vnf
 from tests.dportal.test_portal_packages import sign_in
-from tests.factories import instantiate, sign_seats, signed_in_token
+from tests.factories import instantiate, sign_seats, signed_in_token, wallet_sends
 from tests.licensing.test_licensing_journey import auth, buy, index, network_service, offer  # noqa: F401
 from tests.repository.test_tamper import corrupt_blob
 
@@ -220,9 +220,7 @@ def test_it_transfers_a_licence_from_my_licences(client, chain, stranger, operat
     permitted = transfer(client, licence.licence_id, operator.address.lower())
     assert permitted.status_code == 200, permitted.content
     assert permitted.json()["decision"]["permit"] is True
-    tx = permitted.json()["transaction"]
-    tx["value"] = int(tx["value"], 16) if isinstance(tx.get("value"), str) else tx.get("value", 0)
-    chain.transact(stranger, tx)
+    wallet_sends(chain, stranger, permitted.json()["transaction"])
     index(chain)
 
     assert f'data-licence="{licence.licence_id}"' not in client.get("/licences/").content.decode()

@@ -20,7 +20,7 @@ from marketplace.licensing.models import NsInstance
 from marketplace.repository.models import NetworkService
 from marketplace.repository.packages.build import build
 from marketplace.repository.services import package_ingest
-from tests.factories import api_instantiate, instantiate, register_package, signed_in_token
+from tests.factories import api_instantiate, instantiate, register_package, signed_in_token, wallet_sends
 
 pytestmark = pytest.mark.django_db
 DEMO = Path(__file__).resolve().parents[2] / "demo" / "packages" / "osm"
@@ -86,9 +86,7 @@ def buy(client, chain, account, offer_id):
     assert response.status_code in (200, 201), response.content
     body = response.json()
     if "transaction" in body:  # a private offer: the licensee's own wallet pays
-        tx = body["transaction"]
-        tx["value"] = int(tx["value"], 16) if isinstance(tx["value"], str) else tx["value"]
-        chain.transact(account, tx)
+        wallet_sends(chain, account, body["transaction"])
     index(chain)
     return token
 

@@ -22,7 +22,7 @@ from marketplace.licensing.models import NsInstance
 from marketplace.licensing.offers import ether_to_wei
 from marketplace.licensing.selectors import licence_numbers
 from tests.dportal.test_portal_packages import sign_in
-from tests.factories import instantiate, scale_as, sign_seats, signed_in_token
+from tests.factories import instantiate, scale_as, sign_seats, signed_in_token, wallet_sends
 from tests.licensing.test_licensing_journey import auth, buy, index, network_service, offer  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -214,9 +214,7 @@ def test_it_transfers_a_licence_once_no_instance_runs_under_it(
     assert permitted.status_code == 200, permitted.content
     body = permitted.json()
     assert body["decision"]["permit"] is True
-    tx = body["transaction"]
-    tx["value"] = int(tx["value"], 16) if isinstance(tx["value"], str) else tx["value"]
-    chain.transact(stranger, tx)
+    wallet_sends(chain, stranger, body["transaction"])
     index(chain)
     (moved_to,) = AcquiredLicence.objects.filter(offer_id=offer_id)
     assert moved_to.licensee == operator.address
@@ -249,9 +247,7 @@ def test_a_licence_keeps_its_number_through_a_transfer_and_a_new_purchase_takes_
     buy(client, chain, developer, offer_id)
     assert AcquiredLicence.objects.get(offer_id=offer_id, licensee=developer.address).number == 2
 
-    moved = transfer(client, first.licence_id, token, operator.address).json()["transaction"]
-    moved["value"] = int(moved["value"], 16) if isinstance(moved["value"], str) else moved["value"]
-    chain.transact(stranger, moved)
+    wallet_sends(chain, stranger, transfer(client, first.licence_id, token, operator.address).json()["transaction"])
     index(chain)
     assert AcquiredLicence.objects.get(offer_id=offer_id, licensee=operator.address).number == 1  # the same licence
     buy(client, chain, stranger, offer_id)  # the id stranger held is issued afresh: a new licence
